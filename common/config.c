@@ -1,0 +1,406 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * Config loading with inih. A missing file is fine only when the caller
+ * says so (built-in defaults); an unknown section or key, a duplicate, or a
+ * value out of range is an error naming the file and the line.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config-paths.h"
+#include "config.h"
+
+enum conf_type { CT_STR, CT_UINT, CT_MODE, CT_MS, CT_BOOL };
+
+struct conf_key {
+	const char	*k_section;
+	const char	*k_name;
+	enum conf_type	 k_type;
+	size_t		 k_off;
+	size_t		 k_size;	/* CT_STR: buffer size */
+	unsigned long	 k_min;
+	unsigned long	 k_max;
+	const char	*k_default;
+	const char	*k_doc;
+};
+
+#define S(sec, name, field, def, doc) \
+	{ sec, name, CT_STR, offsetof(struct config, field), \
+	  sizeof(((struct config *)0)->field), 0, 0, def, doc }
+#define U(sec, name, type, field, min, max, def, doc) \
+	{ sec, name, type, offsetof(struct config, field), 0, min, max, def, doc }
+
+static const struct conf_key conf_keys[] = {
+	S("paths", "state_dir", c_state_dir, TENANTD_STATE_DIR,
+	    "Registry, generation file and tenants/ live here."),
+	S("paths", "run_dir", c_run_dir, TENANTD_RUN_DIR,
+	    "Runtime directory for the proxy socket."),
+	S("paths", "worker", c_worker, TENANTD_WORKER_PATH,
+	    "The tenantd-worker binary exec'd for every worker."),
+	S("paths", "policy_dir", c_policy_dir, TENANTD_POLICY_DIR,
+	    "Seccomp allowlist and rlimit files (tenantd-policy(5))."),
+	S("hosts", "suffix", c_suffix, "localhost",
+	    "Tenants are served at <slug>.<suffix>."),
+	S("hosts", "admin", c_admin_host, "admin.localhost",
+	    "Admin host: never served on the proxy socket (421). Empty: none."),
+	S("proxy", "socket", c_socket, "",
+	    "Proxy-facing Unix socket. Empty: <run_dir>/http.sock."),
+	S("proxy", "socket_group", c_socket_group, "",
+	    "Group owning the proxy socket (the proxy's group). Empty: root."),
+	U("proxy", "socket_mode", CT_MODE, c_socket_mode, 0, 0777, "0660",
+	    "Mode of the proxy socket."),
+	U("proxy", "head_max", CT_UINT, c_head_max, 1024, 16000, "8192",
+	    "Largest request head in bytes; larger gets 431."),
+	U("proxy", "target_max", CT_UINT, c_target_max, 256, 15000, "4096",
+	    "Longest request target in bytes; longer gets 414."),
+	U("proxy", "header_timeout", CT_MS, c_header_timeout_ms, 100, 600000,
+	    "10s", "Time allowed to send a complete request head."),
+	U("proxy", "max_reading", CT_UINT, c_max_reading, 1, 100000, "1024",
+	    "Connections whose head is still being read; accept pauses above."),
+	U("workers", "spares", CT_UINT, c_spares, 0, 64, "2",
+	    "Exec'd, unbound workers kept ready for a cold tenant."),
+	U("workers", "max_workers", CT_UINT, c_max_workers, 1, 100000, "1000",
+	    "Live workers in all, spares included."),
+	U("workers", "per_tenant", CT_UINT, c_workers_per_tenant, 1, 256, "4",
+	    "Workers one tenant may have."),
+	U("workers", "conns_per_worker", CT_UINT, c_conns_per_worker, 1, 1024,
+	    "64", "Connections one worker serves at once."),
+	U("workers", "queue_max", CT_UINT, c_queue_max, 1, 4096, "64",
+	    "Connections one tenant may have waiting for a worker; more get 503."),
+	U("workers", "start_timeout", CT_MS, c_start_timeout_ms, 100, 60000,
+	    "5s", "A worker not ready within this is killed (a spawn failure)."),
+	U("workers", "idle_timeout", CT_MS, c_idle_timeout_ms, 1000, 86400000,
+	    "60s", "A worker with no connection for this long is retired."),
+	U("workers", "keepalive_timeout", CT_MS, c_keepalive_timeout_ms, 100,
+	    3600000, "15s", "An idle keep-alive connection is closed after this."),
+	U("workers", "max_requests", CT_UINT, c_max_requests, 0, 4000000000U,
+	    "0", "Retire a worker after this many requests (0: never)."),
+	U("workers", "backoff_min", CT_MS, c_backoff_min_ms, 100, 600000, "1s",
+	    "Least time between two starts of one tenant's workers."),
+	U("workers", "backoff_max", CT_MS, c_backoff_max_ms, 100, 3600000,
+	    "60s", "Longest delay after repeated crashes."),
+	U("workers", "crash_window", CT_MS, c_crash_window_ms, 100, 3600000,
+	    "10s", "A worker dying abnormally younger than this counts as a crash."),
+	U("workers", "drain_timeout", CT_MS, c_drain_timeout_ms, 100, 600000,
+	    "10s", "On stop, workers get this long to finish before SIGKILL."),
+	U("tenants", "uid_min", CT_UINT, c_uid_min, 1000, 4000000000U, "200000",
+	    "First uid/gid handed to a tenant."),
+	U("tenants", "uid_max", CT_UINT, c_uid_max, 1000, 4000000000U, "299999",
+	    "Last uid/gid handed to a tenant."),
+	U("log", "verbose", CT_BOOL, c_verbose, 0, 1, "false",
+	    "Log debug messages."),
+};
+#define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+struct conf_load {
+	struct config	*cl_conf;
+	char		 cl_seen[NKEYS];
+	char		*cl_err;
+	size_t		 cl_errsz;
+};
+
+static int
+conf_parse_ms(const char *v, unsigned long *out)
+{
+	char		*ep;
+	unsigned long	 n, mul = 1000;
+	double		 d;
+
+	errno = 0;
+	d = strtod(v, &ep);
+	if (errno != 0 || ep == v || d < 0)
+		return -1;
+	if (strcmp(ep, "ms") == 0)
+		mul = 1;
+	else if (strcmp(ep, "s") == 0 || *ep == '\0')
+		mul = 1000;
+	else if (strcmp(ep, "min") == 0)
+		mul = 60000;
+	else
+		return -1;
+	if (d * (double)mul > 4e9)
+		return -1;
+	n = (unsigned long)(d * (double)mul);
+	*out = n;
+	return 0;
+}
+
+static int
+conf_set(struct config *c, const struct conf_key *k, const char *v,
+    char *err, size_t errsz)
+{
+	char		*p = (char *)c + k->k_off, *ep;
+	unsigned long	 n = 0;
+
+	switch (k->k_type) {
+	case CT_STR:
+		if (strlen(v) >= k->k_size) {
+			snprintf(err, errsz, "[%s] %s: longer than %zu bytes",
+			    k->k_section, k->k_name, k->k_size - 1);
+			return -1;
+		}
+		strcpy(p, v);
+		return 0;
+	case CT_BOOL:
+		if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+		    strcmp(v, "1") == 0)
+			n = 1;
+		else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+		    strcmp(v, "0") == 0)
+			n = 0;
+		else {
+			snprintf(err, errsz, "[%s] %s: expected true or false",
+			    k->k_section, k->k_name);
+			return -1;
+		}
+		break;
+	case CT_MS:
+		if (conf_parse_ms(v, &n) == -1) {
+			snprintf(err, errsz, "[%s] %s: expected a duration "
+			    "such as 500ms, 10s or 2min", k->k_section,
+			    k->k_name);
+			return -1;
+		}
+		break;
+	case CT_UINT:
+	case CT_MODE:
+		errno = 0;
+		n = strtoul(v, &ep, k->k_type == CT_MODE ? 8 : 10);
+		if (errno != 0 || ep == v || *ep != '\0' || v[0] == '-') {
+			snprintf(err, errsz, "[%s] %s: expected %s",
+			    k->k_section, k->k_name, k->k_type == CT_MODE ?
+			    "an octal mode" : "a number");
+			return -1;
+		}
+		break;
+	}
+	if (n < k->k_min || n > k->k_max) {
+		snprintf(err, errsz, "[%s] %s: %s is out of range (%lu..%lu%s)",
+		    k->k_section, k->k_name, v,
+		    k->k_type == CT_MS ? k->k_min / 1000 : k->k_min,
+		    k->k_type == CT_MS ? k->k_max / 1000 : k->k_max,
+		    k->k_type == CT_MS ? " s" : "");
+		return -1;
+	}
+	*(unsigned int *)(void *)p = (unsigned int)n;
+	return 0;
+}
+
+void
+config_defaults(struct config *c)
+{
+	char	 err[128];
+	size_t	 i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < NKEYS; i++)
+		if (conf_set(c, &conf_keys[i], conf_keys[i].k_default, err,
+		    sizeof(err)) == -1)
+			abort();	/* the table itself is wrong */
+}
+
+/*
+ * inih stops at the first handler error and returns that line's number,
+ * which config_load() puts in front of the message left here.
+ */
+static int
+conf_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct conf_load	*cl = arg;
+	size_t			 i, n;
+	char			 err[256];
+
+	if (name == NULL)	/* a bare [section]: checked with its keys */
+		return 1;
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(conf_keys[i].k_section, section) != 0 ||
+		    strcmp(conf_keys[i].k_name, name) != 0)
+			continue;
+		if (cl->cl_seen[i]++) {
+			snprintf(cl->cl_err, cl->cl_errsz,
+			    "[%s] %s is set twice", section, name);
+			return 0;
+		}
+		if (conf_set(cl->cl_conf, &conf_keys[i], value, err,
+		    sizeof(err)) == -1) {
+			snprintf(cl->cl_err, cl->cl_errsz, "%s", err);
+			return 0;
+		}
+		return 1;
+	}
+	n = 0;
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(conf_keys[i].k_section, section) == 0)
+			n++;
+	if (n == 0)
+		snprintf(cl->cl_err, cl->cl_errsz, "unknown section [%s]",
+		    section);
+	else
+		snprintf(cl->cl_err, cl->cl_errsz, "unknown key \"%s\" in [%s]",
+		    name, section);
+	return 0;
+}
+
+/* Checks across keys, and the values derived from them. */
+static int
+config_finish(struct config *c, char *err, size_t errsz)
+{
+	int	 n;
+
+	if (c->c_state_dir[0] != '/' || c->c_run_dir[0] != '/' ||
+	    c->c_worker[0] != '/' || c->c_policy_dir[0] != '/') {
+		snprintf(err, errsz, "[paths]: every path must be absolute");
+		return -1;
+	}
+	if (c->c_socket[0] == '\0') {
+		n = snprintf(c->c_socket, sizeof(c->c_socket), "%s/http.sock",
+		    c->c_run_dir);
+		if (n < 0 || (size_t)n >= sizeof(c->c_socket)) {
+			snprintf(err, errsz, "[paths] run_dir: too long");
+			return -1;
+		}
+	}
+	if (c->c_socket[0] != '/' || strlen(c->c_socket) > CONF_SUN_MAX) {
+		snprintf(err, errsz, "[proxy] socket: must be an absolute path "
+		    "of at most %d bytes", CONF_SUN_MAX);
+		return -1;
+	}
+	if (host_conf_init(&c->c_hosts, c->c_suffix, c->c_admin_host) == -1) {
+		snprintf(err, errsz, "[hosts]: suffix and admin must be "
+		    "host names without port (got \"%s\", \"%s\")",
+		    c->c_suffix, c->c_admin_host);
+		return -1;
+	}
+	if (c->c_uid_min > c->c_uid_max) {
+		snprintf(err, errsz, "[tenants]: uid_min is above uid_max");
+		return -1;
+	}
+	if (c->c_backoff_min_ms > c->c_backoff_max_ms) {
+		snprintf(err, errsz, "[workers]: backoff_min is above "
+		    "backoff_max");
+		return -1;
+	}
+	if (c->c_target_max >= c->c_head_max) {
+		snprintf(err, errsz, "[proxy]: target_max must be below "
+		    "head_max");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Load path over the defaults. With optional set, a file that does not
+ * exist leaves the built-in defaults; any other problem is an error.
+ */
+int
+config_load(struct config *c, const char *path, int optional, char *err,
+    size_t errsz)
+{
+	struct conf_load	 cl;
+	FILE			*f;
+	int			 r;
+
+	config_defaults(c);
+	snprintf(c->c_file, sizeof(c->c_file), "%s", path);
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT && optional) {
+			c->c_file[0] = '\0';
+			return config_finish(c, err, errsz);
+		}
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	memset(&cl, 0, sizeof(cl));
+	cl.cl_conf = c;
+	cl.cl_err = err;
+	cl.cl_errsz = errsz;
+	err[0] = '\0';
+	r = ini_parse_file(f, conf_handler, &cl);
+	fclose(f);
+	if (r != 0) {
+		char	 tmp[512];
+
+		if (r < 0)
+			snprintf(tmp, sizeof(tmp), "%s: cannot read", path);
+		else
+			snprintf(tmp, sizeof(tmp), "%s: line %d: %s", path, r,
+			    err[0] ? err : "syntax error");
+		snprintf(err, errsz, "%s", tmp);
+		return -1;
+	}
+	if (config_finish(c, err, errsz) == -1) {
+		char	 tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%s: %s", path, err);
+		snprintf(err, errsz, "%s", tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* A file under the state directory: registry.db, tenants, ... */
+int
+config_path(const struct config *c, const char *name, char *buf, size_t sz)
+{
+	int	 n;
+
+	n = snprintf(buf, sz, "%s/%s", c->c_state_dir, name);
+	if (n < 0 || (size_t)n >= sz) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Print every key with its current value and its documentation. */
+void
+config_dump(FILE *f, const struct config *c)
+{
+	const char	*sec = "";
+	size_t		 i;
+	unsigned int	 v;
+
+	fprintf(f, "# tenantd.conf: every key, its value and what it does.\n"
+	    "# Durations take ms, s or min; a bare number is seconds.\n");
+	for (i = 0; i < NKEYS; i++) {
+		const struct conf_key	*k = &conf_keys[i];
+		const char		*p = (const char *)c + k->k_off;
+
+		if (strcmp(sec, k->k_section) != 0) {
+			sec = k->k_section;
+			fprintf(f, "\n[%s]\n", sec);
+		}
+		fprintf(f, "# %s (default: %s)\n", k->k_doc,
+		    k->k_default[0] ? k->k_default : "empty");
+		v = k->k_type == CT_STR ? 0 : *(const unsigned int *)(const void *)p;
+		switch (k->k_type) {
+		case CT_STR:
+			fprintf(f, "%s = %s\n", k->k_name, p);
+			break;
+		case CT_UINT:
+			fprintf(f, "%s = %u\n", k->k_name, v);
+			break;
+		case CT_MODE:
+			fprintf(f, "%s = %04o\n", k->k_name, v);
+			break;
+		case CT_MS:
+			if (v % 1000 == 0)
+				fprintf(f, "%s = %us\n", k->k_name, v / 1000);
+			else
+				fprintf(f, "%s = %ums\n", k->k_name, v);
+			break;
+		case CT_BOOL:
+			fprintf(f, "%s = %s\n", k->k_name, v ? "true" : "false");
+			break;
+		}
+	}
+}

@@ -1,0 +1,74 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * tenantd.conf: one INI file shared by tenantd and tenantctl. Every key has
+ * a built-in default, a range and a line of documentation in one table
+ * (config.c); `tenantd -D` prints the table as a commented config file.
+ */
+#ifndef TENANTD_CONFIG_H
+#define TENANTD_CONFIG_H
+
+#include <sys/types.h>
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "host.h"
+
+#define CONF_PATH_MAX	256
+#define CONF_SUN_MAX	107	/* sizeof(sun_path) - 1 */
+
+struct config {
+	char		 c_file[CONF_PATH_MAX];	/* where it was read from */
+
+	/* [paths] */
+	char		 c_state_dir[CONF_PATH_MAX];
+	char		 c_run_dir[CONF_PATH_MAX];
+	char		 c_worker[CONF_PATH_MAX];
+	char		 c_policy_dir[CONF_PATH_MAX];
+
+	/* [hosts] */
+	char		 c_suffix[HOST_NAME_MAX_LEN + 1];
+	char		 c_admin_host[HOST_NAME_MAX_LEN + 1];
+
+	/* [proxy] */
+	char		 c_socket[CONF_PATH_MAX];
+	char		 c_socket_group[64];
+	unsigned int	 c_socket_mode;
+	unsigned int	 c_head_max;
+	unsigned int	 c_target_max;
+	unsigned int	 c_header_timeout_ms;
+	unsigned int	 c_max_reading;
+
+	/* [workers] */
+	unsigned int	 c_spares;
+	unsigned int	 c_max_workers;
+	unsigned int	 c_workers_per_tenant;
+	unsigned int	 c_conns_per_worker;
+	unsigned int	 c_queue_max;
+	unsigned int	 c_start_timeout_ms;
+	unsigned int	 c_idle_timeout_ms;
+	unsigned int	 c_keepalive_timeout_ms;
+	unsigned int	 c_max_requests;
+	unsigned int	 c_backoff_min_ms;
+	unsigned int	 c_backoff_max_ms;
+	unsigned int	 c_crash_window_ms;
+	unsigned int	 c_drain_timeout_ms;
+
+	/* [tenants] */
+	unsigned int	 c_uid_min;
+	unsigned int	 c_uid_max;
+
+	/* [log] */
+	unsigned int	 c_verbose;
+
+	/* derived */
+	struct host_conf c_hosts;
+};
+
+void	 config_defaults(struct config *);
+int	 config_load(struct config *, const char *, int, char *, size_t);
+int	 config_path(const struct config *, const char *, char *, size_t);
+void	 config_dump(FILE *, const struct config *);
+
+#endif

@@ -1,0 +1,339 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * Request-head reading on top of http-parser 2.9. The parser is fed only the
+ * new bytes of a growing buffer, so every callback's (pointer, length) lies
+ * inside that one buffer and a value split across reads is still one
+ * contiguous span; a value that is *not* contiguous means the parser skipped
+ * bytes inside it, which only obs-fold does.
+ */
+#include <string.h>
+
+#include "httphead.h"
+
+static int
+hh_fail(struct hh_parser *hp, int status, const char *why)
+{
+	if (!hp->hp_fail) {
+		hp->hp_fail = 1;
+		hp->hp_head.hh_error_status = status;
+		hp->hp_head.hh_error = why;
+	}
+	return -1;
+}
+
+static int
+hh_span_add(struct hh_parser *hp, struct hh_span *s, const char *at,
+    size_t len, int fresh)
+{
+	uint32_t	 off = (uint32_t)((const uint8_t *)at - hp->hp_base);
+
+	if (fresh || s->len == 0) {
+		s->off = off;
+		s->len = (uint32_t)len;
+		return 0;
+	}
+	if (s->off + s->len != off)
+		return -1;
+	s->len += (uint32_t)len;
+	return 0;
+}
+
+static int
+hh_name_is(struct hh_parser *hp, const char *name)
+{
+	const uint8_t	*p = hp->hp_base + hp->hp_field.off;
+	size_t		 i, n = strlen(name);
+
+	if (hp->hp_field.len != n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		uint8_t	 c = p[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c - 'A' + 'a');
+		if (c != (uint8_t)name[i])
+			return 0;
+	}
+	return 1;
+}
+
+static struct hh_span
+hh_trim(struct hh_parser *hp, struct hh_span s)
+{
+	const uint8_t	*p = hp->hp_base;
+
+	while (s.len > 0 && (p[s.off] == ' ' || p[s.off] == '\t')) {
+		s.off++;
+		s.len--;
+	}
+	while (s.len > 0 && (p[s.off + s.len - 1] == ' ' ||
+	    p[s.off + s.len - 1] == '\t'))
+		s.len--;
+	return s;
+}
+
+static int
+hh_value_eq(struct hh_parser *hp, struct hh_span v, const char *want)
+{
+	const uint8_t	*p = hp->hp_base + v.off;
+	size_t		 i, n = strlen(want);
+
+	if (v.len != n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		uint8_t	 c = p[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c - 'A' + 'a');
+		if (c != (uint8_t)want[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* One complete header line: apply the routing-relevant rules. */
+static int
+hh_header_done(struct hh_parser *hp)
+{
+	struct http_head	*h = &hp->hp_head;
+	struct hh_span		 v = hh_trim(hp, hp->hp_value);
+
+	if (++h->hh_nheaders > HH_MAX_HEADERS)
+		return hh_fail(hp, 431, "too many header fields");
+	if (hh_name_is(hp, "host")) {
+		if (++h->hh_nhost > 1)
+			return hh_fail(hp, 400, "duplicate Host");
+		h->hh_host = v;
+	} else if (hh_name_is(hp, "transfer-encoding")) {
+		/*
+		 * Only a single "chunked" is a framing both hops agree on;
+		 * lists, "identity" and obfuscated spellings are smuggling
+		 * material (RFC 9112 6.3, THREATS 62-63).
+		 */
+		if (++h->hh_nte > 1 || !hh_value_eq(hp, v, "chunked"))
+			return hh_fail(hp, 400, "unsupported Transfer-Encoding");
+	} else if (hh_name_is(hp, "if-none-match")) {
+		h->hh_inm = v;
+	} else if (hh_name_is(hp, "if-modified-since")) {
+		h->hh_ims = v;
+	} else if (hh_name_is(hp, "expect")) {
+		if (!hh_value_eq(hp, v, "100-continue"))
+			return hh_fail(hp, 400, "unsupported Expect");
+		h->hh_expect_continue = 1;
+	}
+	hp->hp_field.len = 0;
+	hp->hp_value.len = 0;
+	return 0;
+}
+
+static int
+hh_on_url(http_parser *p, const char *at, size_t len)
+{
+	struct hh_parser	*hp = p->data;
+
+	if (hh_span_add(hp, &hp->hp_head.hh_target, at, len, 0) == -1)
+		return hh_fail(hp, 400, "malformed request target");
+	if (hp->hp_head.hh_target.len > hp->hp_target_max)
+		return hh_fail(hp, 414, "request target too long");
+	return 0;
+}
+
+static int
+hh_on_field(http_parser *p, const char *at, size_t len)
+{
+	struct hh_parser	*hp = p->data;
+
+	if (hp->hp_in_value) {
+		if (hh_header_done(hp) == -1)
+			return -1;
+		hp->hp_in_value = 0;
+	}
+	if (hh_span_add(hp, &hp->hp_field, at, len, 0) == -1)
+		return hh_fail(hp, 400, "malformed header name");
+	return 0;
+}
+
+static int
+hh_on_value(http_parser *p, const char *at, size_t len)
+{
+	struct hh_parser	*hp = p->data;
+
+	if (hh_span_add(hp, &hp->hp_value, at, len, !hp->hp_in_value) == -1)
+		return hh_fail(hp, 400, "obsolete line folding");
+	hp->hp_in_value = 1;
+	return 0;
+}
+
+static int
+hh_on_headers_complete(http_parser *p)
+{
+	struct hh_parser	*hp = p->data;
+	struct http_head	*h = &hp->hp_head;
+
+	if (hp->hp_in_value && hh_header_done(hp) == -1)
+		return -1;
+	hp->hp_in_value = 0;
+	h->hh_method = p->method;
+	h->hh_major = p->http_major;
+	h->hh_minor = p->http_minor;
+	h->hh_keepalive = http_should_keep_alive(p);
+	h->hh_chunked = (p->flags & F_CHUNKED) != 0;
+	h->hh_has_clen = (p->flags & F_CONTENTLENGTH) != 0;
+	h->hh_clen = h->hh_has_clen ? p->content_length : 0;
+	/* Stop here: the body, if any, belongs to whoever serves the request. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings hh_settings = {
+	.on_url = hh_on_url,
+	.on_header_field = hh_on_field,
+	.on_header_value = hh_on_value,
+	.on_headers_complete = hh_on_headers_complete,
+};
+
+void
+hh_init(struct hh_parser *hp, size_t max, size_t target_max)
+{
+	memset(hp, 0, sizeof(*hp));
+	http_parser_init(&hp->hp_parser, HTTP_REQUEST);
+	hp->hp_parser.data = hp;
+	hp->hp_max = max;
+	hp->hp_target_max = target_max;
+}
+
+/* Checks that need the whole head: line endings, target form, version. */
+static int
+hh_finish(struct hh_parser *hp, const uint8_t *buf)
+{
+	struct http_head	*h = &hp->hp_head;
+	const uint8_t		*t = buf + h->hh_target.off;
+	size_t			 i;
+
+	for (i = 0; i < h->hh_len; i++)
+		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+			return hh_fail(hp, 400, "bare LF in request head");
+	if (h->hh_major != 1 || h->hh_minor > 1)
+		return hh_fail(hp, 505, "unsupported HTTP version");
+	if (h->hh_method == HTTP_CONNECT)
+		return hh_fail(hp, 400, "CONNECT is not served");
+	if (h->hh_target.len == 0 || memchr(t, '#', h->hh_target.len) != NULL)
+		return hh_fail(hp, 400, "malformed request target");
+	if (t[0] == '*' && (h->hh_target.len != 1 ||
+	    h->hh_method != HTTP_OPTIONS))
+		return hh_fail(hp, 400, "asterisk-form outside OPTIONS");
+	if (h->hh_nte > 0 && h->hh_has_clen)
+		return hh_fail(hp, 400, "Content-Length with Transfer-Encoding");
+	if (h->hh_nte > 0 && h->hh_minor == 0)
+		return hh_fail(hp, 400, "Transfer-Encoding in HTTP/1.0");
+	return 0;
+}
+
+/*
+ * Feed buf[0..len): the whole head buffer so far. Only the bytes not yet
+ * seen go to the parser. On HH_DONE, hh_len says where the head ends; any
+ * bytes after it (a body, a pipelined request) are the caller's.
+ */
+int
+hh_feed(struct hh_parser *hp, const uint8_t *buf, size_t len)
+{
+	struct http_head	*h = &hp->hp_head;
+	size_t			 n;
+	enum http_errno		 e;
+
+	if (hp->hp_fail)
+		return HH_ERROR;
+	if (len <= hp->hp_fed)
+		return HH_MORE;
+	hp->hp_base = buf;
+	n = http_parser_execute(&hp->hp_parser, &hh_settings,
+	    (const char *)buf + hp->hp_fed, len - hp->hp_fed);
+	e = HTTP_PARSER_ERRNO(&hp->hp_parser);
+	if (hp->hp_fail)
+		return HH_ERROR;
+	if (e == HPE_PAUSED) {
+		/* Paused inside on_headers_complete, before the final LF. */
+		h->hh_len = hp->hp_fed + n + 1;
+		hp->hp_fed = h->hh_len;
+		if (h->hh_len > hp->hp_max) {
+			hh_fail(hp, 431, "request head too large");
+			return HH_ERROR;
+		}
+		if (hh_finish(hp, buf) == -1)
+			return HH_ERROR;
+		return HH_DONE;
+	}
+	if (e != HPE_OK) {
+		if (e == HPE_INVALID_METHOD)
+			hh_fail(hp, 501, http_errno_description(e));
+		else
+			hh_fail(hp, 400, http_errno_description(e));
+		return HH_ERROR;
+	}
+	hp->hp_fed += n;
+	if (hp->hp_fed >= hp->hp_max) {
+		hh_fail(hp, 431, "request head too large");
+		return HH_ERROR;
+	}
+	return HH_MORE;
+}
+
+/*
+ * Absolute-form target ("http://host/...")? Returns 1 and the authority's
+ * span, 0 for origin- or asterisk-form, -1 for anything else, userinfo
+ * included (RFC 9112 3.2.2: a server must then use the target's authority,
+ * so a mismatch with Host is refused by the caller).
+ */
+int
+hh_authority(const struct http_head *h, const uint8_t *buf,
+    struct hh_span *auth)
+{
+	struct http_parser_url	 u;
+	const char		*t = (const char *)buf + h->hh_target.off;
+	size_t			 tl = h->hh_target.len;
+
+	if (tl > 0 && (t[0] == '/' || t[0] == '*'))
+		return 0;
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(t, tl, 0, &u) != 0)
+		return -1;
+	if (!(u.field_set & (1 << UF_HOST)) ||
+	    (u.field_set & (1 << UF_USERINFO)))
+		return -1;
+	/* Authority = host[:port] as written, brackets excluded. */
+	auth->off = h->hh_target.off + u.field_data[UF_HOST].off;
+	auth->len = u.field_data[UF_HOST].len;
+	if (u.field_set & (1 << UF_PORT))
+		auth->len = u.field_data[UF_PORT].off +
+		    u.field_data[UF_PORT].len - u.field_data[UF_HOST].off;
+	return 1;
+}
+
+/*
+ * The origin-form part (path and query) of the target, whatever form it was
+ * sent in. An absolute-form target without a path yields an empty span,
+ * which stands for "/".
+ */
+int
+hh_origin(const struct http_head *h, const uint8_t *buf, struct hh_span *o)
+{
+	struct http_parser_url	 u;
+	const char		*t = (const char *)buf + h->hh_target.off;
+	size_t			 tl = h->hh_target.len;
+
+	if (tl > 0 && (t[0] == '/' || t[0] == '*')) {
+		*o = h->hh_target;
+		return 0;
+	}
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(t, tl, 0, &u) != 0)
+		return -1;
+	o->off = h->hh_target.off;
+	o->len = 0;
+	if (u.field_set & (1 << UF_PATH)) {
+		o->off = h->hh_target.off + u.field_data[UF_PATH].off;
+		o->len = (uint32_t)(tl - u.field_data[UF_PATH].off);
+	}
+	return 0;
+}

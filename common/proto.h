@@ -1,0 +1,115 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * The supervisor <-> worker wire protocol: the single source of truth for
+ * message types, payloads, limits and the worker's fixed descriptors.
+ *
+ * Transport: a SOCK_SEQPACKET socketpair, so one sendmsg() is one message and
+ * an fd can never be split from the header it belongs to. Every message is
+ * a struct msg_hdr followed by a typed payload of exactly hdr.len - 16 bytes,
+ * never more than PROTO_MSG_MAX in all, carrying at most one fd.
+ *
+ *   supervisor                              worker (fresh exec, root, unbound)
+ *      MSG_CFG_TENANT, MSG_CFG_LIMIT*,
+ *      MSG_CFG_HOST*, MSG_CFG_DONE  ------>  sandbox_enter()
+ *                                  <------  MSG_STATE_READY
+ *      MSG_CONN_NEW + fd + bytes   ------>  serves keep-alive requests
+ *                                  <------  MSG_CONN_CLOSED
+ *                                  <------  MSG_CONN_HANDBACK + fd + bytes
+ *      MSG_CFG_HOST*, MSG_CFG_DONE ------>  new host list (registry change)
+ *      MSG_CTL_DRAIN               ------>  finish, close, exit
+ *                                  <------  MSG_LOG, MSG_STATE_RETIRING
+ *
+ * Payload encoding: u32/u64 in host byte order (both ends are the same
+ * machine), strings as u16 length + bytes (no NUL inside), "rest" as the
+ * remaining bytes of the message.
+ */
+#ifndef TENANTD_PROTO_H
+#define TENANTD_PROTO_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MSG_MAX		16384
+#define PROTO_HDR_LEN		16
+#define PROTO_STR_MAX		1024
+#define PROTO_LOG_MAX		512
+
+/* Descriptors of a freshly exec'd worker; everything else is closed. */
+#define PROTO_CHAN_FD		3	/* control channel to the supervisor */
+#define PROTO_MIN_FREE_FD	4
+
+enum msg_type {
+	MSG_NONE = 0,
+	/* configuration, supervisor -> worker */
+	MSG_CFG_TENANT,
+	MSG_CFG_LIMIT,
+	MSG_CFG_HOST,
+	MSG_CFG_DONE,
+	/* connections */
+	MSG_CONN_NEW,		/* sup -> worker, carries the client fd */
+	MSG_CONN_CLOSED,	/* worker -> sup */
+	MSG_CONN_HANDBACK,	/* worker -> sup, carries the client fd */
+	/* worker state, worker -> supervisor */
+	MSG_STATE_READY,
+	MSG_STATE_RETIRING,
+	/* control, supervisor -> worker */
+	MSG_CTL_DRAIN,
+	/* logging, worker -> supervisor */
+	MSG_LOG,
+	MSG_TYPE_MAX
+};
+
+/* Why a worker gives a connection back. */
+enum handback_reason {
+	HANDBACK_FOREIGN_HOST = 1,	/* next request names another host */
+	HANDBACK_STALE = 2,		/* registry changed since our config */
+	HANDBACK_DRAINING = 3,		/* worker retiring mid-connection */
+};
+
+struct msg_hdr {
+	uint32_t	 type;
+	uint32_t	 len;		/* including this header */
+	uint32_t	 conn_id;	/* issued by the supervisor */
+	uint32_t	 flags;
+};
+
+/* An outgoing message under construction. */
+struct msgbuf {
+	uint8_t		 mb_data[PROTO_MSG_MAX];
+	size_t		 mb_len;
+	int		 mb_overflow;
+};
+
+/* A received message being decoded. */
+struct msg {
+	uint32_t	 m_type;
+	uint32_t	 m_conn_id;
+	uint32_t	 m_flags;
+	const uint8_t	*m_pos;
+	const uint8_t	*m_end;
+};
+
+/* proto.c: pure encode/decode */
+void		 msg_init(struct msgbuf *, uint32_t, uint32_t);
+void		 msg_put_u32(struct msgbuf *, uint32_t);
+void		 msg_put_u64(struct msgbuf *, uint64_t);
+void		 msg_put_str(struct msgbuf *, const char *);
+void		 msg_put_strn(struct msgbuf *, const char *, size_t);
+void		 msg_put_rest(struct msgbuf *, const void *, size_t);
+int		 msg_finish(struct msgbuf *);
+int		 msg_parse(struct msg *, const uint8_t *, size_t);
+int		 msg_get_u32(struct msg *, uint32_t *);
+int		 msg_get_u64(struct msg *, uint64_t *);
+int		 msg_get_str(struct msg *, char *, size_t);
+void		 msg_get_rest(struct msg *, const uint8_t **, size_t *);
+int		 msg_end(struct msg *);
+const char	*msg_type_str(uint32_t);
+
+/* msgio.c: effects */
+int		 msg_send(int, const struct msgbuf *, int);
+ssize_t		 msg_recv(int, uint8_t *, size_t, int *);
+
+#endif

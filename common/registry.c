@@ -1,0 +1,713 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * Registry on SQLite. Prepared statements only; WAL with synchronous=FULL
+ * (identity is not where we trade durability for speed); the file is opened
+ * with SQLITE_OPEN_NOFOLLOW and defensive mode. Schema changes go through
+ * numbered migrations recorded in PRAGMA user_version; a registry newer
+ * than this binary is refused rather than guessed at.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "registry.h"
+
+struct registry {
+	sqlite3		*r_db;
+	int64_t		 r_data_version;
+	char		 r_err[256];
+};
+
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE tenants ("
+	"  id INTEGER PRIMARY KEY,"
+	"  slug TEXT NOT NULL UNIQUE CHECK ("
+	"    length(slug) BETWEEN 3 AND 63"
+	"    AND slug NOT GLOB '*[^a-z0-9-]*'"
+	"    AND slug NOT GLOB '-*' AND slug NOT GLOB '*-'"
+	"    AND substr(slug, 3, 2) <> '--'),"
+	"  uid INTEGER NOT NULL UNIQUE CHECK (uid > 0 AND uid < 4294967295),"
+	"  gid INTEGER NOT NULL UNIQUE CHECK (gid > 0 AND gid < 4294967295),"
+	"  status TEXT NOT NULL DEFAULT 'active'"
+	"    CHECK (status IN ('active', 'suspended', 'deleted')),"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE reserved ("
+	"  slug TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('system', 'tombstone')),"
+	"  created INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE hostnames ("
+	"  hostname TEXT PRIMARY KEY CHECK ("
+	"    length(hostname) BETWEEN 3 AND 253"
+	"    AND hostname NOT GLOB '*[^a-z0-9.-]*'"
+	"    AND hostname GLOB '*?.?*'"
+	"    AND hostname NOT GLOB '*..*'"
+	"    AND hostname NOT GLOB '[.-]*' AND hostname NOT GLOB '*[.-]'"
+	"    AND hostname NOT GLOB '*.-*' AND hostname NOT GLOB '*-.*'),"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+	"  status TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK (status IN ('pending', 'active')),"
+	"  created INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX hostnames_tenant ON hostnames(tenant_id);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  subject TEXT,"
+	"  detail TEXT"
+	") STRICT;"
+	/* A reserved name or tombstone can never become a tenant. */
+	"CREATE TRIGGER tenants_not_reserved BEFORE INSERT ON tenants"
+	"  WHEN EXISTS (SELECT 1 FROM reserved WHERE slug = NEW.slug)"
+	"  BEGIN SELECT RAISE(ABORT, 'slug is reserved'); END;"
+	"CREATE TRIGGER tenants_identity_fixed"
+	"  BEFORE UPDATE OF id, slug, uid, gid, created ON tenants"
+	"  BEGIN SELECT RAISE(ABORT, 'tenant identity never changes'); END;"
+	"CREATE TRIGGER tenants_stay_deleted BEFORE UPDATE ON tenants"
+	"  WHEN OLD.status = 'deleted'"
+	"  BEGIN SELECT RAISE(ABORT, 'a deleted tenant stays deleted'); END;"
+	"CREATE TRIGGER tenants_never_removed BEFORE DELETE ON tenants"
+	"  BEGIN SELECT RAISE(ABORT, 'tenants are tombstoned, not removed'); END;"
+	"CREATE TRIGGER tenants_tombstone AFTER UPDATE OF status ON tenants"
+	"  WHEN NEW.status = 'deleted'"
+	"  BEGIN INSERT INTO reserved (slug, kind, created)"
+	"    VALUES (NEW.slug, 'tombstone', NEW.updated);"
+	"    DELETE FROM hostnames WHERE tenant_id = NEW.id; END;"
+	"CREATE TRIGGER reserved_forever_u BEFORE UPDATE ON reserved"
+	"  BEGIN SELECT RAISE(ABORT, 'reserved slugs are permanent'); END;"
+	"CREATE TRIGGER reserved_forever_d BEFORE DELETE ON reserved"
+	"  BEGIN SELECT RAISE(ABORT, 'reserved slugs are permanent'); END;"
+	"CREATE TRIGGER hostnames_not_deleted BEFORE INSERT ON hostnames"
+	"  WHEN (SELECT status FROM tenants WHERE id = NEW.tenant_id)"
+	"    IS NOT 'active' AND (SELECT status FROM tenants"
+	"    WHERE id = NEW.tenant_id) IS NOT 'suspended'"
+	"  BEGIN SELECT RAISE(ABORT, 'no such tenant'); END;"
+	"CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+	"CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+};
+#define NMIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
+
+static int
+reg_fail(struct registry *r)
+{
+	snprintf(r->r_err, sizeof(r->r_err), "%s", sqlite3_errmsg(r->r_db));
+	return REG_DB;
+}
+
+static int
+reg_exec(struct registry *r, const char *sql)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(r->r_db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(r->r_err, sizeof(r->r_err), "%s",
+		    msg ? msg : sqlite3_errmsg(r->r_db));
+		sqlite3_free(msg);
+		return REG_DB;
+	}
+	return REG_OK;
+}
+
+static int64_t
+reg_int(struct registry *r, const char *sql)
+{
+	sqlite3_stmt	*st;
+	int64_t		 v = -1;
+
+	if (sqlite3_prepare_v2(r->r_db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int
+reg_migrate(struct registry *r)
+{
+	sqlite3_stmt	*st;
+	int64_t		 v, now = time(NULL);
+	int		 i;
+
+	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
+		return REG_DB;
+	v = reg_int(r, "PRAGMA user_version");
+	if (v < 0 || v > NMIGRATIONS) {
+		snprintf(r->r_err, sizeof(r->r_err), "registry schema version "
+		    "%lld is newer than this tenantd knows (%d); refusing to "
+		    "use it", (long long)v, NMIGRATIONS);
+		reg_exec(r, "ROLLBACK");
+		return REG_DB;
+	}
+	for (i = (int)v; i < NMIGRATIONS; i++) {
+		char	 sql[64];
+
+		if (reg_exec(r, migrations[i]) != REG_OK)
+			goto fail;
+		if (i == 0) {
+			/* Seed the system names the slug rules reserve. */
+			if (sqlite3_prepare_v2(r->r_db, "INSERT INTO reserved "
+			    "(slug, kind, created) VALUES (?, 'system', ?)",
+			    -1, &st, NULL) != SQLITE_OK)
+				goto fail;
+			for (int j = 0; slug_reserved[j] != NULL; j++) {
+				sqlite3_bind_text(st, 1, slug_reserved[j], -1,
+				    SQLITE_STATIC);
+				sqlite3_bind_int64(st, 2, now);
+				if (sqlite3_step(st) != SQLITE_DONE) {
+					sqlite3_finalize(st);
+					goto fail;
+				}
+				sqlite3_reset(st);
+			}
+			sqlite3_finalize(st);
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", i + 1);
+		if (reg_exec(r, sql) != REG_OK)
+			goto fail;
+	}
+	return reg_exec(r, "COMMIT");
+ fail:
+	{
+		char	 saved[sizeof(r->r_err)];
+
+		memcpy(saved, r->r_err, sizeof(saved));
+		if (saved[0] == '\0')
+			snprintf(saved, sizeof(saved), "%s",
+			    sqlite3_errmsg(r->r_db));
+		reg_exec(r, "ROLLBACK");
+		memcpy(r->r_err, saved, sizeof(saved));
+	}
+	return REG_DB;
+}
+
+/*
+ * Open the registry. REG_CREATE creates and migrates it (tenantctl init);
+ * REG_RDONLY is how the supervisor reads it. A writer also migrates an older
+ * schema forward; a reader refuses a schema it does not know.
+ */
+struct registry *
+registry_open(const char *path, int flags, char *err, size_t errsz)
+{
+	struct registry	*r;
+	int		 oflags, v;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errsz, "%s", strerror(errno));
+		return NULL;
+	}
+	oflags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
+	if (flags & REG_RDONLY)
+		oflags |= SQLITE_OPEN_READONLY;
+	else
+		oflags |= SQLITE_OPEN_READWRITE |
+		    ((flags & REG_CREATE) ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &r->r_db, oflags, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", path, r->r_db ?
+		    sqlite3_errmsg(r->r_db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(r->r_db, 1);
+	sqlite3_busy_timeout(r->r_db, 5000);
+	sqlite3_db_config(r->r_db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(r->r_db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(r->r_db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
+	    NULL);
+	if (reg_exec(r, "PRAGMA foreign_keys = ON") != REG_OK)
+		goto dberr;
+	if (!(flags & REG_RDONLY)) {
+		if (reg_exec(r, "PRAGMA journal_mode = WAL") != REG_OK ||
+		    reg_exec(r, "PRAGMA synchronous = FULL") != REG_OK ||
+		    reg_migrate(r) != REG_OK)
+			goto dberr;
+	}
+	v = (int)reg_int(r, "PRAGMA user_version");
+	if (v != NMIGRATIONS) {
+		snprintf(err, errsz, "%s: registry schema version %d, this "
+		    "tenantd needs %d%s", path, v, NMIGRATIONS, v < NMIGRATIONS ?
+		    " (run tenantctl init to upgrade it)" : "");
+		goto fail;
+	}
+	r->r_data_version = reg_int(r, "PRAGMA data_version");
+	return r;
+ dberr:
+	snprintf(err, errsz, "%s: %s", path, r->r_err);
+ fail:
+	sqlite3_close(r->r_db);
+	free(r);
+	return NULL;
+}
+
+void
+registry_close(struct registry *r)
+{
+	if (r == NULL)
+		return;
+	sqlite3_close(r->r_db);
+	free(r);
+}
+
+const char *
+registry_errmsg(struct registry *r)
+{
+	return r->r_err;
+}
+
+/*
+ * Has another connection committed since we last asked? A cheap safety net
+ * for changes made without bumping the generation (a hand edit).
+ */
+int
+registry_changed(struct registry *r)
+{
+	int64_t	 v = reg_int(r, "PRAGMA data_version");
+
+	if (v == r->r_data_version)
+		return 0;
+	r->r_data_version = v;
+	return 1;
+}
+
+const char *
+tenant_status_str(enum tenant_status s)
+{
+	switch (s) {
+	case TENANT_ACTIVE:
+		return "active";
+	case TENANT_SUSPENDED:
+		return "suspended";
+	case TENANT_DELETED:
+		return "deleted";
+	}
+	return "unknown";
+}
+
+static enum tenant_status
+tenant_status_parse(const unsigned char *s)
+{
+	if (s != NULL && strcmp((const char *)s, "active") == 0)
+		return TENANT_ACTIVE;
+	if (s != NULL && strcmp((const char *)s, "suspended") == 0)
+		return TENANT_SUSPENDED;
+	return TENANT_DELETED;
+}
+
+#define TENANT_COLS	"t.id, t.slug, t.uid, t.gid, t.status, t.created, " \
+			"t.updated"
+
+static void
+tenant_row(sqlite3_stmt *st, struct tenant *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->t_id = sqlite3_column_int64(st, 0);
+	snprintf(t->t_slug, sizeof(t->t_slug), "%s",
+	    (const char *)sqlite3_column_text(st, 1));
+	t->t_uid = (uint32_t)sqlite3_column_int64(st, 2);
+	t->t_gid = (uint32_t)sqlite3_column_int64(st, 3);
+	t->t_status = tenant_status_parse(sqlite3_column_text(st, 4));
+	t->t_created = sqlite3_column_int64(st, 5);
+	t->t_updated = sqlite3_column_int64(st, 6);
+}
+
+static int
+tenant_query(struct registry *r, const char *sql, const char *s, int64_t id,
+    struct tenant *t)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(r->r_db, sql, -1, &st, NULL) != SQLITE_OK)
+		return reg_fail(r);
+	if (s != NULL)
+		sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		tenant_row(st, t);
+		rc = REG_OK;
+	} else if (rc == SQLITE_DONE)
+		rc = REG_NOTFOUND;
+	else
+		rc = reg_fail(r);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+registry_tenant_get(struct registry *r, const char *slug, struct tenant *t)
+{
+	return tenant_query(r, "SELECT " TENANT_COLS " FROM tenants t "
+	    "WHERE t.slug = ?", slug, 0, t);
+}
+
+int
+registry_tenant_by_id(struct registry *r, int64_t id, struct tenant *t)
+{
+	return tenant_query(r, "SELECT " TENANT_COLS " FROM tenants t "
+	    "WHERE t.id = ?", NULL, id, t);
+}
+
+/* The tenant an *active* custom hostname belongs to. */
+int
+registry_host_tenant(struct registry *r, const char *host, struct tenant *t)
+{
+	return tenant_query(r, "SELECT " TENANT_COLS " FROM hostnames h "
+	    "JOIN tenants t ON t.id = h.tenant_id "
+	    "WHERE h.hostname = ? AND h.status = 'active'", host, 0, t);
+}
+
+int
+registry_tenants(struct registry *r, int (*cb)(const struct tenant *, void *),
+    void *arg)
+{
+	sqlite3_stmt	*st;
+	struct tenant	 t;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(r->r_db, "SELECT " TENANT_COLS " FROM tenants t "
+	    "ORDER BY t.slug", -1, &st, NULL) != SQLITE_OK)
+		return reg_fail(r);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		tenant_row(st, &t);
+		if (cb(&t, arg) == -1)
+			break;
+	}
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Hostnames of one tenant (id > 0) or of all; only active ones if asked. */
+int
+registry_hosts(struct registry *r, int64_t id, int active_only,
+    int (*cb)(const struct hostname *, void *), void *arg)
+{
+	sqlite3_stmt	*st;
+	struct hostname	 h;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(r->r_db, "SELECT h.hostname, t.slug, "
+	    "h.status = 'active', h.created FROM hostnames h "
+	    "JOIN tenants t ON t.id = h.tenant_id "
+	    "WHERE (?1 = 0 OR h.tenant_id = ?1) "
+	    "AND (?2 = 0 OR h.status = 'active') ORDER BY h.hostname",
+	    -1, &st, NULL) != SQLITE_OK)
+		return reg_fail(r);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, active_only);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&h, 0, sizeof(h));
+		snprintf(h.h_name, sizeof(h.h_name), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+		snprintf(h.h_slug, sizeof(h.h_slug), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		h.h_active = sqlite3_column_int(st, 2);
+		h.h_created = sqlite3_column_int64(st, 3);
+		if (cb(&h, arg) == -1)
+			break;
+	}
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+audit_insert(struct registry *r, const char *actor, const char *action,
+    const char *subject, const char *detail)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(r->r_db, "INSERT INTO audit (ts, actor, action, "
+	    "subject, detail) VALUES (?, ?, ?, ?, ?)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return reg_fail(r);
+	sqlite3_bind_int64(st, 1, time(NULL));
+	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+registry_audit(struct registry *r, const char *actor, const char *action,
+    const char *subject, const char *detail)
+{
+	return audit_insert(r, actor, action, subject, detail);
+}
+
+int
+registry_audit_list(struct registry *r, const char *subject,
+    int (*cb)(int64_t, const char *, const char *, const char *,
+    const char *, void *), void *arg)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(r->r_db, "SELECT ts, actor, action, "
+	    "coalesce(subject, ''), coalesce(detail, '') FROM audit "
+	    "WHERE ?1 IS NULL OR subject = ?1 ORDER BY id", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return reg_fail(r);
+	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (cb(sqlite3_column_int64(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    (const char *)sqlite3_column_text(st, 3),
+		    (const char *)sqlite3_column_text(st, 4), arg) == -1)
+			break;
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Ends a write transaction: commit on success, roll back otherwise. */
+static int
+reg_end(struct registry *r, int rc)
+{
+	char	 saved[sizeof(r->r_err)];
+
+	if (rc == REG_OK)
+		return reg_exec(r, "COMMIT") == REG_OK ? REG_OK : REG_DB;
+	memcpy(saved, r->r_err, sizeof(saved));
+	reg_exec(r, "ROLLBACK");
+	memcpy(r->r_err, saved, sizeof(saved));
+	return rc;
+}
+
+static int
+reg_reserved_kind(struct registry *r, const char *slug)
+{
+	sqlite3_stmt	*st;
+	int		 rc = REG_OK;
+
+	if (sqlite3_prepare_v2(r->r_db, "SELECT kind FROM reserved "
+	    "WHERE slug = ?", -1, &st, NULL) != SQLITE_OK)
+		return reg_fail(r);
+	sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rc = strcmp((const char *)sqlite3_column_text(st, 0),
+		    "tombstone") == 0 ? REG_TOMBSTONE : REG_RESERVED;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * The next free id in [lo, hi]: above every id ever issued (deleted tenants
+ * keep theirs, so an id is never reused) and unknown to the host's passwd
+ * and group databases.
+ */
+static int
+reg_alloc_id(struct registry *r, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	int64_t		 max, cand;
+
+	max = reg_int(r, "SELECT coalesce(max(max(uid), max(gid)), 0) "
+	    "FROM tenants");
+	if (max < 0)
+		return reg_fail(r);
+	cand = max + 1 > (int64_t)lo ? max + 1 : (int64_t)lo;
+	for (; cand <= (int64_t)hi; cand++) {
+		if (getpwuid((uid_t)cand) != NULL ||
+		    getgrgid((gid_t)cand) != NULL)
+			continue;
+		*out = (uint32_t)cand;
+		return REG_OK;
+	}
+	snprintf(r->r_err, sizeof(r->r_err), "no free uid in %u..%u", lo, hi);
+	return REG_FULL;
+}
+
+int
+registry_tenant_create(struct registry *r, const char *slug, uint32_t lo,
+    uint32_t hi, const char *actor, struct tenant *out)
+{
+	sqlite3_stmt	*st;
+	uint32_t	 id;
+	int64_t		 now = time(NULL);
+	int		 rc;
+	char		 detail[64];
+
+	r->r_err[0] = '\0';
+	if (slug_check_syntax(slug, strlen(slug)) != SLUG_OK)
+		return REG_INVALID;
+	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
+		return REG_DB;
+	if ((rc = reg_reserved_kind(r, slug)) != REG_OK)
+		return reg_end(r, rc);
+	if ((rc = registry_tenant_get(r, slug, out)) != REG_NOTFOUND)
+		return reg_end(r, rc == REG_OK ? REG_EXISTS : rc);
+	if ((rc = reg_alloc_id(r, lo, hi, &id)) != REG_OK)
+		return reg_end(r, rc);
+	if (sqlite3_prepare_v2(r->r_db, "INSERT INTO tenants (slug, uid, gid, "
+	    "status, created, updated) VALUES (?, ?, ?, 'active', ?, ?)", -1,
+	    &st, NULL) != SQLITE_OK)
+		return reg_end(r, reg_fail(r));
+	sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int64(st, 3, id);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, now);
+	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	if (rc != REG_OK)
+		return reg_end(r, rc);
+	snprintf(detail, sizeof(detail), "uid=%u gid=%u", id, id);
+	if ((rc = audit_insert(r, actor, "create", slug, detail)) != REG_OK)
+		return reg_end(r, rc);
+	if ((rc = registry_tenant_get(r, slug, out)) != REG_OK)
+		return reg_end(r, rc);
+	return reg_end(r, REG_OK);
+}
+
+int
+registry_tenant_set_status(struct registry *r, const char *slug,
+    enum tenant_status status, const char *actor)
+{
+	sqlite3_stmt	*st;
+	struct tenant	 t;
+	int		 rc;
+	const char	*action;
+
+	r->r_err[0] = '\0';
+	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
+		return REG_DB;
+	if ((rc = registry_tenant_get(r, slug, &t)) != REG_OK)
+		return reg_end(r, rc);
+	if (t.t_status == TENANT_DELETED)
+		return reg_end(r, REG_STATE);
+	if (t.t_status == status)
+		return reg_end(r, REG_OK);	/* idempotent, not audited */
+	if (sqlite3_prepare_v2(r->r_db, "UPDATE tenants SET status = ?, "
+	    "updated = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		return reg_end(r, reg_fail(r));
+	sqlite3_bind_text(st, 1, tenant_status_str(status), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, time(NULL));
+	sqlite3_bind_int64(st, 3, t.t_id);
+	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	if (rc != REG_OK)
+		return reg_end(r, rc);
+	action = status == TENANT_ACTIVE ? "resume" :
+	    status == TENANT_SUSPENDED ? "suspend" : "delete";
+	return reg_end(r, audit_insert(r, actor, action, slug, NULL));
+}
+
+int
+registry_host_add(struct registry *r, const char *slug, const char *host,
+    int active, const char *actor)
+{
+	sqlite3_stmt	*st;
+	struct tenant	 t;
+	int		 rc;
+
+	r->r_err[0] = '\0';
+	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
+		return REG_DB;
+	if ((rc = registry_tenant_get(r, slug, &t)) != REG_OK)
+		return reg_end(r, rc);
+	if (t.t_status == TENANT_DELETED)
+		return reg_end(r, REG_NOTFOUND);
+	if (sqlite3_prepare_v2(r->r_db, "INSERT INTO hostnames (hostname, "
+	    "tenant_id, status, created) VALUES (?, ?, ?, ?)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return reg_end(r, reg_fail(r));
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, t.t_id);
+	sqlite3_bind_text(st, 3, active ? "active" : "pending", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, time(NULL));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		rc = REG_EXISTS;
+	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		rc = (reg_fail(r), REG_INVALID);
+	else
+		rc = rc == SQLITE_DONE ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	if (rc != REG_OK)
+		return reg_end(r, rc);
+	return reg_end(r, audit_insert(r, actor, active ? "hostname-add-active"
+	    : "hostname-add", slug, host));
+}
+
+static int
+reg_host_owned(struct registry *r, const char *slug, const char *host,
+    struct tenant *t)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((rc = registry_tenant_get(r, slug, t)) != REG_OK)
+		return rc;
+	if (sqlite3_prepare_v2(r->r_db, "SELECT 1 FROM hostnames "
+	    "WHERE hostname = ? AND tenant_id = ?", -1, &st, NULL) != SQLITE_OK)
+		return reg_fail(r);
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, t->t_id);
+	rc = sqlite3_step(st) == SQLITE_ROW ? REG_OK : REG_NOTFOUND;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+reg_host_change(struct registry *r, const char *slug, const char *host,
+    const char *sql, const char *actor, const char *action)
+{
+	sqlite3_stmt	*st;
+	struct tenant	 t;
+	int		 rc;
+
+	r->r_err[0] = '\0';
+	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
+		return REG_DB;
+	if ((rc = reg_host_owned(r, slug, host, &t)) != REG_OK)
+		return reg_end(r, rc);
+	if (sqlite3_prepare_v2(r->r_db, sql, -1, &st, NULL) != SQLITE_OK)
+		return reg_end(r, reg_fail(r));
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	if (rc != REG_OK)
+		return reg_end(r, rc);
+	return reg_end(r, audit_insert(r, actor, action, slug, host));
+}
+
+int
+registry_host_remove(struct registry *r, const char *slug, const char *host,
+    const char *actor)
+{
+	return reg_host_change(r, slug, host,
+	    "DELETE FROM hostnames WHERE hostname = ?", actor,
+	    "hostname-remove");
+}
+
+int
+registry_host_activate(struct registry *r, const char *slug, const char *host,
+    const char *actor)
+{
+	return reg_host_change(r, slug, host,
+	    "UPDATE hostnames SET status = 'active' WHERE hostname = ?", actor,
+	    "hostname-activate");
+}

@@ -1,0 +1,273 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * Parsers for the policy files. Seccomp file, one rule a line:
+ *
+ *	<syscall>                  # why it is needed
+ *	<syscall> errno <ENAME>    # why a failure is better than a kill
+ *
+ * Limits file, one rlimit a line ("unlimited" or a number with K, M, G):
+ *
+ *	<resource> <value>         # why
+ *
+ * The reason is not optional: a rule nobody can explain is a rule nobody
+ * can review. Unknown syscall names (resolved for the native architecture
+ * by libseccomp), duplicates and malformed lines fail with the line number.
+ */
+#include <sys/resource.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <seccomp.h>
+
+#include "policy.h"
+
+static const struct {
+	const char	*name;
+	int		 value;
+} errnos[] = {
+	{ "EPERM", EPERM }, { "EACCES", EACCES }, { "ENOSYS", ENOSYS },
+	{ "EAFNOSUPPORT", EAFNOSUPPORT }, { "EINVAL", EINVAL },
+	{ "ENOENT", ENOENT }, { "ENOTTY", ENOTTY },
+};
+
+static const struct {
+	const char	*name;
+	int		 resource;
+} rlimits[] = {
+	{ "as", RLIMIT_AS }, { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU },
+	{ "data", RLIMIT_DATA }, { "fsize", RLIMIT_FSIZE },
+	{ "memlock", RLIMIT_MEMLOCK }, { "msgqueue", RLIMIT_MSGQUEUE },
+	{ "nofile", RLIMIT_NOFILE }, { "nproc", RLIMIT_NPROC },
+	{ "rtprio", RLIMIT_RTPRIO }, { "sigpending", RLIMIT_SIGPENDING },
+	{ "stack", RLIMIT_STACK },
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Split the next line into at most 3 words and the comment. Returns the
+ * number of words, or -1 when the line is too long or has too many words.
+ */
+static int
+next_line(const char **pp, const char *end, char words[3][48], int *has_why)
+{
+	const char	*p = *pp, *eol, *hash;
+	int		 n = 0;
+	size_t		 l;
+
+	eol = memchr(p, '\n', (size_t)(end - p));
+	if (eol == NULL)
+		eol = end;
+	*pp = eol < end ? eol + 1 : end;
+	hash = memchr(p, '#', (size_t)(eol - p));
+	*has_why = 0;
+	if (hash != NULL) {
+		const char	*w;
+
+		for (w = hash + 1; w < eol; w++)
+			if (*w != ' ' && *w != '\t' && *w != '\r')
+				*has_why = 1;
+		eol = hash;
+	}
+	for (;;) {
+		while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p == eol)
+			return n;
+		if (n == 3)
+			return -1;
+		for (l = 0; p + l < eol && p[l] != ' ' && p[l] != '\t' &&
+		    p[l] != '\r'; l++)
+			;
+		if (l >= sizeof(words[0]))
+			return -1;
+		memcpy(words[n], p, l);
+		words[n][l] = '\0';
+		n++;
+		p += l;
+	}
+}
+
+int
+policy_parse(const char *text, size_t len, struct policy *pol, char *err,
+    size_t errsz)
+{
+	const char		*p = text, *end = text + len;
+	char			 w[3][48];
+	struct policy_rule	*r;
+	size_t			 i, j;
+	int			 n, line = 0, why, nr;
+
+	memset(pol, 0, sizeof(*pol));
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errsz, "NUL byte in policy");
+		return -1;
+	}
+	while (p < end) {
+		line++;
+		n = next_line(&p, end, w, &why);
+		if (n == 0)
+			continue;
+		if (n == -1 || n == 2) {
+			snprintf(err, errsz, "line %d: expected \"<syscall>\" or "
+			    "\"<syscall> errno <ENAME>\"", line);
+			return -1;
+		}
+		if (!why) {
+			snprintf(err, errsz, "line %d: %s: every rule needs a "
+			    "\"# why\" comment", line, w[0]);
+			return -1;
+		}
+		nr = seccomp_syscall_resolve_name(w[0]);
+		if (nr == __NR_SCMP_ERROR || nr < 0) {
+			snprintf(err, errsz, "line %d: unknown syscall \"%s\"",
+			    line, w[0]);
+			return -1;
+		}
+		for (i = 0; i < pol->p_nrules; i++)
+			if (pol->p_rules[i].pr_nr == nr) {
+				snprintf(err, errsz, "line %d: %s listed twice",
+				    line, w[0]);
+				return -1;
+			}
+		if (pol->p_nrules == POLICY_MAX_RULES) {
+			snprintf(err, errsz, "line %d: more than %d rules",
+			    line, POLICY_MAX_RULES);
+			return -1;
+		}
+		r = &pol->p_rules[pol->p_nrules];
+		snprintf(r->pr_name, sizeof(r->pr_name), "%s", w[0]);
+		r->pr_nr = nr;
+		if (n == 3) {
+			if (strcmp(w[1], "errno") != 0) {
+				snprintf(err, errsz, "line %d: expected "
+				    "\"errno\", got \"%s\"", line, w[1]);
+				return -1;
+			}
+			for (j = 0; j < NELEM(errnos); j++)
+				if (strcmp(errnos[j].name, w[2]) == 0)
+					break;
+			if (j == NELEM(errnos)) {
+				snprintf(err, errsz, "line %d: unknown errno "
+				    "\"%s\"", line, w[2]);
+				return -1;
+			}
+			r->pr_errno = errnos[j].value;
+		}
+		pol->p_nrules++;
+	}
+	if (pol->p_nrules == 0) {
+		snprintf(err, errsz, "policy allows no syscall at all");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_size(const char *s, rlim_t *out)
+{
+	char			*ep;
+	unsigned long long	 v, mul = 1;
+
+	if (strcmp(s, "unlimited") == 0) {
+		*out = RLIM_INFINITY;
+		return 0;
+	}
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &ep, 10);
+	if (errno != 0)
+		return -1;
+	if (*ep == 'K')
+		mul = 1ULL << 10;
+	else if (*ep == 'M')
+		mul = 1ULL << 20;
+	else if (*ep == 'G')
+		mul = 1ULL << 30;
+	else if (*ep != '\0')
+		return -1;
+	if (*ep != '\0' && ep[1] != '\0')
+		return -1;
+	if (v > ULLONG_MAX / mul)
+		return -1;
+	*out = (rlim_t)(v * mul);
+	return 0;
+}
+
+int
+limits_parse(const char *text, size_t len, struct limits *lim, char *err,
+    size_t errsz)
+{
+	const char	*p = text, *end = text + len;
+	char		 w[3][48];
+	size_t		 i, j;
+	int		 n, line = 0, why;
+
+	memset(lim, 0, sizeof(*lim));
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errsz, "NUL byte in limits");
+		return -1;
+	}
+	while (p < end) {
+		line++;
+		n = next_line(&p, end, w, &why);
+		if (n == 0)
+			continue;
+		if (n != 2) {
+			snprintf(err, errsz, "line %d: expected \"<resource> "
+			    "<value>\"", line);
+			return -1;
+		}
+		if (!why) {
+			snprintf(err, errsz, "line %d: %s: every limit needs a "
+			    "\"# why\" comment", line, w[0]);
+			return -1;
+		}
+		for (j = 0; j < NELEM(rlimits); j++)
+			if (strcmp(rlimits[j].name, w[0]) == 0)
+				break;
+		if (j == NELEM(rlimits)) {
+			snprintf(err, errsz, "line %d: unknown resource \"%s\"",
+			    line, w[0]);
+			return -1;
+		}
+		for (i = 0; i < lim->l_n; i++)
+			if (lim->l_ent[i].pl_resource == rlimits[j].resource) {
+				snprintf(err, errsz, "line %d: %s set twice",
+				    line, w[0]);
+				return -1;
+			}
+		if (parse_size(w[1], &lim->l_ent[lim->l_n].pl_value) == -1) {
+			snprintf(err, errsz, "line %d: %s: bad value \"%s\"",
+			    line, w[0], w[1]);
+			return -1;
+		}
+		/* poll(2) and every accept need at least one free slot. */
+		if (rlimits[j].resource == RLIMIT_NOFILE &&
+		    lim->l_ent[lim->l_n].pl_value < 16) {
+			snprintf(err, errsz, "line %d: nofile below 16 leaves "
+			    "no room to serve", line);
+			return -1;
+		}
+		lim->l_ent[lim->l_n].pl_resource = rlimits[j].resource;
+		lim->l_n++;
+	}
+	return 0;
+}
+
+const char *
+limits_name(int resource)
+{
+	size_t	 j;
+
+	for (j = 0; j < NELEM(rlimits); j++)
+		if (rlimits[j].resource == resource)
+			return rlimits[j].name;
+	return "unknown";
+}

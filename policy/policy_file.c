@@ -1,0 +1,95 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * Reading policy files. They decide what a sandbox may do, so they must be
+ * root-owned regular files nobody else can write.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy.h"
+
+static ssize_t
+policy_read(const char *path, char *buf, size_t bufsz, char *err,
+    size_t errsz)
+{
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 off = 0;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0) {
+		snprintf(err, errsz, "%s: must be a root-owned regular file "
+		    "writable by root only", path);
+		close(fd);
+		return -1;
+	}
+	while ((n = read(fd, buf + off, bufsz - off)) > 0)
+		if ((off += (size_t)n) == bufsz) {
+			snprintf(err, errsz, "%s: larger than %zu bytes", path,
+			    bufsz - 1);
+			close(fd);
+			return -1;
+		}
+	if (n == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return (ssize_t)off;
+}
+
+static int
+prefix_err(const char *path, char *err, size_t errsz)
+{
+	char	 tmp[512];
+
+	snprintf(tmp, sizeof(tmp), "%s: %s", path, err);
+	snprintf(err, errsz, "%s", tmp);
+	return -1;
+}
+
+int
+policy_load(const char *path, struct policy *pol, char *err, size_t errsz)
+{
+	char	*buf;
+	ssize_t	 n;
+	int	 r;
+
+	if ((buf = malloc(POLICY_FILE_MAX)) == NULL) {
+		snprintf(err, errsz, "%s", strerror(errno));
+		return -1;
+	}
+	if ((n = policy_read(path, buf, POLICY_FILE_MAX, err, errsz)) == -1) {
+		free(buf);
+		return -1;
+	}
+	r = policy_parse(buf, (size_t)n, pol, err, errsz);
+	free(buf);
+	return r == -1 ? prefix_err(path, err, errsz) : 0;
+}
+
+int
+limits_load(const char *path, struct limits *lim, char *err, size_t errsz)
+{
+	char	 buf[8192];
+	ssize_t	 n;
+
+	if ((n = policy_read(path, buf, sizeof(buf), err, errsz)) == -1)
+		return -1;
+	if (limits_parse(buf, (size_t)n, lim, err, errsz) == -1)
+		return prefix_err(path, err, errsz);
+	return 0;
+}

@@ -1,0 +1,401 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * The proxy-facing side: accept, read a request head with bounds, classify
+ * its Host, and either hand the connection to its tenant or answer it here
+ * with a short, generic response and Connection: close.
+ *
+ * Bounds (THREATS 45, 50, 69): a head larger than head_max gets 431; a head
+ * not complete within header_timeout of the first byte's connection is
+ * closed (408 if anything arrived); at most max_reading connections are
+ * read at once, and accept pauses beyond that or when descriptors run out.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "httphead.h"
+#include "log.h"
+#include "supervisor.h"
+
+#define REPLY_TIMEOUT	5.0
+
+struct fconn {
+	TAILQ_ENTRY(fconn) f_entry;
+	int		 f_fd;
+	ev_io		 f_io;
+	ev_timer	 f_tmo;
+	int		 f_replying;
+	int		 f_reading;	/* counted in nreading */
+	unsigned int	 f_hops;
+	size_t		 f_len;
+	struct hh_parser f_hp;
+	char		 f_out[512];
+	size_t		 f_outlen;
+	size_t		 f_outoff;
+	uint8_t		 f_buf[];
+};
+
+static TAILQ_HEAD(, fconn) fconns = TAILQ_HEAD_INITIALIZER(fconns);
+static int		 listen_fd = -1;
+static ev_io		 listen_ev;
+static ev_timer		 resume_ev;
+static unsigned int	 nreading;
+
+static void	front_process(struct fconn *);
+static void	front_answer(struct fconn *, int, unsigned int, int);
+static void	front_read_cb(struct ev_loop *, ev_io *, int);
+
+static const char *
+reply_text(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 421: return "Misdirected Request";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+static void
+front_listen_update(void)
+{
+	if (listen_fd == -1)
+		return;
+	if (nreading < conf->c_max_reading && !ev_is_active(&resume_ev))
+		ev_io_start(loop, &listen_ev);
+	else
+		ev_io_stop(loop, &listen_ev);
+}
+
+static void
+fconn_free(struct fconn *f, int close_fd)
+{
+	ev_io_stop(loop, &f->f_io);
+	ev_timer_stop(loop, &f->f_tmo);
+	if (close_fd && f->f_fd != -1)
+		close(f->f_fd);
+	if (f->f_reading)
+		nreading--;
+	TAILQ_REMOVE(&fconns, f, f_entry);
+	free(f);
+	front_listen_update();
+}
+
+static void
+front_write_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct fconn	*f = io->data;
+	ssize_t		 n;
+
+	while (f->f_outoff < f->f_outlen) {
+		n = send(f->f_fd, f->f_out + f->f_outoff,
+		    f->f_outlen - f->f_outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			if (!ev_is_active(&f->f_io)) {
+				ev_io_init(&f->f_io, front_write_cb, f->f_fd,
+				    EV_WRITE);
+				f->f_io.data = f;
+				ev_io_start(l, &f->f_io);
+			}
+			return;
+		}
+		if (n <= 0)
+			break;
+		f->f_outoff += (size_t)n;
+	}
+	fconn_free(f, 1);
+}
+
+static void
+front_timeout_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	struct fconn	*f = t->data;
+
+	if (f->f_replying || f->f_len == 0) {
+		fconn_free(f, 1);
+		return;
+	}
+	/* A head that started but never finished: slowloris, or a stall. */
+	log_debug("%s: head incomplete after %u ms (%zu bytes)", __func__,
+	    conf->c_header_timeout_ms, f->f_len);
+	f->f_len = 0;
+	ev_io_stop(l, &f->f_io);
+	front_answer(f, 408, 0, 0);
+}
+
+/* Turn f into a writer of one canned response, then close. */
+static void
+front_answer(struct fconn *f, int status, unsigned int retry,
+    int head_only)
+{
+	char		 extra[64] = "";
+	char		 body[64];
+	int		 bl, n;
+
+	ev_io_stop(loop, &f->f_io);
+	ev_timer_stop(loop, &f->f_tmo);
+	if (f->f_reading) {
+		f->f_reading = 0;
+		nreading--;
+		front_listen_update();
+	}
+	f->f_replying = 1;
+	if (retry > 0)
+		snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", retry);
+	bl = snprintf(body, sizeof(body), "%d %s\n", status,
+	    reply_text(status));
+	n = snprintf(f->f_out, sizeof(f->f_out), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %d\r\n"
+	    "Connection: close\r\n"
+	    "%s\r\n%s", status, reply_text(status), bl, extra,
+	    head_only ? "" : body);
+	f->f_outlen = (size_t)n;
+	f->f_outoff = 0;
+	ev_timer_init(&f->f_tmo, front_timeout_cb, REPLY_TIMEOUT, 0.);
+	f->f_tmo.data = f;
+	ev_timer_start(loop, &f->f_tmo);
+	front_write_cb(loop, &f->f_io, 0);
+}
+
+static struct fconn *
+fconn_new(int fd, unsigned int hops, int reading)
+{
+	struct fconn	*f;
+
+	if ((f = calloc(1, sizeof(*f) + conf->c_head_max)) == NULL)
+		return NULL;
+	f->f_fd = fd;
+	f->f_hops = hops;
+	f->f_reading = reading;
+	if (reading)
+		nreading++;
+	hh_init(&f->f_hp, conf->c_head_max, conf->c_target_max);
+	ev_io_init(&f->f_io, front_read_cb, fd, EV_READ);
+	ev_timer_init(&f->f_tmo, front_timeout_cb,
+	    conf->c_header_timeout_ms / 1000.0, 0.);
+	f->f_io.data = f->f_tmo.data = f;
+	TAILQ_INSERT_TAIL(&fconns, f, f_entry);
+	front_listen_update();
+	return f;
+}
+
+/* Answer a connection the pool could not place (503, 421, ...). */
+void
+front_reply(int fd, int status, unsigned int retry)
+{
+	struct fconn	*f;
+
+	if ((f = fconn_new(fd, 0, 0)) == NULL) {
+		close(fd);
+		return;
+	}
+	front_answer(f, status, retry, 0);
+}
+
+/*
+ * Decide where a complete head goes. Every refusal is answered here with
+ * a generic body; nothing about tenants, paths or errno leaks (THREATS 101).
+ */
+static void
+front_route(struct fconn *f)
+{
+	struct http_head	*h = &f->f_hp.hp_head;
+	struct host_result	 hr, ar;
+	struct hh_span		 auth;
+	struct route		 r;
+	int			 rc, head_only = h->hh_method == HTTP_HEAD;
+	int			 fd;
+
+	if (h->hh_nhost != 1) {
+		front_answer(f, 400, 0, head_only);
+		return;
+	}
+	host_classify(&conf->c_hosts, (const char *)f->f_buf + h->hh_host.off,
+	    h->hh_host.len, &hr);
+	/*
+	 * RFC 9112 3.2.2: with an absolute-form target the authority in it
+	 * wins over Host. We route by Host, so the two must agree exactly.
+	 */
+	if ((rc = hh_authority(h, f->f_buf, &auth)) != 0 && (rc == -1 ||
+	    host_classify(&conf->c_hosts, (const char *)f->f_buf + auth.off,
+	    auth.len, &ar) == HOST_INVALID || hr.hr_class == HOST_INVALID ||
+	    strcmp(ar.hr_name, hr.hr_name) != 0)) {
+		front_answer(f, 400, 0, head_only);
+		return;
+	}
+	switch (hr.hr_class) {
+	case HOST_INVALID:
+		front_answer(f, 400, 0, head_only);
+		return;
+	case HOST_ADMIN:
+		front_answer(f, 421, 0, head_only);
+		return;
+	case HOST_APEX:
+	case HOST_RESERVED:
+		front_answer(f, 404, 0, head_only);
+		return;
+	case HOST_SUBDOMAIN:
+	case HOST_CUSTOM:
+		break;
+	}
+	if ((rc = route_resolve(&hr, &r)) == -1) {
+		front_answer(f, 503, 5, head_only);
+		return;
+	}
+	if (rc == 1 || r.r_status == TENANT_DELETED) {
+		front_answer(f, 404, 0, head_only);
+		return;
+	}
+	if (r.r_status == TENANT_SUSPENDED) {
+		front_answer(f, 503, 60, head_only);
+		return;
+	}
+	/* The pool owns the descriptor from here on. */
+	fd = f->f_fd;
+	f->f_fd = -1;
+	pool_dispatch(&r, fd, f->f_buf, f->f_len, f->f_hops);
+	fconn_free(f, 0);
+}
+
+static void
+front_process(struct fconn *f)
+{
+	int	 r;
+
+	r = hh_feed(&f->f_hp, f->f_buf, f->f_len);
+	if (r == HH_MORE) {
+		ev_io_start(loop, &f->f_io);
+		return;
+	}
+	if (r == HH_ERROR) {
+		log_debug("%s: %d: %s", __func__, f->f_hp.hp_head.hh_error_status,
+		    f->f_hp.hp_head.hh_error);
+		front_answer(f, f->f_hp.hp_head.hh_error_status, 0,
+		    f->f_hp.hp_head.hh_method == HTTP_HEAD);
+		return;
+	}
+	front_route(f);
+}
+
+static void
+front_read_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct fconn	*f = io->data;
+	ssize_t		 n;
+
+	if (f->f_len == conf->c_head_max) {
+		front_process(f);	/* full: the parser answers 431 */
+		return;
+	}
+	n = read(f->f_fd, f->f_buf + f->f_len, conf->c_head_max - f->f_len);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		fconn_free(f, 1);
+		return;
+	}
+	f->f_len += (size_t)n;
+	ev_io_stop(l, io);
+	front_process(f);
+}
+
+static void
+front_resume_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	front_listen_update();
+}
+
+static void
+front_accept_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct fconn	*f;
+	int		 fd, i;
+
+	for (i = 0; i < 64 && nreading < conf->c_max_reading; i++) {
+		fd = accept4(listen_fd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			if (errno == EMFILE || errno == ENFILE) {
+				/*
+				 * Out of descriptors: pause accepting and
+				 * retry shortly; the kernel's backlog holds
+				 * the proxy's connections meanwhile.
+				 */
+				log_warn("%s: pausing accept", __func__);
+				ev_io_stop(l, io);
+				ev_timer_set(&resume_ev, 0.1, 0.);
+				ev_timer_start(l, &resume_ev);
+				return;
+			}
+			log_warn("%s: accept", __func__);
+			return;
+		}
+		if ((f = fconn_new(fd, 0, 1)) == NULL) {
+			close(fd);
+			continue;
+		}
+		ev_timer_start(l, &f->f_tmo);
+		ev_io_start(l, &f->f_io);
+	}
+}
+
+/*
+ * A worker returned a connection with the unread bytes, which start with a
+ * request it would not serve. It goes through the same reading and routing
+ * as a new connection, with a fresh header timeout.
+ */
+void
+front_handback(int fd, const uint8_t *data, size_t len, unsigned int hops)
+{
+	struct fconn	*f;
+
+	if (len > conf->c_head_max || (f = fconn_new(fd, hops, 1)) == NULL) {
+		close(fd);
+		return;
+	}
+	memcpy(f->f_buf, data, len);
+	f->f_len = len;
+	ev_timer_start(loop, &f->f_tmo);
+	if (len > 0)
+		front_process(f);
+	else
+		ev_io_start(loop, &f->f_io);
+}
+
+void
+front_init(int fd)
+{
+	listen_fd = fd;
+	ev_io_init(&listen_ev, front_accept_cb, fd, EV_READ);
+	ev_timer_init(&resume_ev, front_resume_cb, 0., 0.);
+	front_listen_update();
+}
+
+void
+front_stop(void)
+{
+	struct fconn	*f;
+
+	ev_io_stop(loop, &listen_ev);
+	ev_timer_stop(loop, &resume_ev);
+	listen_fd = -1;
+	while ((f = TAILQ_FIRST(&fconns)) != NULL)
+		fconn_free(f, 1);
+}

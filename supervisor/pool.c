@@ -1,0 +1,907 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * Workers: a pool of spares, each tenant's live workers, the hand-off of
+ * connections to them and their return. Trust is one-way (STYLE.md G7):
+ * every worker message passes a per-state permission table, and anything
+ * unexpected or malformed kills that worker, never the supervisor.
+ *
+ * Per worker:   SPARE --bind--> STARTING --READY--> READY --drain--> DRAINING
+ *                  \______________ \_______________ \_______________ --> DEAD
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "supervisor.h"
+
+#define TENANT_BUCKETS		4096
+#define MAX_HOPS		8	/* handbacks of one connection */
+#define WORKER_OUTQ_MAX		32
+#define WORKER_LOG_PER_SEC	20
+#define SPARE_RETRY		1.0
+
+static struct tenant_rt	*tenants[TENANT_BUCKETS];
+static struct worker_list spares = TAILQ_HEAD_INITIALIZER(spares);
+static struct worker_list all_workers = TAILQ_HEAD_INITIALIZER(all_workers);
+static unsigned int	 nspares, nworkers;
+static uint32_t		 next_conn_id;
+static ev_timer		 spare_timer;
+static ev_tstamp	 spare_next;
+static unsigned int	 spare_failures;
+static int		 shutting_down;
+
+static void	worker_read_cb(struct ev_loop *, ev_io *, int);
+static void	worker_write_cb(struct ev_loop *, ev_io *, int);
+static void	worker_timer_cb(struct ev_loop *, ev_timer *, int);
+static void	tenant_timer_cb(struct ev_loop *, ev_timer *, int);
+static void	tenant_kick(struct tenant_rt *);
+static void	spare_fill(void);
+
+static const char *
+worker_state_str(enum worker_state s)
+{
+	switch (s) {
+	case W_SPARE: return "spare";
+	case W_STARTING: return "starting";
+	case W_READY: return "ready";
+	case W_DRAINING: return "draining";
+	case W_DEAD: return "dead";
+	}
+	return "?";
+}
+
+static const char *
+worker_name(const struct worker *w)
+{
+	return w->w_tenant != NULL ? w->w_tenant->t_slug : "(spare)";
+}
+
+static struct tenant_rt *
+tenant_find(int64_t id)
+{
+	struct tenant_rt	*t;
+
+	for (t = tenants[(uint64_t)id % TENANT_BUCKETS]; t != NULL;
+	    t = t->t_hnext)
+		if (t->t_id == id)
+			return t;
+	return NULL;
+}
+
+static struct tenant_rt *
+tenant_get(const struct route *r)
+{
+	struct tenant_rt	*t;
+	size_t			 b = (uint64_t)r->r_tenant % TENANT_BUCKETS;
+
+	if ((t = tenant_find(r->r_tenant)) != NULL) {
+		t->t_status = r->r_status;
+		return t;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->t_id = r->r_tenant;
+	snprintf(t->t_slug, sizeof(t->t_slug), "%s", r->r_slug);
+	t->t_status = r->r_status;
+	TAILQ_INIT(&t->t_workers);
+	TAILQ_INIT(&t->t_queue);
+	ev_timer_init(&t->t_timer, tenant_timer_cb, 0., 0.);
+	t->t_timer.data = t;
+	t->t_hnext = tenants[b];
+	tenants[b] = t;
+	return t;
+}
+
+static struct handoff *
+handoff_new(int fd, const uint8_t *data, size_t len, unsigned int hops)
+{
+	struct handoff	*ho;
+
+	if ((ho = malloc(sizeof(*ho) + len)) == NULL)
+		return NULL;
+	ho->ho_fd = fd;
+	ho->ho_hops = hops;
+	ho->ho_len = len;
+	memcpy(ho->ho_data, data, len);
+	return ho;
+}
+
+static void
+handoff_fail(struct handoff *ho, int status, unsigned int retry)
+{
+	front_reply(ho->ho_fd, status, retry);
+	free(ho);
+}
+
+/* Answer every waiting connection of a tenant, e.g. when it cannot start. */
+static void
+tenant_fail_queue(struct tenant_rt *t, int status, unsigned int retry)
+{
+	struct handoff	*ho;
+
+	while ((ho = TAILQ_FIRST(&t->t_queue)) != NULL) {
+		TAILQ_REMOVE(&t->t_queue, ho, ho_entry);
+		t->t_nqueue--;
+		handoff_fail(ho, status, retry);
+	}
+}
+
+/* How long after a start the next one may come: throttle, then backoff. */
+static ev_tstamp
+tenant_delay(const struct tenant_rt *t)
+{
+	double	 d = conf->c_backoff_min_ms / 1000.0;
+
+	if (t->t_failures > 0)
+		d *= ldexp(1.0, (int)(t->t_failures > 20 ? 20 :
+		    t->t_failures));
+	if (d > conf->c_backoff_max_ms / 1000.0)
+		d = conf->c_backoff_max_ms / 1000.0;
+	return d;
+}
+
+static struct worker *
+worker_alloc(void)
+{
+	struct worker	*w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	if ((w->w_refs = calloc(conf->c_conns_per_worker,
+	    sizeof(*w->w_refs))) == NULL) {
+		free(w);
+		return NULL;
+	}
+	w->w_pidfd = w->w_chan = -1;
+	TAILQ_INIT(&w->w_outq);
+	return w;
+}
+
+static int
+worker_spawn(struct worker *w)
+{
+	if (priv_spawn(w) == -1)
+		return -1;
+	ev_io_init(&w->w_rev, worker_read_cb, w->w_chan, EV_READ);
+	ev_io_init(&w->w_wev, worker_write_cb, w->w_chan, EV_WRITE);
+	ev_timer_init(&w->w_timer, worker_timer_cb, 0., 0.);
+	w->w_rev.data = w->w_wev.data = w->w_timer.data = w;
+	ev_io_start(loop, &w->w_rev);
+	TAILQ_INSERT_TAIL(&all_workers, w, w_all);
+	nworkers++;
+	return 0;
+}
+
+/* Stop talking to a worker; it is freed when it has been reaped. */
+static void
+worker_detach(struct worker *w)
+{
+	ev_io_stop(loop, &w->w_rev);
+	ev_io_stop(loop, &w->w_wev);
+	ev_timer_stop(loop, &w->w_timer);
+	if (w->w_chan != -1)
+		close(w->w_chan);
+	w->w_chan = -1;
+}
+
+/*
+ * A worker broke the protocol or missed a deadline: kill it. Its death is
+ * handled (and counted against its tenant) when it is reaped.
+ */
+static void
+worker_fault(struct worker *w, const char *why)
+{
+	log_warnx("tenant %s worker %d (%s): %s; killing it", worker_name(w),
+	    (int)w->w_pid, worker_state_str(w->w_state), why);
+	worker_detach(w);
+	priv_kill(w);
+}
+
+static void
+worker_drain(struct worker *w)
+{
+	struct msgbuf	 mb;
+
+	if (w->w_state != W_READY && w->w_state != W_STARTING)
+		return;
+	w->w_state = W_DRAINING;
+	ev_timer_stop(loop, &w->w_timer);
+	msg_init(&mb, MSG_CTL_DRAIN, 0);
+	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, -1) == -1)
+		worker_fault(w, "cannot send DRAIN");
+}
+
+static unsigned int
+worker_load(const struct worker *w)
+{
+	return w->w_nrefs + w->w_noutq;
+}
+
+static void
+worker_idle_check(struct worker *w)
+{
+	if (w->w_state != W_READY)
+		return;
+	ev_timer_stop(loop, &w->w_timer);
+	if (worker_load(w) == 0) {
+		ev_timer_set(&w->w_timer, conf->c_idle_timeout_ms / 1000.0, 0.);
+		ev_timer_start(loop, &w->w_timer);
+	}
+}
+
+/*
+ * Hand one connection to a worker: the fd and the bytes already read ride
+ * on one SEQPACKET message. Our copy of the fd is closed only once the send
+ * has succeeded (STYLE.md G10); until then the connection is still ours.
+ * Returns 0 when sent, 1 when queued on the worker, -1 when it could not.
+ */
+static int
+worker_send_conn(struct worker *w, struct handoff *ho)
+{
+	struct msgbuf	 mb;
+	struct stat	 st;
+	struct conn_ref	*ref;
+
+	if (w->w_noutq > 0) {
+		if (w->w_noutq >= WORKER_OUTQ_MAX)
+			return -1;
+		TAILQ_INSERT_TAIL(&w->w_outq, ho, ho_entry);
+		w->w_noutq++;
+		return 1;
+	}
+	if (fstat(ho->ho_fd, &st) == -1)
+		return -1;
+	if (++next_conn_id == 0)
+		next_conn_id = 1;
+	msg_init(&mb, MSG_CONN_NEW, next_conn_id);
+	msg_put_rest(&mb, ho->ho_data, ho->ho_len);
+	if (msg_finish(&mb) == -1)
+		return -1;
+	if (msg_send(w->w_chan, &mb, ho->ho_fd) == -1) {
+		if (errno != EAGAIN) {
+			worker_fault(w, "cannot send a connection");
+			return -1;
+		}
+		/* The worker is not keeping up: queue, bounded. */
+		TAILQ_INSERT_TAIL(&w->w_outq, ho, ho_entry);
+		w->w_noutq++;
+		ev_io_start(loop, &w->w_wev);
+		return 1;
+	}
+	ref = &w->w_refs[w->w_nrefs++];
+	ref->cr_id = next_conn_id;
+	ref->cr_dev = st.st_dev;
+	ref->cr_ino = st.st_ino;
+	ref->cr_hops = ho->ho_hops;
+	close(ho->ho_fd);
+	free(ho);
+	ev_timer_stop(loop, &w->w_timer);
+	return 0;
+}
+
+static struct worker *
+tenant_pick(struct tenant_rt *t)
+{
+	struct worker	*w, *best = NULL;
+
+	TAILQ_FOREACH(w, &t->t_workers, w_entry)
+		if (w->w_state == W_READY && w->w_chan != -1 &&
+		    worker_load(w) < conf->c_conns_per_worker &&
+		    (best == NULL || worker_load(w) < worker_load(best)))
+			best = w;
+	return best;
+}
+
+/* Move waiting connections to ready workers with room. */
+static void
+tenant_flush(struct tenant_rt *t)
+{
+	struct handoff	*ho;
+	struct worker	*w;
+	int		 r;
+
+	while ((ho = TAILQ_FIRST(&t->t_queue)) != NULL &&
+	    (w = tenant_pick(t)) != NULL) {
+		TAILQ_REMOVE(&t->t_queue, ho, ho_entry);
+		t->t_nqueue--;
+		if ((r = worker_send_conn(w, ho)) == -1)
+			handoff_fail(ho, 503, 1);
+	}
+}
+
+/* An idle worker of another tenant, to make room under max_workers. */
+static int
+pool_evict_idle(const struct tenant_rt *except)
+{
+	struct worker	*w, *victim = NULL;
+
+	TAILQ_FOREACH(w, &all_workers, w_all)
+		if (w->w_state == W_READY && w->w_tenant != except &&
+		    worker_load(w) == 0 && (victim == NULL ||
+		    w->w_ready_at < victim->w_ready_at))
+			victim = w;
+	if (victim == NULL)
+		return -1;
+	log_debug("evicting idle worker %d of %s", (int)victim->w_pid,
+	    victim->w_tenant->t_slug);
+	worker_drain(victim);
+	return 0;
+}
+
+/* Start one more worker for t: a spare if we have one, else a fresh exec. */
+static void
+tenant_start(struct tenant_rt *t)
+{
+	struct worker	*w;
+
+	if ((w = TAILQ_FIRST(&spares)) != NULL) {
+		TAILQ_REMOVE(&spares, w, w_entry);
+		nspares--;
+	} else {
+		if ((w = worker_alloc()) == NULL || worker_spawn(w) == -1) {
+			if (w != NULL) {
+				free(w->w_refs);
+				free(w);
+			}
+			t->t_failures++;
+			t->t_next_start = ev_now(loop) + tenant_delay(t);
+			tenant_fail_queue(t, 503, 1 + (unsigned int)tenant_delay(t));
+			return;
+		}
+	}
+	w->w_tenant = t;
+	w->w_state = W_STARTING;
+	w->w_bound = ev_now(loop);
+	TAILQ_INSERT_TAIL(&t->t_workers, w, w_entry);
+	t->t_nworkers++;
+	t->t_next_start = ev_now(loop) + tenant_delay(t);
+	if (priv_bind(w, t->t_id, route_gen()) == -1) {
+		worker_fault(w, "bind failed");
+		return;
+	}
+	ev_timer_set(&w->w_timer, conf->c_start_timeout_ms / 1000.0, 0.);
+	ev_timer_start(loop, &w->w_timer);
+	spare_fill();
+}
+
+/*
+ * Does t need another worker? Only for connections that are waiting, only
+ * if none is starting already, within its per-tenant and the global caps,
+ * and not before its throttle/backoff deadline. A deadline further away
+ * than start_timeout turns the queue into 503s with Retry-After.
+ */
+static void
+tenant_kick(struct tenant_rt *t)
+{
+	struct worker	*w;
+	unsigned int	 live = 0;
+	ev_tstamp	 now = ev_now(loop), wait;
+
+	tenant_flush(t);
+	if (t->t_nqueue == 0 || shutting_down)
+		return;
+	TAILQ_FOREACH(w, &t->t_workers, w_entry) {
+		if (w->w_state == W_STARTING)
+			return;
+		if (w->w_state == W_READY)
+			live++;
+	}
+	if (live >= conf->c_workers_per_tenant) {
+		if (t->t_nqueue > conf->c_queue_max)
+			tenant_fail_queue(t, 503, 1);
+		return;
+	}
+	if (now < t->t_next_start) {
+		wait = t->t_next_start - now;
+		if (wait * 1000 > conf->c_start_timeout_ms) {
+			tenant_fail_queue(t, 503, (unsigned int)ceil(wait));
+			return;
+		}
+		if (!ev_is_active(&t->t_timer)) {
+			ev_timer_set(&t->t_timer, wait, 0.);
+			ev_timer_start(loop, &t->t_timer);
+		}
+		return;
+	}
+	if (nworkers - nspares >= conf->c_max_workers && nspares == 0) {
+		if (pool_evict_idle(t) == -1)
+			tenant_fail_queue(t, 503, 1);
+		return;	/* retried when the evicted worker exits */
+	}
+	tenant_start(t);
+}
+
+static void
+tenant_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	tenant_kick(tm->data);
+}
+
+void
+pool_dispatch(const struct route *r, int fd, const uint8_t *data,
+    size_t len, unsigned int hops)
+{
+	struct tenant_rt	*t;
+	struct handoff		*ho;
+	struct worker		*w;
+
+	if ((t = tenant_get(r)) == NULL ||
+	    (ho = handoff_new(fd, data, len, hops)) == NULL) {
+		front_reply(fd, 503, 1);
+		return;
+	}
+	if ((w = tenant_pick(t)) != NULL && TAILQ_EMPTY(&t->t_queue)) {
+		if (worker_send_conn(w, ho) != -1)
+			return;
+		handoff_fail(ho, 503, 1);
+		return;
+	}
+	if (t->t_nqueue >= conf->c_queue_max) {
+		handoff_fail(ho, 503, 1);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&t->t_queue, ho, ho_entry);
+	t->t_nqueue++;
+	tenant_kick(t);
+}
+
+/* The socket buffer to a worker has room again: send its queue. */
+static void
+worker_write_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct worker	*w = io->data;
+	struct handoff	*ho;
+	int		 r;
+
+	ev_io_stop(l, io);
+	while ((ho = TAILQ_FIRST(&w->w_outq)) != NULL) {
+		TAILQ_REMOVE(&w->w_outq, ho, ho_entry);
+		w->w_noutq--;
+		if ((r = worker_send_conn(w, ho)) == 1)
+			return;		/* re-queued, watcher restarted */
+		if (r == -1) {
+			handoff_fail(ho, 503, 1);
+			return;
+		}
+	}
+}
+
+static void
+worker_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	struct worker	*w = tm->data;
+
+	if (w->w_state == W_STARTING)
+		worker_fault(w, "not ready within start_timeout");
+	else if (w->w_state == W_READY && worker_load(w) == 0) {
+		log_debug("tenant %s worker %d idle, retiring",
+		    worker_name(w), (int)w->w_pid);
+		worker_drain(w);
+	}
+}
+
+static struct conn_ref *
+worker_ref(struct worker *w, uint32_t id)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < w->w_nrefs; i++)
+		if (w->w_refs[i].cr_id == id)
+			return &w->w_refs[i];
+	return NULL;
+}
+
+static void
+worker_unref(struct worker *w, struct conn_ref *ref)
+{
+	*ref = w->w_refs[--w->w_nrefs];
+}
+
+static int
+on_ready(struct worker *w, struct msg *m, int fd)
+{
+	if (msg_end(m) == -1)
+		return -1;
+	w->w_state = W_READY;
+	w->w_ready_at = ev_now(loop);
+	spare_failures = 0;
+	ev_timer_stop(loop, &w->w_timer);
+	log_info("tenant %s worker %d ready in %.1f ms", worker_name(w),
+	    (int)w->w_pid, (w->w_ready_at - w->w_bound) * 1000);
+	tenant_kick(w->w_tenant);
+	worker_idle_check(w);
+	return 0;
+}
+
+static int
+on_retiring(struct worker *w, struct msg *m, int fd)
+{
+	if (msg_end(m) == -1)
+		return -1;
+	log_info("tenant %s worker %d retiring after %u requests",
+	    worker_name(w), (int)w->w_pid, conf->c_max_requests);
+	w->w_state = W_DRAINING;
+	ev_timer_stop(loop, &w->w_timer);
+	tenant_kick(w->w_tenant);
+	return 0;
+}
+
+static int
+on_closed(struct worker *w, struct msg *m, int fd)
+{
+	struct conn_ref	*ref;
+	uint32_t	 served;
+
+	if (msg_get_u32(m, &served) == -1 || msg_end(m) == -1 ||
+	    (ref = worker_ref(w, m->m_conn_id)) == NULL)
+		return -1;
+	worker_unref(w, ref);
+	w->w_requests += served;
+	/* A worker that lived through the crash window clears the tally. */
+	if (ev_now(loop) - w->w_bound > conf->c_crash_window_ms / 1000.0)
+		w->w_tenant->t_failures = 0;
+	tenant_flush(w->w_tenant);
+	worker_idle_check(w);
+	return 0;
+}
+
+/*
+ * A worker gives a connection back (next request for another host, stale
+ * config, or it is draining). We take back only a socket we handed to
+ * that very worker under that id (THREATS 55), then route it again.
+ */
+static int
+on_handback(struct worker *w, struct msg *m, int fd)
+{
+	struct conn_ref	*ref;
+	struct stat	 st;
+	const uint8_t	*data;
+	size_t		 len;
+	uint32_t	 reason, served;
+	unsigned int	 hops;
+
+	if (msg_get_u32(m, &reason) == -1 || msg_get_u32(m, &served) == -1)
+		return -1;
+	msg_get_rest(m, &data, &len);
+	if (len > conf->c_head_max || reason < HANDBACK_FOREIGN_HOST ||
+	    reason > HANDBACK_DRAINING ||
+	    (ref = worker_ref(w, m->m_conn_id)) == NULL ||
+	    fstat(fd, &st) == -1 || st.st_dev != ref->cr_dev ||
+	    st.st_ino != ref->cr_ino)
+		return -1;
+	hops = ref->cr_hops + 1;
+	worker_unref(w, ref);
+	w->w_requests += served;
+	worker_idle_check(w);
+	if (reason == HANDBACK_FOREIGN_HOST && served == 0) {
+		/* We routed its first request here; it disagrees. A bug. */
+		log_warnx("tenant %s worker %d refused the request it was "
+		    "routed; answering 421", worker_name(w), (int)w->w_pid);
+		front_reply(fd, 421, 0);
+	} else if (hops > MAX_HOPS)
+		front_reply(fd, 503, 1);
+	else
+		front_handback(fd, data, len, hops);
+	tenant_flush(w->w_tenant);
+	return 0;
+}
+
+/* Worker log lines: validated, tagged with the tenant, rate-limited. */
+static int
+on_log(struct worker *w, struct msg *m, int fd)
+{
+	char		 text[PROTO_LOG_MAX + 1];
+	uint32_t	 prio;
+	ev_tstamp	 now = ev_now(loop);
+
+	if (msg_get_u32(m, &prio) == -1 ||
+	    msg_get_str(m, text, sizeof(text)) == -1 || msg_end(m) == -1)
+		return -1;
+	if (prio > LOG_DEBUG)
+		return -1;
+	if (prio < LOG_ERR)
+		prio = LOG_ERR;	/* a worker cannot page anyone */
+	if (now - w->w_logsec >= 1.0) {
+		if (w->w_loglines > WORKER_LOG_PER_SEC)
+			log_warnx("tenant %s worker %d: %u log lines dropped",
+			    worker_name(w), (int)w->w_pid,
+			    w->w_loglines - WORKER_LOG_PER_SEC);
+		w->w_logsec = now;
+		w->w_loglines = 0;
+	}
+	if (++w->w_loglines > WORKER_LOG_PER_SEC)
+		return 0;
+	if (prio == LOG_DEBUG && !conf->c_verbose)
+		return 0;
+	{
+		char	 line[PROTO_LOG_MAX + 128];
+
+		snprintf(line, sizeof(line), "tenant %s worker %d: %s",
+		    worker_name(w), (int)w->w_pid, text);
+		log_emit((int)prio, line);
+	}
+	return 0;
+}
+
+#define ST(s)	(1u << (s))
+static const struct {
+	uint32_t	 type;
+	unsigned int	 states;
+	int		 has_fd;
+	int		(*fn)(struct worker *, struct msg *, int);
+} worker_msgs[] = {
+	{ MSG_STATE_READY, ST(W_STARTING), 0, on_ready },
+	{ MSG_STATE_RETIRING, ST(W_READY), 0, on_retiring },
+	{ MSG_CONN_CLOSED, ST(W_READY) | ST(W_DRAINING), 0, on_closed },
+	{ MSG_CONN_HANDBACK, ST(W_READY) | ST(W_DRAINING), 1, on_handback },
+	{ MSG_LOG, ST(W_SPARE) | ST(W_STARTING) | ST(W_READY) |
+	    ST(W_DRAINING), 0, on_log },
+};
+
+static void
+worker_read_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	static uint8_t	 buf[PROTO_MSG_MAX];
+	struct worker	*w = io->data;
+	struct msg	 m;
+	ssize_t		 n;
+	size_t		 i;
+	int		 fd;
+
+	/* Bounded per wakeup so one chatty worker cannot starve the rest. */
+	for (int k = 0; k < 64 && w->w_chan != -1; k++) {
+		n = msg_recv(w->w_chan, buf, sizeof(buf), &fd);
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == 0) {
+			/* It exited or closed the channel; reaping follows. */
+			worker_detach(w);
+			priv_kill(w);
+			return;
+		}
+		if (n == -1) {
+			worker_fault(w, "unreadable message");
+			return;
+		}
+		if (msg_parse(&m, buf, (size_t)n) == -1) {
+			if (fd != -1)
+				close(fd);
+			worker_fault(w, "malformed message");
+			return;
+		}
+		for (i = 0; i < sizeof(worker_msgs) / sizeof(worker_msgs[0]);
+		    i++)
+			if (worker_msgs[i].type == m.m_type)
+				break;
+		if (i == sizeof(worker_msgs) / sizeof(worker_msgs[0]) ||
+		    !(worker_msgs[i].states & ST(w->w_state)) ||
+		    worker_msgs[i].has_fd != (fd != -1) ||
+		    worker_msgs[i].fn(w, &m, fd) == -1) {
+			char	 why[96];
+
+			if (fd != -1)
+				close(fd);
+			snprintf(why, sizeof(why), "unpermitted or malformed "
+			    "%s", msg_type_str(m.m_type));
+			worker_fault(w, why);
+			return;
+		}
+	}
+}
+
+/*
+ * Reaped. Connections still queued on it go back to its tenant's queue;
+ * connections it held are gone with it. An early or abnormal death counts
+ * against the tenant and lengthens its backoff.
+ */
+void
+pool_worker_exited(struct worker *w, int status)
+{
+	struct tenant_rt	*t = w->w_tenant;
+	struct handoff		*ho;
+	ev_tstamp		 age = ev_now(loop) - (w->w_tenant != NULL ?
+	    w->w_bound : w->w_started);
+	int			 abnormal;
+	char			 how[64];
+
+	worker_detach(w);
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "terminated; signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "exited; status %d",
+		    WEXITSTATUS(status));
+	abnormal = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
+	if (abnormal || w->w_state == W_STARTING || w->w_state == W_SPARE)
+		log_warnx("lost worker: tenant %s pid %d (%s, %.1fs old, "
+		    "%u connections): %s", worker_name(w), (int)w->w_pid,
+		    worker_state_str(w->w_state), age, w->w_nrefs, how);
+	else
+		log_debug("worker of %s pid %d ended: %s", worker_name(w),
+		    (int)w->w_pid, how);
+	TAILQ_REMOVE(&all_workers, w, w_all);
+	nworkers--;
+
+	if (w->w_state == W_SPARE) {
+		TAILQ_REMOVE(&spares, w, w_entry);
+		nspares--;
+		spare_failures++;
+		spare_next = ev_now(loop) + SPARE_RETRY *
+		    (spare_failures > 6 ? 64 : (1 << spare_failures));
+	} else if (t != NULL) {
+		TAILQ_REMOVE(&t->t_workers, w, w_entry);
+		t->t_nworkers--;
+		if (w->w_state == W_STARTING ||
+		    (abnormal && age < conf->c_crash_window_ms / 1000.0)) {
+			t->t_failures++;
+			t->t_next_start = w->w_bound + tenant_delay(t);
+			log_warnx("tenant %s: %u crashes in a row, next start "
+			    "in %.1fs", t->t_slug, t->t_failures,
+			    t->t_next_start - ev_now(loop) > 0 ?
+			    t->t_next_start - ev_now(loop) : 0);
+		} else if (age >= conf->c_crash_window_ms / 1000.0)
+			t->t_failures = 0;
+		while ((ho = TAILQ_LAST(&w->w_outq, handoff_list)) != NULL) {
+			TAILQ_REMOVE(&w->w_outq, ho, ho_entry);
+			TAILQ_INSERT_HEAD(&t->t_queue, ho, ho_entry);
+			t->t_nqueue++;
+		}
+		tenant_kick(t);
+	}
+	w->w_state = W_DEAD;
+	free(w->w_refs);
+	free(w);
+	if (shutting_down) {
+		if (pool_empty())
+			ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	/* A slot is free: a tenant waiting under max_workers may go. */
+	for (size_t b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			if (t->t_nqueue > 0)
+				tenant_kick(t);
+	spare_fill();
+}
+
+static void
+spare_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	spare_fill();
+}
+
+/* Keep `spares` unbound workers exec'd and waiting. */
+static void
+spare_fill(void)
+{
+	struct worker	*w;
+	ev_tstamp	 now = ev_now(loop);
+
+	if (shutting_down)
+		return;
+	while (nspares < conf->c_spares && nworkers < conf->c_max_workers) {
+		if (now < spare_next) {
+			if (!ev_is_active(&spare_timer)) {
+				ev_timer_set(&spare_timer, spare_next - now,
+				    0.);
+				ev_timer_start(loop, &spare_timer);
+			}
+			return;
+		}
+		if ((w = worker_alloc()) == NULL || worker_spawn(w) == -1) {
+			if (w != NULL) {
+				free(w->w_refs);
+				free(w);
+			}
+			spare_failures++;
+			spare_next = now + SPARE_RETRY * (spare_failures > 6 ?
+			    64 : (1 << spare_failures));
+			continue;
+		}
+		w->w_state = W_SPARE;
+		TAILQ_INSERT_TAIL(&spares, w, w_entry);
+		nspares++;
+	}
+}
+
+void
+pool_init(void)
+{
+	ev_timer_init(&spare_timer, spare_timer_cb, 0., 0.);
+	spare_fill();
+}
+
+/*
+ * The registry changed. For every tenant with workers: if it is no longer
+ * active, its workers drain and its waiting connections are answered; if
+ * it is, its workers get the new host list and generation.
+ */
+void
+pool_registry_changed(uint64_t gen)
+{
+	struct tenant_rt	*t;
+	struct worker		*w, *tmp;
+	struct route		 r;
+	size_t			 b;
+	int			 rc;
+
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			if (t->t_nworkers == 0 && t->t_nqueue == 0)
+				continue;
+			rc = priv_tenant(t->t_id, &r);
+			if (rc == -1)
+				continue;
+			t->t_status = rc == 1 ? TENANT_DELETED : r.r_status;
+			if (t->t_status != TENANT_ACTIVE) {
+				log_info("tenant %s is %s: draining %u "
+				    "workers", t->t_slug,
+				    tenant_status_str(t->t_status),
+				    t->t_nworkers);
+				for (w = TAILQ_FIRST(&t->t_workers); w != NULL;
+				    w = tmp) {
+					tmp = TAILQ_NEXT(w, w_entry);
+					worker_drain(w);
+				}
+				tenant_fail_queue(t, t->t_status ==
+				    TENANT_SUSPENDED ? 503 : 404, 60);
+				continue;
+			}
+			TAILQ_FOREACH(w, &t->t_workers, w_entry)
+				if ((w->w_state == W_READY ||
+				    w->w_state == W_STARTING) &&
+				    priv_hosts(w, t->t_id, gen) == -1)
+					worker_fault(w, "cannot update hosts");
+		}
+}
+
+int
+pool_empty(void)
+{
+	return nworkers == 0;
+}
+
+/* Stop: spares go at once, workers drain; tenantd.c enforces the timeout. */
+void
+pool_shutdown(void)
+{
+	struct worker	*w, *tmp;
+
+	shutting_down = 1;
+	ev_timer_stop(loop, &spare_timer);
+	for (w = TAILQ_FIRST(&all_workers); w != NULL; w = tmp) {
+		tmp = TAILQ_NEXT(w, w_all);
+		if (w->w_state == W_SPARE || w->w_state == W_STARTING)
+			priv_kill(w);
+		else
+			worker_drain(w);
+	}
+	for (size_t b = 0; b < TENANT_BUCKETS; b++) {
+		struct tenant_rt *t;
+
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			ev_timer_stop(loop, &t->t_timer);
+			tenant_fail_queue(t, 503, 5);
+		}
+	}
+}
+
+void
+pool_kill_all(void)
+{
+	struct worker	*w;
+
+	TAILQ_FOREACH(w, &all_workers, w_all)
+		priv_kill(w);
+}

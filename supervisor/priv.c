@@ -1,0 +1,345 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * The root half of the supervisor: the registry, spawning a worker, binding
+ * it to a tenant, signalling and reaping it. Nothing here parses a byte that
+ * came from a client.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gen.h"
+#include "log.h"
+#include "policy.h"
+#include "proto.h"
+#include "registry.h"
+#include "supervisor.h"
+#include "sys.h"
+
+static struct registry	*reg;
+static struct limits	 worker_limits;
+static char		 policy_path[PATH_MAX];
+static char		 gen_path[PATH_MAX];
+
+static void	priv_child_cb(struct ev_loop *, ev_child *, int);
+
+/*
+ * Read and check the policy files. The workers read the seccomp file
+ * themselves at bind time; checking it here makes a broken policy fail the
+ * daemon's start (or a reload) with a clear message instead of every spawn.
+ */
+static int
+priv_load_policy(char *err, size_t errsz)
+{
+	struct policy	*pol;
+	struct limits	 lim;
+	char		 path[PATH_MAX];
+	int		 r;
+
+	if ((pol = malloc(sizeof(*pol))) == NULL) {
+		snprintf(err, errsz, "%s", strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
+	    POLICY_SECCOMP_FILE);
+	r = policy_load(path, pol, err, errsz);
+	free(pol);
+	if (r == -1)
+		return -1;
+	snprintf(policy_path, sizeof(policy_path), "%s", path);
+	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
+	    POLICY_LIMITS_FILE);
+	if (limits_load(path, &lim, err, errsz) == -1)
+		return -1;
+	worker_limits = lim;
+	return 0;
+}
+
+void
+priv_init(void)
+{
+	char	 path[PATH_MAX], err[512];
+
+	if (config_path(conf, "registry.db", path, sizeof(path)) == -1 ||
+	    config_path(conf, GEN_FILE, gen_path, sizeof(gen_path)) == -1)
+		fatal("state_dir");
+	if ((reg = registry_open(path, REG_RDONLY, err, sizeof(err))) == NULL)
+		fatalx("registry: %s (run \"tenantctl init\" first)", err);
+	if (priv_load_policy(err, sizeof(err)) == -1)
+		fatalx("policy: %s", err);
+	if (access(conf->c_worker, X_OK) == -1)
+		fatal("worker binary %s", conf->c_worker);
+}
+
+int
+priv_reload(void)
+{
+	char	 err[512];
+
+	if (priv_load_policy(err, sizeof(err)) == -1) {
+		log_warnx("reload: policy: %s; keeping the previous one", err);
+		return -1;
+	}
+	log_info("reload: policy re-read; new workers use it");
+	return 0;
+}
+
+static void
+route_from_tenant(const struct tenant *t, struct route *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->r_tenant = t->t_id;
+	snprintf(r->r_slug, sizeof(r->r_slug), "%s", t->t_slug);
+	r->r_status = t->t_status;
+}
+
+/* 0: found, 1: no such tenant, -1: registry error. */
+int
+priv_resolve(const struct host_result *hr, struct route *out)
+{
+	struct tenant	 t;
+	char		 slug[SLUG_MAX_LEN + 1];
+	int		 rc;
+
+	if (hr->hr_class == HOST_SUBDOMAIN) {
+		memcpy(slug, hr->hr_name, hr->hr_label_len);
+		slug[hr->hr_label_len] = '\0';
+		rc = registry_tenant_get(reg, slug, &t);
+	} else if (hr->hr_class == HOST_CUSTOM)
+		rc = registry_host_tenant(reg, hr->hr_name, &t);
+	else
+		return 1;
+	if (rc == REG_NOTFOUND)
+		return 1;
+	if (rc != REG_OK) {
+		log_warnx("%s: registry: %s", __func__, registry_errmsg(reg));
+		return -1;
+	}
+	route_from_tenant(&t, out);
+	return 0;
+}
+
+int
+priv_tenant(int64_t id, struct route *out)
+{
+	struct tenant	 t;
+	int		 rc;
+
+	if ((rc = registry_tenant_by_id(reg, id, &t)) == REG_NOTFOUND)
+		return 1;
+	if (rc != REG_OK) {
+		log_warnx("%s: registry: %s", __func__, registry_errmsg(reg));
+		return -1;
+	}
+	route_from_tenant(&t, out);
+	return 0;
+}
+
+int
+priv_registry_changed(void)
+{
+	return registry_changed(reg);
+}
+
+/*
+ * fork -> fixed fds -> exec, done by posix_spawn (a CLONE_VFORK child that
+ * runs only the file actions and execve, and reports an exec failure back
+ * synchronously, which is what the status pipe of STYLE.md G12 is for).
+ * The child gets its own session (so it has no controlling tty and we can
+ * kill its group), an empty signal mask and default dispositions (libev
+ * blocks signals and a blocked mask survives exec), /dev/null on 0-2, the
+ * channel on fd 3, nothing else, no environment and no secret in argv.
+ */
+int
+priv_spawn(struct worker *w)
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 attr;
+	sigset_t			 none, all;
+	char				 ppid[16];
+	char				*argv[] = { "tenantd-worker", ppid, NULL };
+	char				*envp[] = { NULL };
+	int				 sv[2], fd, rc;
+	pid_t				 pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0, sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	/* dup2(3, 3) would keep FD_CLOEXEC: make sure the source is not 3. */
+	if (sv[1] <= PROTO_CHAN_FD) {
+		if ((fd = fcntl(sv[1], F_DUPFD_CLOEXEC, PROTO_MIN_FREE_FD)) ==
+		    -1) {
+			log_warn("%s: fcntl", __func__);
+			close(sv[0]);
+			close(sv[1]);
+			return -1;
+		}
+		close(sv[1]);
+		sv[1] = fd;
+	}
+	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+	posix_spawn_file_actions_adddup2(&fa, 0, 1);
+	posix_spawn_file_actions_adddup2(&fa, 0, 2);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], PROTO_CHAN_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, PROTO_MIN_FREE_FD);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	rc = posix_spawn(&pid, conf->c_worker, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(sv[1]);
+	if (rc != 0) {
+		errno = rc;
+		log_warn("%s: %s", __func__, conf->c_worker);
+		close(sv[0]);
+		return -1;
+	}
+	/*
+	 * The pid cannot be reused before we reap it, so the pidfd opened
+	 * now names our child; every later signal goes through it.
+	 */
+	if ((w->w_pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1) {
+		log_warn("%s: pidfd_open", __func__);
+		kill(pid, SIGKILL);
+	}
+	w->w_pid = pid;
+	w->w_chan = sv[0];
+	w->w_started = ev_now(loop);
+	ev_child_init(&w->w_child, priv_child_cb, pid, 0);
+	w->w_child.data = w;
+	ev_child_start(loop, &w->w_child);
+	return 0;
+}
+
+static void
+priv_child_cb(struct ev_loop *l, ev_child *c, int revents)
+{
+	struct worker	*w = c->data;
+
+	ev_child_stop(l, c);
+	if (w->w_pidfd != -1)
+		close(w->w_pidfd);
+	w->w_pidfd = -1;
+	pool_worker_exited(w, c->rstatus);
+}
+
+void
+priv_kill(struct worker *w)
+{
+	if (w->w_pidfd == -1)
+		return;
+	if (syscall(SYS_pidfd_send_signal, w->w_pidfd, SIGKILL, NULL, 0) ==
+	    -1 && errno != ESRCH)
+		log_warn("%s: pid %d", __func__, (int)w->w_pid);
+}
+
+static int
+priv_send(struct worker *w, struct msgbuf *mb)
+{
+	if (msg_finish(mb) == -1 || msg_send(w->w_chan, mb, -1) == -1) {
+		log_warn("%s: worker %d", __func__, (int)w->w_pid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+priv_host_cb(const struct hostname *h, void *arg)
+{
+	struct worker	*w = arg;
+	struct msgbuf	 mb;
+
+	msg_init(&mb, MSG_CFG_HOST, 0);
+	msg_put_str(&mb, h->h_name);
+	return priv_send(w, &mb);
+}
+
+/* A tenant's active custom hostnames, then CFG_DONE with the generation. */
+int
+priv_hosts(struct worker *w, int64_t id, uint64_t gen)
+{
+	struct msgbuf	 mb;
+
+	if (registry_hosts(reg, id, 1, priv_host_cb, w) != REG_OK)
+		return -1;
+	msg_init(&mb, MSG_CFG_DONE, 0);
+	msg_put_u64(&mb, gen);
+	return priv_send(w, &mb);
+}
+
+/*
+ * Bind a spare to a tenant (STYLE.md section 3, row 0): the ids come from
+ * the registry as numbers, never from a name lookup; uid/gid 0 are refused;
+ * the jail path must be root-owned all the way down.
+ */
+int
+priv_bind(struct worker *w, int64_t id, uint64_t gen)
+{
+	struct tenant	 t;
+	struct msgbuf	 mb;
+	char		 dir[PATH_MAX], err[512];
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = registry_tenant_by_id(reg, id, &t)) != REG_OK) {
+		log_warnx("%s: tenant %lld: %s", __func__, (long long)id,
+		    rc == REG_NOTFOUND ? "gone" : registry_errmsg(reg));
+		return -1;
+	}
+	if (t.t_status != TENANT_ACTIVE || t.t_uid == 0 || t.t_gid == 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/tenants/%s", conf->c_state_dir,
+	    t.t_slug);
+	if (jail_path_check(dir, t.t_gid, err, sizeof(err)) == -1) {
+		log_warnx("tenant %s: unsafe directory, not starting: %s",
+		    t.t_slug, err);
+		return -1;
+	}
+	msg_init(&mb, MSG_CFG_TENANT, 0);
+	msg_put_u32(&mb, (uint32_t)t.t_id);
+	msg_put_u32(&mb, t.t_uid);
+	msg_put_u32(&mb, t.t_gid);
+	msg_put_u32(&mb, conf->c_head_max);
+	msg_put_u32(&mb, conf->c_target_max);
+	msg_put_u32(&mb, conf->c_conns_per_worker);
+	msg_put_u32(&mb, conf->c_max_requests);
+	msg_put_u32(&mb, conf->c_header_timeout_ms);
+	msg_put_u32(&mb, conf->c_keepalive_timeout_ms);
+	msg_put_u32(&mb, conf->c_verbose);
+	msg_put_str(&mb, t.t_slug);
+	msg_put_str(&mb, dir);
+	msg_put_str(&mb, policy_path);
+	msg_put_str(&mb, gen_path);
+	msg_put_str(&mb, conf->c_hosts.hc_suffix);
+	msg_put_str(&mb, conf->c_hosts.hc_admin);
+	if (priv_send(w, &mb) == -1)
+		return -1;
+	for (i = 0; i < worker_limits.l_n; i++) {
+		msg_init(&mb, MSG_CFG_LIMIT, 0);
+		msg_put_u32(&mb, (uint32_t)worker_limits.l_ent[i].pl_resource);
+		msg_put_u64(&mb, (uint64_t)worker_limits.l_ent[i].pl_value);
+		if (priv_send(w, &mb) == -1)
+			return -1;
+	}
+	return priv_hosts(w, id, gen);
+}

@@ -1,0 +1,143 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * tenantd, the supervisor. It is built as two halves that talk only through
+ * the calls under "priv.c" below:
+ *
+ *   reader half (front.c, route.c, pool.c)      root half (priv.c)
+ *   accepts and reads request heads,            reads the registry,
+ *   classifies Host, caches routes,             spawns and binds workers,
+ *   holds the workers' control channels,        reaps and signals them
+ *   hands connections over and takes them back
+ *
+ * The reader half never opens the registry, forks, or signals a process;
+ * every priv_*() call takes and returns flat values that fit one message,
+ * so moving the reader into its own unprivileged, seccomp'd process is a
+ * transport change, not a redesign (DESIGN.md, "the process that reads the
+ * internet holds no privilege").
+ */
+#ifndef TENANTD_SUPERVISOR_H
+#define TENANTD_SUPERVISOR_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "host.h"
+#include "registry.h"
+
+/* What the reader knows about a tenant: no paths, no uids, no keys. */
+struct route {
+	int64_t			 r_tenant;
+	char			 r_slug[SLUG_MAX_LEN + 1];
+	enum tenant_status	 r_status;
+};
+
+enum worker_state {
+	W_SPARE,	/* exec'd, root, not bound to a tenant */
+	W_STARTING,	/* bound, entering its sandbox */
+	W_READY,	/* serving */
+	W_DRAINING,	/* finishing its connections, then exits */
+	W_DEAD,		/* exited; waiting to be freed */
+};
+
+/* A connection handed to a worker, remembered to validate its return. */
+struct conn_ref {
+	uint32_t	 cr_id;
+	dev_t		 cr_dev;
+	ino_t		 cr_ino;
+	unsigned int	 cr_hops;
+};
+
+/* A connection waiting for a worker of its tenant. */
+struct handoff {
+	TAILQ_ENTRY(handoff) ho_entry;
+	int		 ho_fd;
+	unsigned int	 ho_hops;
+	size_t		 ho_len;
+	uint8_t		 ho_data[];
+};
+TAILQ_HEAD(handoff_list, handoff);
+
+struct tenant_rt;
+
+struct worker {
+	TAILQ_ENTRY(worker) w_entry;	/* tenant's workers, or spares */
+	TAILQ_ENTRY(worker) w_all;
+	pid_t		 w_pid;
+	int		 w_pidfd;
+	int		 w_chan;
+	enum worker_state w_state;
+	struct tenant_rt *w_tenant;
+	ev_io		 w_rev;
+	ev_io		 w_wev;
+	ev_child	 w_child;
+	ev_timer	 w_timer;
+	ev_tstamp	 w_started;	/* spawned */
+	ev_tstamp	 w_bound;	/* given a tenant */
+	ev_tstamp	 w_ready_at;
+	struct conn_ref	*w_refs;
+	unsigned int	 w_nrefs;
+	struct handoff_list w_outq;
+	unsigned int	 w_noutq;
+	uint64_t	 w_requests;
+	unsigned int	 w_loglines;
+	ev_tstamp	 w_logsec;
+};
+TAILQ_HEAD(worker_list, worker);
+
+struct tenant_rt {
+	struct tenant_rt *t_hnext;
+	int64_t		 t_id;
+	char		 t_slug[SLUG_MAX_LEN + 1];
+	enum tenant_status t_status;
+	struct worker_list t_workers;
+	unsigned int	 t_nworkers;
+	struct handoff_list t_queue;
+	unsigned int	 t_nqueue;
+	unsigned int	 t_failures;
+	ev_tstamp	 t_next_start;
+	ev_timer	 t_timer;
+};
+
+/* tenantd.c */
+extern struct config	*conf;
+extern struct ev_loop	*loop;
+
+/* front.c: the proxy socket, request heads, canned answers */
+void	 front_init(int);
+void	 front_stop(void);
+void	 front_handback(int, const uint8_t *, size_t, unsigned int);
+void	 front_reply(int, int, unsigned int);
+
+/* route.c: Host -> tenant, cached, invalidated by the registry generation */
+void	 route_init(void);
+int	 route_resolve(const struct host_result *, struct route *);
+uint64_t route_gen(void);
+
+/* pool.c: workers per tenant, spares, hand-off and return of connections */
+void	 pool_init(void);
+void	 pool_dispatch(const struct route *, int, const uint8_t *, size_t,
+	    unsigned int);
+void	 pool_registry_changed(uint64_t);
+void	 pool_worker_exited(struct worker *, int);
+void	 pool_shutdown(void);
+void	 pool_kill_all(void);
+int	 pool_empty(void);
+
+/* priv.c: the root half */
+void	 priv_init(void);
+int	 priv_reload(void);
+int	 priv_resolve(const struct host_result *, struct route *);
+int	 priv_tenant(int64_t, struct route *);
+int	 priv_spawn(struct worker *);
+int	 priv_bind(struct worker *, int64_t, uint64_t);
+int	 priv_hosts(struct worker *, int64_t, uint64_t);
+int	 priv_registry_changed(void);
+void	 priv_kill(struct worker *);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * tenantd: the supervisor's main. Reads the config, opens the proxy socket,
+ * starts the two halves and runs the event loop until told to stop.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "config-paths.h"
+#include "log.h"
+#include "supervisor.h"
+
+struct config		*conf;
+struct ev_loop		*loop;
+static struct config	 config;
+static ev_signal	 sig_term, sig_int, sig_hup;
+static ev_timer		 stop_timer;
+static int		 stopping;
+static int		 own_socket;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: tenantd [-dnvD] [-c config]\n"
+	    "  -c config  config file (default %s; built-in defaults if absent)\n"
+	    "  -d         debug: log to stderr with debug messages\n"
+	    "  -n         check the config, policy and registry, then exit\n"
+	    "  -v         verbose logging\n"
+	    "  -D         print every config key with its value and exit\n",
+	    TENANTD_CONFIG);
+	exit(2);
+}
+
+/*
+ * The proxy socket: created with a restrictive umask so there is no moment
+ * when it is open to everyone, then given to root:<socket_group> with the
+ * configured mode (THREATS 57). A stale socket file is replaced; anything
+ * else at that path is left alone and is an error.
+ */
+static int
+listen_open(void)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	struct group		*gr;
+	gid_t			 gid = 0;
+	mode_t			 old;
+	int			 fd;
+
+	if (conf->c_socket_group[0] != '\0') {
+		if ((gr = getgrnam(conf->c_socket_group)) == NULL)
+			fatalx("[proxy] socket_group: no group \"%s\"",
+			    conf->c_socket_group);
+		gid = gr->gr_gid;
+	}
+	if (mkdir(conf->c_run_dir, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", conf->c_run_dir);
+	if (lstat(conf->c_socket, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			fatalx("%s exists and is not a socket",
+			    conf->c_socket);
+		if (unlink(conf->c_socket) == -1)
+			fatal("unlink %s", conf->c_socket);
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	/* config_finish() bounded the length to fit sun_path. */
+	memcpy(sun.sun_path, conf->c_socket, strlen(conf->c_socket) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		fatal("socket");
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", conf->c_socket);
+	umask(old);
+	if (chown(conf->c_socket, 0, gid) == -1 ||
+	    chmod(conf->c_socket, conf->c_socket_mode) == -1)
+		fatal("%s", conf->c_socket);
+	if (listen(fd, 1024) == -1)
+		fatal("listen");
+	own_socket = 1;
+	return fd;
+}
+
+static void
+stop_timer_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	log_warnx("workers still running after %u ms; killing them",
+	    conf->c_drain_timeout_ms);
+	pool_kill_all();
+}
+
+/* Stop: no new connections; workers finish what they hold, then exit. */
+static void
+sig_stop_cb(struct ev_loop *l, ev_signal *s, int revents)
+{
+	if (stopping++) {
+		pool_kill_all();
+		return;
+	}
+	log_info("stopping on signal %d", s->signum);
+	front_stop();
+	if (own_socket)
+		unlink(conf->c_socket);
+	pool_shutdown();
+	if (pool_empty()) {
+		ev_break(l, EVBREAK_ALL);
+		return;
+	}
+	ev_timer_init(&stop_timer, stop_timer_cb,
+	    conf->c_drain_timeout_ms / 1000.0, 0.);
+	ev_timer_start(l, &stop_timer);
+}
+
+static void
+sig_hup_cb(struct ev_loop *l, ev_signal *s, int revents)
+{
+	priv_reload();
+}
+
+/* Room for one socket and one pidfd per worker, plus the connections. */
+static void
+raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/*
+ * The supervisor should be the last thing the OOM killer picks; its
+ * workers inherit this and raise their own score again.
+ */
+static void
+protect_from_oom(void)
+{
+	int	 fd;
+
+	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) ==
+	    -1)
+		return;
+	if (write(fd, "-900", 4) != 4)
+		log_debug("oom_score_adj: %s", strerror(errno));
+	close(fd);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*cfile = TENANTD_CONFIG;
+	char		 err[512];
+	int		 ch, debug = 0, verbose = 0, check = 0, dump = 0, lfd;
+	int		 explicit = 0;
+	struct sigaction sa;
+
+	while ((ch = getopt(argc, argv, "c:dnvD")) != -1) {
+		switch (ch) {
+		case 'c':
+			cfile = optarg;
+			explicit = 1;
+			break;
+		case 'd':
+			debug = verbose = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'D':
+			dump = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_init(debug, verbose);
+	log_procinit("tenantd");
+	conf = &config;
+	if (config_load(conf, cfile, !explicit, err, sizeof(err)) == -1)
+		fatalx("config: %s", err);
+	if (conf->c_verbose)
+		log_setverbose(1);
+	else
+		conf->c_verbose = (unsigned int)verbose;
+	if (dump) {
+		config_dump(stdout, conf);
+		return 0;
+	}
+	if (geteuid() != 0)
+		fatalx("tenantd must be started as root: it chroots and "
+		    "changes uid for every worker");
+	if (sodium_init() == -1)
+		fatalx("sodium_init failed");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	raise_nofile();
+
+	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		fatalx("libev: no event loop");
+	priv_init();
+	if (check) {
+		printf("configuration OK (%s)\n", conf->c_file[0] ?
+		    conf->c_file : "built-in defaults");
+		return 0;
+	}
+	protect_from_oom();
+	lfd = listen_open();
+	route_init();
+	pool_init();
+	front_init(lfd);
+
+	ev_signal_init(&sig_term, sig_stop_cb, SIGTERM);
+	ev_signal_init(&sig_int, sig_stop_cb, SIGINT);
+	ev_signal_init(&sig_hup, sig_hup_cb, SIGHUP);
+	ev_signal_start(loop, &sig_term);
+	ev_signal_start(loop, &sig_int);
+	ev_signal_start(loop, &sig_hup);
+
+	log_info("tenantd %s: serving *.%s on %s (%u spare workers)",
+	    TENANTD_VERSION, conf->c_hosts.hc_suffix, conf->c_socket,
+	    conf->c_spares);
+	ev_run(loop, 0);
+	log_info("stopped");
+	return 0;
+}

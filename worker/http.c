@@ -1,0 +1,658 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * HTTP/1.1 connections inside the worker: keep-alive and pipelining, one
+ * request at a time per connection. Every request's Host is checked with
+ * the same classifier the supervisor used; a request for any other host is
+ * never served here: the connection goes back to the supervisor with the
+ * unread bytes, starting at that request (docs/routing.md).
+ */
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "sys.h"
+#include "worker.h"
+
+#define BODY_DISCARD_MAX	(64 * 1024)
+#define REQLOG_MAX		768
+
+enum conn_state {
+	C_HEAD,		/* reading a request head */
+	C_BODY,		/* discarding a request body */
+	C_WRITE,	/* sending the response */
+};
+
+struct wconn {
+	TAILQ_ENTRY(wconn) c_entry;
+	uint32_t	 c_id;
+	int		 c_fd;
+	ev_io		 c_rev;
+	ev_io		 c_wev;
+	ev_timer	 c_tmo;
+	enum conn_state	 c_state;
+	uint8_t		*c_buf;
+	size_t		 c_len;
+	struct hh_parser c_hp;
+	uint64_t	 c_body_left;
+	int		 c_close;
+	char		 c_hdr[1536];
+	size_t		 c_hdr_len;
+	size_t		 c_hdr_off;
+	int		 c_file;
+	off_t		 c_foff;
+	off_t		 c_fend;
+	uint64_t	 c_served;
+	int		 c_status;
+	char		 c_req[REQLOG_MAX];
+};
+
+static void	conn_process(struct wconn *);
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 301: return "Moved Permanently";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+/* IMF-fixdate by hand: strftime's %a and %b follow the locale. */
+static void
+http_date(time_t t, char *buf, size_t sz)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat" };
+	static const char *const mons[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm	 tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, sz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Parse an IMF-fixdate; anything else is "no date" (RFC 9110 13.1.3). */
+static int
+http_date_parse(const char *s, size_t len, time_t *out)
+{
+	static const char mons[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm	 tm;
+	const char	*m;
+	char		 buf[32];
+	int		 i;
+
+	if (len != 29)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (buf[3] != ',' || buf[4] != ' ' || buf[7] != ' ' ||
+	    buf[11] != ' ' || buf[16] != ' ' || buf[19] != ':' ||
+	    buf[22] != ':' || strcmp(buf + 25, " GMT") != 0)
+		return -1;
+	for (i = 0; i < 29; i++)
+		if ((i == 5 || i == 6 || (i >= 12 && i <= 15) || i == 17 ||
+		    i == 18 || i == 20 || i == 21 || i == 23 || i == 24) &&
+		    (buf[i] < '0' || buf[i] > '9'))
+			return -1;
+	buf[11] = '\0';
+	if ((m = strstr(mons, buf + 8)) == NULL || (m - mons) % 3 != 0)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = atoi(buf + 5);
+	tm.tm_mon = (int)((m - mons) / 3);
+	tm.tm_year = atoi(buf + 12) - 1900;
+	tm.tm_hour = atoi(buf + 17);
+	tm.tm_min = atoi(buf + 20);
+	tm.tm_sec = atoi(buf + 23);
+	*out = timegm(&tm);
+	return 0;
+}
+
+/* Weak comparison against an If-None-Match list (RFC 9110 13.1.2). */
+static int
+etag_match(const char *list, size_t len, const char *etag)
+{
+	size_t	 i = 0, start, end, el = strlen(etag);
+
+	while (i < len) {
+		while (i < len && (list[i] == ' ' || list[i] == '\t' ||
+		    list[i] == ','))
+			i++;
+		start = i;
+		while (i < len && list[i] != ',')
+			i++;
+		end = i;
+		while (end > start && (list[end - 1] == ' ' ||
+		    list[end - 1] == '\t'))
+			end--;
+		if (end - start == 1 && list[start] == '*')
+			return 1;
+		if (end - start > 2 && list[start] == 'W' &&
+		    list[start + 1] == '/')
+			start += 2;
+		if (end - start == el && memcmp(list + start, etag, el) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Append s to dst as a log-safe token: no space, quote or control byte. */
+static size_t
+log_escape(char *dst, size_t o, size_t sz, const uint8_t *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len && o + 5 < sz; i++) {
+		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '"' ||
+		    s[i] == '\\')
+			o += (size_t)snprintf(dst + o, sz - o, "\\x%02x", s[i]);
+		else
+			dst[o++] = (char)s[i];
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+static void
+conn_log(struct wconn *c, uint64_t bytes)
+{
+	char		 line[REQLOG_MAX + 128], ts[32];
+	struct tm	 tm;
+	time_t		 now = (time_t)ev_now(env->we_loop);
+	int		 n;
+	static int	 warned;
+
+	if (env->we_log_fd == -1 || c->c_req[0] == '\0')
+		return;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(line, sizeof(line), "%s conn=%u %s status=%d bytes=%llu\n",
+	    ts, c->c_id, c->c_req, c->c_status, (unsigned long long)bytes);
+	/* One write on an O_APPEND file: lines never interleave. */
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    write(env->we_log_fd, line, (size_t)n) != n && !warned++)
+		log_warn("access log");
+	c->c_req[0] = '\0';
+}
+
+static void
+conn_free(struct wconn *c)
+{
+	ev_io_stop(env->we_loop, &c->c_rev);
+	ev_io_stop(env->we_loop, &c->c_wev);
+	ev_timer_stop(env->we_loop, &c->c_tmo);
+	if (c->c_file != -1)
+		close(c->c_file);
+	close(c->c_fd);
+	TAILQ_REMOVE(&env->we_conns, c, c_entry);
+	explicit_bzero(c->c_buf, env->we_head_max);
+	free(c->c_buf);
+	free(c);
+}
+
+static void
+conn_close(struct wconn *c)
+{
+	uint32_t	 id = c->c_id;
+	uint64_t	 served = c->c_served;
+
+	conn_free(c);
+	worker_conn_gone(id, served);
+}
+
+/*
+ * Give the connection back: the supervisor routes it again, starting with
+ * the request whose head is at the start of our buffer. We keep no copy of
+ * those bytes.
+ */
+static void
+conn_handback(struct wconn *c, uint32_t reason)
+{
+	if (worker_send(MSG_CONN_HANDBACK, c->c_id, c->c_buf, c->c_len,
+	    c->c_fd, reason, (uint32_t)c->c_served) == -1) {
+		log_warn("%s: conn %u", __func__, c->c_id);
+		conn_close(c);
+		return;
+	}
+	conn_free(c);
+	env->we_nconns--;
+	worker_maybe_exit();
+}
+
+static void
+conn_timer_set(struct wconn *c, unsigned int ms)
+{
+	ev_timer_stop(env->we_loop, &c->c_tmo);
+	ev_timer_set(&c->c_tmo, ms / 1000.0, 0.);
+	ev_timer_start(env->we_loop, &c->c_tmo);
+}
+
+/* Prepare a response head (and a short text body unless omitted). */
+static void
+conn_respond(struct wconn *c, int status, int body, const char *extra)
+{
+	char		 date[40];
+	char		 text[64];
+	int		 n, tl = 0;
+
+	c->c_status = status;
+	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
+	if (body)
+		tl = snprintf(text, sizeof(text), "%d %s\n", status,
+		    status_text(status));
+	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
+	    "Date: %s\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %d\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "%s%s\r\n%s",
+	    status, status_text(status), date, tl, extra ? extra : "",
+	    c->c_close ? "Connection: close\r\n" : "", body ? text : "");
+	c->c_hdr_len = n > 0 && (size_t)n < sizeof(c->c_hdr) ? (size_t)n : 0;
+	c->c_hdr_off = 0;
+}
+
+static int
+host_is_mine(const struct host_result *hr)
+{
+	size_t	 i;
+
+	if (hr->hr_class == HOST_SUBDOMAIN)
+		return hr->hr_label_len == strlen(env->we_slug) &&
+		    memcmp(hr->hr_name, env->we_slug, hr->hr_label_len) == 0;
+	if (hr->hr_class == HOST_CUSTOM)
+		for (i = 0; i < env->we_nnames; i++)
+			if (strcmp(env->we_names[i], hr->hr_name) == 0)
+				return 1;
+	return 0;
+}
+
+/*
+ * A complete head is in c_buf. Decide whether it is ours before anything
+ * else; then build the response. Returns -1 when the connection is gone.
+ */
+static int
+conn_request(struct wconn *c)
+{
+	struct http_head	*h = &c->c_hp.hp_head;
+	struct host_result	 hr, ar;
+	struct hh_span		 auth, path;
+	struct static_file	 sf;
+	char			 rel[1024], extra[1200], date[40], now[40];
+	const char		*t;
+	time_t			 ims;
+	size_t			 o;
+	int			 r, n, status, head_only;
+
+	/*
+	 * A registry change since our host list was sent: we may no longer
+	 * be this host's worker, so the supervisor decides afresh.
+	 */
+	if (gen_read(&env->we_genmap) != env->we_gen) {
+		conn_handback(c, HANDBACK_STALE);
+		return -1;
+	}
+	if (env->we_draining) {
+		conn_handback(c, HANDBACK_DRAINING);
+		return -1;
+	}
+	c->c_close = !h->hh_keepalive || h->hh_minor == 0;
+	if (h->hh_nhost != 1) {
+		c->c_close = 1;
+		conn_respond(c, 400, 1, NULL);
+		return 0;
+	}
+	host_classify(&env->we_hosts, (const char *)c->c_buf + h->hh_host.off,
+	    h->hh_host.len, &hr);
+	if ((r = hh_authority(h, c->c_buf, &auth)) != 0) {
+		/* Absolute form: the target's authority must be the Host. */
+		if (r == -1 || host_classify(&env->we_hosts,
+		    (const char *)c->c_buf + auth.off, auth.len, &ar) ==
+		    HOST_INVALID || strcmp(ar.hr_name, hr.hr_name) != 0) {
+			c->c_close = 1;
+			conn_respond(c, 400, 1, NULL);
+			return 0;
+		}
+	}
+	if (!host_is_mine(&hr)) {
+		conn_handback(c, HANDBACK_FOREIGN_HOST);
+		return -1;
+	}
+
+	/* The request line and host, escaped, for the access log. */
+	o = (size_t)snprintf(c->c_req, sizeof(c->c_req), "\"%s ",
+	    http_method_str(h->hh_method));
+	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
+	    c->c_buf + h->hh_target.off, h->hh_target.len);
+	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o,
+	    " HTTP/1.%u\" host=", h->hh_minor);
+	log_escape(c->c_req, o, sizeof(c->c_req), (const uint8_t *)hr.hr_name,
+	    hr.hr_name_len);
+
+	head_only = h->hh_method == HTTP_HEAD;
+	if (h->hh_chunked) {
+		/* No handler here takes a body; we do not decode one. */
+		c->c_close = 1;
+		conn_respond(c, 400, !head_only, NULL);
+		return 0;
+	}
+	if (h->hh_clen > BODY_DISCARD_MAX) {
+		c->c_close = 1;
+		conn_respond(c, 413, !head_only, NULL);
+		return 0;
+	}
+	if (h->hh_method != HTTP_GET && !head_only) {
+		c->c_close = 1;
+		conn_respond(c, 405, 1, "Allow: GET, HEAD\r\n");
+		return 0;
+	}
+	if (hh_origin(h, c->c_buf, &path) == -1) {
+		c->c_close = 1;
+		conn_respond(c, 400, 1, NULL);
+		return 0;
+	}
+	t = path.len ? (const char *)c->c_buf + path.off : "/";
+	status = static_resolve(env->we_public_fd, t, path.len ? path.len : 1,
+	    &sf, rel, sizeof(rel));
+	switch (status) {
+	case 200:
+		break;
+	case 301:
+		o = 0;
+		while (o < path.len && t[o] != '?')
+			o++;
+		n = snprintf(extra, sizeof(extra), "Location: %.*s/%.*s\r\n",
+		    (int)o, t, (int)(path.len - o), t + o);
+		if (n < 0 || (size_t)n >= sizeof(extra))
+			status = 404;
+		conn_respond(c, status, !head_only,
+		    status == 301 ? extra : NULL);
+		return 0;
+	case 400:
+		c->c_close = 1;
+		/* FALLTHROUGH */
+	default:
+		conn_respond(c, status, !head_only, NULL);
+		return 0;
+	}
+
+	http_date(sf.sf_st.st_mtim.tv_sec, date, sizeof(date));
+	if (h->hh_inm.len > 0)
+		status = etag_match((const char *)c->c_buf + h->hh_inm.off,
+		    h->hh_inm.len, sf.sf_etag) ? 304 : 200;
+	else if (h->hh_ims.len > 0 && http_date_parse((const char *)c->c_buf +
+	    h->hh_ims.off, h->hh_ims.len, &ims) == 0 &&
+	    sf.sf_st.st_mtim.tv_sec <= ims)
+		status = 304;
+	c->c_status = status;
+	http_date((time_t)ev_now(env->we_loop), now, sizeof(now));
+	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
+	    "Date: %s", status, status_text(status), now);
+	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "\r\n"
+	    "Last-Modified: %s\r\n"
+	    "ETag: %s\r\n"
+	    "X-Content-Type-Options: nosniff\r\n",
+	    date, sf.sf_etag);
+	if (status == 200)
+		n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n,
+		    "Content-Type: %s\r\nContent-Length: %lld\r\n",
+		    sf.sf_type, (long long)sf.sf_st.st_size);
+	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "%s\r\n",
+	    c->c_close ? "Connection: close\r\n" : "");
+	c->c_hdr_len = (size_t)n;
+	c->c_hdr_off = 0;
+	if (status == 200 && !head_only) {
+		c->c_file = sf.sf_fd;
+		c->c_foff = 0;
+		c->c_fend = sf.sf_st.st_size;
+	} else
+		close(sf.sf_fd);
+	return 0;
+}
+
+/* Returns 1 when everything is sent, 0 to wait for POLLOUT, -1 on error. */
+static int
+conn_write(struct wconn *c)
+{
+	ssize_t	 n;
+	off_t	 left;
+
+	while (c->c_hdr_off < c->c_hdr_len) {
+		n = send(c->c_fd, c->c_hdr + c->c_hdr_off,
+		    c->c_hdr_len - c->c_hdr_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -1;
+		c->c_hdr_off += (size_t)n;
+	}
+	while (c->c_file != -1 && c->c_foff < c->c_fend) {
+		left = c->c_fend - c->c_foff;
+		n = sendfile(c->c_fd, c->c_file, &c->c_foff,
+		    left > (1 << 20) ? (1 << 20) : (size_t)left);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -1;	/* error, or the file shrank */
+	}
+	return 1;
+}
+
+static void
+conn_consume(struct wconn *c, size_t n)
+{
+	memmove(c->c_buf, c->c_buf + n, c->c_len - n);
+	c->c_len -= n;
+}
+
+static void
+conn_reset(struct wconn *c)
+{
+	if (c->c_file != -1)
+		close(c->c_file);
+	c->c_file = -1;
+	c->c_state = C_HEAD;
+	c->c_hdr_len = c->c_hdr_off = 0;
+	c->c_body_left = 0;
+	c->c_status = 0;
+	hh_init(&c->c_hp, env->we_head_max, env->we_target_max);
+}
+
+static void
+conn_process(struct wconn *c)
+{
+	struct http_head	*h = &c->c_hp.hp_head;
+	size_t			 take;
+	int			 r;
+	uint64_t		 sent;
+
+	for (;;) {
+		switch (c->c_state) {
+		case C_HEAD:
+			r = hh_feed(&c->c_hp, c->c_buf, c->c_len);
+			if (r == HH_MORE) {
+				if (c->c_len == 0 && env->we_draining) {
+					conn_close(c);
+					return;
+				}
+				conn_timer_set(c, c->c_len == 0 ?
+				    env->we_keepalive_timeout_ms :
+				    env->we_header_timeout_ms);
+				ev_io_start(env->we_loop, &c->c_rev);
+				return;
+			}
+			if (r == HH_ERROR) {
+				c->c_close = 1;
+				conn_respond(c, h->hh_error_status, 1, NULL);
+				log_debug("conn %u: %d: %s", c->c_id,
+				    h->hh_error_status, h->hh_error);
+				c->c_state = C_WRITE;
+				break;
+			}
+			if (conn_request(c) == -1)
+				return;
+			c->c_body_left = c->c_close && c->c_status >= 400 ?
+			    0 : h->hh_clen;
+			conn_consume(c, h->hh_len);
+			c->c_state = c->c_body_left ? C_BODY : C_WRITE;
+			break;
+		case C_BODY:
+			take = c->c_len < c->c_body_left ? c->c_len :
+			    (size_t)c->c_body_left;
+			conn_consume(c, take);
+			c->c_body_left -= take;
+			if (c->c_body_left > 0) {
+				conn_timer_set(c, env->we_header_timeout_ms);
+				ev_io_start(env->we_loop, &c->c_rev);
+				return;
+			}
+			c->c_state = C_WRITE;
+			break;
+		case C_WRITE:
+			ev_io_stop(env->we_loop, &c->c_rev);
+			if ((r = conn_write(c)) == 0) {
+				conn_timer_set(c, env->we_header_timeout_ms);
+				ev_io_start(env->we_loop, &c->c_wev);
+				return;
+			}
+			sent = c->c_file != -1 ? (uint64_t)c->c_foff : 0;
+			conn_log(c, sent);
+			if (r == -1) {
+				conn_close(c);
+				return;
+			}
+			c->c_served++;
+			if (env->we_max_requests != 0 &&
+			    ++env->we_served == env->we_max_requests &&
+			    !env->we_draining) {
+				env->we_draining = 1;
+				worker_send(MSG_STATE_RETIRING, 0, NULL, 0, -1,
+				    0, 0);
+			}
+			if (c->c_close) {
+				conn_close(c);
+				return;
+			}
+			conn_reset(c);
+			break;
+		}
+	}
+}
+
+static void
+conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct wconn	*c = w->data;
+	ssize_t		 n;
+
+	if (c->c_len == env->we_head_max) {
+		/* Full buffer: the parser will say 431 or make room. */
+		ev_io_stop(loop, w);
+		conn_process(c);
+		return;
+	}
+	n = read(c->c_fd, c->c_buf + c->c_len, env->we_head_max - c->c_len);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	c->c_len += (size_t)n;
+	conn_process(c);
+}
+
+static void
+conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct wconn	*c = w->data;
+
+	ev_io_stop(loop, w);
+	conn_process(c);
+}
+
+static void
+conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct wconn	*c = w->data;
+	static const char resp[] = "HTTP/1.1 408 Request Timeout\r\n"
+	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+	/* A head that started but never finished gets a 408, best effort. */
+	if (c->c_state == C_HEAD && c->c_len > 0)
+		(void)send(c->c_fd, resp, sizeof(resp) - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	conn_close(c);
+}
+
+void
+http_conn_new(uint32_t id, int fd, const uint8_t *data, size_t len)
+{
+	struct wconn	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->c_buf = malloc(env->we_head_max)) == NULL ||
+	    fd_nonblock(fd) == -1) {
+		log_warn("%s: conn %u", __func__, id);
+		if (c != NULL)
+			free(c->c_buf);
+		free(c);
+		close(fd);
+		worker_conn_gone(id, 0);
+		return;
+	}
+	c->c_id = id;
+	c->c_fd = fd;
+	c->c_file = -1;
+	memcpy(c->c_buf, data, len);
+	c->c_len = len;
+	ev_io_init(&c->c_rev, conn_read_cb, fd, EV_READ);
+	ev_io_init(&c->c_wev, conn_write_cb, fd, EV_WRITE);
+	ev_timer_init(&c->c_tmo, conn_timeout_cb, 0., 0.);
+	c->c_rev.data = c->c_wev.data = c->c_tmo.data = c;
+	TAILQ_INSERT_TAIL(&env->we_conns, c, c_entry);
+	conn_reset(c);
+	conn_process(c);
+}
+
+/* Stop taking requests: idle connections close now, busy ones after. */
+void
+http_drain(void)
+{
+	struct wconn	*c, *tmp;
+
+	for (c = TAILQ_FIRST(&env->we_conns); c != NULL; c = tmp) {
+		tmp = TAILQ_NEXT(c, c_entry);
+		if (c->c_state == C_HEAD && c->c_len == 0)
+			conn_close(c);
+		else
+			c->c_close = 1;
+	}
+}

@@ -1,0 +1,427 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * tenantd-worker main: wait to be bound to a tenant, enter the sandbox,
+ * report READY, then serve the connections the supervisor hands over.
+ *
+ * Descriptors on entry (set up by the supervisor's spawn, STYLE.md G11):
+ *   0, 1, 2   /dev/null
+ *   3         SOCK_SEQPACKET control channel to the supervisor
+ * Nothing else is open; we close from 4 again anyway in case of a bug there.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "log.h"
+#include "proto.h"
+#include "sandbox.h"
+#include "sys.h"
+#include "worker.h"
+
+struct worker_env	*env;
+static struct worker_env worker_env;
+static ev_io		 chan_ev;
+static int		 chan_broken;
+
+/*
+ * Send one message to the supervisor. The channel is non-blocking; if its
+ * buffer is full we wait for it briefly rather than drop a message (the
+ * supervisor always reads its channels), and give up after a second.
+ */
+static int
+chan_send(struct msgbuf *mb, int fd)
+{
+	struct pollfd	 pfd;
+
+	if (chan_broken || msg_finish(mb) == -1)
+		return -1;
+	for (;;) {
+		if (msg_send(PROTO_CHAN_FD, mb, fd) == 0)
+			return 0;
+		if (errno != EAGAIN) {
+			chan_broken = 1;
+			return -1;
+		}
+		pfd.fd = PROTO_CHAN_FD;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 1000) <= 0) {
+			chan_broken = 1;
+			return -1;
+		}
+	}
+}
+
+int
+worker_send(uint32_t type, uint32_t conn_id, const void *data, size_t len,
+    int fd, uint32_t a, uint32_t b)
+{
+	struct msgbuf	 mb;
+
+	msg_init(&mb, type, conn_id);
+	if (type == MSG_CONN_HANDBACK) {
+		msg_put_u32(&mb, a);
+		msg_put_u32(&mb, b);
+		msg_put_rest(&mb, data, len);
+	} else if (type == MSG_CONN_CLOSED)
+		msg_put_u32(&mb, a);
+	return chan_send(&mb, fd);
+}
+
+/* Workers have no syslog: each log line becomes a MSG_LOG. */
+static void
+worker_log_sink(int prio, const char *line)
+{
+	struct msgbuf	 mb;
+	size_t		 n = strlen(line);
+
+	msg_init(&mb, MSG_LOG, 0);
+	msg_put_u32(&mb, (uint32_t)prio);
+	msg_put_strn(&mb, line, n > PROTO_LOG_MAX ? PROTO_LOG_MAX : n);
+	chan_send(&mb, -1);
+}
+
+void
+worker_maybe_exit(void)
+{
+	if (env->we_draining && env->we_nconns == 0) {
+		log_debug("%s: drained, exiting", __func__);
+		exit(0);
+	}
+}
+
+void
+worker_conn_gone(uint32_t conn_id, uint64_t served)
+{
+	env->we_nconns--;
+	worker_send(MSG_CONN_CLOSED, conn_id, NULL, 0, -1,
+	    served > UINT32_MAX ? UINT32_MAX : (uint32_t)served, 0);
+	worker_maybe_exit();
+}
+
+/* Receive one message, blocking: only used before the event loop runs. */
+static ssize_t
+chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	for (;;) {
+		n = msg_recv(PROTO_CHAN_FD, buf, sz, fd);
+		if (n >= 0 || errno != EAGAIN)
+			return n;
+		pfd.fd = PROTO_CHAN_FD;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+static void
+hosts_add(char **names, size_t *n, const char *h)
+{
+	if (*n == WORKER_MAX_HOSTS)
+		fatalx("%s: more than %d hostnames", __func__,
+		    WORKER_MAX_HOSTS);
+	if ((names[*n] = strdup(h)) == NULL)
+		fatal("%s: strdup", __func__);
+	(*n)++;
+}
+
+static void
+hosts_free(char **names, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+}
+
+/*
+ * The configuration phase (STYLE.md G9): CFG_TENANT once, then any number
+ * of CFG_LIMIT and CFG_HOST, then CFG_DONE. Anything else from the
+ * supervisor is a bug we do not try to survive (G7: the worker trusts its
+ * supervisor and dies on nonsense).
+ */
+static void
+worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
+{
+	static uint8_t	 buf[PROTO_MSG_MAX];
+	struct msg	 m;
+	ssize_t		 n;
+	int		 fd, have_tenant = 0;
+	uint32_t	 v[10], res;
+	uint64_t	 val;
+	char		 suffix[HOST_NAME_MAX_LEN + 1];
+	char		 admin[HOST_NAME_MAX_LEN + 1];
+	char		 host[HOST_NAME_MAX_LEN + 1];
+
+	for (;;) {
+		n = chan_recv_wait(buf, sizeof(buf), &fd);
+		if (n == 0)
+			exit(0);	/* supervisor gone before binding */
+		if (n == -1)
+			fatal("%s: recv", __func__);
+		if (fd != -1)
+			fatalx("%s: unexpected descriptor", __func__);
+		if (msg_parse(&m, buf, (size_t)n) == -1)
+			fatalx("%s: malformed message", __func__);
+		if (!have_tenant && m.m_type != MSG_CFG_TENANT)
+			fatalx("%s: %s before CFG_TENANT", __func__,
+			    msg_type_str(m.m_type));
+		switch (m.m_type) {
+		case MSG_CFG_TENANT:
+			if (have_tenant++)
+				fatalx("%s: CFG_TENANT twice", __func__);
+			for (int i = 0; i < 10; i++)
+				if (msg_get_u32(&m, &v[i]) == -1)
+					fatalx("%s: short CFG_TENANT",
+					    __func__);
+			if (msg_get_str(&m, env->we_slug,
+			    sizeof(env->we_slug)) == -1 ||
+			    msg_get_str(&m, sp->sp_root,
+			    sizeof(sp->sp_root)) == -1 ||
+			    msg_get_str(&m, sp->sp_policy,
+			    sizeof(sp->sp_policy)) == -1 ||
+			    msg_get_str(&m, genpath, genpathsz) == -1 ||
+			    msg_get_str(&m, suffix, sizeof(suffix)) == -1 ||
+			    msg_get_str(&m, admin, sizeof(admin)) == -1 ||
+			    msg_end(&m) == -1)
+				fatalx("%s: bad CFG_TENANT", __func__);
+			env->we_tenant_id = v[0];
+			sp->sp_uid = v[1];
+			sp->sp_gid = v[2];
+			env->we_head_max = v[3];
+			env->we_target_max = v[4];
+			env->we_max_conns = v[5];
+			env->we_max_requests = v[6];
+			env->we_header_timeout_ms = v[7];
+			env->we_keepalive_timeout_ms = v[8];
+			if (v[9] != 0)
+				log_setverbose(1);
+			if (env->we_head_max < 1024 ||
+			    env->we_head_max > PROTO_MSG_MAX - 64 ||
+			    env->we_target_max >= env->we_head_max)
+				fatalx("%s: bad head limits", __func__);
+			if (host_conf_init(&env->we_hosts, suffix, admin) == -1)
+				fatalx("%s: bad suffix or admin host",
+				    __func__);
+			log_procinit(env->we_slug);
+			break;
+		case MSG_CFG_LIMIT:
+			if (msg_get_u32(&m, &res) == -1 ||
+			    msg_get_u64(&m, &val) == -1 || msg_end(&m) == -1 ||
+			    sp->sp_limits.l_n == POLICY_MAX_LIMITS)
+				fatalx("%s: bad CFG_LIMIT", __func__);
+			sp->sp_limits.l_ent[sp->sp_limits.l_n].pl_resource =
+			    (int)res;
+			sp->sp_limits.l_ent[sp->sp_limits.l_n].pl_value =
+			    (rlim_t)val;
+			sp->sp_limits.l_n++;
+			break;
+		case MSG_CFG_HOST:
+			if (msg_get_str(&m, host, sizeof(host)) == -1 ||
+			    msg_end(&m) == -1)
+				fatalx("%s: bad CFG_HOST", __func__);
+			hosts_add(env->we_names, &env->we_nnames, host);
+			break;
+		case MSG_CFG_DONE:
+			if (msg_get_u64(&m, &env->we_gen) == -1 ||
+			    msg_end(&m) == -1)
+				fatalx("%s: bad CFG_DONE", __func__);
+			return;
+		default:
+			fatalx("%s: unexpected %s", __func__,
+			    msg_type_str(m.m_type));
+		}
+	}
+}
+
+/* After READY: connections, host-list updates, drain. */
+static void
+chan_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	static uint8_t	 buf[PROTO_MSG_MAX];
+	static char	*pending[WORKER_MAX_HOSTS];
+	static size_t	 npending;
+	struct msg	 m;
+	const uint8_t	*data;
+	size_t		 len;
+	ssize_t		 n;
+	int		 fd;
+	char		 host[HOST_NAME_MAX_LEN + 1];
+
+	for (;;) {
+		n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd);
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == 0) {
+			log_debug("%s: supervisor closed the channel",
+			    __func__);
+			exit(0);
+		}
+		if (n == -1)
+			fatal("%s: recv", __func__);
+		if (msg_parse(&m, buf, (size_t)n) == -1)
+			fatalx("%s: malformed message", __func__);
+		if ((fd != -1) != (m.m_type == MSG_CONN_NEW))
+			fatalx("%s: descriptor mismatch on %s", __func__,
+			    msg_type_str(m.m_type));
+		switch (m.m_type) {
+		case MSG_CONN_NEW:
+			msg_get_rest(&m, &data, &len);
+			if (len > env->we_head_max || m.m_conn_id == 0)
+				fatalx("%s: bad CONN_NEW", __func__);
+			env->we_nconns++;
+			if (env->we_draining) {
+				/* Raced with our RETIRING: give it back. */
+				worker_send(MSG_CONN_HANDBACK, m.m_conn_id,
+				    data, len, fd, HANDBACK_DRAINING, 0);
+				close(fd);
+				env->we_nconns--;
+				worker_maybe_exit();
+				break;
+			}
+			http_conn_new(m.m_conn_id, fd, data, len);
+			break;
+		case MSG_CFG_HOST:
+			if (msg_get_str(&m, host, sizeof(host)) == -1 ||
+			    msg_end(&m) == -1)
+				fatalx("%s: bad CFG_HOST", __func__);
+			hosts_add(pending, &npending, host);
+			break;
+		case MSG_CFG_DONE:
+			if (msg_get_u64(&m, &env->we_gen) == -1 ||
+			    msg_end(&m) == -1)
+				fatalx("%s: bad CFG_DONE", __func__);
+			hosts_free(env->we_names, env->we_nnames);
+			memcpy(env->we_names, pending,
+			    npending * sizeof(pending[0]));
+			env->we_nnames = npending;
+			npending = 0;
+			log_debug("%s: %zu custom hostnames, generation %llu",
+			    __func__, env->we_nnames,
+			    (unsigned long long)env->we_gen);
+			break;
+		case MSG_CTL_DRAIN:
+			if (msg_end(&m) == -1)
+				fatalx("%s: bad CTL_DRAIN", __func__);
+			env->we_draining = 1;
+			http_drain();
+			worker_maybe_exit();
+			break;
+		default:
+			fatalx("%s: unexpected %s", __func__,
+			    msg_type_str(m.m_type));
+		}
+	}
+}
+
+static void
+worker_check_channel(void)
+{
+	struct stat	 st;
+	int		 type;
+	socklen_t	 sl = sizeof(type);
+
+	if (fstat(PROTO_CHAN_FD, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(PROTO_CHAN_FD, SOL_SOCKET, SO_TYPE, &type, &sl) == -1 ||
+	    type != SOCK_SEQPACKET) {
+		/* Not started by tenantd: nobody to tell but stderr. */
+		fprintf(stderr, "tenantd-worker: fd %d is not a control "
+		    "channel; this program is started by tenantd\n",
+		    PROTO_CHAN_FD);
+		exit(2);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sandbox_params	 sp;
+	struct sandbox		 sb;
+	struct sigaction	 sa;
+	char			 err[512], genpath[PATH_MAX];
+	pid_t			 parent;
+	char			*ep;
+
+	if (argc != 2 || (parent = (pid_t)strtol(argv[1], &ep, 10)) <= 1 ||
+	    *ep != '\0') {
+		fprintf(stderr, "usage: tenantd-worker supervisor-pid\n");
+		return 2;
+	}
+	worker_check_channel();
+	log_init(0, 0);
+	log_procinit("worker");
+	log_setsink(worker_log_sink);
+
+	/* Defensive: the spawn already closed everything above the channel. */
+	if (closefrom_safe(PROTO_MIN_FREE_FD) == -1)
+		fatal("closefrom");
+	/*
+	 * An unbound spare is still root: it must not outlive the supervisor
+	 * either. sandbox_enter() arms this again after the uid change,
+	 * which clears it.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		fatal("PR_SET_PDEATHSIG");
+	if (getppid() != parent)
+		exit(0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		fatal("sigaction");
+
+	env = &worker_env;
+	memset(env, 0, sizeof(*env));
+	TAILQ_INIT(&env->we_conns);
+	env->we_public_fd = env->we_log_fd = -1;
+	memset(&sp, 0, sizeof(sp));
+	sp.sp_parent = parent;
+	worker_configure(&sp, genpath, sizeof(genpath));
+
+	/* Everything that reads host files happens before the sandbox. */
+	if (gen_map(&env->we_genmap, genpath, 0) == -1)
+		fatal("%s", genpath);
+	if (sandbox_prepare(&sb, &sp, err, sizeof(err)) == -1)
+		fatalx("sandbox: %s", err);
+	if ((env->we_loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV)) ==
+	    NULL)
+		fatalx("ev_loop_new failed");
+	if (sandbox_enter(&sb, &sp, err, sizeof(err)) == -1)
+		fatalx("sandbox: %s", err);
+
+	/*
+	 * From here on we are the tenant: its files are opened with its own
+	 * permissions, and openat2 keeps every lookup below the jail root
+	 * with no symlink followed.
+	 */
+	env->we_public_fd = open_beneath(AT_FDCWD, "public",
+	    O_PATH | O_DIRECTORY, 0);
+	if (env->we_public_fd == -1)
+		log_warn("public/");
+	env->we_log_fd = open_beneath(AT_FDCWD, "logs/access.log",
+	    O_WRONLY | O_APPEND | O_CREAT, 0640);
+	if (env->we_log_fd == -1)
+		log_warn("logs/access.log");
+
+	ev_io_init(&chan_ev, chan_cb, PROTO_CHAN_FD, EV_READ);
+	ev_io_start(env->we_loop, &chan_ev);
+	if (worker_send(MSG_STATE_READY, 0, NULL, 0, -1, 0, 0) == -1)
+		fatal("send READY");
+	log_debug("ready: uid %u gid %u", sp.sp_uid, sp.sp_gid);
+	ev_run(env->we_loop, 0);
+	return 0;
+}
