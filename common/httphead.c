@@ -92,6 +92,29 @@ hh_value_eq(struct hh_parser *hp, struct hh_span v, const char *want)
 	return 1;
 }
 
+/*
+ * A field name is a token (RFC 9110 5.6.2). Debian builds http-parser
+ * without its strict checks, which lets "Content-Length : 3" through as a
+ * Content-Length; a proxy that trims the space would then disagree with us
+ * about the framing (RFC 9112 5.1 says 400).
+ */
+static int
+hh_is_token(const uint8_t *p, size_t len)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	size_t		 i;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z') ||
+		    (p[i] >= '0' && p[i] <= '9') ||
+		    (p[i] != '\0' && strchr(tchar, p[i]) != NULL)))
+			return 0;
+	return 1;
+}
+
 /* One complete header line: apply the routing-relevant rules. */
 static int
 hh_header_done(struct hh_parser *hp)
@@ -101,6 +124,8 @@ hh_header_done(struct hh_parser *hp)
 
 	if (++h->hh_nheaders > HH_MAX_HEADERS)
 		return hh_fail(hp, 431, "too many header fields");
+	if (!hh_is_token(hp->hp_base + hp->hp_field.off, hp->hp_field.len))
+		return hh_fail(hp, 400, "invalid header name");
 	if (hh_name_is(hp, "host")) {
 		if (++h->hh_nhost > 1)
 			return hh_fail(hp, 400, "duplicate Host");
@@ -132,6 +157,8 @@ hh_on_url(http_parser *p, const char *at, size_t len)
 {
 	struct hh_parser	*hp = p->data;
 
+	/* Known from here on, so an early error to HEAD gets no body. */
+	hp->hp_head.hh_method = p->method;
 	if (hh_span_add(hp, &hp->hp_head.hh_target, at, len, 0) == -1)
 		return hh_fail(hp, 400, "malformed request target");
 	if (hp->hp_head.hh_target.len > hp->hp_target_max)
@@ -143,8 +170,15 @@ static int
 hh_on_field(http_parser *p, const char *at, size_t len)
 {
 	struct hh_parser	*hp = p->data;
+	uint32_t		 off = (uint32_t)((const uint8_t *)at - hp->hp_base);
 
-	if (hp->hp_in_value) {
+	/*
+	 * A new field name ends the previous header: after its value, or
+	 * right away when it had an empty value (no value callback at all,
+	 * and the two name spans are then not contiguous).
+	 */
+	if (hp->hp_in_value || (hp->hp_field.len > 0 &&
+	    hp->hp_field.off + hp->hp_field.len != off)) {
 		if (hh_header_done(hp) == -1)
 			return -1;
 		hp->hp_in_value = 0;
@@ -158,8 +192,28 @@ static int
 hh_on_value(http_parser *p, const char *at, size_t len)
 {
 	struct hh_parser	*hp = p->data;
+	const uint8_t		*q;
 
-	if (hh_span_add(hp, &hp->hp_value, at, len, !hp->hp_in_value) == -1)
+	/*
+	 * An empty value comes as a zero-length callback placed after the
+	 * line's CRLF; it says nothing, and the next name ends the header.
+	 */
+	if (len == 0)
+		return 0;
+	if (!hp->hp_in_value) {
+		/*
+		 * Between a name and its value lie only ':' and OWS. A CR or
+		 * LF there means the value was folded onto the next line
+		 * after an empty first one: obs-fold, refused like any other
+		 * (RFC 9112 5.2; never for Host or Content-Length).
+		 */
+		for (q = hp->hp_base + hp->hp_field.off + hp->hp_field.len;
+		    q < (const uint8_t *)at; q++)
+			if (*q == '\r' || *q == '\n')
+				return hh_fail(hp, 400, "obsolete line folding");
+		hp->hp_value.len = 0;
+	}
+	if (hh_span_add(hp, &hp->hp_value, at, len, 0) == -1)
 		return hh_fail(hp, 400, "obsolete line folding");
 	hp->hp_in_value = 1;
 	return 0;
@@ -171,7 +225,7 @@ hh_on_headers_complete(http_parser *p)
 	struct hh_parser	*hp = p->data;
 	struct http_head	*h = &hp->hp_head;
 
-	if (hp->hp_in_value && hh_header_done(hp) == -1)
+	if (hp->hp_field.len > 0 && hh_header_done(hp) == -1)
 		return -1;
 	hp->hp_in_value = 0;
 	h->hh_method = p->method;
@@ -208,12 +262,22 @@ static int
 hh_finish(struct hh_parser *hp, const uint8_t *buf)
 {
 	struct http_head	*h = &hp->hp_head;
-	const uint8_t		*t = buf + h->hh_target.off;
+	const uint8_t		*t;
 	size_t			 i;
 
 	for (i = 0; i < h->hh_len; i++)
 		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
 			return hh_fail(hp, 400, "bare LF in request head");
+	/*
+	 * Whitespace between the request line and the first field (RFC 9112
+	 * 2.2): http-parser drops such a line; we refuse the request rather
+	 * than guess what a proxy made of it.
+	 */
+	t = memchr(buf, '\n', h->hh_len);
+	if (t != NULL && (size_t)(t - buf) + 1 < h->hh_len &&
+	    (t[1] == ' ' || t[1] == '\t'))
+		return hh_fail(hp, 400, "whitespace before the first field");
+	t = buf + h->hh_target.off;
 	if (h->hh_major != 1 || h->hh_minor > 1)
 		return hh_fail(hp, 505, "unsupported HTTP version");
 	if (h->hh_method == HTTP_CONNECT)
@@ -300,6 +364,9 @@ hh_authority(const struct http_head *h, const uint8_t *buf,
 		return -1;
 	if (!(u.field_set & (1 << UF_HOST)) ||
 	    (u.field_set & (1 << UF_USERINFO)))
+		return -1;
+	/* http-parser reports no userinfo for an empty one ("http://@h/"). */
+	if (memchr(t, '@', u.field_data[UF_HOST].off) != NULL)
 		return -1;
 	/* Authority = host[:port] as written, brackets excluded. */
 	auth->off = h->hh_target.off + u.field_data[UF_HOST].off;

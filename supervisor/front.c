@@ -58,6 +58,7 @@ reply_text(int status)
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
 	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";

@@ -260,7 +260,8 @@ worker_send_conn(struct worker *w, struct handoff *ho)
 		w->w_noutq++;
 		return 1;
 	}
-	if (fstat(ho->ho_fd, &st) == -1)
+	if (w->w_nrefs >= conf->c_conns_per_worker ||
+	    fstat(ho->ho_fd, &st) == -1)
 		return -1;
 	if (++next_conn_id == 0)
 		next_conn_id = 1;
@@ -511,8 +512,14 @@ worker_unref(struct worker *w, struct conn_ref *ref)
 static int
 on_ready(struct worker *w, struct msg *m, int fd)
 {
-	if (msg_end(m) == -1)
+	/* READY is permitted once in a worker's life. */
+	if (msg_end(m) == -1 || w->w_ready_at != 0)
 		return -1;
+	/* Drained while it was starting: it will exit once it reads DRAIN. */
+	if (w->w_state == W_DRAINING) {
+		w->w_ready_at = ev_now(loop);
+		return 0;
+	}
 	w->w_state = W_READY;
 	w->w_ready_at = ev_now(loop);
 	spare_failures = 0;
@@ -641,7 +648,7 @@ static const struct {
 	int		 has_fd;
 	int		(*fn)(struct worker *, struct msg *, int);
 } worker_msgs[] = {
-	{ MSG_STATE_READY, ST(W_STARTING), 0, on_ready },
+	{ MSG_STATE_READY, ST(W_STARTING) | ST(W_DRAINING), 0, on_ready },
 	{ MSG_STATE_RETIRING, ST(W_READY), 0, on_retiring },
 	{ MSG_CONN_CLOSED, ST(W_READY) | ST(W_DRAINING), 0, on_closed },
 	{ MSG_CONN_HANDBACK, ST(W_READY) | ST(W_DRAINING), 1, on_handback },

@@ -44,6 +44,7 @@ struct wconn {
 	struct hh_parser c_hp;
 	uint64_t	 c_body_left;
 	int		 c_close;
+	int		 c_timed;	/* 1: head timer armed, 2: body timer */
 	char		 c_hdr[1536];
 	size_t		 c_hdr_len;
 	size_t		 c_hdr_off;
@@ -256,13 +257,13 @@ conn_respond(struct wconn *c, int status, int body, const char *extra)
 {
 	char		 date[40];
 	char		 text[64];
-	int		 n, tl = 0;
+	int		 n, tl;
 
 	c->c_status = status;
 	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
-	if (body)
-		tl = snprintf(text, sizeof(text), "%d %s\n", status,
-		    status_text(status));
+	/* HEAD gets the Content-Length a GET would, without the body. */
+	tl = snprintf(text, sizeof(text), "%d %s\n", status,
+	    status_text(status));
 	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
 	    "Date: %s\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
@@ -320,9 +321,10 @@ conn_request(struct wconn *c)
 		return -1;
 	}
 	c->c_close = !h->hh_keepalive || h->hh_minor == 0;
+	head_only = h->hh_method == HTTP_HEAD;
 	if (h->hh_nhost != 1) {
 		c->c_close = 1;
-		conn_respond(c, 400, 1, NULL);
+		conn_respond(c, 400, !head_only, NULL);
 		return 0;
 	}
 	host_classify(&env->we_hosts, (const char *)c->c_buf + h->hh_host.off,
@@ -333,7 +335,7 @@ conn_request(struct wconn *c)
 		    (const char *)c->c_buf + auth.off, auth.len, &ar) ==
 		    HOST_INVALID || strcmp(ar.hr_name, hr.hr_name) != 0) {
 			c->c_close = 1;
-			conn_respond(c, 400, 1, NULL);
+			conn_respond(c, 400, !head_only, NULL);
 			return 0;
 		}
 	}
@@ -352,7 +354,6 @@ conn_request(struct wconn *c)
 	log_escape(c->c_req, o, sizeof(c->c_req), (const uint8_t *)hr.hr_name,
 	    hr.hr_name_len);
 
-	head_only = h->hh_method == HTTP_HEAD;
 	if (h->hh_chunked) {
 		/* No handler here takes a body; we do not decode one. */
 		c->c_close = 1;
@@ -371,7 +372,7 @@ conn_request(struct wconn *c)
 	}
 	if (hh_origin(h, c->c_buf, &path) == -1) {
 		c->c_close = 1;
-		conn_respond(c, 400, 1, NULL);
+		conn_respond(c, 400, !head_only, NULL);
 		return 0;
 	}
 	t = path.len ? (const char *)c->c_buf + path.off : "/";
@@ -381,6 +382,15 @@ conn_request(struct wconn *c)
 	case 200:
 		break;
 	case 301:
+		/*
+		 * The target passed static_resolve(), so it is printable
+		 * ASCII without spaces. Leading slashes collapse to one:
+		 * "//host/" in a Location is another site.
+		 */
+		while (path.len > 1 && t[1] == '/') {
+			t++;
+			path.len--;
+		}
 		o = 0;
 		while (o < path.len && t[o] != '?')
 			o++;
@@ -482,6 +492,7 @@ conn_reset(struct wconn *c)
 	c->c_hdr_len = c->c_hdr_off = 0;
 	c->c_body_left = 0;
 	c->c_status = 0;
+	c->c_timed = 0;
 	hh_init(&c->c_hp, env->we_head_max, env->we_target_max);
 }
 
@@ -502,15 +513,27 @@ conn_process(struct wconn *c)
 					conn_close(c);
 					return;
 				}
-				conn_timer_set(c, c->c_len == 0 ?
-				    env->we_keepalive_timeout_ms :
-				    env->we_header_timeout_ms);
+				/*
+				 * Idle between requests: the keep-alive
+				 * timeout. Once a head has started, the
+				 * header timeout runs from its first byte and
+				 * is not restarted by later ones (slowloris).
+				 */
+				if (c->c_len == 0)
+					conn_timer_set(c,
+					    env->we_keepalive_timeout_ms);
+				else if (!c->c_timed) {
+					conn_timer_set(c,
+					    env->we_header_timeout_ms);
+					c->c_timed = 1;
+				}
 				ev_io_start(env->we_loop, &c->c_rev);
 				return;
 			}
 			if (r == HH_ERROR) {
 				c->c_close = 1;
-				conn_respond(c, h->hh_error_status, 1, NULL);
+				conn_respond(c, h->hh_error_status,
+				    h->hh_method != HTTP_HEAD, NULL);
 				log_debug("conn %u: %d: %s", c->c_id,
 				    h->hh_error_status, h->hh_error);
 				c->c_state = C_WRITE;
@@ -529,7 +552,12 @@ conn_process(struct wconn *c)
 			conn_consume(c, take);
 			c->c_body_left -= take;
 			if (c->c_body_left > 0) {
-				conn_timer_set(c, env->we_header_timeout_ms);
+				/* The whole body gets one header timeout. */
+				if (c->c_timed != 2) {
+					conn_timer_set(c,
+					    env->we_header_timeout_ms);
+					c->c_timed = 2;
+				}
 				ev_io_start(env->we_loop, &c->c_rev);
 				return;
 			}

@@ -1,0 +1,268 @@
+# tenantctl changes reach a running daemon on the very next request: on new
+# connections, and on keep-alive connections a worker already holds.
+import os
+import socket
+import time
+
+import pytest
+
+from conftest import Daemon, read_responses, request_bytes
+
+SHOP = "shop.example.org"
+
+
+@pytest.fixture
+def live():
+    """acme and globex, started; a short start throttle so a tenant that
+    comes back is not made to wait the default second."""
+    d = Daemon(workers__backoff_min="100ms")
+    try:
+        d.create("acme", "acme's own page\n")
+        d.create("globex", "globex's own page\n")
+        d.start()
+        yield d
+    finally:
+        d.close()
+
+
+def wait_for(pred, timeout=5, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def read_gen(d):
+    with open(os.path.join(d.state, "registry.gen"), "rb") as f:
+        data = f.read()
+    return int.from_bytes(data[8:16], "little")
+
+
+def keepalive(d, host, path="/"):
+    """A connection that has been served one request and stays open."""
+    s = d.connect()
+    s.sendall(request_bytes(host, path))
+    rs, _, eof = read_responses(s, 1)
+    assert len(rs) == 1 and not eof, rs
+    assert "close" not in rs[0].headers.get("connection", "")
+    return s, rs[0]
+
+
+def next_on(s, host, path="/", timeout=5):
+    """The next request on an open connection: (responses, eof)."""
+    try:
+        s.sendall(request_bytes(host, path))
+    except (BrokenPipeError, ConnectionResetError):
+        return [], True
+    rs, rest, eof = read_responses(s, 1, timeout)
+    if rs and "close" in rs[0].headers.get("connection", ""):
+        _, _, eof = read_responses(s, None, 1)
+    return rs, eof
+
+
+def assert_unavailable(r, head=False):
+    assert r.status == 503, r
+    assert int(r.headers["retry-after"]) > 0
+    assert r.headers["connection"] == "close"
+    assert r.body == (b"" if head else b"503 Service Unavailable\n")
+
+
+def assert_not_found(r):
+    assert r.status == 404, r
+    assert r.headers["connection"] == "close"
+    assert r.body == b"404 Not Found\n"
+
+
+def test_suspend_then_resume(live):
+    d = live
+    assert d.get(d.host("acme")).body == b"acme's own page\n"
+    (pid,) = d.wait_workers("acme")
+    d.ctl("suspend", "acme")
+    assert_unavailable(d.get(d.host("acme")))
+    assert_unavailable(d.get(d.host("acme"), "/index.html", method="HEAD"),
+                       head=True)
+    assert d.get(d.host("globex")).body == b"globex's own page\n"
+    # Nothing of a suspended tenant keeps running.
+    wait_for(lambda: not alive(pid), 3, "the suspended tenant's worker")
+    assert d.workers("acme") == []
+    d.ctl("resume", "acme")
+    r = d.get(d.host("acme"))
+    assert r.status == 200 and r.body == b"acme's own page\n"
+
+
+def test_suspend_applies_to_an_idle_keepalive_connection(live):
+    # The connection was served and is idle in acme's worker. After the
+    # suspend, its next request must not be served by acme: the worker hands
+    # it back (503), or, if the drain got there first, the idle connection
+    # was closed without a byte (a client retries that on a new connection).
+    d = live
+    s, r = keepalive(d, d.host("acme"))
+    assert r.body == b"acme's own page\n"
+    d.ctl("suspend", "acme")
+    rs, eof = next_on(s, d.host("acme"))
+    s.close()
+    if rs:
+        assert len(rs) == 1
+        assert_unavailable(rs[0])
+    assert eof
+    assert_unavailable(d.get(d.host("acme")))
+    d.ctl("resume", "acme")
+    s, r = keepalive(d, d.host("acme"))
+    assert r.status == 200 and r.body == b"acme's own page\n"
+    s.close()
+
+
+def test_suspend_answers_requests_on_connections_a_draining_worker_holds(live):
+    # The next request on a held keep-alive connection has started to arrive
+    # when the suspend is made, so the (now draining) worker still holds the
+    # connection when that request completes. It hands it back and the
+    # supervisor must answer it: 503 with Retry-After, every time.
+    d = live
+    rounds, lost = 15, []
+    for i in range(rounds):
+        s, r = keepalive(d, d.host("acme"), f"/?round={i}")
+        assert r.status == 200
+        s.sendall(b"GET /?n=2 HTTP/1.1\r\n")
+        drained = d.logtext().count("tenant acme is suspended: draining")
+        d.ctl("suspend", "acme")
+        assert_unavailable(d.get(d.host("acme")))
+        wait_for(lambda: d.logtext().count(
+            "tenant acme is suspended: draining") > drained, 3,
+            "the suspended tenant's worker to drain")
+        s.sendall(f"Host: {d.host('acme')}\r\n\r\n".encode())
+        rs, _, eof = read_responses(s, None, 5)
+        s.close()
+        if not rs:
+            lost.append(i)
+        else:
+            assert len(rs) == 1 and eof, rs
+            assert_unavailable(rs[0])
+        d.ctl("resume", "acme")
+    assert lost == [], (f"{len(lost)} of {rounds} requests were dropped "
+                        f"without a response (rounds {lost})")
+
+
+def test_delete_is_404_and_the_worker_goes_away(live):
+    d = live
+    assert d.get(d.host("acme")).status == 200
+    (pid,) = d.wait_workers("acme")
+    d.ctl("delete", "acme")
+    assert_not_found(d.get(d.host("acme")))
+    wait_for(lambda: not alive(pid), 3, "the deleted tenant's worker")
+    assert d.workers("acme") == []
+    assert_not_found(d.get(d.host("acme"), "/index.html"))
+    assert d.get(d.host("globex")).body == b"globex's own page\n"
+    # Purging the directory of a deleted tenant does not bring it back.
+    d.ctl("delete", "acme", "--purge")
+    assert_not_found(d.get(d.host("acme")))
+    assert d.workers("acme") == []
+
+
+def test_delete_applies_to_an_idle_keepalive_connection(live):
+    d = live
+    s, r = keepalive(d, d.host("acme"))
+    d.ctl("delete", "acme")
+    rs, eof = next_on(s, d.host("acme"))
+    s.close()
+    if rs:
+        assert len(rs) == 1
+        assert_not_found(rs[0])
+    assert eof
+    assert_not_found(d.get(d.host("acme")))
+
+
+def test_a_new_tenant_is_served_at_once_despite_an_earlier_404(live):
+    # The route cache holds negative answers too; a create must clear them.
+    d = live
+    assert_not_found(d.get(d.host("initech")))
+    assert_not_found(d.get(d.host("initech")))
+    d.create("initech", "initech's own page\n")
+    r = d.get(d.host("initech"))
+    assert r.status == 200 and r.body == b"initech's own page\n"
+
+
+def test_custom_hostname_pending_active_removed(live):
+    d = live
+    d.ctl("hostname", "add", "acme", SHOP)
+    assert_not_found(d.get(SHOP))              # pending: not served
+    d.get(d.host("acme"))                      # acme's worker is running
+    assert_not_found(d.get(SHOP))
+    d.ctl("hostname", "activate", "acme", SHOP)
+    r = d.get(SHOP)
+    assert r.status == 200 and r.body == b"acme's own page\n"
+    r = d.get("Shop.Example.ORG.:443")
+    assert r.status == 200 and r.body == b"acme's own page\n"
+
+    s, r = keepalive(d, SHOP)
+    assert r.body == b"acme's own page\n"
+    d.ctl("hostname", "remove", "acme", SHOP)
+    rs, eof = next_on(s, SHOP)
+    s.close()
+    assert len(rs) == 1, rs
+    assert_not_found(rs[0])
+    assert eof
+    assert_not_found(d.get(SHOP))
+    # The tenant itself is untouched.
+    assert d.get(d.host("acme")).body == b"acme's own page\n"
+    time.sleep(0.05)
+    assert "host=shop.example.org" in d.access_log("acme")
+    n = d.access_log("acme").count("host=shop.example.org")
+    assert n == 3, d.access_log("acme")
+
+
+def test_hostname_moved_to_another_tenant(live):
+    d = live
+    d.ctl("hostname", "add", "acme", SHOP, "--active")
+    s, r = keepalive(d, SHOP)
+    assert r.body == b"acme's own page\n"
+    d.ctl("hostname", "remove", "acme", SHOP)
+    d.ctl("hostname", "add", "globex", SHOP, "--active")
+    # The very next request, on the connection acme's worker holds.
+    rs, eof = next_on(s, SHOP)
+    assert len(rs) == 1 and not eof, rs
+    assert rs[0].status == 200 and rs[0].body == b"globex's own page\n"
+    rs, eof = next_on(s, SHOP, "/?again")
+    s.close()
+    assert rs[0].body == b"globex's own page\n"
+    r = d.get(SHOP)
+    assert r.status == 200 and r.body == b"globex's own page\n"
+    assert d.get(d.host("acme")).body == b"acme's own page\n"
+    time.sleep(0.05)
+    assert d.access_log("acme").count(f"host={SHOP}") == 1
+    assert d.access_log("globex").count(f"host={SHOP}") == 3
+
+
+def test_generation_changes_on_each_change_and_the_daemon_follows(live):
+    d = live
+    d.get(d.host("acme"))
+    changes = [
+        ("suspend", "acme"), ("resume", "acme"),
+        ("hostname", "add", "acme", SHOP),
+        ("hostname", "activate", "acme", SHOP),
+        ("hostname", "remove", "acme", SHOP),
+        ("create", "initech"), ("delete", "initech"),
+    ]
+    for args in changes:
+        before = read_gen(d)
+        d.ctl(*args)
+        gen = read_gen(d)
+        assert gen == before + 1, (args, before, gen)
+        # Picked up even with no request to trigger it.
+        d.wait_log(rf"registry changed \(\w+\), generation {gen}\b", 3)
+    for args in (("list",), ("show", "acme"), ("audit",)):
+        before = read_gen(d)
+        d.ctl(*args)
+        assert read_gen(d) == before, args
+    assert d.get(d.host("acme")).body == b"acme's own page\n"
