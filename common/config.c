@@ -114,6 +114,8 @@ conf_parse_ms(const char *v, unsigned long *out)
 	unsigned long	 n, mul = 1000;
 	double		 d;
 
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
 	errno = 0;
 	d = strtod(v, &ep);
 	if (errno != 0 || ep == v || d < 0)
@@ -174,7 +176,8 @@ conf_set(struct config *c, const struct conf_key *k, const char *v,
 	case CT_MODE:
 		errno = 0;
 		n = strtoul(v, &ep, k->k_type == CT_MODE ? 8 : 10);
-		if (errno != 0 || ep == v || *ep != '\0' || v[0] == '-') {
+		if (errno != 0 || ep == v || *ep != '\0' || v[0] < '0' ||
+		    v[0] > '9') {
 			snprintf(err, errsz, "[%s] %s: expected %s",
 			    k->k_section, k->k_name, k->k_type == CT_MODE ?
 			    "an octal mode" : "a number");
@@ -183,11 +186,14 @@ conf_set(struct config *c, const struct conf_key *k, const char *v,
 		break;
 	}
 	if (n < k->k_min || n > k->k_max) {
-		snprintf(err, errsz, "[%s] %s: %s is out of range (%lu..%lu%s)",
-		    k->k_section, k->k_name, v,
-		    k->k_type == CT_MS ? k->k_min / 1000 : k->k_min,
-		    k->k_type == CT_MS ? k->k_max / 1000 : k->k_max,
-		    k->k_type == CT_MS ? " s" : "");
+		if (k->k_type == CT_MS)
+			snprintf(err, errsz, "[%s] %s: %s is out of range "
+			    "(%lums..%lums)", k->k_section, k->k_name, v,
+			    k->k_min, k->k_max);
+		else
+			snprintf(err, errsz, "[%s] %s: %s is out of range "
+			    "(%lu..%lu)", k->k_section, k->k_name, v, k->k_min,
+			    k->k_max);
 		return -1;
 	}
 	*(unsigned int *)(void *)p = (unsigned int)n;
@@ -261,7 +267,8 @@ config_finish(struct config *c, char *err, size_t errsz)
 		snprintf(err, errsz, "[paths]: every path must be absolute");
 		return -1;
 	}
-	if (c->c_socket[0] == '\0') {
+	if (c->c_socket[0] == '\0' || c->c_socket_derived) {
+		c->c_socket_derived = 1;
 		n = snprintf(c->c_socket, sizeof(c->c_socket), "%s/http.sock",
 		    c->c_run_dir);
 		if (n < 0 || (size_t)n >= sizeof(c->c_socket)) {
@@ -384,7 +391,9 @@ config_dump(FILE *f, const struct config *c)
 		v = k->k_type == CT_STR ? 0 : *(const unsigned int *)(const void *)p;
 		switch (k->k_type) {
 		case CT_STR:
-			fprintf(f, "%s = %s\n", k->k_name, p);
+			/* A derived socket path stays derived in the file. */
+			fprintf(f, "%s = %s\n", k->k_name, (p == c->c_socket &&
+			    c->c_socket_derived) ? "" : p);
 			break;
 		case CT_UINT:
 			fprintf(f, "%s = %u\n", k->k_name, v);

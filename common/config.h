@@ -64,6 +64,7 @@ struct config {
 
 	/* derived */
 	struct host_conf c_hosts;
+	int		 c_socket_derived;	/* socket from run_dir */
 };
 
 void	 config_defaults(struct config *);

@@ -3,8 +3,10 @@
  *
  * File layout: 8 bytes of magic, then the 64-bit generation, in one page.
  * Readers load it with acquire semantics; the writer stores with release
- * and then touches the file's times so inotify watchers wake up (a store
- * through a mapping generates no inotify event by itself).
+ * and then sets the file's mtime to the new generation, in seconds: a
+ * store through a mapping generates no inotify event by itself, and a
+ * stat watcher that compares whole-second mtimes (libev's) would miss two
+ * bumps within one second of wall time.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gen.h"
@@ -45,7 +48,8 @@ gen_map(struct gen *g, const char *path, int writable)
 		goto fail;
 	}
 	if (st.st_size == 0 && writable) {
-		if (ftruncate(fd, GEN_SIZE) == -1 ||
+		/* 0644 whatever the umask: workers map it before the drop. */
+		if (fchmod(fd, 0644) == -1 || ftruncate(fd, GEN_SIZE) == -1 ||
 		    pwrite(fd, GEN_MAGIC, 8, 0) != 8 || fsync(fd) == -1)
 			goto fail;
 	} else if (st.st_size != GEN_SIZE) {
@@ -87,12 +91,19 @@ gen_read(const struct gen *g)
 int
 gen_bump(struct gen *g, const char *path)
 {
+	struct timespec	 ts[2];
+	uint64_t	 v;
+
 	if (!g->g_writable) {
 		errno = EBADF;
 		return -1;
 	}
-	__atomic_add_fetch(g->g_ptr, 1, __ATOMIC_RELEASE);
+	v = __atomic_add_fetch(g->g_ptr, 1, __ATOMIC_RELEASE);
 	if (msync((char *)(uintptr_t)g->g_ptr - 8, GEN_SIZE, MS_ASYNC) == -1)
 		return -1;
-	return utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_NOW;
+	ts[1].tv_sec = (time_t)v;
+	ts[1].tv_nsec = 0;
+	return utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
 }

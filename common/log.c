@@ -15,17 +15,20 @@
 
 #include "log.h"
 
-static int	 log_debug_on;
 static int	 log_verbose;
 static int	 log_journal;
 static const char *log_procname = "tenantd";
 static void	(*log_sink)(int, const char *);
 
+/*
+ * tzset() here, early: gmtime and strftime must never want to open
+ * /etc/localtime later, inside a sandbox that has no such file and no
+ * openat(2).
+ */
 void
 log_init(int debug, int verbose)
 {
-	log_debug_on = debug;
-	log_verbose = verbose;
+	log_verbose = verbose || debug;
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
 	tzset();
 }

@@ -17,7 +17,7 @@
  *                                  <------  MSG_CONN_CLOSED
  *                                  <------  MSG_CONN_HANDBACK + fd + bytes
  *      MSG_CFG_HOST*, MSG_CFG_DONE ------>  new host list (registry change)
- *      MSG_CTL_DRAIN               ------>  finish, close, exit
+ *      MSG_CTL_DRAIN (mode)        ------>  finish, hand back or close, exit
  *                                  <------  MSG_LOG, MSG_STATE_RETIRING
  *
  * Payload encoding: u32/u64 in host byte order (both ends are the same
@@ -60,6 +60,17 @@ enum msg_type {
 	/* logging, worker -> supervisor */
 	MSG_LOG,
 	MSG_TYPE_MAX
+};
+
+/*
+ * How a worker drains (MSG_CTL_DRAIN payload). Retiring (idle, evicted,
+ * max_requests, tenant suspended): every keep-alive connection goes back
+ * to the supervisor after its current request, so none is dropped. On
+ * stop: requests that already arrived are served, then connections close.
+ */
+enum drain_mode {
+	DRAIN_HANDBACK = 1,
+	DRAIN_CLOSE = 2,
 };
 
 /* Why a worker gives a connection back. */

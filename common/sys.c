@@ -81,6 +81,11 @@ jail_path_check(const char *path, gid_t gid, char *err, size_t errsz)
 		    "path)", path, real);
 		return -1;
 	}
+	/* The root directory itself, then every component below it. */
+	if (lstat("/", &st) == -1 || st.st_uid != 0 || (st.st_mode & 022)) {
+		snprintf(err, errsz, "/: not root-owned or writable by others");
+		return -1;
+	}
 	p = real;
 	for (;;) {
 		char	 save;

@@ -9,7 +9,16 @@
  * not complete within header_timeout of the first byte's connection is
  * closed (408 if anything arrived); at most max_reading connections are
  * read at once, and accept pauses beyond that or when descriptors run out.
+ *
+ * Client sockets are watched on an epoll set of our own, not libev's. A
+ * socket we hand to a worker stays open in the worker, and epoll watches
+ * the open file, not our descriptor number: left in libev's set, every
+ * later request on that keep-alive connection would wake us, and libev
+ * answers such strays by rebuilding its whole epoll set. Here we remove a
+ * socket explicitly (EPOLL_CTL_DEL) before it leaves us; libev sees the
+ * set as one readable descriptor.
  */
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -28,7 +37,7 @@
 struct fconn {
 	TAILQ_ENTRY(fconn) f_entry;
 	int		 f_fd;
-	ev_io		 f_io;
+	uint32_t	 f_events;	/* registered in front_ep, 0: not */
 	ev_timer	 f_tmo;
 	int		 f_replying;
 	int		 f_reading;	/* counted in nreading */
@@ -44,12 +53,34 @@ struct fconn {
 static TAILQ_HEAD(, fconn) fconns = TAILQ_HEAD_INITIALIZER(fconns);
 static int		 listen_fd = -1;
 static ev_io		 listen_ev;
+static int		 front_ep = -1;
+static ev_io		 front_ep_ev;
 static ev_timer		 resume_ev;
 static unsigned int	 nreading;
 
 static void	front_process(struct fconn *);
 static void	front_answer(struct fconn *, int, unsigned int, int);
-static void	front_read_cb(struct ev_loop *, ev_io *, int);
+static void	front_read(struct fconn *);
+static void	front_write(struct fconn *);
+
+/* Watch f for events (EPOLLIN or EPOLLOUT), or for nothing (0). */
+static void
+fconn_watch(struct fconn *f, uint32_t events)
+{
+	struct epoll_event	 ev;
+	int			 op;
+
+	if (events == f->f_events)
+		return;
+	op = events == 0 ? EPOLL_CTL_DEL : f->f_events == 0 ? EPOLL_CTL_ADD :
+	    EPOLL_CTL_MOD;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.ptr = f;
+	if (epoll_ctl(front_ep, op, f->f_fd, &ev) == -1)
+		log_warn("%s: epoll_ctl fd %d", __func__, f->f_fd);
+	f->f_events = events;
+}
 
 static const char *
 reply_text(int status)
@@ -79,10 +110,11 @@ front_listen_update(void)
 		ev_io_stop(loop, &listen_ev);
 }
 
+/* Forget f; its socket is closed, or (close_fd 0) now belongs elsewhere. */
 static void
 fconn_free(struct fconn *f, int close_fd)
 {
-	ev_io_stop(loop, &f->f_io);
+	fconn_watch(f, 0);
 	ev_timer_stop(loop, &f->f_tmo);
 	if (close_fd && f->f_fd != -1)
 		close(f->f_fd);
@@ -94,9 +126,8 @@ fconn_free(struct fconn *f, int close_fd)
 }
 
 static void
-front_write_cb(struct ev_loop *l, ev_io *io, int revents)
+front_write(struct fconn *f)
 {
-	struct fconn	*f = io->data;
 	ssize_t		 n;
 
 	while (f->f_outoff < f->f_outlen) {
@@ -105,12 +136,7 @@ front_write_cb(struct ev_loop *l, ev_io *io, int revents)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN) {
-			if (!ev_is_active(&f->f_io)) {
-				ev_io_init(&f->f_io, front_write_cb, f->f_fd,
-				    EV_WRITE);
-				f->f_io.data = f;
-				ev_io_start(l, &f->f_io);
-			}
+			fconn_watch(f, EPOLLOUT);
 			return;
 		}
 		if (n <= 0)
@@ -133,7 +159,6 @@ front_timeout_cb(struct ev_loop *l, ev_timer *t, int revents)
 	log_debug("%s: head incomplete after %u ms (%zu bytes)", __func__,
 	    conf->c_header_timeout_ms, f->f_len);
 	f->f_len = 0;
-	ev_io_stop(l, &f->f_io);
 	front_answer(f, 408, 0, 0);
 }
 
@@ -146,7 +171,7 @@ front_answer(struct fconn *f, int status, unsigned int retry,
 	char		 body[64];
 	int		 bl, n;
 
-	ev_io_stop(loop, &f->f_io);
+	fconn_watch(f, 0);
 	ev_timer_stop(loop, &f->f_tmo);
 	if (f->f_reading) {
 		f->f_reading = 0;
@@ -169,7 +194,7 @@ front_answer(struct fconn *f, int status, unsigned int retry,
 	ev_timer_init(&f->f_tmo, front_timeout_cb, REPLY_TIMEOUT, 0.);
 	f->f_tmo.data = f;
 	ev_timer_start(loop, &f->f_tmo);
-	front_write_cb(loop, &f->f_io, 0);
+	front_write(f);
 }
 
 static struct fconn *
@@ -185,18 +210,21 @@ fconn_new(int fd, unsigned int hops, int reading)
 	if (reading)
 		nreading++;
 	hh_init(&f->f_hp, conf->c_head_max, conf->c_target_max);
-	ev_io_init(&f->f_io, front_read_cb, fd, EV_READ);
 	ev_timer_init(&f->f_tmo, front_timeout_cb,
 	    conf->c_header_timeout_ms / 1000.0, 0.);
-	f->f_io.data = f->f_tmo.data = f;
+	f->f_tmo.data = f;
 	TAILQ_INSERT_TAIL(&fconns, f, f_entry);
 	front_listen_update();
 	return f;
 }
 
-/* Answer a connection the pool could not place (503, 421, ...). */
+/*
+ * Answer a connection the pool could not place (503, 421, ...). The bytes
+ * it held tell whether the request was a HEAD, which gets no body.
+ */
 void
-front_reply(int fd, int status, unsigned int retry)
+front_reply(int fd, const uint8_t *req, size_t len, int status,
+    unsigned int retry)
 {
 	struct fconn	*f;
 
@@ -204,7 +232,7 @@ front_reply(int fd, int status, unsigned int retry)
 		close(fd);
 		return;
 	}
-	front_answer(f, status, retry, 0);
+	front_answer(f, status, retry, len >= 5 && memcmp(req, "HEAD ", 5) == 0);
 }
 
 /*
@@ -265,7 +293,11 @@ front_route(struct fconn *f)
 		front_answer(f, 503, 60, head_only);
 		return;
 	}
-	/* The pool owns the descriptor from here on. */
+	/*
+	 * Out of our epoll set before the socket leaves us (see the top of
+	 * this file); the pool owns the descriptor from here on.
+	 */
+	fconn_watch(f, 0);
 	fd = f->f_fd;
 	f->f_fd = -1;
 	pool_dispatch(&r, fd, f->f_buf, f->f_len, f->f_hops);
@@ -279,7 +311,7 @@ front_process(struct fconn *f)
 
 	r = hh_feed(&f->f_hp, f->f_buf, f->f_len);
 	if (r == HH_MORE) {
-		ev_io_start(loop, &f->f_io);
+		fconn_watch(f, EPOLLIN);
 		return;
 	}
 	if (r == HH_ERROR) {
@@ -293,9 +325,8 @@ front_process(struct fconn *f)
 }
 
 static void
-front_read_cb(struct ev_loop *l, ev_io *io, int revents)
+front_read(struct fconn *f)
 {
-	struct fconn	*f = io->data;
 	ssize_t		 n;
 
 	if (f->f_len == conf->c_head_max) {
@@ -310,8 +341,32 @@ front_read_cb(struct ev_loop *l, ev_io *io, int revents)
 		return;
 	}
 	f->f_len += (size_t)n;
-	ev_io_stop(l, io);
 	front_process(f);
+}
+
+/*
+ * Our epoll set has events. Each fconn appears once per batch, and
+ * handling one never frees another, so the pointers stay valid.
+ */
+static void
+front_ep_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct epoll_event	 evs[64];
+	struct fconn		*f;
+	int			 i, n;
+
+	if ((n = epoll_wait(front_ep, evs, 64, 0)) == -1) {
+		if (errno != EINTR)
+			log_warn("%s: epoll_wait", __func__);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		f = evs[i].data.ptr;
+		if (f->f_replying)
+			front_write(f);
+		else
+			front_read(f);
+	}
 }
 
 static void
@@ -353,7 +408,7 @@ front_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 			continue;
 		}
 		ev_timer_start(l, &f->f_tmo);
-		ev_io_start(l, &f->f_io);
+		fconn_watch(f, EPOLLIN);
 	}
 }
 
@@ -377,13 +432,17 @@ front_handback(int fd, const uint8_t *data, size_t len, unsigned int hops)
 	if (len > 0)
 		front_process(f);
 	else
-		ev_io_start(loop, &f->f_io);
+		fconn_watch(f, EPOLLIN);
 }
 
 void
 front_init(int fd)
 {
 	listen_fd = fd;
+	if ((front_ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	ev_io_init(&front_ep_ev, front_ep_cb, front_ep, EV_READ);
+	ev_io_start(loop, &front_ep_ev);
 	ev_io_init(&listen_ev, front_accept_cb, fd, EV_READ);
 	ev_timer_init(&resume_ev, front_resume_cb, 0., 0.);
 	front_listen_update();

@@ -40,8 +40,11 @@ static ev_timer		 spare_timer;
 static ev_tstamp	 spare_next;
 static unsigned int	 spare_failures;
 static int		 shutting_down;
+static unsigned int	 nevicting;
+static ev_timer		 sweep_timer;
 
 static void	worker_read_cb(struct ev_loop *, ev_io *, int);
+static int	worker_read(struct worker *);
 static void	worker_write_cb(struct ev_loop *, ev_io *, int);
 static void	worker_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	tenant_timer_cb(struct ev_loop *, ev_timer *, int);
@@ -120,7 +123,8 @@ handoff_new(int fd, const uint8_t *data, size_t len, unsigned int hops)
 static void
 handoff_fail(struct handoff *ho, int status, unsigned int retry)
 {
-	front_reply(ho->ho_fd, status, retry);
+	front_reply(ho->ho_fd, ho->ho_data, ho->ho_len, status,
+	    status == 503 ? retry : 0);
 	free(ho);
 }
 
@@ -149,6 +153,19 @@ tenant_delay(const struct tenant_rt *t)
 	if (d > conf->c_backoff_max_ms / 1000.0)
 		d = conf->c_backoff_max_ms / 1000.0;
 	return d;
+}
+
+/* A start failed or a young worker died: count it, and back off. */
+static void
+tenant_failure(struct tenant_rt *t, ev_tstamp since)
+{
+	ev_tstamp	 wait;
+
+	t->t_failures++;
+	t->t_next_start = since + tenant_delay(t);
+	wait = t->t_next_start - ev_now(loop);
+	log_warnx("tenant %s: %u crashes in a row, next start in %.1fs",
+	    t->t_slug, t->t_failures, wait > 0 ? wait : 0);
 }
 
 static struct worker *
@@ -209,7 +226,7 @@ worker_fault(struct worker *w, const char *why)
 }
 
 static void
-worker_drain(struct worker *w)
+worker_drain(struct worker *w, enum drain_mode mode)
 {
 	struct msgbuf	 mb;
 
@@ -218,6 +235,7 @@ worker_drain(struct worker *w)
 	w->w_state = W_DRAINING;
 	ev_timer_stop(loop, &w->w_timer);
 	msg_init(&mb, MSG_CTL_DRAIN, 0);
+	msg_put_u32(&mb, mode);
 	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, -1) == -1)
 		worker_fault(w, "cannot send DRAIN");
 }
@@ -327,6 +345,9 @@ pool_evict_idle(const struct tenant_rt *except)
 {
 	struct worker	*w, *victim = NULL;
 
+	/* One eviction at a time: its exit frees the slot we are after. */
+	if (nevicting > 0)
+		return 0;
 	TAILQ_FOREACH(w, &all_workers, w_all)
 		if (w->w_state == W_READY && w->w_tenant != except &&
 		    worker_load(w) == 0 && (victim == NULL ||
@@ -336,7 +357,9 @@ pool_evict_idle(const struct tenant_rt *except)
 		return -1;
 	log_debug("evicting idle worker %d of %s", (int)victim->w_pid,
 	    victim->w_tenant->t_slug);
-	worker_drain(victim);
+	victim->w_evicted = 1;
+	nevicting++;
+	worker_drain(victim, DRAIN_HANDBACK);
 	return 0;
 }
 
@@ -345,6 +368,7 @@ static void
 tenant_start(struct tenant_rt *t)
 {
 	struct worker	*w;
+	int		 rc;
 
 	if ((w = TAILQ_FIRST(&spares)) != NULL) {
 		TAILQ_REMOVE(&spares, w, w_entry);
@@ -355,8 +379,7 @@ tenant_start(struct tenant_rt *t)
 				free(w->w_refs);
 				free(w);
 			}
-			t->t_failures++;
-			t->t_next_start = ev_now(loop) + tenant_delay(t);
+			tenant_failure(t, ev_now(loop));
 			tenant_fail_queue(t, 503, 1 + (unsigned int)tenant_delay(t));
 			return;
 		}
@@ -367,8 +390,22 @@ tenant_start(struct tenant_rt *t)
 	TAILQ_INSERT_TAIL(&t->t_workers, w, w_entry);
 	t->t_nworkers++;
 	t->t_next_start = ev_now(loop) + tenant_delay(t);
-	if (priv_bind(w, t->t_id, route_gen()) == -1) {
-		worker_fault(w, "bind failed");
+	if ((rc = priv_bind(w, t->t_id, route_gen())) != 0) {
+		if (rc == -2) {
+			worker_fault(w, "bind failed");
+			return;
+		}
+		/* Nothing was sent: it is still a clean spare. */
+		TAILQ_REMOVE(&t->t_workers, w, w_entry);
+		t->t_nworkers--;
+		w->w_tenant = NULL;
+		w->w_state = W_SPARE;
+		w->w_bound = 0;
+		TAILQ_INSERT_HEAD(&spares, w, w_entry);
+		nspares++;
+		if (rc == -1)	/* unsafe to start (its directory): back off */
+			tenant_failure(t, ev_now(loop));
+		tenant_fail_queue(t, 503, 1 + (unsigned int)tenant_delay(t));
 		return;
 	}
 	ev_timer_set(&w->w_timer, conf->c_start_timeout_ms / 1000.0, 0.);
@@ -437,11 +474,13 @@ pool_dispatch(const struct route *r, int fd, const uint8_t *data,
 	struct handoff		*ho;
 	struct worker		*w;
 
-	if ((t = tenant_get(r)) == NULL ||
+	if ((t = tenant_get(r)) == NULL || shutting_down ||
 	    (ho = handoff_new(fd, data, len, hops)) == NULL) {
-		front_reply(fd, 503, 1);
+		/* Stopping: a request handed back by a draining worker. */
+		front_reply(fd, data, len, 503, shutting_down ? 5 : 1);
 		return;
 	}
+	ho->ho_since = ev_now(loop);
 	if ((w = tenant_pick(t)) != NULL && TAILQ_EMPTY(&t->t_queue)) {
 		if (worker_send_conn(w, ho) != -1)
 			return;
@@ -488,7 +527,7 @@ worker_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 	else if (w->w_state == W_READY && worker_load(w) == 0) {
 		log_debug("tenant %s worker %d idle, retiring",
 		    worker_name(w), (int)w->w_pid);
-		worker_drain(w);
+		worker_drain(w, DRAIN_HANDBACK);
 	}
 }
 
@@ -587,17 +626,25 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	    fstat(fd, &st) == -1 || st.st_dev != ref->cr_dev ||
 	    st.st_ino != ref->cr_ino)
 		return -1;
-	hops = ref->cr_hops + 1;
+	/*
+	 * The hop count guards against a connection bouncing between us and
+	 * workers without progress (a stale config ping-pong). A worker that
+	 * served requests on it made progress: a pooled proxy connection may
+	 * switch hosts any number of times.
+	 */
+	hops = served > 0 ? 1 : ref->cr_hops + 1;
 	worker_unref(w, ref);
 	w->w_requests += served;
 	worker_idle_check(w);
-	if (reason == HANDBACK_FOREIGN_HOST && served == 0) {
+	if (shutting_down && len == 0)
+		close(fd);	/* an idle keep-alive connection: we stop */
+	else if (reason == HANDBACK_FOREIGN_HOST && served == 0) {
 		/* We routed its first request here; it disagrees. A bug. */
 		log_warnx("tenant %s worker %d refused the request it was "
 		    "routed; answering 421", worker_name(w), (int)w->w_pid);
-		front_reply(fd, 421, 0);
+		front_reply(fd, data, len, 421, 0);
 	} else if (hops > MAX_HOPS)
-		front_reply(fd, 503, 1);
+		front_reply(fd, data, len, 503, 1);
 	else
 		front_handback(fd, data, len, hops);
 	tenant_flush(w->w_tenant);
@@ -656,11 +703,14 @@ static const struct {
 	    ST(W_DRAINING), 0, on_log },
 };
 
-static void
-worker_read_cb(struct ev_loop *l, ev_io *io, int revents)
+/*
+ * Read and dispatch what a worker sent. Returns 1 when it stopped at its
+ * per-call bound with more possibly waiting, 0 otherwise.
+ */
+static int
+worker_read(struct worker *w)
 {
 	static uint8_t	 buf[PROTO_MSG_MAX];
-	struct worker	*w = io->data;
 	struct msg	 m;
 	ssize_t		 n;
 	size_t		 i;
@@ -670,22 +720,22 @@ worker_read_cb(struct ev_loop *l, ev_io *io, int revents)
 	for (int k = 0; k < 64 && w->w_chan != -1; k++) {
 		n = msg_recv(w->w_chan, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
-			return;
+			return 0;
 		if (n == 0) {
 			/* It exited or closed the channel; reaping follows. */
 			worker_detach(w);
 			priv_kill(w);
-			return;
+			return 0;
 		}
 		if (n == -1) {
 			worker_fault(w, "unreadable message");
-			return;
+			return 0;
 		}
 		if (msg_parse(&m, buf, (size_t)n) == -1) {
 			if (fd != -1)
 				close(fd);
 			worker_fault(w, "malformed message");
-			return;
+			return 0;
 		}
 		for (i = 0; i < sizeof(worker_msgs) / sizeof(worker_msgs[0]);
 		    i++)
@@ -702,9 +752,16 @@ worker_read_cb(struct ev_loop *l, ev_io *io, int revents)
 			snprintf(why, sizeof(why), "unpermitted or malformed "
 			    "%s", msg_type_str(m.m_type));
 			worker_fault(w, why);
-			return;
+			return 0;
 		}
 	}
+	return w->w_chan != -1;
+}
+
+static void
+worker_read_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	worker_read(io->data);
 }
 
 /*
@@ -722,6 +779,13 @@ pool_worker_exited(struct worker *w, int status)
 	int			 abnormal;
 	char			 how[64];
 
+	/*
+	 * libev may run the child watcher before the channel's read watcher
+	 * in the same iteration: read what the worker said before it died
+	 * (a hand-back, CONN_CLOSED, RETIRING, its last log lines) first.
+	 */
+	while (worker_read(w) == 1)
+		;
 	worker_detach(w);
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof(how), "terminated; signal %d",
@@ -739,6 +803,8 @@ pool_worker_exited(struct worker *w, int status)
 		    (int)w->w_pid, how);
 	TAILQ_REMOVE(&all_workers, w, w_all);
 	nworkers--;
+	if (w->w_evicted)
+		nevicting--;
 
 	if (w->w_state == W_SPARE) {
 		TAILQ_REMOVE(&spares, w, w_entry);
@@ -750,14 +816,9 @@ pool_worker_exited(struct worker *w, int status)
 		TAILQ_REMOVE(&t->t_workers, w, w_entry);
 		t->t_nworkers--;
 		if (w->w_state == W_STARTING ||
-		    (abnormal && age < conf->c_crash_window_ms / 1000.0)) {
-			t->t_failures++;
-			t->t_next_start = w->w_bound + tenant_delay(t);
-			log_warnx("tenant %s: %u crashes in a row, next start "
-			    "in %.1fs", t->t_slug, t->t_failures,
-			    t->t_next_start - ev_now(loop) > 0 ?
-			    t->t_next_start - ev_now(loop) : 0);
-		} else if (age >= conf->c_crash_window_ms / 1000.0)
+		    (abnormal && age < conf->c_crash_window_ms / 1000.0))
+			tenant_failure(t, w->w_bound);
+		else if (age >= conf->c_crash_window_ms / 1000.0)
 			t->t_failures = 0;
 		while ((ho = TAILQ_LAST(&w->w_outq, handoff_list)) != NULL) {
 			TAILQ_REMOVE(&w->w_outq, ho, ho_entry);
@@ -822,10 +883,35 @@ spare_fill(void)
 	}
 }
 
+/*
+ * No connection waits for a worker longer than start_timeout, whatever it
+ * is waiting for (a start, a backoff, an eviction): it gets 503 instead.
+ */
+static void
+sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	struct tenant_rt	*t;
+	struct handoff		*ho;
+	ev_tstamp		 limit = ev_now(l) - conf->c_start_timeout_ms /
+	    1000.0;
+	size_t			 b;
+
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			while ((ho = TAILQ_FIRST(&t->t_queue)) != NULL &&
+			    ho->ho_since < limit) {
+				TAILQ_REMOVE(&t->t_queue, ho, ho_entry);
+				t->t_nqueue--;
+				handoff_fail(ho, 503, 1);
+			}
+}
+
 void
 pool_init(void)
 {
 	ev_timer_init(&spare_timer, spare_timer_cb, 0., 0.);
+	ev_timer_init(&sweep_timer, sweep_timer_cb, 1., 1.);
+	ev_timer_start(loop, &sweep_timer);
 	spare_fill();
 }
 
@@ -859,7 +945,7 @@ pool_registry_changed(uint64_t gen)
 				for (w = TAILQ_FIRST(&t->t_workers); w != NULL;
 				    w = tmp) {
 					tmp = TAILQ_NEXT(w, w_entry);
-					worker_drain(w);
+					worker_drain(w, DRAIN_HANDBACK);
 				}
 				tenant_fail_queue(t, t->t_status ==
 				    TENANT_SUSPENDED ? 503 : 404, 60);
@@ -887,12 +973,13 @@ pool_shutdown(void)
 
 	shutting_down = 1;
 	ev_timer_stop(loop, &spare_timer);
+	ev_timer_stop(loop, &sweep_timer);
 	for (w = TAILQ_FIRST(&all_workers); w != NULL; w = tmp) {
 		tmp = TAILQ_NEXT(w, w_all);
 		if (w->w_state == W_SPARE || w->w_state == W_STARTING)
 			priv_kill(w);
 		else
-			worker_drain(w);
+			worker_drain(w, DRAIN_CLOSE);
 	}
 	for (size_t b = 0; b < TENANT_BUCKETS; b++) {
 		struct tenant_rt *t;

@@ -5,6 +5,7 @@
  * it to a tenant, signalling and reaping it. Nothing here parses a byte that
  * came from a client.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -62,6 +63,18 @@ priv_load_policy(char *err, size_t errsz)
 	    POLICY_LIMITS_FILE);
 	if (limits_load(path, &lim, err, errsz) == -1)
 		return -1;
+	/* A worker holds each connection plus a file and a few of its own. */
+	for (size_t i = 0; i < lim.l_n; i++)
+		if (lim.l_ent[i].pl_resource == RLIMIT_NOFILE &&
+		    lim.l_ent[i].pl_value < (rlim_t)conf->c_conns_per_worker +
+		    16) {
+			snprintf(err, errsz, "%s: nofile %llu is too low for "
+			    "conns_per_worker %u (needs %u)", POLICY_LIMITS_FILE,
+			    (unsigned long long)lim.l_ent[i].pl_value,
+			    conf->c_conns_per_worker,
+			    conf->c_conns_per_worker + 16);
+			return -1;
+		}
 	worker_limits = lim;
 	return 0;
 }
@@ -69,13 +82,18 @@ priv_load_policy(char *err, size_t errsz)
 void
 priv_init(void)
 {
-	char	 path[PATH_MAX], err[512];
+	struct gen	 g;
+	char		 path[PATH_MAX], err[512];
 
 	if (config_path(conf, "registry.db", path, sizeof(path)) == -1 ||
 	    config_path(conf, GEN_FILE, gen_path, sizeof(gen_path)) == -1)
 		fatal("state_dir");
 	if ((reg = registry_open(path, REG_RDONLY, err, sizeof(err))) == NULL)
 		fatalx("registry: %s (run \"tenantctl init\" first)", err);
+	/* tenantctl init creates it; an older state directory may lack it. */
+	if (gen_map(&g, gen_path, 1) == -1)
+		fatal("%s", gen_path);
+	gen_unmap(&g);
 	if (priv_load_policy(err, sizeof(err)) == -1)
 		fatalx("policy: %s", err);
 	if (access(conf->c_worker, X_OK) == -1)
@@ -196,7 +214,11 @@ priv_spawn(struct worker *w)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
 	posix_spawn_file_actions_adddup2(&fa, 0, 1);
+#ifndef SANDBOX_DEBUG
 	posix_spawn_file_actions_adddup2(&fa, 0, 2);
+#else
+	/* Debug builds keep our stderr, for the SIGSYS handler's report. */
+#endif
 	posix_spawn_file_actions_adddup2(&fa, sv[1], PROTO_CHAN_FD);
 	posix_spawn_file_actions_addclosefrom_np(&fa, PROTO_MIN_FREE_FD);
 	posix_spawnattr_init(&attr);
@@ -290,7 +312,10 @@ priv_hosts(struct worker *w, int64_t id, uint64_t gen)
 /*
  * Bind a spare to a tenant (STYLE.md section 3, row 0): the ids come from
  * the registry as numbers, never from a name lookup; uid/gid 0 are refused;
- * the jail path must be root-owned all the way down.
+ * the jail path must be root-owned all the way down. Returns 0 when bound;
+ * 1 when the tenant is not active (any more) and -1 when it cannot be
+ * started safely, in both cases before anything was sent, so the worker is
+ * still an unbound spare; -2 when sending failed half-way.
  */
 int
 priv_bind(struct worker *w, int64_t id, uint64_t gen)
@@ -301,13 +326,20 @@ priv_bind(struct worker *w, int64_t id, uint64_t gen)
 	size_t		 i;
 	int		 rc;
 
-	if ((rc = registry_tenant_by_id(reg, id, &t)) != REG_OK) {
+	if ((rc = registry_tenant_by_id(reg, id, &t)) == REG_NOTFOUND)
+		return 1;
+	if (rc != REG_OK) {
 		log_warnx("%s: tenant %lld: %s", __func__, (long long)id,
-		    rc == REG_NOTFOUND ? "gone" : registry_errmsg(reg));
+		    registry_errmsg(reg));
 		return -1;
 	}
-	if (t.t_status != TENANT_ACTIVE || t.t_uid == 0 || t.t_gid == 0)
+	if (t.t_status != TENANT_ACTIVE)
+		return 1;
+	if (t.t_uid == 0 || t.t_gid == 0) {
+		log_warnx("tenant %s: uid or gid 0 in the registry, refusing",
+		    t.t_slug);
 		return -1;
+	}
 	snprintf(dir, sizeof(dir), "%s/tenants/%s", conf->c_state_dir,
 	    t.t_slug);
 	if (jail_path_check(dir, t.t_gid, err, sizeof(err)) == -1) {
@@ -333,13 +365,13 @@ priv_bind(struct worker *w, int64_t id, uint64_t gen)
 	msg_put_str(&mb, conf->c_hosts.hc_suffix);
 	msg_put_str(&mb, conf->c_hosts.hc_admin);
 	if (priv_send(w, &mb) == -1)
-		return -1;
+		return -2;
 	for (i = 0; i < worker_limits.l_n; i++) {
 		msg_init(&mb, MSG_CFG_LIMIT, 0);
 		msg_put_u32(&mb, (uint32_t)worker_limits.l_ent[i].pl_resource);
 		msg_put_u64(&mb, (uint64_t)worker_limits.l_ent[i].pl_value);
 		if (priv_send(w, &mb) == -1)
-			return -1;
+			return -2;
 	}
-	return priv_hosts(w, id, gen);
+	return priv_hosts(w, id, gen) == -1 ? -2 : 0;
 }

@@ -98,8 +98,8 @@ route_init(void)
 {
 	if (config_path(conf, GEN_FILE, gen_path, sizeof(gen_path)) == -1)
 		fatal("state_dir");
-	/* tenantctl init creates it; a missing file is created, not fatal. */
-	if (gen_map(&genmap, gen_path, 1) == -1)
+	/* Read-only: only tenantctl writes it (priv_init made sure it exists). */
+	if (gen_map(&genmap, gen_path, 0) == -1)
 		fatal("%s", gen_path);
 	cached_gen = gen_read(&genmap);
 	randombytes_buf(hkey, sizeof(hkey));

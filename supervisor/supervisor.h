@@ -10,11 +10,14 @@
  *   holds the workers' control channels,        reaps and signals them
  *   hands connections over and takes them back
  *
- * The reader half never opens the registry, forks, or signals a process;
- * every priv_*() call takes and returns flat values that fit one message,
- * so moving the reader into its own unprivileged, seccomp'd process is a
- * transport change, not a redesign (DESIGN.md, "the process that reads the
- * internet holds no privilege").
+ * The reader half never opens the registry, forks, or signals a process.
+ * Each priv_*() call is one request and one answer: priv_resolve and
+ * priv_tenant take and return flat values; priv_spawn, priv_bind,
+ * priv_hosts and priv_kill take the worker handle only for its channel and
+ * pidfd, which in a split would be named by a worker id. Moving the reader
+ * into its own unprivileged, seccomp'd process is then a transport change,
+ * not a redesign (DESIGN.md, "the process that reads the internet holds no
+ * privilege").
  */
 #ifndef TENANTD_SUPERVISOR_H
 #define TENANTD_SUPERVISOR_H
@@ -57,6 +60,7 @@ struct conn_ref {
 struct handoff {
 	TAILQ_ENTRY(handoff) ho_entry;
 	int		 ho_fd;
+	ev_tstamp	 ho_since;
 	unsigned int	 ho_hops;
 	size_t		 ho_len;
 	uint8_t		 ho_data[];
@@ -87,6 +91,7 @@ struct worker {
 	uint64_t	 w_requests;
 	unsigned int	 w_loglines;
 	ev_tstamp	 w_logsec;
+	int		 w_evicted;	/* drained to make room */
 };
 TAILQ_HEAD(worker_list, worker);
 
@@ -112,7 +117,7 @@ extern struct ev_loop	*loop;
 void	 front_init(int);
 void	 front_stop(void);
 void	 front_handback(int, const uint8_t *, size_t, unsigned int);
-void	 front_reply(int, int, unsigned int);
+void	 front_reply(int, const uint8_t *, size_t, int, unsigned int);
 
 /* route.c: Host -> tenant, cached, invalidated by the registry generation */
 void	 route_init(void);

@@ -152,7 +152,15 @@ static void
 mkdir_root(const char *path, mode_t mode)
 {
 	struct stat	 st;
+	char		 parent[PATH_MAX], *slash;
 
+	/* Parents first (0755, root's), as mkdir -p would. */
+	snprintf(parent, sizeof(parent), "%s", path);
+	if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
+		*slash = '\0';
+		if (access(parent, F_OK) == -1)
+			mkdir_root(parent, 0755);
+	}
 	if (mkdir(path, mode) == -1 && errno != EEXIST)
 		die(EX_FAIL, "mkdir %s: %s", path, strerror(errno));
 	if (lstat(path, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != 0)
@@ -237,7 +245,7 @@ cmd_create(int argc, char **argv)
 	struct tenant	 t;
 	enum slug_error	 se;
 	char		 err[512], host[HOST_NAME_MAX_LEN + SLUG_MAX_LEN + 2], path[PATH_MAX];
-	int		 rc, tfd;
+	int		 rc, tfd = -1;
 	const char	*slug;
 
 	if (argc != 1)
@@ -251,12 +259,17 @@ cmd_create(int argc, char **argv)
 		die(EX_INVALID, "%s: longer than %d characters", host,
 		    HOST_NAME_MAX_LEN);
 	open_registry();
-	tfd = tenants_dir();
-	if (faccessat(tfd, slug, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		die(EX_CONFLICT, "tenants/%s already exists but is no tenant; "
-		    "move it away first", slug);
-	rc = registry_tenant_create(reg, slug, conf.c_uid_min, conf.c_uid_max,
-	    actor, &t);
+	/* The registry's reason first; a stray directory only after. */
+	if ((rc = registry_tenant_get(reg, slug, &t)) == REG_OK)
+		rc = t.t_status == TENANT_DELETED ? REG_TOMBSTONE : REG_EXISTS;
+	else if (rc == REG_NOTFOUND) {
+		tfd = tenants_dir();
+		if (faccessat(tfd, slug, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			die(EX_CONFLICT, "tenants/%s already exists but is no "
+			    "tenant; move it away first", slug);
+		rc = registry_tenant_create(reg, slug, conf.c_uid_min,
+		    conf.c_uid_max, actor, &t);
+	}
 	if (rc == REG_TOMBSTONE)
 		die(EX_CONFLICT, "\"%s\" belonged to a deleted tenant; slugs are "
 		    "never reissued", slug);

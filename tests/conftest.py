@@ -98,7 +98,11 @@ class Daemon:
             sections.setdefault(sec, {})[name] = str(value)
         self.write_conf(sections)
         self.proc = None
-        self.ctl("init")
+        try:
+            self.ctl("init")
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def write_conf(self, sections):
         with open(self.conf, "w") as f:

@@ -316,11 +316,14 @@ conn_request(struct wconn *c)
 		conn_handback(c, HANDBACK_STALE);
 		return -1;
 	}
-	if (env->we_draining) {
+	/* Retiring: the next worker serves it, nothing is dropped. */
+	if (env->we_draining == DRAIN_HANDBACK) {
 		conn_handback(c, HANDBACK_DRAINING);
 		return -1;
 	}
-	c->c_close = !h->hh_keepalive || h->hh_minor == 0;
+	/* Stopping: this request is served, and it is the last one. */
+	c->c_close = !h->hh_keepalive || h->hh_minor == 0 ||
+	    env->we_draining == DRAIN_CLOSE;
 	head_only = h->hh_method == HTTP_HEAD;
 	if (h->hh_nhost != 1) {
 		c->c_close = 1;
@@ -343,6 +346,10 @@ conn_request(struct wconn *c)
 		conn_handback(c, HANDBACK_FOREIGN_HOST);
 		return -1;
 	}
+	/* The max_requests-th request is served; then we retire. */
+	if (env->we_max_requests != 0 && !env->we_draining &&
+	    ++env->we_served >= env->we_max_requests)
+		http_retire();
 
 	/* The request line and host, escaped, for the access log. */
 	o = (size_t)snprintf(c->c_req, sizeof(c->c_req), "\"%s ",
@@ -510,7 +517,11 @@ conn_process(struct wconn *c)
 			r = hh_feed(&c->c_hp, c->c_buf, c->c_len);
 			if (r == HH_MORE) {
 				if (c->c_len == 0 && env->we_draining) {
-					conn_close(c);
+					if (env->we_draining == DRAIN_HANDBACK)
+						conn_handback(c,
+						    HANDBACK_DRAINING);
+					else
+						conn_close(c);
 					return;
 				}
 				/*
@@ -577,15 +588,13 @@ conn_process(struct wconn *c)
 				return;
 			}
 			c->c_served++;
-			if (env->we_max_requests != 0 &&
-			    ++env->we_served == env->we_max_requests &&
-			    !env->we_draining) {
-				env->we_draining = 1;
-				worker_send(MSG_STATE_RETIRING, 0, NULL, 0, -1,
-				    0, 0);
-			}
-			if (c->c_close) {
+			if (c->c_close || env->we_draining == DRAIN_CLOSE) {
 				conn_close(c);
+				return;
+			}
+			if (env->we_draining == DRAIN_HANDBACK) {
+				/* With any pipelined bytes, to the next. */
+				conn_handback(c, HANDBACK_DRAINING);
 				return;
 			}
 			conn_reset(c);
@@ -670,17 +679,42 @@ http_conn_new(uint32_t id, int fd, const uint8_t *data, size_t len)
 	conn_process(c);
 }
 
-/* Stop taking requests: idle connections close now, busy ones after. */
+/*
+ * Stop taking requests (enum drain_mode in proto.h). Retiring: an idle
+ * connection goes back to the supervisor now, a busy one after its
+ * current request. Stopping: an idle-looking connection may hold a request
+ * the client sent before it could know; that one is read and served (with
+ * Connection: close), and only a truly idle connection is closed at once.
+ */
 void
 http_drain(void)
 {
 	struct wconn	*c, *tmp;
+	ssize_t		 n;
 
 	for (c = TAILQ_FIRST(&env->we_conns); c != NULL; c = tmp) {
 		tmp = TAILQ_NEXT(c, c_entry);
-		if (c->c_state == C_HEAD && c->c_len == 0)
+		if (c->c_state != C_HEAD || c->c_len != 0)
+			continue;	/* handled when its request ends */
+		if (env->we_draining == DRAIN_HANDBACK) {
+			conn_handback(c, HANDBACK_DRAINING);
+			continue;
+		}
+		c->c_close = 1;
+		n = read(c->c_fd, c->c_buf, env->we_head_max);
+		if (n > 0) {
+			c->c_len = (size_t)n;
+			conn_process(c);
+		} else
 			conn_close(c);
-		else
-			c->c_close = 1;
 	}
+}
+
+/* max_requests reached: tell the supervisor, then drain by hand-back. */
+void
+http_retire(void)
+{
+	env->we_draining = DRAIN_HANDBACK;
+	worker_send(MSG_STATE_RETIRING, 0, NULL, 0, -1, 0, 0);
+	http_drain();
 }

@@ -111,6 +111,23 @@ worker_conn_gone(uint32_t conn_id, uint64_t served)
 	worker_maybe_exit();
 }
 
+/*
+ * We inherit the supervisor's low OOM score; a worker is what the OOM
+ * killer should take first (THREATS 41). Raising it needs no privilege.
+ */
+static void
+worker_oom_score(void)
+{
+	int	 fd;
+
+	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) ==
+	    -1)
+		return;
+	if (write(fd, "500", 3) != 3)
+		log_debug("oom_score_adj: %s", strerror(errno));
+	close(fd);
+}
+
 /* Receive one message, blocking: only used before the event loop runs. */
 static ssize_t
 chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
@@ -261,6 +278,7 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 	size_t		 len;
 	ssize_t		 n;
 	int		 fd;
+	uint32_t	 mode;
 	char		 host[HOST_NAME_MAX_LEN + 1];
 
 	for (;;) {
@@ -282,7 +300,8 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 		switch (m.m_type) {
 		case MSG_CONN_NEW:
 			msg_get_rest(&m, &data, &len);
-			if (len > env->we_head_max || m.m_conn_id == 0)
+			if (len > env->we_head_max || m.m_conn_id == 0 ||
+			    env->we_nconns >= env->we_max_conns)
 				fatalx("%s: bad CONN_NEW", __func__);
 			env->we_nconns++;
 			if (env->we_draining) {
@@ -316,9 +335,12 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 			    (unsigned long long)env->we_gen);
 			break;
 		case MSG_CTL_DRAIN:
-			if (msg_end(&m) == -1)
+			if (msg_get_u32(&m, &mode) == -1 || msg_end(&m) == -1 ||
+			    (mode != DRAIN_HANDBACK && mode != DRAIN_CLOSE))
 				fatalx("%s: bad CTL_DRAIN", __func__);
-			env->we_draining = 1;
+			/* A stop overrides a retirement already under way. */
+			if (env->we_draining != DRAIN_CLOSE)
+				env->we_draining = (int)mode;
 			http_drain();
 			worker_maybe_exit();
 			break;
@@ -383,6 +405,7 @@ main(int argc, char *argv[])
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
 		fatal("sigaction");
+	worker_oom_score();
 
 	env = &worker_env;
 	memset(env, 0, sizeof(*env));
@@ -397,7 +420,14 @@ main(int argc, char *argv[])
 		fatal("%s", genpath);
 	if (sandbox_prepare(&sb, &sp, err, sizeof(err)) == -1)
 		fatalx("sandbox: %s", err);
-	if ((env->we_loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV)) ==
+	/*
+	 * poll, not epoll: a connection we hand back stays open in the
+	 * supervisor, and an epoll set keeps watching the open file after we
+	 * close our descriptor. libev answers such stray events by creating a
+	 * new epoll set, which the sandbox (rightly) does not allow. poll keeps
+	 * no state in the kernel, and a worker holds few descriptors.
+	 */
+	if ((env->we_loop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV)) ==
 	    NULL)
 		fatalx("ev_loop_new failed");
 	if (sandbox_enter(&sb, &sp, err, sizeof(err)) == -1)

@@ -42,7 +42,7 @@ struct worker_env {
 	int		 we_log_fd;
 	uint64_t	 we_served;
 	unsigned int	 we_nconns;
-	int		 we_draining;
+	int		 we_draining;	/* 0, or enum drain_mode */
 	TAILQ_HEAD(, wconn) we_conns;
 };
 
@@ -57,6 +57,7 @@ void	 worker_maybe_exit(void);
 /* http.c */
 void	 http_conn_new(uint32_t, int, const uint8_t *, size_t);
 void	 http_drain(void);
+void	 http_retire(void);
 
 /* static.c */
 struct static_file {

@@ -5,7 +5,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import threading
 import time
 
@@ -20,8 +19,12 @@ GLOBEX = b"globex's own page\n"
 
 def make(**overrides):
     d = Daemon(**overrides)
-    d.create("acme", ACME.decode())
-    d.create("globex", GLOBEX.decode())
+    try:
+        d.create("acme", ACME.decode())
+        d.create("globex", GLOBEX.decode())
+    except BaseException:
+        d.close()
+        raise
     return d
 
 
@@ -302,6 +305,58 @@ def test_crash_loop_backs_off_and_recovers():
         d.close()
 
 
+def test_workers_dying_at_every_start_back_off():
+    # Every acme worker is killed the moment it runs as acme (as an OOM
+    # killer or a crashing library would): abnormal deaths inside the crash
+    # window must back off exponentially, not respawn hot.
+    d = make(workers__backoff_min="100ms")
+    try:
+        d.start()
+        assert get(d, d.host("globex")).body == GLOBEX
+        uid = d.tenant_ids("acme")[0]
+        stop = threading.Event()
+        killed = []
+
+        def killer():
+            while not stop.is_set():
+                for p in procs_of_uids({uid}):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                        killed.append(p)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.001)
+        k = threading.Thread(target=killer, daemon=True)
+        k.start()
+        try:
+            t0 = time.monotonic()
+            globex = []
+            while time.monotonic() - t0 < 3.0:
+                get(d, d.host("acme"), timeout=2)
+                g = get(d, d.host("globex"))
+                globex.append((g.status, g.body) if g else None)
+                time.sleep(0.03)
+            log = d.logtext()
+        finally:
+            stop.set()
+            k.join(5)
+        deaths = len(re.findall(r"lost worker: tenant acme pid \d+", log))
+        crashes = [int(n) for n in re.findall(r"tenant acme: (\d+) crashes "
+                                              r"in a row", log)]
+        assert 3 <= deaths <= 8, (deaths, len(set(killed)))
+        assert crashes == list(range(1, deaths + 1)), crashes
+        assert all(g == (200, GLOBEX) for g in globex), globex
+        assert "lost worker: tenant globex" not in log
+
+        def served():
+            r = get(d, d.host("acme"))
+            return r is not None and r.status == 200 and r.body == ACME
+        wait_for(served, 8, "acme to be served once it stops dying",
+                 interval=0.1)
+    finally:
+        d.close()
+
+
 def set_conf(d, key, value):
     with open(d.conf) as f:
         text = f.read()
@@ -442,8 +497,33 @@ def test_max_requests_retires_and_no_request_fails():
                 w = served_by[-1]
                 wait_for(lambda: not alive(w), 3, f"worker {w} to retire")
         assert len(served_by) == 4                # 3 + 3 + 3 + 1
-        assert d.logtext().count("retiring after 3 requests") == 3
+        for w in served_by[:3]:
+            assert re.search(rf"worker of acme pid {w} ended: exited; "
+                             rf"status 0", d.logtext())
         assert "lost worker" not in d.logtext()
+    finally:
+        d.close()
+
+
+def test_supervisor_hears_a_retiring_workers_last_messages():
+    # A worker that reaches max_requests sends RETIRING, its own last log
+    # line and CONN_CLOSED, then exits at once. The supervisor must read
+    # what is on the channel before it discards the worker on reaping it:
+    # the same path carries connections handed back by a draining worker.
+    d = make(workers__max_requests=3, workers__backoff_min="100ms")
+    try:
+        d.start()
+        rounds = 6
+        for i in range(rounds):
+            for k in range(3):
+                r = get(d, d.host("acme"), f"/?n={i}.{k}")
+                assert r is not None and r.status == 200
+            wait_for(lambda: d.logtext().count("worker of acme pid") == i + 1,
+                     3, "the worker to retire")
+        log = d.logtext()
+        assert log.count("worker of acme pid") == rounds
+        assert log.count("retiring after 3 requests") == rounds, log
+        assert log.count("drained, exiting") == rounds, log
     finally:
         d.close()
 
@@ -464,9 +544,9 @@ def test_max_requests_on_a_keepalive_connection():
                 conns += 1
             try:
                 s.sendall(request_bytes(d.host("acme"), f"/?n={i}"))
-                rs, _, eof = read_responses(s, 1, 5)
+                rs, _, _ = read_responses(s, 1, 5)
             except (BrokenPipeError, ConnectionResetError):
-                rs, eof = [], True
+                rs = []
             if not rs:
                 failed.append(i)
                 s.close()
@@ -482,6 +562,9 @@ def test_max_requests_on_a_keepalive_connection():
         assert failed == [], (f"requests {failed} were dropped unanswered on "
                               f"a connection kept alive ({conns} "
                               f"connections)")
+        assert answered == 7
+        # And the workers did retire underneath it.
+        assert d.logtext().count("retiring after 3 requests") >= 2
     finally:
         d.close()
 
@@ -595,11 +678,11 @@ def test_sigterm_answers_a_request_arriving_on_a_held_connection():
         wait_for(lambda: not os.path.exists(d.sock), 1, "the socket file "
                  "to go")
         held.sendall(f"Host: {d.host('acme')}\r\n\r\n".encode())
-        rs, _, eof = read_responses(held, None, 5)
         # Let the big response finish so the worker can exit.
         busy.settimeout(5)
         while busy.recv(1 << 20):
             pass
+        rs, _, eof = read_responses(held, None, 5)
         d.proc.wait(15)
         assert len(rs) == 1, ("no response to a request that was arriving "
                               "at the stop", rs, eof)

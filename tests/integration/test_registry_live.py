@@ -1,7 +1,6 @@
 # tenantctl changes reach a running daemon on the very next request: on new
 # connections, and on keep-alive connections a worker already holds.
 import os
-import socket
 import time
 
 import pytest
