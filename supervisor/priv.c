@@ -221,6 +221,8 @@ priv_spawn(struct worker *w)
 #endif
 	posix_spawn_file_actions_adddup2(&fa, sv[1], PROTO_CHAN_FD);
 	posix_spawn_file_actions_addclosefrom_np(&fa, PROTO_MIN_FREE_FD);
+	/* A spare waits as root: not in our working directory. */
+	posix_spawn_file_actions_addchdir_np(&fa, "/");
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
 	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);

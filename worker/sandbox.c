@@ -151,11 +151,13 @@ sandbox_enter(struct sandbox *sb, const struct sandbox_params *sp,
 	cap_free(none);
 	if (!sandbox_caps_empty())
 		FAIL("capabilities still held after the drop");
-	if (getresuid(&ru, &eu, &su) == -1 || ru != sp->sp_uid ||
-	    eu != sp->sp_uid || su != sp->sp_uid)
+	if (getresuid(&ru, &eu, &su) == -1)
+		FAIL("getresuid: %s", strerror(errno));
+	if (ru != sp->sp_uid || eu != sp->sp_uid || su != sp->sp_uid)
 		FAIL("uid is %u/%u/%u, wanted %u", ru, eu, su, sp->sp_uid);
-	if (getresgid(&rg, &eg, &sg) == -1 || rg != sp->sp_gid ||
-	    eg != sp->sp_gid || sg != sp->sp_gid)
+	if (getresgid(&rg, &eg, &sg) == -1)
+		FAIL("getresgid: %s", strerror(errno));
+	if (rg != sp->sp_gid || eg != sp->sp_gid || sg != sp->sp_gid)
 		FAIL("gid is %u/%u/%u, wanted %u", rg, eg, sg, sp->sp_gid);
 	if (getgroups(0, NULL) != 0)
 		FAIL("supplementary groups survived setgroups");

@@ -1,0 +1,228 @@
+# Live workers of a running daemon, seen from the host through /proc: the
+# state the sandbox left them in, the descriptors they hold while the
+# supervisor holds many others, and how they die (THREATS.md A, B, E).
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import WORKER, Daemon, children, proc_status, request_bytes
+from probelib import (alive, policy_limits, proc_fds, proc_limits,
+                      proc_stat)
+
+
+def worker_state_ok(d, slug, pid):
+    """Assert everything /proc shows about one bound worker."""
+    uid, gid = d.tenant_ids(slug)
+    st = proc_status(pid)
+    assert st["Name"] == "tenantd-worker"
+    assert st["Uid"].split() == [str(uid)] * 4
+    assert st["Gid"].split() == [str(gid)] * 4
+    assert st["Groups"] == ""
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[cap], 16) == 0, f"{cap} {st[cap]}"
+    assert st["NoNewPrivs"] == "1"
+    assert st["Seccomp"] == "2"
+    assert st["Seccomp_filters"] == "1"
+    jail = d.tenant_dir(slug)
+    assert os.readlink(f"/proc/{pid}/root") == jail
+    assert os.readlink(f"/proc/{pid}/cwd") == jail
+    want = policy_limits()
+    got = proc_limits(pid)
+    for name, value in want.items():
+        assert got[name] == (value, value), name
+    # THREATS 12: no environment, nothing in argv but the supervisor pid.
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        assert f.read() == b""
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0") == [
+            b"tenantd-worker", str(d.proc.pid).encode(), b""]
+    # THREATS 25: its own session, no controlling terminal.
+    s = proc_stat(pid)
+    assert s[4] == str(d.proc.pid)
+    assert s[6] == str(pid) and s[5] == str(pid), "not a session leader"
+    assert s[7] == "0" and s[8] == "-1", "has a controlling tty"
+
+
+def worker_fds_ok(d, slug, pid, conns=None):
+    """THREATS 1-2: exactly 0-2 on /dev/null, the channel, public/ and
+    logs/access.log, the event loop's epoll fd if it has one, plus per
+    client connection its socket and at most the one file under public/
+    being sent on it. Returns the number of connections (checked if
+    given)."""
+    fds = proc_fds(pid)
+    jail = d.tenant_dir(slug)
+    public = os.path.join(jail, "public")
+    assert {fds.get(0), fds.get(1), fds.get(2)} == {"/dev/null"}, fds
+    assert fds.get(3, "").startswith("socket:"), fds
+    rest = [v for k, v in fds.items() if k > 3]
+    socks = [v for v in rest if v.startswith("socket:")]
+    files = [v for v in rest if v.startswith(public + os.sep)]
+    fixed = sorted(v for v in rest if v not in socks and v not in files)
+    # The event loop's epoll set, if libev runs its epoll backend.
+    if "anon_inode:[eventpoll]" in fixed:
+        fixed.remove("anon_inode:[eventpoll]")
+    assert fixed == sorted([public, os.path.join(jail, "logs",
+                                                 "access.log")]), fds
+    assert len(files) <= len(socks), fds
+    if conns is not None:
+        assert len(socks) == conns, fds
+    return len(socks)
+
+
+def spare_fds_ok(pid):
+    """An unbound spare (still root) holds 0-2 on /dev/null and its channel,
+    nothing else."""
+    fds = proc_fds(pid)
+    assert sorted(fds) == [0, 1, 2, 3], fds
+    assert {fds[0], fds[1], fds[2]} == {"/dev/null"}, fds
+    assert fds[3].startswith("socket:"), fds
+
+
+def spares(d):
+    """Unbound workers. A child still between posix_spawn's clone and its
+    execve shares the supervisor's descriptor table for a moment, so only
+    those already running the worker binary count."""
+    out = []
+    for pid, uid in children(d.proc.pid):
+        try:
+            if uid == 0 and os.readlink(f"/proc/{pid}/exe") == WORKER:
+                out.append(pid)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def test_live_worker_state(td):
+    """THREATS 3, 12-18, 25, E: a worker serving acme runs as acme's uid
+    and gid in every slot, with no groups, no capability in any set,
+    no_new_privs, seccomp filter mode, chroot and cwd in its directory,
+    the policy's rlimits, no environment, its own session and no tty."""
+    assert td.get(td.host("acme")).status == 200
+    (pid,) = td.wait_workers("acme")
+    worker_state_ok(td, "acme", pid)
+    worker_fds_ok(td, "acme", pid, 0)
+    sp = spares(td)
+    assert sp, "no spare worker"
+    for pid in sp:
+        spare_fds_ok(pid)
+        s = proc_stat(pid)
+        assert s[6] == str(pid) and s[7] == "0" and s[8] == "-1"
+
+
+def test_worker_fds_while_supervisor_holds_connections():
+    """THREATS 1-2: while the supervisor holds many connections (heads
+    still being read, and idle keep-alive ones another tenant's worker
+    owns), acme's workers, started again and again from spares exec'd in
+    the meantime, hold only their own descriptors and one per connection
+    they serve; spares hold nothing but their channel."""
+    d = Daemon(proxy__header_timeout="600s", workers__spares="2",
+               workers__keepalive_timeout="600s",
+               workers__backoff_min="100ms", workers__crash_window="100ms")
+    held = []
+    try:
+        d.create("acme", "acme's own page\n")
+        d.create("globex", "globex's own page\n")
+        d.start()
+        for i in range(25):
+            s = d.connect()
+            s.sendall(b"GET / HTTP/1.1\r\nHost: " +
+                      d.host("globex").encode() + b"\r\nX-Slow: ")
+            held.append(s)
+        for i in range(25):
+            s = d.connect()
+            s.sendall(request_bytes(d.host("globex"), f"/?held={i}"))
+            held.append(s)
+        time.sleep(0.2)
+        sup_fds = len(proc_fds(d.proc.pid))
+        assert sup_fds >= 25, f"supervisor holds only {sup_fds} fds"
+        last = None
+        for i in range(20):
+            c = d.connect()
+            # A body announced but not sent: the worker holds the
+            # connection while we look.
+            c.sendall(request_bytes(d.host("acme"), f"/?round={i}",
+                                    headers={"Content-Length": "5"}))
+            deadline = time.monotonic() + 5
+            while True:
+                pids = [p for p in d.workers("acme") if p != last]
+                if pids and sum(v.startswith("socket:") for v in
+                                proc_fds(pids[0]).values()) == 2:
+                    break
+                assert time.monotonic() < deadline, \
+                    f"round {i}: no acme worker with the connection"
+                time.sleep(0.02)
+            (pid,) = pids
+            worker_state_ok(d, "acme", pid)
+            worker_fds_ok(d, "acme", pid, 1)
+            for sp in spares(d):
+                spare_fds_ok(sp)
+            assert sum(worker_fds_ok(d, "globex", gw)
+                       for gw in d.workers("globex")) == 25
+            c.sendall(b"12345")
+            c.settimeout(5)
+            assert c.recv(4096).startswith(b"HTTP/1.1 200 ")
+            c.close()
+            # Make the next round start a new worker from a spare.
+            time.sleep(0.15)
+            os.kill(pid, signal.SIGKILL)
+            d.wait_log(f"lost worker: tenant acme pid {pid} ")
+            last = pid
+    finally:
+        for s in held:
+            s.close()
+        d.close()
+
+
+def test_supervisor_sigkill_takes_every_worker(td):
+    """THREATS 18: SIGKILL the supervisor (no chance to clean up): every
+    worker, bound or spare, is gone within a second. The workers are
+    stopped first, so none can leave on noticing its channel closed: only
+    the parent-death signal, armed again after the uid change (which clears
+    it), can take them."""
+    assert td.get(td.host("acme")).status == 200
+    assert td.get(td.host("globex")).status == 200
+    td.wait_workers("acme")
+    td.wait_workers("globex")
+    kids = [(pid, proc_stat(pid)[22]) for pid, _ in children(td.proc.pid)]
+    uids = {uid for _, uid in children(td.proc.pid)}
+    assert len(kids) >= 3 and 0 in uids, "want bound workers and a spare"
+    try:
+        for pid, _ in kids:
+            os.kill(pid, signal.SIGSTOP)
+        td.proc.kill()
+        td.proc.wait()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            left = [pid for pid, start in kids if alive(pid, start)]
+            if not left:
+                return
+            time.sleep(0.01)
+        pytest.fail(f"still alive 1 s after the supervisor died: {left}")
+    finally:
+        for pid, start in kids:
+            if alive(pid, start):
+                os.kill(pid, signal.SIGKILL)
+
+
+def core_files(top):
+    out = []
+    for dirpath, _, files in os.walk(top):
+        out += [os.path.join(dirpath, f) for f in files
+                if f.startswith("core")]
+    return out
+
+
+def test_worker_segv_no_core_and_logged(td):
+    """THREATS 11: a worker killed by SIGSEGV leaves no core file in its
+    jail, the supervisor logs the loss, and the tenant is served again."""
+    assert td.get(td.host("acme")).status == 200
+    (pid,) = td.wait_workers("acme")
+    os.kill(pid, signal.SIGSEGV)
+    td.wait_log(rf"lost worker: tenant acme pid {pid} .*signal "
+                rf"{int(signal.SIGSEGV)}")
+    assert core_files(td.tenant_dir("acme")) == []
+    assert core_files(td.dir) == []
+    r = td.get(td.host("acme"))
+    assert r.status == 200 and b"acme" in r.body
