@@ -815,8 +815,16 @@ pool_worker_exited(struct worker *w, int status)
 	} else if (t != NULL) {
 		TAILQ_REMOVE(&t->t_workers, w, w_entry);
 		t->t_nworkers--;
-		if (w->w_state == W_STARTING ||
-		    (abnormal && age < conf->c_crash_window_ms / 1000.0))
+		if (w->w_state == W_STARTING) {
+			/*
+			 * It never got ready: the next start would most likely
+			 * fail the same way, so whoever waits gets an answer
+			 * now instead of a string of retries.
+			 */
+			tenant_failure(t, w->w_bound);
+			tenant_fail_queue(t, 503, (unsigned int)ceil(
+			    tenant_delay(t)));
+		} else if (abnormal && age < conf->c_crash_window_ms / 1000.0)
 			tenant_failure(t, w->w_bound);
 		else if (age >= conf->c_crash_window_ms / 1000.0)
 			t->t_failures = 0;
