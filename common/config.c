@@ -114,11 +114,12 @@ conf_parse_ms(const char *v, unsigned long *out)
 	unsigned long	 n, mul = 1000;
 	double		 d;
 
-	if (v[0] < '0' || v[0] > '9')
+	/* Plain decimal only: strtod would also take "0x10" and "1e3". */
+	if (v[0] < '0' || v[0] > '9' || strchr(v, '.') != strrchr(v, '.'))
 		return -1;
 	errno = 0;
 	d = strtod(v, &ep);
-	if (errno != 0 || ep == v || d < 0)
+	if (errno != 0 || ep != v + strspn(v, "0123456789.") || d < 0)
 		return -1;
 	if (strcmp(ep, "ms") == 0)
 		mul = 1;

@@ -340,6 +340,15 @@ front_read(struct fconn *f)
 		fconn_free(f, 1);
 		return;
 	}
+	if (!f->f_reading) {
+		/* A handed-back idle connection's next request begins. */
+		f->f_reading = 1;
+		nreading++;
+		ev_timer_stop(loop, &f->f_tmo);
+		ev_timer_set(&f->f_tmo, conf->c_header_timeout_ms / 1000.0, 0.);
+		ev_timer_start(loop, &f->f_tmo);
+		front_listen_update();
+	}
 	f->f_len += (size_t)n;
 	front_process(f);
 }
@@ -422,17 +431,27 @@ front_handback(int fd, const uint8_t *data, size_t len, unsigned int hops)
 {
 	struct fconn	*f;
 
-	if (len > conf->c_head_max || (f = fconn_new(fd, hops, 1)) == NULL) {
+	if (len > conf->c_head_max ||
+	    (f = fconn_new(fd, hops, len > 0)) == NULL) {
 		close(fd);
 		return;
 	}
 	memcpy(f->f_buf, data, len);
 	f->f_len = len;
-	ev_timer_start(loop, &f->f_tmo);
-	if (len > 0)
-		front_process(f);
-	else
+	if (len == 0) {
+		/*
+		 * An idle keep-alive connection from a retiring worker: it
+		 * waits like one (keepalive_timeout), and counts as reading
+		 * only once its next request starts.
+		 */
+		ev_timer_set(&f->f_tmo, conf->c_keepalive_timeout_ms / 1000.0,
+		    0.);
+		ev_timer_start(loop, &f->f_tmo);
 		fconn_watch(f, EPOLLIN);
+		return;
+	}
+	ev_timer_start(loop, &f->f_tmo);
+	front_process(f);
 }
 
 void

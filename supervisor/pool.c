@@ -232,8 +232,10 @@ worker_drain(struct worker *w, enum drain_mode mode)
 
 	if (w->w_state != W_READY && w->w_state != W_STARTING)
 		return;
+	/* The idle timer goes; a starting worker keeps its start watchdog. */
+	if (w->w_state == W_READY)
+		ev_timer_stop(loop, &w->w_timer);
 	w->w_state = W_DRAINING;
-	ev_timer_stop(loop, &w->w_timer);
 	msg_init(&mb, MSG_CTL_DRAIN, 0);
 	msg_put_u32(&mb, mode);
 	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, -1) == -1)
@@ -368,6 +370,7 @@ static void
 tenant_start(struct tenant_rt *t)
 {
 	struct worker	*w;
+	struct route	 r;
 	int		 rc;
 
 	if ((w = TAILQ_FIRST(&spares)) != NULL) {
@@ -403,9 +406,13 @@ tenant_start(struct tenant_rt *t)
 		w->w_bound = 0;
 		TAILQ_INSERT_HEAD(&spares, w, w_entry);
 		nspares++;
-		if (rc == -1)	/* unsafe to start (its directory): back off */
+		if (rc == -1) {	/* unsafe to start (its directory): back off */
 			tenant_failure(t, ev_now(loop));
-		tenant_fail_queue(t, 503, 1 + (unsigned int)tenant_delay(t));
+			tenant_fail_queue(t, 503, 1 +
+			    (unsigned int)tenant_delay(t));
+		} else		/* no longer active: deleted or suspended */
+			tenant_fail_queue(t, priv_tenant(t->t_id, &r) == 0 &&
+			    r.r_status == TENANT_SUSPENDED ? 503 : 404, 60);
 		return;
 	}
 	ev_timer_set(&w->w_timer, conf->c_start_timeout_ms / 1000.0, 0.);
@@ -522,7 +529,8 @@ worker_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 {
 	struct worker	*w = tm->data;
 
-	if (w->w_state == W_STARTING)
+	if (w->w_state == W_STARTING || (w->w_state == W_DRAINING &&
+	    w->w_ready_at == 0))
 		worker_fault(w, "not ready within start_timeout");
 	else if (w->w_state == W_READY && worker_load(w) == 0) {
 		log_debug("tenant %s worker %d idle, retiring",
@@ -577,6 +585,8 @@ on_retiring(struct worker *w, struct msg *m, int fd)
 		return -1;
 	log_info("tenant %s worker %d retiring after %u requests",
 	    worker_name(w), (int)w->w_pid, conf->c_max_requests);
+	if (w->w_state == W_DRAINING)
+		return 0;	/* we had told it to drain already */
 	w->w_state = W_DRAINING;
 	ev_timer_stop(loop, &w->w_timer);
 	tenant_kick(w->w_tenant);
@@ -638,6 +648,8 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	worker_idle_check(w);
 	if (shutting_down && len == 0)
 		close(fd);	/* an idle keep-alive connection: we stop */
+	else if (shutting_down)
+		front_reply(fd, data, len, 503, 5);
 	else if (reason == HANDBACK_FOREIGN_HOST && served == 0) {
 		/* We routed its first request here; it disagrees. A bug. */
 		log_warnx("tenant %s worker %d refused the request it was "
@@ -696,7 +708,7 @@ static const struct {
 	int		(*fn)(struct worker *, struct msg *, int);
 } worker_msgs[] = {
 	{ MSG_STATE_READY, ST(W_STARTING) | ST(W_DRAINING), 0, on_ready },
-	{ MSG_STATE_RETIRING, ST(W_READY), 0, on_retiring },
+	{ MSG_STATE_RETIRING, ST(W_READY) | ST(W_DRAINING), 0, on_retiring },
 	{ MSG_CONN_CLOSED, ST(W_READY) | ST(W_DRAINING), 0, on_closed },
 	{ MSG_CONN_HANDBACK, ST(W_READY) | ST(W_DRAINING), 1, on_handback },
 	{ MSG_LOG, ST(W_SPARE) | ST(W_STARTING) | ST(W_READY) |
@@ -776,6 +788,7 @@ pool_worker_exited(struct worker *w, int status)
 	struct handoff		*ho;
 	ev_tstamp		 age = ev_now(loop) - (w->w_tenant != NULL ?
 	    w->w_bound : w->w_started);
+	enum worker_state	 state = w->w_state;
 	int			 abnormal;
 	char			 how[64];
 
@@ -784,9 +797,12 @@ pool_worker_exited(struct worker *w, int status)
 	 * in the same iteration: read what the worker said before it died
 	 * (a hand-back, CONN_CLOSED, RETIRING, its last log lines) first.
 	 */
+	if (w->w_state == W_READY)
+		w->w_state = W_DRAINING;	/* route nothing to it now */
 	while (worker_read(w) == 1)
 		;
 	worker_detach(w);
+	w->w_state = state;
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof(how), "terminated; signal %d",
 		    WTERMSIG(status));
@@ -904,6 +920,8 @@ sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 	    1000.0;
 	size_t			 b;
 
+	struct worker		*w, *tmp;
+
 	for (b = 0; b < TENANT_BUCKETS; b++)
 		for (t = tenants[b]; t != NULL; t = t->t_hnext)
 			while ((ho = TAILQ_FIRST(&t->t_queue)) != NULL &&
@@ -912,6 +930,22 @@ sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 				t->t_nqueue--;
 				handoff_fail(ho, 503, 1);
 			}
+	/*
+	 * A worker that has not read its channel for that long is hung (or
+	 * hostile, THREATS 58): its queued connections get 503 and it goes.
+	 */
+	for (w = TAILQ_FIRST(&all_workers); w != NULL; w = tmp) {
+		tmp = TAILQ_NEXT(w, w_all);
+		if ((ho = TAILQ_FIRST(&w->w_outq)) == NULL ||
+		    ho->ho_since >= limit)
+			continue;
+		while ((ho = TAILQ_FIRST(&w->w_outq)) != NULL) {
+			TAILQ_REMOVE(&w->w_outq, ho, ho_entry);
+			w->w_noutq--;
+			handoff_fail(ho, 503, 1);
+		}
+		worker_fault(w, "not reading its channel");
+	}
 }
 
 void

@@ -79,8 +79,9 @@ priv_load_policy(char *err, size_t errsz)
 	return 0;
 }
 
+/* With check set (tenantd -n), read and verify but create nothing. */
 void
-priv_init(void)
+priv_init(int check)
 {
 	struct gen	 g;
 	char		 path[PATH_MAX], err[512];
@@ -91,7 +92,7 @@ priv_init(void)
 	if ((reg = registry_open(path, REG_RDONLY, err, sizeof(err))) == NULL)
 		fatalx("registry: %s (run \"tenantctl init\" first)", err);
 	/* tenantctl init creates it; an older state directory may lack it. */
-	if (gen_map(&g, gen_path, 1) == -1)
+	if (gen_map(&g, gen_path, !check) == -1)
 		fatal("%s", gen_path);
 	gen_unmap(&g);
 	if (priv_load_policy(err, sizeof(err)) == -1)

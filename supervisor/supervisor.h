@@ -135,7 +135,7 @@ void	 pool_kill_all(void);
 int	 pool_empty(void);
 
 /* priv.c: the root half */
-void	 priv_init(void);
+void	 priv_init(int);
 int	 priv_reload(void);
 int	 priv_resolve(const struct host_result *, struct route *);
 int	 priv_tenant(int64_t, struct route *);

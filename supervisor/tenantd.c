@@ -221,7 +221,7 @@ main(int argc, char *argv[])
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("libev: no event loop");
-	priv_init();
+	priv_init(check);
 	if (check) {
 		printf("configuration OK (%s)\n", conf->c_file[0] ?
 		    conf->c_file : "built-in defaults");

@@ -189,9 +189,8 @@ cmd_init(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s", cf);
 		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 			*slash = '\0';
-			if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-				die(EX_FAIL, "mkdir %s: %s", dir,
-				    strerror(errno));
+			if (access(dir, F_OK) == -1)
+				mkdir_root(dir, 0755);
 		}
 		if ((fd = open(cf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0644)) == -1 || (f = fdopen(fd, "w")) == NULL)
