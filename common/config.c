@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,26 @@ struct conf_load {
 	char		 cl_seen[NKEYS];
 	char		*cl_err;
 	size_t		 cl_errsz;
+	FILE		*cl_file;
+	int		 cl_line;	/* line the reader returned last */
+	int		 cl_errline;	/* line of the first handler error */
 };
+
+/*
+ * Debian's inih goes on after an error and reports the first error's line;
+ * reading the lines ourselves tells the handler where it is, so the message
+ * kept is the one of that first line.
+ */
+static char *
+conf_reader(char *str, int num, void *arg)
+{
+	struct conf_load	*cl = arg;
+	char			*r;
+
+	if ((r = fgets(str, num, cl->cl_file)) != NULL)
+		cl->cl_line++;
+	return r;
+}
 
 static int
 conf_parse_ms(const char *v, unsigned long *out)
@@ -131,7 +151,7 @@ conf_parse_ms(const char *v, unsigned long *out)
 		return -1;
 	if (d * (double)mul > 4e9)
 		return -1;
-	n = (unsigned long)(d * (double)mul);
+	n = (unsigned long)llround(d * (double)mul);
 	*out = n;
 	return 0;
 }
@@ -228,6 +248,8 @@ conf_handler(void *arg, const char *section, const char *name,
 
 	if (name == NULL)	/* a bare [section]: checked with its keys */
 		return 1;
+	if (cl->cl_errline != 0)
+		return 0;	/* only the first error is reported */
 	for (i = 0; i < NKEYS; i++) {
 		if (strcmp(conf_keys[i].k_section, section) != 0 ||
 		    strcmp(conf_keys[i].k_name, name) != 0)
@@ -235,11 +257,13 @@ conf_handler(void *arg, const char *section, const char *name,
 		if (cl->cl_seen[i]++) {
 			snprintf(cl->cl_err, cl->cl_errsz,
 			    "[%s] %s is set twice", section, name);
+			cl->cl_errline = cl->cl_line;
 			return 0;
 		}
 		if (conf_set(cl->cl_conf, &conf_keys[i], value, err,
 		    sizeof(err)) == -1) {
 			snprintf(cl->cl_err, cl->cl_errsz, "%s", err);
+			cl->cl_errline = cl->cl_line;
 			return 0;
 		}
 		return 1;
@@ -254,6 +278,7 @@ conf_handler(void *arg, const char *section, const char *name,
 	else
 		snprintf(cl->cl_err, cl->cl_errsz, "unknown key \"%s\" in [%s]",
 		    name, section);
+	cl->cl_errline = cl->cl_line;
 	return 0;
 }
 
@@ -332,7 +357,8 @@ config_load(struct config *c, const char *path, int optional, char *err,
 	cl.cl_err = err;
 	cl.cl_errsz = errsz;
 	err[0] = '\0';
-	r = ini_parse_file(f, conf_handler, &cl);
+	cl.cl_file = f;
+	r = ini_parse_stream(conf_reader, &cl, conf_handler, &cl);
 	fclose(f);
 	if (r != 0) {
 		char	 tmp[512];
@@ -340,8 +366,9 @@ config_load(struct config *c, const char *path, int optional, char *err,
 		if (r < 0)
 			snprintf(tmp, sizeof(tmp), "%s: cannot read", path);
 		else
+			/* inih's line is the first error: ours, or its syntax. */
 			snprintf(tmp, sizeof(tmp), "%s: line %d: %s", path, r,
-			    err[0] ? err : "syntax error");
+			    r == cl.cl_errline ? err : "syntax error");
 		snprintf(err, errsz, "%s", tmp);
 		return -1;
 	}

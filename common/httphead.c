@@ -115,6 +115,56 @@ hh_is_token(const uint8_t *p, size_t len)
 	return 1;
 }
 
+static int
+hh_parse_clen(struct hh_parser *hp, struct hh_span v, uint64_t *out)
+{
+	const uint8_t	*p = hp->hp_base + v.off;
+	uint64_t	 n = 0;
+	uint32_t	 i;
+
+	if (v.len == 0 || v.len > 18)	/* 18 digits cannot overflow */
+		return -1;
+	for (i = 0; i < v.len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		n = n * 10 + (uint64_t)(p[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+/* Is tok one of the comma-separated tokens of v (case-insensitive)? */
+static int
+hh_has_token(struct hh_parser *hp, struct hh_span v, const char *tok)
+{
+	const uint8_t	*p = hp->hp_base + v.off;
+	size_t		 i = 0, s, e, tl = strlen(tok), k;
+
+	while (i < v.len) {
+		while (i < v.len && (p[i] == ' ' || p[i] == '\t' || p[i] == ','))
+			i++;
+		s = i;
+		while (i < v.len && p[i] != ',')
+			i++;
+		e = i;
+		while (e > s && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+			e--;
+		if (e - s != tl)
+			continue;
+		for (k = 0; k < tl; k++) {
+			uint8_t	 c = p[s + k];
+
+			if (c >= 'A' && c <= 'Z')
+				c = (uint8_t)(c - 'A' + 'a');
+			if (c != (uint8_t)tok[k])
+				break;
+		}
+		if (k == tl)
+			return 1;
+	}
+	return 0;
+}
+
 /* One complete header line: apply the routing-relevant rules. */
 static int
 hh_header_done(struct hh_parser *hp)
@@ -142,6 +192,15 @@ hh_header_done(struct hh_parser *hp)
 		h->hh_inm = v;
 	} else if (hh_name_is(hp, "if-modified-since")) {
 		h->hh_ims = v;
+	} else if (hh_name_is(hp, "content-length")) {
+		/* 1*DIGIT, once: no sign, list, blank or overflow (6.3). */
+		if (h->hh_has_clen++ || hh_parse_clen(hp, v, &h->hh_clen) == -1)
+			return hh_fail(hp, 400, "invalid Content-Length");
+	} else if (hh_name_is(hp, "connection")) {
+		if (hh_has_token(hp, v, "close"))
+			h->hh_conn_close = 1;
+		if (hh_has_token(hp, v, "keep-alive"))
+			h->hh_conn_keepalive = 1;
 	} else if (hh_name_is(hp, "expect")) {
 		if (!hh_value_eq(hp, v, "100-continue"))
 			return hh_fail(hp, 400, "unsupported Expect");
@@ -161,8 +220,6 @@ hh_on_url(http_parser *p, const char *at, size_t len)
 	hp->hp_head.hh_method = p->method;
 	if (hh_span_add(hp, &hp->hp_head.hh_target, at, len, 0) == -1)
 		return hh_fail(hp, 400, "malformed request target");
-	if (hp->hp_head.hh_target.len > hp->hp_target_max)
-		return hh_fail(hp, 414, "request target too long");
 	return 0;
 }
 
@@ -231,10 +288,15 @@ hh_on_headers_complete(http_parser *p)
 	h->hh_method = p->method;
 	h->hh_major = p->http_major;
 	h->hh_minor = p->http_minor;
-	h->hh_keepalive = http_should_keep_alive(p);
-	h->hh_chunked = (p->flags & F_CHUNKED) != 0;
-	h->hh_has_clen = (p->flags & F_CONTENTLENGTH) != 0;
-	h->hh_clen = h->hh_has_clen ? p->content_length : 0;
+	/*
+	 * Framing and persistence come from our own exact-name reading of
+	 * the fields, never from http-parser's flags: it matches names by
+	 * prefix, and "Transfer-Encoding-X: 1" after "Transfer-Encoding:
+	 * chunked" clears its chunked flag (a smuggling desync, THREATS 63).
+	 */
+	h->hh_chunked = h->hh_nte == 1;
+	h->hh_keepalive = !h->hh_conn_close && (h->hh_minor == 1 ||
+	    h->hh_conn_keepalive);
 	/* Stop here: the body, if any, belongs to whoever serves the request. */
 	http_parser_pause(p, 1);
 	return 0;
@@ -265,9 +327,20 @@ hh_finish(struct hh_parser *hp, const uint8_t *buf)
 	const uint8_t		*t;
 	size_t			 i;
 
-	for (i = 0; i < h->hh_len; i++)
+	/*
+	 * Every line ends in CRLF, the last one included. The non-strict
+	 * http-parser takes any byte after a CR for the LF ("\r\n\r*" ends a
+	 * head there, HTTP Garden's "\rX" terminators); another hop would
+	 * frame that message differently.
+	 */
+	if (h->hh_len < 4 || memcmp(buf + h->hh_len - 4, "\r\n\r\n", 4) != 0)
+		return hh_fail(hp, 400, "head not ended by CRLF CRLF");
+	for (i = 0; i < h->hh_len; i++) {
 		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
 			return hh_fail(hp, 400, "bare LF in request head");
+		if (buf[i] == '\r' && (i + 1 == h->hh_len || buf[i + 1] != '\n'))
+			return hh_fail(hp, 400, "bare CR in request head");
+	}
 	/*
 	 * Whitespace between the request line and the first field (RFC 9112
 	 * 2.2): http-parser drops such a line; we refuse the request rather
@@ -277,9 +350,24 @@ hh_finish(struct hh_parser *hp, const uint8_t *buf)
 	if (t != NULL && (size_t)(t - buf) + 1 < h->hh_len &&
 	    (t[1] == ' ' || t[1] == '\t'))
 		return hh_fail(hp, 400, "whitespace before the first field");
-	t = buf + h->hh_target.off;
+	/*
+	 * The request line ends in " HTTP/1.0" or " HTTP/1.1" exactly: the
+	 * non-strict parser reads "HXXXX1.1" as a version too.
+	 */
+	t = memchr(buf, '\r', h->hh_len);
+	if (t == NULL || t - buf < 10 || memcmp(t - 9, " HTTP/", 6) != 0 ||
+	    t[-3] < '0' || t[-3] > '9' || t[-2] != '.' || t[-1] < '0' ||
+	    t[-1] > '9')
+		return hh_fail(hp, 400, "malformed HTTP version");
 	if (h->hh_major != 1 || h->hh_minor > 1)
 		return hh_fail(hp, 505, "unsupported HTTP version");
+	t = buf + h->hh_target.off;
+	/* Checked here, on the whole target, so reads cannot change it. */
+	if (h->hh_target.len > hp->hp_target_max)
+		return hh_fail(hp, 414, "request target too long");
+	for (i = 0; i < h->hh_target.len; i++)
+		if (t[i] <= 0x20 || t[i] >= 0x7f)
+			return hh_fail(hp, 400, "invalid byte in request target");
 	if (h->hh_method == HTTP_CONNECT)
 		return hh_fail(hp, 400, "CONNECT is not served");
 	if (h->hh_target.len == 0 || memchr(t, '#', h->hh_target.len) != NULL)
@@ -308,6 +396,8 @@ hh_feed(struct hh_parser *hp, const uint8_t *buf, size_t len)
 
 	if (hp->hp_fail)
 		return HH_ERROR;
+	if (hp->hp_done)
+		return HH_DONE;
 	if (len <= hp->hp_fed)
 		return HH_MORE;
 	hp->hp_base = buf;
@@ -326,6 +416,7 @@ hh_feed(struct hh_parser *hp, const uint8_t *buf, size_t len)
 		}
 		if (hh_finish(hp, buf) == -1)
 			return HH_ERROR;
+		hp->hp_done = 1;
 		return HH_DONE;
 	}
 	if (e != HPE_OK) {
@@ -368,7 +459,7 @@ hh_authority(const struct http_head *h, const uint8_t *buf,
 	/* http-parser reports no userinfo for an empty one ("http://@h/"). */
 	if (memchr(t, '@', u.field_data[UF_HOST].off) != NULL)
 		return -1;
-	/* Authority = host[:port] as written, brackets excluded. */
+	/* Authority = host[:port] as written (an IP literal keeps its ']'). */
 	auth->off = h->hh_target.off + u.field_data[UF_HOST].off;
 	auth->len = u.field_data[UF_HOST].len;
 	if (u.field_set & (1 << UF_PORT))

@@ -4,8 +4,11 @@
  * The request-head reader shared by the supervisor and the worker: Debian's
  * http-parser does the tokenising; this layer adds the rules a router
  * behind a proxy needs (one Host, no CL+TE, TE must be exactly "chunked",
- * no obs-fold, no bare LF, bounded sizes) and records spans into the
- * caller's buffer instead of copying. Pure: no I/O, no allocation.
+ * no obs-fold, no bare CR or LF, bounded sizes) and records spans into the
+ * caller's buffer instead of copying. Framing (Content-Length, chunked,
+ * keep-alive) is read from the fields here, by exact name. Pure: no I/O,
+ * no allocation. After HH_DONE or HH_ERROR, hh_init() before the next
+ * request.
  */
 #ifndef TENANTD_HTTPHEAD_H
 #define TENANTD_HTTPHEAD_H
@@ -43,6 +46,8 @@ struct http_head {
 	int		 hh_has_clen;
 	uint64_t	 hh_clen;
 	int		 hh_chunked;
+	int		 hh_conn_close;		/* Connection: close */
+	int		 hh_conn_keepalive;	/* Connection: keep-alive */
 	int		 hh_keepalive;
 	int		 hh_expect_continue;
 	int		 hh_error_status;	/* 400, 414, 431, 501, 505 */
@@ -60,6 +65,7 @@ struct hh_parser {
 	struct hh_span	 hp_value;
 	int		 hp_in_value;
 	int		 hp_fail;
+	int		 hp_done;
 };
 
 void	 hh_init(struct hh_parser *, size_t, size_t);

@@ -620,9 +620,20 @@ registry_host_add(struct registry *r, const char *slug, const char *host,
 {
 	sqlite3_stmt	*st;
 	struct tenant	 t;
+	char		 canon[HOST_NAME_MAX_LEN + 1];
+	size_t		 clen;
+	unsigned int	 port;
 	int		 rc;
 
 	r->r_err[0] = '\0';
+	/*
+	 * The schema checks the characters; the label and length rules and
+	 * "no IP literal" are the classifier's, so only a name it would
+	 * route gets in (the suffix rule needs the config: tenantctl's).
+	 */
+	if (host_canonical(host, strlen(host), canon, &clen, &port) == -1 ||
+	    port != 0 || strcmp(canon, host) != 0)
+		return REG_INVALID;
 	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
 		return REG_DB;
 	if ((rc = registry_tenant_get(r, slug, &t)) != REG_OK)

@@ -1,0 +1,573 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * The tenant registry on a scratch file: tenant creation and uid
+ * allocation (THREATS 20), reserved names and tombstones (THREATS 80), and
+ * the schema's own CHECK constraints and triggers, which must hold against
+ * a hand edit with plain SQL as well as through the API.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "registry.h"
+
+struct fx {
+	char		 dir[64];
+	char		 path[PATH_MAX];
+	struct registry	*r;
+};
+
+static int
+setup(void **state)
+{
+	struct fx	*fx;
+	char		 err[512];
+
+	if ((fx = calloc(1, sizeof(*fx))) == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_registry.XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "%s/registry.db", fx->dir);
+	if ((fx->r = registry_open(fx->path, REG_CREATE, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "registry_open: %s\n", err);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx	*fx = *state;
+	static const char *const names[] = { "registry.db",
+	    "registry.db-wal", "registry.db-shm", "registry.db-journal",
+	    "link.db", "other.db", "other.db-wal", "other.db-shm" };
+	char		 p[PATH_MAX];
+	size_t		 i;
+
+	registry_close(fx->r);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", fx->dir, names[i]);
+		unlink(p);
+	}
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/*
+ * A hand edit: plain SQL on a plain connection, without registry.c's
+ * defensive settings. Returns the SQLite result code; the message is kept
+ * for the caller to look at.
+ */
+static char	 raw_msg[512];
+
+static int
+raw(const struct fx *fx, const char *sql)
+{
+	sqlite3	*db;
+	char	*msg = NULL;
+	int	 rc;
+
+	assert_int_equal(sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	snprintf(raw_msg, sizeof(raw_msg), "%s", msg ? msg : "");
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc;
+}
+
+static void
+raw_ok(const struct fx *fx, const char *sql)
+{
+	if (raw(fx, sql) != SQLITE_OK) {
+		print_error("%s: %s\n", sql, raw_msg);
+		fail();
+	}
+}
+
+/* The statement must be aborted by the schema, with this message. */
+static void
+raw_refused(const struct fx *fx, const char *sql, const char *why)
+{
+	if (raw(fx, sql) != SQLITE_CONSTRAINT) {
+		print_error("not refused: %s (%s)\n", sql, raw_msg);
+		fail();
+	}
+	if (why != NULL && strstr(raw_msg, why) == NULL) {
+		print_error("%s: \"%s\", want \"%s\"\n", sql, raw_msg, why);
+		fail();
+	}
+}
+
+static int64_t
+raw_int(const struct fx *fx, const char *sql)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*st;
+	int64_t		 v = -1;
+
+	assert_int_equal(sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+#define INS_TENANT \
+	"INSERT INTO tenants (slug, uid, gid, created, updated) "
+
+static int
+uid_taken(uint32_t id)
+{
+	return getpwuid((uid_t)id) != NULL || getgrgid((gid_t)id) != NULL;
+}
+
+static struct tenant
+create_ok(struct registry *r, const char *slug, uint32_t lo, uint32_t hi)
+{
+	struct tenant	 t;
+	int		 rc;
+
+	if ((rc = registry_tenant_create(r, slug, lo, hi, "test", &t)) !=
+	    REG_OK) {
+		print_error("create %s: %d %s\n", slug, rc,
+		    registry_errmsg(r));
+		fail();
+	}
+	assert_string_equal(t.t_slug, slug);
+	assert_int_equal(t.t_status, TENANT_ACTIVE);
+	assert_int_equal(t.t_uid, t.t_gid);
+	assert_true(t.t_uid >= lo && t.t_uid <= hi);
+	assert_true(t.t_id > 0);
+	return t;
+}
+
+static void
+test_create_and_alloc(void **state)
+{
+	struct fx	*fx = *state;
+	struct tenant	 a, b, c, t;
+	uint32_t	 base;
+
+	/* Find a free stretch high up, clear of this host's accounts. */
+	for (base = 3000000000u; uid_taken(base) || uid_taken(base + 1) ||
+	    uid_taken(base + 2); base += 3)
+		;
+	a = create_ok(fx->r, "acme", base, base + 2);
+	b = create_ok(fx->r, "beta", base, base + 2);
+	c = create_ok(fx->r, "c-3", base, base + 2);
+	assert_int_equal(a.t_uid, base);
+	assert_int_equal(b.t_uid, base + 1);
+	assert_int_equal(c.t_uid, base + 2);
+	assert_true(a.t_id < b.t_id && b.t_id < c.t_id);
+	assert_int_equal(registry_tenant_create(fx->r, "delta", base,
+	    base + 2, "test", &t), REG_FULL);
+	assert_non_null(strstr(registry_errmsg(fx->r), "no free uid"));
+
+	/* A slug is taken once. */
+	assert_int_equal(registry_tenant_create(fx->r, "acme", base,
+	    base + 100, "test", &t), REG_EXISTS);
+
+	/* Ids only ever grow: a range below them all is exhausted. */
+	assert_int_equal(registry_tenant_create(fx->r, "echo", base - 100,
+	    base - 1, "test", &t), REG_FULL);
+
+	/* Lookups. */
+	assert_int_equal(registry_tenant_get(fx->r, "beta", &t), REG_OK);
+	assert_int_equal(t.t_uid, b.t_uid);
+	assert_int_equal(registry_tenant_by_id(fx->r, c.t_id, &t), REG_OK);
+	assert_string_equal(t.t_slug, "c-3");
+	assert_int_equal(registry_tenant_get(fx->r, "nope", &t),
+	    REG_NOTFOUND);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM audit WHERE "
+	    "action = 'create'"), 3);
+}
+
+/* ids already in the host's passwd or group files are never handed out. */
+static void
+test_alloc_skips_system_ids(void **state)
+{
+	struct fx	*fx = *state;
+	struct tenant	 t;
+	uint32_t	 lo, want;
+
+	/* The lowest id in use after root (daemon is 1 on Debian). */
+	for (lo = 1; lo < 65534 && !uid_taken(lo); lo++)
+		;
+	if (lo == 65534)
+		skip();
+	for (want = lo; uid_taken(want); want++)
+		;
+	print_message("range starts at taken id %u; first free is %u\n", lo,
+	    want);
+	t = create_ok(fx->r, "acme", lo, 65533);
+	assert_int_equal(t.t_uid, want);
+	assert_false(uid_taken(t.t_uid));
+
+	/* A range of nothing but taken ids is full, in a fresh registry. */
+	registry_close(fx->r);
+	unlink(fx->path);
+	assert_non_null(fx->r = registry_open(fx->path, REG_CREATE, raw_msg,
+	    sizeof(raw_msg)));
+	assert_int_equal(registry_tenant_create(fx->r, "beta", lo, want - 1,
+	    "test", &t), REG_FULL);
+	assert_int_equal(registry_tenant_create(fx->r, "beta", 0, 0, "test",
+	    &t), REG_FULL);		/* root, of course */
+}
+
+static void
+test_reserved_and_invalid(void **state)
+{
+	struct fx	*fx = *state;
+	struct tenant	 t;
+	size_t		 i;
+
+	for (i = 0; slug_reserved[i] != NULL; i++)
+		assert_int_equal(registry_tenant_create(fx->r, slug_reserved[i],
+		    200000, 299999, "test", &t), REG_RESERVED);
+	assert_int_equal(registry_tenant_create(fx->r, "Acme", 200000, 299999,
+	    "test", &t), REG_INVALID);
+	assert_int_equal(registry_tenant_create(fx->r, "xn--acme", 200000,
+	    299999, "test", &t), REG_INVALID);
+	assert_int_equal(registry_tenant_create(fx->r, "ab", 200000, 299999,
+	    "test", &t), REG_INVALID);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM tenants"), 0);
+	/* Nothing refused is audited as done. */
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM audit"), 0);
+}
+
+static void
+test_raw_slug_rules(void **state)
+{
+	struct fx	*fx = *state;
+	static const char *const bad[] = {
+		"Ab", "ABC", "aBc", "-ab", "ab-", "xn--ab", "ab--cd", "a_b",
+		"a.b", "ab c", "", "ab",
+		"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+		"abcd",
+	};
+	char		 sql[512];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO tenants (slug, uid, "
+		    "gid, created, updated) VALUES ('%s', %zu, %zu, 0, 0)",
+		    bad[i], 500000 + i, 500000 + i);
+		raw_refused(fx, sql, "CHECK constraint failed");
+	}
+	/* Reserved names, even through plain SQL. */
+	raw_refused(fx, INS_TENANT
+	    "VALUES ('www', 600000, 600000, 0, 0)", "slug is reserved");
+	raw_refused(fx, INS_TENANT
+	    "VALUES ('admin', 600001, 600001, 0, 0)", "slug is reserved");
+	/* uid 0, the overflow value, duplicates; a status out of the set. */
+	raw_refused(fx, INS_TENANT
+	    "VALUES ('rooty', 0, 600002, 0, 0)", "CHECK constraint failed");
+	raw_refused(fx, INS_TENANT
+	    "VALUES ('big', 4294967295, 600003, 0, 0)",
+	    "CHECK constraint failed");
+	raw_refused(fx, "INSERT INTO tenants (slug, uid, gid, created, "
+	    "updated, status) VALUES ('odd', 600004, 600004, 0, 0, 'zombie')",
+	    "CHECK constraint failed");
+	raw_ok(fx, INS_TENANT
+	    "VALUES ('fine', 600006, 600006, 0, 0)");
+	raw_refused(fx, INS_TENANT
+	    "VALUES ('twin', 600006, 600007, 0, 0)", "UNIQUE");
+	raw_refused(fx, INS_TENANT
+	    "VALUES ('twin', 600008, 600006, 0, 0)", "UNIQUE");
+	/* The reserved list itself is permanent. */
+	raw_refused(fx, "DELETE FROM reserved WHERE slug = 'www'",
+	    "permanent");
+	raw_refused(fx, "UPDATE reserved SET slug = 'wwx' WHERE slug = 'www'",
+	    "permanent");
+}
+
+static void
+test_raw_hostname_rules(void **state)
+{
+	struct fx	*fx = *state;
+	static const char *const bad[] = {
+		"Example.com", "exa_mple.com", "example..com", ".example.com",
+		"example.com.", "-a.example.com", "a-.example.com",
+		"a.-example.com", "a.example-.com", "localhost", "a b.com",
+		"ab", "\xc3\xa9.com", "a.b:443", "a.b/", "*.example.com",
+		"user@a.example.com", "",
+	};
+	struct tenant	 t;
+	char		 sql[1024], name[300];
+	size_t		 i;
+
+	t = create_ok(fx->r, "acme", 200000, 299999);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO hostnames (hostname, "
+		    "tenant_id, created) VALUES ('%s', %lld, 0)", bad[i],
+		    (long long)t.t_id);
+		raw_refused(fx, sql, "CHECK constraint failed");
+		assert_int_equal(registry_host_add(fx->r, "acme", bad[i], 0,
+		    "test"), REG_INVALID);
+	}
+	/* 254 bytes. */
+	memset(name, 'a', sizeof(name));
+	for (i = 50; i < 254; i += 50)
+		name[i] = '.';
+	name[254] = '\0';
+	assert_int_equal(registry_host_add(fx->r, "acme", name, 0, "test"),
+	    REG_INVALID);
+	name[253] = '\0';
+	assert_int_equal(registry_host_add(fx->r, "acme", name, 0, "test"),
+	    REG_OK);
+
+	assert_int_equal(registry_host_add(fx->r, "acme", "shop.example.org",
+	    0, "test"), REG_OK);
+	/* Unique on the one canonical form the CHECK allows. */
+	create_ok(fx->r, "beta", 200000, 299999);
+	assert_int_equal(registry_host_add(fx->r, "beta", "shop.example.org",
+	    1, "test"), REG_EXISTS);
+	assert_int_equal(registry_host_add(fx->r, "nope", "x.example.org",
+	    1, "test"), REG_NOTFOUND);
+	/* Pending until activated. */
+	assert_int_equal(registry_host_tenant(fx->r, "shop.example.org", &t),
+	    REG_NOTFOUND);
+	assert_int_equal(registry_host_activate(fx->r, "beta",
+	    "shop.example.org", "test"), REG_NOTFOUND);
+	assert_int_equal(registry_host_activate(fx->r, "acme",
+	    "shop.example.org", "test"), REG_OK);
+	assert_int_equal(registry_host_tenant(fx->r, "shop.example.org", &t),
+	    REG_OK);
+	assert_string_equal(t.t_slug, "acme");
+	raw_refused(fx, "UPDATE hostnames SET status = 'verified'", "CHECK");
+	raw_refused(fx, "INSERT INTO hostnames (hostname, tenant_id, created) "
+	    "VALUES ('orphan.example.org', 999, 0)", "no such tenant");
+}
+
+static void
+test_audit_append_only(void **state)
+{
+	struct fx	*fx = *state;
+
+	create_ok(fx->r, "acme", 200000, 299999);
+	assert_int_equal(registry_audit(fx->r, "test", "note", "acme", "hi"),
+	    REG_OK);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM audit"), 2);
+	raw_refused(fx, "UPDATE audit SET actor = 'nobody'", "append-only");
+	raw_refused(fx, "UPDATE audit SET detail = NULL WHERE id = 1",
+	    "append-only");
+	raw_refused(fx, "DELETE FROM audit", "append-only");
+	raw_refused(fx, "DELETE FROM audit WHERE id = 2", "append-only");
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM audit"), 2);
+	raw_ok(fx, "INSERT INTO audit (ts, actor, action) "
+	    "VALUES (0, 'x', 'y')");
+}
+
+static int
+count_hosts(const struct hostname *h, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_delete_tombstones(void **state)
+{
+	struct fx	*fx = *state;
+	struct tenant	 t, a;
+	int		 n;
+
+	a = create_ok(fx->r, "acme", 200000, 299999);
+	create_ok(fx->r, "beta", 200000, 299999);
+	assert_int_equal(registry_host_add(fx->r, "acme", "www.acme.example",
+	    1, "test"), REG_OK);
+	assert_int_equal(registry_host_add(fx->r, "acme", "acme.example", 0,
+	    "test"), REG_OK);
+	assert_int_equal(registry_host_add(fx->r, "beta", "beta.example", 1,
+	    "test"), REG_OK);
+
+	/* Suspension keeps everything. */
+	assert_int_equal(registry_tenant_set_status(fx->r, "acme",
+	    TENANT_SUSPENDED, "test"), REG_OK);
+	n = 0;
+	assert_int_equal(registry_hosts(fx->r, a.t_id, 0, count_hosts, &n),
+	    REG_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(registry_tenant_set_status(fx->r, "acme",
+	    TENANT_ACTIVE, "test"), REG_OK);
+
+	assert_int_equal(registry_tenant_set_status(fx->r, "acme",
+	    TENANT_DELETED, "test"), REG_OK);
+	assert_int_equal(registry_tenant_get(fx->r, "acme", &t), REG_OK);
+	assert_int_equal(t.t_status, TENANT_DELETED);
+	assert_int_equal(t.t_uid, a.t_uid);	/* kept: never reissued */
+
+	/* Its hostnames are gone; the other tenant's are not. */
+	n = 0;
+	assert_int_equal(registry_hosts(fx->r, a.t_id, 0, count_hosts, &n),
+	    REG_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(registry_host_tenant(fx->r, "www.acme.example", &t),
+	    REG_NOTFOUND);
+	n = 0;
+	assert_int_equal(registry_hosts(fx->r, 0, 0, count_hosts, &n), REG_OK);
+	assert_int_equal(n, 1);
+
+	/* The slug is a tombstone now. */
+	assert_int_equal(registry_tenant_create(fx->r, "acme", 200000, 299999,
+	    "test", &t), REG_TOMBSTONE);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM reserved WHERE "
+	    "slug = 'acme' AND kind = 'tombstone'"), 1);
+	assert_int_equal(registry_tenant_set_status(fx->r, "acme",
+	    TENANT_ACTIVE, "test"), REG_STATE);
+	assert_int_equal(registry_tenant_set_status(fx->r, "acme",
+	    TENANT_DELETED, "test"), REG_STATE);
+	assert_int_equal(registry_host_add(fx->r, "acme", "new.acme.example",
+	    1, "test"), REG_NOTFOUND);
+
+	/* And a hand edit cannot bring it back either. */
+	raw_refused(fx, "UPDATE tenants SET status = 'active' WHERE slug = "
+	    "'acme'", "stays deleted");
+	raw_refused(fx, "UPDATE tenants SET updated = 1 WHERE slug = 'acme'",
+	    "stays deleted");
+	raw_refused(fx, "DELETE FROM tenants WHERE slug = 'acme'",
+	    "tombstoned, not removed");
+	raw_refused(fx, "DELETE FROM reserved WHERE slug = 'acme'",
+	    "permanent");
+	raw_refused(fx, INS_TENANT
+	    "VALUES ('acme', 700000, 700000, 0, 0)", NULL);
+	raw_refused(fx, "INSERT INTO hostnames (hostname, tenant_id, status, "
+	    "created) VALUES ('back.acme.example', (SELECT id FROM tenants "
+	    "WHERE slug = 'acme'), 'active', 0)", "no such tenant");
+}
+
+static void
+test_identity_immutable(void **state)
+{
+	struct fx	*fx = *state;
+
+	create_ok(fx->r, "acme", 200000, 299999);
+	raw_refused(fx, "UPDATE tenants SET uid = 12345 WHERE slug = 'acme'",
+	    "identity never changes");
+	raw_refused(fx, "UPDATE tenants SET gid = 12345", "identity");
+	raw_refused(fx, "UPDATE tenants SET slug = 'acme2'", "identity");
+	raw_refused(fx, "UPDATE tenants SET id = 99", "identity");
+	raw_refused(fx, "UPDATE tenants SET created = 1", "identity");
+	/* Even a no-op write of an identity column. */
+	raw_refused(fx, "UPDATE tenants SET uid = uid", "identity");
+	raw_refused(fx, "DELETE FROM tenants", "tombstoned, not removed");
+	/* Status and timestamps are what may change. */
+	raw_ok(fx, "UPDATE tenants SET status = 'suspended', updated = 5");
+}
+
+static void
+test_version_and_open(void **state)
+{
+	struct fx	*fx = *state;
+	struct registry	*r;
+	struct tenant	 t;
+	char		 err[512], link[PATH_MAX], other[PATH_MAX];
+
+	create_ok(fx->r, "acme", 200000, 299999);
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"),
+	    REGISTRY_VERSION);
+
+	/* Read-only: finds the data, refuses to write. */
+	assert_non_null(r = registry_open(fx->path, REG_RDONLY, err,
+	    sizeof(err)));
+	assert_int_equal(registry_tenant_get(r, "acme", &t), REG_OK);
+	assert_int_equal(registry_tenant_create(r, "beta", 200000, 299999,
+	    "test", &t), REG_DB);
+	/* A commit by another connection is noticed once. */
+	assert_int_equal(registry_changed(r), 0);
+	create_ok(fx->r, "beta", 200000, 299999);
+	assert_int_equal(registry_changed(r), 1);
+	assert_int_equal(registry_changed(r), 0);
+	registry_close(r);
+
+	/* Without REG_CREATE nothing is created. */
+	snprintf(other, sizeof(other), "%s/other.db", fx->dir);
+	assert_null(registry_open(other, 0, err, sizeof(err)));
+	assert_int_equal(access(other, F_OK), -1);
+
+	/* Never through a symlink (THREATS 8). */
+	snprintf(link, sizeof(link), "%s/link.db", fx->dir);
+	assert_int_equal(symlink(fx->path, link), 0);
+	assert_null(registry_open(link, 0, err, sizeof(err)));
+	assert_null(registry_open(link, REG_RDONLY, err, sizeof(err)));
+
+	/* A newer schema than this code knows is refused, not guessed at. */
+	raw_ok(fx, "PRAGMA user_version = 99");
+	err[0] = '\0';
+	assert_null(r = registry_open(fx->path, 0, err, sizeof(err)));
+	print_message("writer: %s\n", err);
+	assert_non_null(strstr(err, "99"));
+	assert_non_null(strstr(err, "newer"));
+	err[0] = '\0';
+	assert_null(r = registry_open(fx->path, REG_CREATE, err, sizeof(err)));
+	assert_non_null(strstr(err, "newer"));
+	err[0] = '\0';
+	assert_null(r = registry_open(fx->path, REG_RDONLY, err, sizeof(err)));
+	print_message("reader: %s\n", err);
+	assert_non_null(strstr(err, "schema version 99"));
+	/* The refusal changed nothing. */
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 99);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM tenants"), 2);
+
+	/* An older one: a reader asks for an upgrade. */
+	raw_ok(fx, "PRAGMA user_version = 0");
+	err[0] = '\0';
+	assert_null(r = registry_open(fx->path, REG_RDONLY, err, sizeof(err)));
+	assert_non_null(strstr(err, "tenantctl init"));
+	raw_ok(fx, "PRAGMA user_version = 1");
+}
+
+static void
+test_status_str(void **state)
+{
+	assert_string_equal(tenant_status_str(TENANT_ACTIVE), "active");
+	assert_string_equal(tenant_status_str(TENANT_SUSPENDED), "suspended");
+	assert_string_equal(tenant_status_str(TENANT_DELETED), "deleted");
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_create_and_alloc),
+		T(test_alloc_skips_system_ids),
+		T(test_reserved_and_invalid),
+		T(test_raw_slug_rules),
+		T(test_raw_hostname_rules),
+		T(test_audit_append_only),
+		T(test_delete_tombstones),
+		T(test_identity_immutable),
+		T(test_version_and_open),
+		cmocka_unit_test(test_status_str),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
