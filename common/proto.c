@@ -187,6 +187,8 @@ msg_type_str(uint32_t type)
 		[MSG_STATE_RETIRING] = "STATE_RETIRING",
 		[MSG_CTL_DRAIN] = "CTL_DRAIN",
 		[MSG_LOG] = "LOG",
+		[MSG_CTL_PING] = "CTL_PING",
+		[MSG_STATE_PONG] = "STATE_PONG",
 	};
 
 	if (type >= MSG_TYPE_MAX)

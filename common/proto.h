@@ -18,6 +18,8 @@
  *                                  <------  MSG_CONN_HANDBACK + fd + bytes
  *      MSG_CFG_HOST*, MSG_CFG_DONE ------>  new host list (registry change)
  *      MSG_CTL_DRAIN (mode)        ------>  finish, hand back or close, exit
+ *      MSG_CTL_PING                ------>
+ *                                  <------  MSG_STATE_PONG
  *                                  <------  MSG_LOG, MSG_STATE_RETIRING
  *
  * Payload encoding: u32/u64 in host byte order (both ends are the same
@@ -59,6 +61,9 @@ enum msg_type {
 	MSG_CTL_DRAIN,
 	/* logging, worker -> supervisor */
 	MSG_LOG,
+	/* watchdog: a worker that stops reading its channel is found */
+	MSG_CTL_PING,
+	MSG_STATE_PONG,
 	MSG_TYPE_MAX
 };
 

@@ -30,6 +30,7 @@
 #define WORKER_OUTQ_MAX		32
 #define WORKER_LOG_PER_SEC	20
 #define SPARE_RETRY		1.0
+#define WATCHDOG_IDLE		5.0	/* seconds of silence before a ping */
 
 static struct tenant_rt	*tenants[TENANT_BUCKETS];
 static struct worker_list spares = TAILQ_HEAD_INITIALIZER(spares);
@@ -221,8 +222,9 @@ worker_fault(struct worker *w, const char *why)
 {
 	log_warnx("tenant %s worker %d (%s): %s; killing it", worker_name(w),
 	    (int)w->w_pid, worker_state_str(w->w_state), why);
-	worker_detach(w);
+	/* Signal first: closing the channel could let it exit "cleanly". */
 	priv_kill(w);
+	worker_detach(w);
 }
 
 static void
@@ -240,6 +242,22 @@ worker_drain(struct worker *w, enum drain_mode mode)
 	msg_put_u32(&mb, mode);
 	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, -1) == -1)
 		worker_fault(w, "cannot send DRAIN");
+}
+
+static void
+worker_ping(struct worker *w)
+{
+	struct msgbuf	 mb;
+
+	msg_init(&mb, MSG_CTL_PING, 0);
+	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, -1) == -1) {
+		if (errno == EAGAIN)
+			w->w_ping = ev_now(loop);	/* full: deaf, likely */
+		else
+			worker_fault(w, "cannot send PING");
+		return;
+	}
+	w->w_ping = ev_now(loop);
 }
 
 static unsigned int
@@ -700,6 +718,12 @@ on_log(struct worker *w, struct msg *m, int fd)
 	return 0;
 }
 
+static int
+on_pong(struct worker *w, struct msg *m, int fd)
+{
+	return msg_end(m);	/* worker_read() noted that it spoke */
+}
+
 #define ST(s)	(1u << (s))
 static const struct {
 	uint32_t	 type;
@@ -713,6 +737,7 @@ static const struct {
 	{ MSG_CONN_HANDBACK, ST(W_READY) | ST(W_DRAINING), 1, on_handback },
 	{ MSG_LOG, ST(W_SPARE) | ST(W_STARTING) | ST(W_READY) |
 	    ST(W_DRAINING), 0, on_log },
+	{ MSG_STATE_PONG, ST(W_READY) | ST(W_DRAINING), 0, on_pong },
 };
 
 /*
@@ -753,6 +778,8 @@ worker_read(struct worker *w)
 		    i++)
 			if (worker_msgs[i].type == m.m_type)
 				break;
+		w->w_heard = ev_now(loop);
+		w->w_ping = 0;
 		if (i == sizeof(worker_msgs) / sizeof(worker_msgs[0]) ||
 		    !(worker_msgs[i].states & ST(w->w_state)) ||
 		    worker_msgs[i].has_fd != (fd != -1) ||
@@ -945,6 +972,25 @@ sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 			handoff_fail(ho, 503, 1);
 		}
 		worker_fault(w, "not reading its channel");
+	}
+	/*
+	 * Watchdog: a worker holding connections that has said nothing for
+	 * a while is pinged; no answer within start_timeout means it is
+	 * hung or deaf (THREATS 58), and the connections it holds are lost
+	 * anyway.
+	 */
+	for (w = TAILQ_FIRST(&all_workers); w != NULL; w = tmp) {
+		tmp = TAILQ_NEXT(w, w_all);
+		if ((w->w_state != W_READY && w->w_state != W_DRAINING) ||
+		    w->w_chan == -1)
+			continue;
+		if (w->w_ping != 0) {
+			if (w->w_ping < limit)
+				worker_fault(w, "not answering its watchdog");
+			continue;
+		}
+		if (w->w_nrefs > 0 && ev_now(l) - w->w_heard > WATCHDOG_IDLE)
+			worker_ping(w);
 	}
 }
 

@@ -92,6 +92,8 @@ struct worker {
 	unsigned int	 w_loglines;
 	ev_tstamp	 w_logsec;
 	int		 w_evicted;	/* drained to make room */
+	ev_tstamp	 w_heard;	/* last message from it */
+	ev_tstamp	 w_ping;	/* unanswered PING sent at, or 0 */
 };
 TAILQ_HEAD(worker_list, worker);
 

@@ -193,8 +193,20 @@ conn_log(struct wconn *c, uint64_t bytes)
 	n = snprintf(line, sizeof(line), "%s conn=%u %s status=%d bytes=%llu\n",
 	    ts, c->c_id, c->c_req, c->c_status, (unsigned long long)bytes);
 	/* One write on an O_APPEND file: lines never interleave. */
-	if (n > 0 && (size_t)n < sizeof(line) &&
-	    write(env->we_log_fd, line, (size_t)n) != n && !warned++)
+	if (n <= 0 || (size_t)n >= sizeof(line) ||
+	    write(env->we_log_fd, line, (size_t)n) == n)
+		return;
+	if (errno == EFBIG) {
+		/*
+		 * At the worker's fsize limit: stop logging rather than fail
+		 * every request; a restart tries again. The cure is rotation.
+		 */
+		log_warnx("logs/access.log reached the file size limit "
+		    "(fsize in worker.limits); access logging stops until "
+		    "it is rotated");
+		close(env->we_log_fd);
+		env->we_log_fd = -1;
+	} else if (!warned++)
 		log_warn("access log");
 	c->c_req[0] = '\0';
 }

@@ -334,6 +334,12 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 			    __func__, env->we_nnames,
 			    (unsigned long long)env->we_gen);
 			break;
+		case MSG_CTL_PING:
+			/* The supervisor's watchdog: we are reading. */
+			if (msg_end(&m) == -1)
+				fatalx("%s: bad CTL_PING", __func__);
+			worker_send(MSG_STATE_PONG, 0, NULL, 0, -1, 0, 0);
+			break;
 		case MSG_CTL_DRAIN:
 			if (msg_get_u32(&m, &mode) == -1 || msg_end(&m) == -1 ||
 			    (mode != DRAIN_HANDBACK && mode != DRAIN_CLOSE))
@@ -401,9 +407,15 @@ main(int argc, char *argv[])
 		fatal("PR_SET_PDEATHSIG");
 	if (getppid() != parent)
 		exit(0);
+	/*
+	 * A client gone mid-response must cost an EPIPE, not the worker; a
+	 * file at its RLIMIT_FSIZE (a full access log) must cost an EFBIG,
+	 * not a SIGXFSZ death at every request after every restart.
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
+	    sigaction(SIGXFSZ, &sa, NULL) == -1)
 		fatal("sigaction");
 	worker_oom_score();
 

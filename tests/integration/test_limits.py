@@ -1,0 +1,60 @@
+# Resource limits a worker meets in normal operation must not become
+# outages: a full access log is a warning, not a crash loop.
+import os
+import time
+
+from conftest import Daemon, read_responses, request_bytes
+
+FSIZE = 64 << 20     # policy/worker.limits: fsize 64M
+
+
+def test_access_log_at_the_size_limit_does_not_kill_the_worker():
+    """A busy tenant's logs/access.log reaches RLIMIT_FSIZE. Before, the
+    next write raised SIGXFSZ and killed the worker, and every restart died
+    the same way at its first request: a permanent crash loop. Now the write
+    fails with EFBIG, the worker warns once and goes on serving."""
+    d = Daemon()
+    try:
+        d.create("acme", "acme's own page\n")
+        uid, gid = d.tenant_ids("acme")
+        log = os.path.join(d.tenant_dir("acme"), "logs", "access.log")
+        with open(log, "wb") as f:
+            f.truncate(FSIZE)               # sparse: at the limit already
+        os.chown(log, uid, gid)
+        d.start()
+        s = d.connect()
+        for i in range(5):
+            s.sendall(request_bytes(d.host("acme"), f"/?n={i}"))
+            rs, _, eof = read_responses(s, 1, 5)
+            assert rs and rs[0].status == 200, (i, rs, eof, d.logtext())
+        s.close()
+        (pid,) = d.workers("acme")
+        d.wait_log(r"tenant acme worker \d+: logs/access.log reached the "
+                   r"file size limit")
+        assert d.logtext().count("reached the file size limit") == 1
+        assert "lost worker" not in d.logtext()
+        assert os.path.getsize(log) == FSIZE
+        time.sleep(0.2)
+        assert d.workers("acme") == [pid]
+    finally:
+        d.close()
+
+
+def test_access_log_below_the_limit_keeps_logging():
+    """The control case: the same setup one line short of full keeps its
+    lines (so the test above fails if logging merely broke)."""
+    d = Daemon()
+    try:
+        d.create("acme", "acme's own page\n")
+        uid, gid = d.tenant_ids("acme")
+        log = os.path.join(d.tenant_dir("acme"), "logs", "access.log")
+        with open(log, "wb") as f:
+            f.truncate(FSIZE - 4096)
+        os.chown(log, uid, gid)
+        d.start()
+        assert d.get(d.host("acme")).status == 200
+        time.sleep(0.2)
+        assert os.path.getsize(log) > FSIZE - 4096
+        assert "reached the file size limit" not in d.logtext()
+    finally:
+        d.close()
