@@ -837,7 +837,9 @@ pool_worker_exited(struct worker *w, int status)
 		snprintf(how, sizeof(how), "exited; status %d",
 		    WEXITSTATUS(status));
 	abnormal = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
-	if (abnormal || w->w_state == W_STARTING || w->w_state == W_SPARE)
+	/* At a stop we kill spares ourselves: that is no loss to report. */
+	if (!shutting_down && (abnormal || w->w_state == W_STARTING ||
+	    w->w_state == W_SPARE))
 		log_warnx("lost worker: tenant %s pid %d (%s, %.1fs old, "
 		    "%u connections): %s", worker_name(w), (int)w->w_pid,
 		    worker_state_str(w->w_state), age, w->w_nrefs, how);
