@@ -154,6 +154,26 @@ read_file(const char *path, char *buf, size_t bufsz)
 	return n == -1 ? -1 : (ssize_t)off;
 }
 
+/*
+ * Set our OOM score adjustment ("-900", "500"). Lowering it needs
+ * CAP_SYS_RESOURCE; raising it needs nothing.
+ */
+int
+oom_score_set(const char *value)
+{
+	ssize_t	 n, len = (ssize_t)strlen(value);
+	int	 fd, saved;
+
+	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) ==
+	    -1)
+		return -1;
+	n = write(fd, value, (size_t)len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n == len ? 0 : -1;
+}
+
 /* close_range(2), or a walk of /proc/self/fd where it is missing. */
 int
 closefrom_safe(int lowfd)

@@ -15,5 +15,6 @@ int	 open_beneath(int, const char *, int, mode_t);
 int	 jail_path_check(const char *, gid_t, char *, size_t);
 ssize_t	 read_file(const char *, char *, size_t);
 int	 closefrom_safe(int);
+int	 oom_score_set(const char *);
 
 #endif

@@ -23,6 +23,7 @@
 #include "config-paths.h"
 #include "log.h"
 #include "supervisor.h"
+#include "sys.h"
 
 struct config		*conf;
 struct ev_loop		*loop;
@@ -144,23 +145,6 @@ raise_nofile(void)
 	}
 }
 
-/*
- * The supervisor should be the last thing the OOM killer picks; its
- * workers inherit this and raise their own score again.
- */
-static void
-protect_from_oom(void)
-{
-	int	 fd;
-
-	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) ==
-	    -1)
-		return;
-	if (write(fd, "-900", 4) != 4)
-		log_debug("oom_score_adj: %s", strerror(errno));
-	close(fd);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -227,7 +211,12 @@ main(int argc, char *argv[])
 		    conf->c_file : "built-in defaults");
 		return 0;
 	}
-	protect_from_oom();
+	/*
+	 * The supervisor should be the last thing the OOM killer picks;
+	 * its workers inherit this and raise their own score again.
+	 */
+	if (oom_score_set("-900") == -1)
+		log_debug("oom_score_adj: %s", strerror(errno));
 	lfd = listen_open();
 	route_init();
 	pool_init();

@@ -297,6 +297,19 @@ def request_bytes(host, path="/", method="GET", headers=None, close=False):
     return raw + b"\r\n"
 
 
+def wait_for(pred, timeout=5, what="condition", interval=0.01):
+    """Poll pred() until it is true (returned) or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for "
+                                 f"{what}")
+        time.sleep(interval)
+
+
 def proc_status(pid):
     out = {}
     with open(f"/proc/{pid}/status") as f:

@@ -111,23 +111,6 @@ worker_conn_gone(uint32_t conn_id, uint64_t served)
 	worker_maybe_exit();
 }
 
-/*
- * We inherit the supervisor's low OOM score; a worker is what the OOM
- * killer should take first (THREATS 41). Raising it needs no privilege.
- */
-static void
-worker_oom_score(void)
-{
-	int	 fd;
-
-	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) ==
-	    -1)
-		return;
-	if (write(fd, "500", 3) != 3)
-		log_debug("oom_score_adj: %s", strerror(errno));
-	close(fd);
-}
-
 /* Receive one message, blocking: only used before the event loop runs. */
 static ssize_t
 chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
@@ -417,7 +400,12 @@ main(int argc, char *argv[])
 	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
 	    sigaction(SIGXFSZ, &sa, NULL) == -1)
 		fatal("sigaction");
-	worker_oom_score();
+	/*
+	 * We inherit the supervisor's low OOM score; a worker is what the
+	 * OOM killer should take first (THREATS 41).
+	 */
+	if (oom_score_set("500") == -1)
+		log_debug("oom_score_adj: %s", strerror(errno));
 
 	env = &worker_env;
 	memset(env, 0, sizeof(*env));

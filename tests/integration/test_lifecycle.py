@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import (Daemon, POLICY, parse_responses, read_responses,
-                      request_bytes)
+                      request_bytes, wait_for)
 
 ACME = b"acme's own page\n"
 GLOBEX = b"globex's own page\n"
@@ -39,16 +39,6 @@ def fast():
         d.close()
 
 
-def wait_for(pred, timeout=5, what="condition", interval=0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for "
-                                 f"{what}")
-        time.sleep(interval)
 
 
 def proc_stat(pid):

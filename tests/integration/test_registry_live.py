@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import Daemon, read_responses, request_bytes
+from conftest import Daemon, read_responses, request_bytes, wait_for
 
 SHOP = "shop.example.org"
 
@@ -24,15 +24,6 @@ def live():
         d.close()
 
 
-def wait_for(pred, timeout=5, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def alive(pid):

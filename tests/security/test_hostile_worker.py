@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import (BUILD, Daemon, children, proc_status, read_responses,
-                      request_bytes)
+                      request_bytes, wait_for)
 
 HOSTILE = os.path.join(BUILD, "tests", "security", "tenantd-hostile-worker")
 ADMIN = "admin.test.localhost"
@@ -25,16 +25,6 @@ LOGLINE = re.compile(r"^(?:(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d{3}Z "
 WORKER_LOG_PER_SEC = 20     # pool.c
 
 
-def wait_for(pred, timeout=5, what="condition", interval=0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for "
-                                 f"{what}")
-        time.sleep(interval)
 
 
 def settle(pred, timeout):
