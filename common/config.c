@@ -25,6 +25,7 @@ struct conf_key {
 	const char	*k_section;
 	const char	*k_name;
 	enum conf_type	 k_type;
+	int		 k_live;	/* a reload applies it (else: restart) */
 	size_t		 k_off;
 	size_t		 k_size;	/* CT_STR: buffer size */
 	unsigned long	 k_min;
@@ -34,19 +35,27 @@ struct conf_key {
 };
 
 #define S(sec, name, field, def, doc) \
-	{ sec, name, CT_STR, offsetof(struct config, field), \
+	{ sec, name, CT_STR, 0, offsetof(struct config, field), \
 	  sizeof(((struct config *)0)->field), 0, 0, def, doc }
 #define U(sec, name, type, field, min, max, def, doc) \
-	{ sec, name, type, offsetof(struct config, field), 0, min, max, def, doc }
+	{ sec, name, type, 0, offsetof(struct config, field), 0, min, max, def, \
+	  doc }
+/* Keys a reload (SIGHUP) applies to the running daemon. */
+#define LS(sec, name, field, def, doc) \
+	{ sec, name, CT_STR, 1, offsetof(struct config, field), \
+	  sizeof(((struct config *)0)->field), 0, 0, def, doc }
+#define LU(sec, name, type, field, min, max, def, doc) \
+	{ sec, name, type, 1, offsetof(struct config, field), 0, min, max, def, \
+	  doc }
 
 static const struct conf_key conf_keys[] = {
 	S("paths", "state_dir", c_state_dir, TENANTD_STATE_DIR,
 	    "Registry, generation file and tenants/ live here."),
 	S("paths", "run_dir", c_run_dir, TENANTD_RUN_DIR,
 	    "Runtime directory for the proxy socket."),
-	S("paths", "worker", c_worker, TENANTD_WORKER_PATH,
+	LS("paths", "worker", c_worker, TENANTD_WORKER_PATH,
 	    "The tenantd-worker binary exec'd for every worker."),
-	S("paths", "policy_dir", c_policy_dir, TENANTD_POLICY_DIR,
+	LS("paths", "policy_dir", c_policy_dir, TENANTD_POLICY_DIR,
 	    "Seccomp allowlist and rlimit files (tenantd-policy(5))."),
 	S("hosts", "suffix", c_suffix, "localhost",
 	    "Tenants are served at <slug>.<suffix>."),
@@ -62,41 +71,49 @@ static const struct conf_key conf_keys[] = {
 	    "Largest request head in bytes; larger gets 431."),
 	U("proxy", "target_max", CT_UINT, c_target_max, 256, 15000, "4096",
 	    "Longest request target in bytes; longer gets 414."),
-	U("proxy", "header_timeout", CT_MS, c_header_timeout_ms, 100, 600000,
+	LU("proxy", "header_timeout", CT_MS, c_header_timeout_ms, 100, 600000,
 	    "10s", "Time allowed to send a complete request head."),
-	U("proxy", "max_reading", CT_UINT, c_max_reading, 1, 100000, "1024",
+	LU("proxy", "max_reading", CT_UINT, c_max_reading, 1, 100000, "1024",
 	    "Connections whose head is still being read; accept pauses above."),
-	U("workers", "spares", CT_UINT, c_spares, 0, 64, "2",
+	LU("workers", "spares", CT_UINT, c_spares, 0, 64, "2",
 	    "Exec'd, unbound workers kept ready for a cold tenant."),
-	U("workers", "max_workers", CT_UINT, c_max_workers, 1, 100000, "1000",
+	LU("workers", "max_workers", CT_UINT, c_max_workers, 1, 100000, "1000",
 	    "Live workers in all, spares included."),
-	U("workers", "per_tenant", CT_UINT, c_workers_per_tenant, 1, 256, "4",
+	LU("workers", "per_tenant", CT_UINT, c_workers_per_tenant, 1, 256, "4",
 	    "Workers one tenant may have."),
 	U("workers", "conns_per_worker", CT_UINT, c_conns_per_worker, 1, 1024,
 	    "64", "Connections one worker serves at once."),
-	U("workers", "queue_max", CT_UINT, c_queue_max, 1, 4096, "64",
+	LU("workers", "queue_max", CT_UINT, c_queue_max, 1, 4096, "64",
 	    "Connections one tenant may have waiting for a worker; more get 503."),
-	U("workers", "start_timeout", CT_MS, c_start_timeout_ms, 100, 60000,
+	LU("workers", "start_timeout", CT_MS, c_start_timeout_ms, 100, 60000,
 	    "5s", "A worker not ready within this is killed (a spawn failure)."),
-	U("workers", "idle_timeout", CT_MS, c_idle_timeout_ms, 1000, 86400000,
+	LU("workers", "idle_timeout", CT_MS, c_idle_timeout_ms, 1000, 86400000,
 	    "60s", "A worker with no connection for this long is retired."),
-	U("workers", "keepalive_timeout", CT_MS, c_keepalive_timeout_ms, 100,
+	LU("workers", "keepalive_timeout", CT_MS, c_keepalive_timeout_ms, 100,
 	    3600000, "15s", "An idle keep-alive connection is closed after this."),
-	U("workers", "max_requests", CT_UINT, c_max_requests, 0, 4000000000U,
+	LU("workers", "max_requests", CT_UINT, c_max_requests, 0, 4000000000U,
 	    "0", "Retire a worker after this many requests (0: never)."),
-	U("workers", "backoff_min", CT_MS, c_backoff_min_ms, 100, 600000, "1s",
+	LU("workers", "backoff_min", CT_MS, c_backoff_min_ms, 100, 600000, "1s",
 	    "Least time between two starts of one tenant's workers."),
-	U("workers", "backoff_max", CT_MS, c_backoff_max_ms, 100, 3600000,
+	LU("workers", "backoff_max", CT_MS, c_backoff_max_ms, 100, 3600000,
 	    "60s", "Longest delay after repeated crashes."),
-	U("workers", "crash_window", CT_MS, c_crash_window_ms, 100, 3600000,
+	LU("workers", "crash_window", CT_MS, c_crash_window_ms, 100, 3600000,
 	    "10s", "A worker dying abnormally younger than this counts as a crash."),
-	U("workers", "drain_timeout", CT_MS, c_drain_timeout_ms, 100, 600000,
+	LU("workers", "drain_timeout", CT_MS, c_drain_timeout_ms, 100, 600000,
 	    "10s", "On stop, workers get this long to finish before SIGKILL."),
-	U("tenants", "uid_min", CT_UINT, c_uid_min, 1000, 4000000000U, "200000",
+	S("admin", "socket", c_admin_socket, "",
+	    "Admin socket for tenantctl (status, restart, drain, reload, "
+	    "metrics). Empty: <run_dir>/admin.sock."),
+	S("admin", "group", c_admin_group, "",
+	    "Group allowed on the admin socket besides root. Empty: root only."),
+	S("admin", "http_listen", c_http_listen, "",
+	    "host:port on loopback serving /metrics (Prometheus) and /ask "
+	    "(Caddy on-demand TLS). Empty: off."),
+	LU("tenants", "uid_min", CT_UINT, c_uid_min, 1000, 4000000000U, "200000",
 	    "First uid/gid handed to a tenant."),
-	U("tenants", "uid_max", CT_UINT, c_uid_max, 1000, 4000000000U, "299999",
+	LU("tenants", "uid_max", CT_UINT, c_uid_max, 1000, 4000000000U, "299999",
 	    "Last uid/gid handed to a tenant."),
-	U("log", "verbose", CT_BOOL, c_verbose, 0, 1, "false",
+	LU("log", "verbose", CT_BOOL, c_verbose, 0, 1, "false",
 	    "Log debug messages."),
 };
 #define NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -282,6 +299,44 @@ conf_handler(void *arg, const char *section, const char *name,
 	return 0;
 }
 
+/*
+ * "127.0.0.1:9465" or "[::1]:9465": loopback only, since what listens
+ * there (metrics, Caddy's ask) is for the host itself. Fills the address
+ * text and port when asked.
+ */
+int
+config_hostport(const char *s, char *addr, unsigned int *port)
+{
+	const char	*colon, *host = s;
+	char		 buf[64], *ep;
+	unsigned long	 p;
+	size_t		 hl;
+
+	if ((colon = strrchr(s, ':')) == NULL)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		host = s + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(buf))
+		return -1;
+	memcpy(buf, host, hl);
+	buf[hl] = '\0';
+	if (strcmp(buf, "::1") != 0 && strncmp(buf, "127.", 4) != 0)
+		return -1;
+	errno = 0;
+	p = strtoul(colon + 1, &ep, 10);
+	if (errno != 0 || *ep != '\0' || colon[1] < '1' || colon[1] > '9' ||
+	    p > 65535)
+		return -1;
+	if (addr != NULL)
+		snprintf(addr, sizeof(buf), "%s", buf);
+	if (port != NULL)
+		*port = (unsigned int)p;
+	return 0;
+}
+
 /* Checks across keys, and the values derived from them. */
 static int
 config_finish(struct config *c, char *err, size_t errsz)
@@ -305,6 +360,27 @@ config_finish(struct config *c, char *err, size_t errsz)
 	if (c->c_socket[0] != '/' || strlen(c->c_socket) > CONF_SUN_MAX) {
 		snprintf(err, errsz, "[proxy] socket: must be an absolute path "
 		    "of at most %d bytes", CONF_SUN_MAX);
+		return -1;
+	}
+	if (c->c_admin_socket[0] == '\0' || c->c_admin_socket_derived) {
+		c->c_admin_socket_derived = 1;
+		n = snprintf(c->c_admin_socket, sizeof(c->c_admin_socket),
+		    "%s/admin.sock", c->c_run_dir);
+		if (n < 0 || (size_t)n >= sizeof(c->c_admin_socket)) {
+			snprintf(err, errsz, "[paths] run_dir: too long");
+			return -1;
+		}
+	}
+	if (c->c_admin_socket[0] != '/' ||
+	    strlen(c->c_admin_socket) > CONF_SUN_MAX) {
+		snprintf(err, errsz, "[admin] socket: must be an absolute path "
+		    "of at most %d bytes", CONF_SUN_MAX);
+		return -1;
+	}
+	if (c->c_http_listen[0] != '\0' && config_hostport(c->c_http_listen,
+	    NULL, NULL) == -1) {
+		snprintf(err, errsz, "[admin] http_listen: expected a loopback "
+		    "address and port such as 127.0.0.1:9465 or [::1]:9465");
 		return -1;
 	}
 	if (host_conf_init(&c->c_hosts, c->c_suffix, c->c_admin_host) == -1) {
@@ -396,6 +472,32 @@ config_path(const struct config *c, const char *name, char *buf, size_t sz)
 	return 0;
 }
 
+/*
+ * Apply a freshly loaded config to the running one: keys marked live are
+ * copied; every other key that differs is reported through warn(), since
+ * it takes a restart (sockets, paths, limits sized at start).
+ */
+void
+config_reload(struct config *cur, const struct config *nc,
+    void (*warn)(const char *, const char *))
+{
+	size_t	 i, sz;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct conf_key	*k = &conf_keys[i];
+		char			*dst = (char *)cur + k->k_off;
+		const char		*src = (const char *)nc + k->k_off;
+
+		sz = k->k_type == CT_STR ? k->k_size : sizeof(unsigned int);
+		if (memcmp(dst, src, sz) == 0)
+			continue;
+		if (k->k_live)
+			memcpy(dst, src, sz);
+		else
+			warn(k->k_section, k->k_name);
+	}
+}
+
 /* Print every key with its current value and its documentation. */
 void
 config_dump(FILE *f, const struct config *c)
@@ -414,14 +516,16 @@ config_dump(FILE *f, const struct config *c)
 			sec = k->k_section;
 			fprintf(f, "\n[%s]\n", sec);
 		}
-		fprintf(f, "# %s (default: %s)\n", k->k_doc,
-		    k->k_default[0] ? k->k_default : "empty");
+		fprintf(f, "# %s (default: %s%s)\n", k->k_doc,
+		    k->k_default[0] ? k->k_default : "empty",
+		    k->k_live ? "; applied on reload" : "");
 		v = k->k_type == CT_STR ? 0 : *(const unsigned int *)(const void *)p;
 		switch (k->k_type) {
 		case CT_STR:
 			/* A derived socket path stays derived in the file. */
-			fprintf(f, "%s = %s\n", k->k_name, (p == c->c_socket &&
-			    c->c_socket_derived) ? "" : p);
+			fprintf(f, "%s = %s\n", k->k_name, ((p == c->c_socket &&
+			    c->c_socket_derived) || (p == c->c_admin_socket &&
+			    c->c_admin_socket_derived)) ? "" : p);
 			break;
 		case CT_UINT:
 			fprintf(f, "%s = %u\n", k->k_name, v);

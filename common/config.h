@@ -55,6 +55,11 @@ struct config {
 	unsigned int	 c_crash_window_ms;
 	unsigned int	 c_drain_timeout_ms;
 
+	/* [admin] */
+	char		 c_admin_socket[CONF_PATH_MAX];
+	char		 c_admin_group[64];
+	char		 c_http_listen[64];
+
 	/* [tenants] */
 	unsigned int	 c_uid_min;
 	unsigned int	 c_uid_max;
@@ -65,11 +70,15 @@ struct config {
 	/* derived */
 	struct host_conf c_hosts;
 	int		 c_socket_derived;	/* socket from run_dir */
+	int		 c_admin_socket_derived;
 };
 
 void	 config_defaults(struct config *);
 int	 config_load(struct config *, const char *, int, char *, size_t);
 int	 config_path(const struct config *, const char *, char *, size_t);
+int	 config_hostport(const char *, char *, unsigned int *);
 void	 config_dump(FILE *, const struct config *);
+void	 config_reload(struct config *, const struct config *,
+	    void (*)(const char *, const char *));
 
 #endif

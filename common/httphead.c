@@ -192,6 +192,9 @@ hh_header_done(struct hh_parser *hp)
 		h->hh_inm = v;
 	} else if (hh_name_is(hp, "if-modified-since")) {
 		h->hh_ims = v;
+	} else if (hh_name_is(hp, "x-forwarded-for")) {
+		/* For logs only; the proxy sets it (never used to route). */
+		h->hh_xff = v;
 	} else if (hh_name_is(hp, "content-length")) {
 		/* 1*DIGIT, once: no sign, list, blank or overflow (6.3). */
 		if (h->hh_has_clen++ || hh_parse_clen(hp, v, &h->hh_clen) == -1)

@@ -40,6 +40,7 @@ struct http_head {
 	struct hh_span	 hh_host;		/* OWS trimmed */
 	struct hh_span	 hh_inm;		/* If-None-Match */
 	struct hh_span	 hh_ims;		/* If-Modified-Since */
+	struct hh_span	 hh_xff;		/* X-Forwarded-For, the last */
 	unsigned int	 hh_nhost;
 	unsigned int	 hh_nheaders;
 	unsigned int	 hh_nte;

@@ -7,7 +7,7 @@ packages=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libev-dev libseccomp-dev libcap-dev libsqlite3-dev libsodium-dev
-	libhttp-parser-dev libinih-dev libjansson-dev
+	libhttp-parser-dev libinih-dev libjansson-dev libsystemd-dev
 	# tests: unit framework, pytest on Debian's python3, fuzzing, tracing
 	libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev
 	strace curl procps util-linux mandoc binutils

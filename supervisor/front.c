@@ -454,6 +454,12 @@ front_handback(int fd, const uint8_t *data, size_t len, unsigned int hops)
 	front_process(f);
 }
 
+unsigned int
+front_reading(void)
+{
+	return nreading;
+}
+
 void
 front_init(int fd)
 {

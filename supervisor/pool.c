@@ -1055,6 +1055,26 @@ pool_empty(void)
 	return nworkers == 0;
 }
 
+void
+pool_counts(struct pool_counts *pc)
+{
+	struct tenant_rt	*t;
+	struct worker		*w;
+	size_t			 b;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->pc_spares = nspares;
+	pc->pc_workers = nworkers - nspares;
+	TAILQ_FOREACH(w, &all_workers, w_all)
+		pc->pc_conns += w->w_nrefs;
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			pc->pc_queued += t->t_nqueue;
+			if (t->t_nworkers > 0)
+				pc->pc_tenants++;
+		}
+}
+
 /* Stop: spares go at once, workers drain; tenantd.c enforces the timeout. */
 void
 pool_shutdown(void)

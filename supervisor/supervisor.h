@@ -111,15 +111,26 @@ struct tenant_rt {
 	ev_timer	 t_timer;
 };
 
+/* Live counts for systemd's STATUS= line and the admin socket. */
+struct pool_counts {
+	unsigned int	 pc_workers;	/* bound to a tenant */
+	unsigned int	 pc_spares;
+	unsigned int	 pc_tenants;	/* with a worker */
+	unsigned int	 pc_conns;	/* held by workers */
+	unsigned int	 pc_queued;	/* waiting for a worker */
+};
+
 /* tenantd.c */
 extern struct config	*conf;
 extern struct ev_loop	*loop;
+void	 tenantd_reload(void);
 
 /* front.c: the proxy socket, request heads, canned answers */
 void	 front_init(int);
 void	 front_stop(void);
 void	 front_handback(int, const uint8_t *, size_t, unsigned int);
 void	 front_reply(int, const uint8_t *, size_t, int, unsigned int);
+unsigned int front_reading(void);
 
 /* route.c: Host -> tenant, cached, invalidated by the registry generation */
 void	 route_init(void);
@@ -135,6 +146,7 @@ void	 pool_worker_exited(struct worker *, int);
 void	 pool_shutdown(void);
 void	 pool_kill_all(void);
 int	 pool_empty(void);
+void	 pool_counts(struct pool_counts *);
 
 /* priv.c: the root half */
 void	 priv_init(int);

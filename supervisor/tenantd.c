@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 
 #include "config-paths.h"
 #include "log.h"
@@ -29,9 +30,11 @@ struct config		*conf;
 struct ev_loop		*loop;
 static struct config	 config;
 static ev_signal	 sig_term, sig_int, sig_hup;
-static ev_timer		 stop_timer;
+static ev_timer		 stop_timer, status_timer, watchdog_timer;
 static int		 stopping;
 static int		 own_socket;
+static const char	*config_file;
+static int		 config_explicit;
 
 static void
 usage(void)
@@ -97,6 +100,103 @@ listen_open(void)
 	return fd;
 }
 
+/*
+ * Socket activation (systemd.socket, sd_listen_fds(3)): exactly one
+ * listening Unix stream socket, which we use as it is and never unlink.
+ * sd_listen_fds(1) also clears LISTEN_FDS, so no worker inherits it.
+ */
+static int
+listen_inherited(void)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 sl = sizeof(sun);
+	int			 n, fd = SD_LISTEN_FDS_START;
+
+	if ((n = sd_listen_fds(1)) < 0) {
+		errno = -n;
+		fatal("sd_listen_fds");
+	}
+	if (n == 0)
+		return -1;
+	if (n != 1)
+		fatalx("systemd passed %d sockets; tenantd takes exactly one, "
+		    "the proxy socket", n);
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+		fatalx("the socket systemd passed is not a listening Unix "
+		    "stream socket");
+	if (fd_nonblock(fd) == -1 || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("socket from systemd");
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &sl) == 0 &&
+	    sun.sun_path[0] != '\0')
+		snprintf(conf->c_socket, sizeof(conf->c_socket), "%.*s",
+		    (int)sizeof(sun.sun_path), sun.sun_path);
+	log_info("proxy socket %s passed by systemd", conf->c_socket);
+	return fd;
+}
+
+/* systemd's STATUS= line, with live counts ("systemctl status"). */
+static void
+notify_status(const char *prefix)
+{
+	struct pool_counts	 pc;
+
+	pool_counts(&pc);
+	sd_notifyf(0, "%sSTATUS=%u tenants served by %u workers, %u spare; "
+	    "%u connections held, %u being read, %u waiting", prefix,
+	    pc.pc_tenants, pc.pc_workers, pc.pc_spares, pc.pc_conns,
+	    front_reading(), pc.pc_queued);
+}
+
+static void
+status_timer_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	notify_status("");
+}
+
+/*
+ * WATCHDOG=1 from the event loop itself: if the loop wedges, the pings
+ * stop and systemd restarts us.
+ */
+static void
+watchdog_timer_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+reload_warn(const char *section, const char *key)
+{
+	log_warnx("reload: [%s] %s changed; it takes effect after a restart",
+	    section, key);
+}
+
+/*
+ * Reload (SIGHUP, systemctl reload, tenantctl reload): the config file
+ * and the policy files are read again. Keys that are safe to change live
+ * apply at once (new workers get new timeouts and the new policy); the
+ * others are reported. Nothing in flight is touched.
+ */
+void
+tenantd_reload(void)
+{
+	struct config	 nc;
+	char		 err[512];
+
+	sd_notify(0, "RELOADING=1");
+	if (config_load(&nc, config_file, !config_explicit, err,
+	    sizeof(err)) == -1)
+		log_warnx("reload: config: %s; keeping the running one", err);
+	else {
+		config_reload(conf, &nc, reload_warn);
+		log_setverbose(conf->c_verbose ? 1 : log_getverbose());
+		log_info("reload: %s read", nc.c_file[0] ? nc.c_file :
+		    "built-in defaults");
+	}
+	priv_reload();
+	notify_status("READY=1\n");
+}
+
 static void
 stop_timer_cb(struct ev_loop *l, ev_timer *t, int revents)
 {
@@ -114,6 +214,7 @@ sig_stop_cb(struct ev_loop *l, ev_signal *s, int revents)
 		return;
 	}
 	log_info("stopping on signal %d", s->signum);
+	sd_notify(0, "STOPPING=1");
 	front_stop();
 	if (own_socket)
 		unlink(conf->c_socket);
@@ -130,7 +231,7 @@ sig_stop_cb(struct ev_loop *l, ev_signal *s, int revents)
 static void
 sig_hup_cb(struct ev_loop *l, ev_signal *s, int revents)
 {
-	priv_reload();
+	tenantd_reload();
 }
 
 /* Room for one socket and one pidfd per worker, plus the connections. */
@@ -152,8 +253,11 @@ main(int argc, char *argv[])
 	char		 err[512];
 	int		 ch, debug = 0, verbose = 0, check = 0, dump = 0, lfd;
 	int		 explicit = 0;
+	uint64_t	 wd_usec;
 	struct sigaction sa;
 
+	/* Nothing to reload before we run; libev takes SIGHUP over later. */
+	signal(SIGHUP, SIG_IGN);
 	while ((ch = getopt(argc, argv, "c:dnvD")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -182,6 +286,8 @@ main(int argc, char *argv[])
 	log_init(debug, verbose);
 	log_procinit("tenantd");
 	conf = &config;
+	config_file = cfile;
+	config_explicit = explicit;
 	if (config_load(conf, cfile, !explicit, err, sizeof(err)) == -1)
 		fatalx("config: %s", err);
 	if (conf->c_verbose)
@@ -205,6 +311,17 @@ main(int argc, char *argv[])
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("libev: no event loop");
+	/*
+	 * Signal watchers before anything can see us: once the socket
+	 * exists, a supervisor may send SIGHUP, whose default action would
+	 * end the process.
+	 */
+	ev_signal_init(&sig_term, sig_stop_cb, SIGTERM);
+	ev_signal_init(&sig_int, sig_stop_cb, SIGINT);
+	ev_signal_init(&sig_hup, sig_hup_cb, SIGHUP);
+	ev_signal_start(loop, &sig_term);
+	ev_signal_start(loop, &sig_int);
+	ev_signal_start(loop, &sig_hup);
 	priv_init(check);
 	if (check) {
 		printf("configuration OK (%s)\n", conf->c_file[0] ?
@@ -217,21 +334,26 @@ main(int argc, char *argv[])
 	 */
 	if (oom_score_set("-900") == -1)
 		log_debug("oom_score_adj: %s", strerror(errno));
-	lfd = listen_open();
+	if ((lfd = listen_inherited()) == -1)
+		lfd = listen_open();
 	route_init();
 	pool_init();
 	front_init(lfd);
 
-	ev_signal_init(&sig_term, sig_stop_cb, SIGTERM);
-	ev_signal_init(&sig_int, sig_stop_cb, SIGINT);
-	ev_signal_init(&sig_hup, sig_hup_cb, SIGHUP);
-	ev_signal_start(loop, &sig_term);
-	ev_signal_start(loop, &sig_int);
-	ev_signal_start(loop, &sig_hup);
+	ev_timer_init(&status_timer, status_timer_cb, 2., 2.);
+	ev_timer_start(loop, &status_timer);
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		ev_timer_init(&watchdog_timer, watchdog_timer_cb,
+		    wd_usec / 2e6, wd_usec / 2e6);
+		ev_timer_start(loop, &watchdog_timer);
+	}
+
 
 	log_info("tenantd %s: serving *.%s on %s (%u spare workers)",
 	    TENANTD_VERSION, conf->c_hosts.hc_suffix, conf->c_socket,
 	    conf->c_spares);
+	/* The socket listens and the spares are exec'd: we are ready. */
+	notify_status("READY=1\n");
 	ev_run(loop, 0);
 	log_info("stopped");
 	return 0;

@@ -370,8 +370,15 @@ conn_request(struct wconn *c)
 	    c->c_buf + h->hh_target.off, h->hh_target.len);
 	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o,
 	    " HTTP/1.%u\" host=", h->hh_minor);
-	log_escape(c->c_req, o, sizeof(c->c_req), (const uint8_t *)hr.hr_name,
-	    hr.hr_name_len);
+	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
+	    (const uint8_t *)hr.hr_name, hr.hr_name_len);
+	/* The client as the proxy reported it (docs/operations.md). */
+	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o, " client=");
+	if (h->hh_xff.len > 0)
+		log_escape(c->c_req, o, sizeof(c->c_req), c->c_buf +
+		    h->hh_xff.off, h->hh_xff.len > 64 ? 64 : h->hh_xff.len);
+	else
+		snprintf(c->c_req + o, sizeof(c->c_req) - o, "-");
 
 	if (h->hh_chunked) {
 		/* No handler here takes a body; we do not decode one. */

@@ -724,7 +724,7 @@ def test_access_log_escapes_the_target(wd):
         assert all(0x20 <= c < 0x7f for c in ln), ln
         assert ln.count(b'"') == 2, ln
         assert re.search(rb' conn=\d+ "GET \S+ HTTP/1\.1" host=acme\.'
-                         rb'test\.localhost status=\d{3} bytes=\d+$', ln), ln
+                         rb'test\.localhost client=\S+ status=\d{3} bytes=\d+$', ln), ln
     assert any(b"\\x22" in ln for ln in logged)
     assert not any(ln.startswith(b"FAKE") for ln in
                    open(os.path.join(wd.tenant_dir("acme"), "logs",
