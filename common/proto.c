@@ -11,6 +11,12 @@
 
 #include "proto.h"
 
+/* Latency histogram bounds, shared by the worker and the metrics. */
+const uint32_t stats_bounds_us[STATS_BUCKETS - 1] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000,
+};
+
 void
 msg_init(struct msgbuf *mb, uint32_t type, uint32_t conn_id)
 {
@@ -189,6 +195,7 @@ msg_type_str(uint32_t type)
 		[MSG_LOG] = "LOG",
 		[MSG_CTL_PING] = "CTL_PING",
 		[MSG_STATE_PONG] = "STATE_PONG",
+		[MSG_STATE_STATS] = "STATE_STATS",
 	};
 
 	if (type >= MSG_TYPE_MAX)

@@ -20,6 +20,7 @@
  *      MSG_CTL_DRAIN (mode)        ------>  finish, hand back or close, exit
  *      MSG_CTL_PING                ------>
  *                                  <------  MSG_STATE_PONG
+ *                                  <------  MSG_STATE_STATS (each second)
  *                                  <------  MSG_LOG, MSG_STATE_RETIRING
  *
  * Payload encoding: u32/u64 in host byte order (both ends are the same
@@ -64,6 +65,8 @@ enum msg_type {
 	/* watchdog: a worker that stops reading its channel is found */
 	MSG_CTL_PING,
 	MSG_STATE_PONG,
+	/* request counters since the last report, worker -> supervisor */
+	MSG_STATE_STATS,
 	MSG_TYPE_MAX
 };
 
@@ -77,6 +80,16 @@ enum drain_mode {
 	DRAIN_HANDBACK = 1,
 	DRAIN_CLOSE = 2,
 };
+
+/*
+ * MSG_STATE_STATS: u32 n, n x (u32 status, u32 count), u64 body bytes,
+ * u64 latency sum in us, u32 STATS_BUCKETS, STATS_BUCKETS x u32 counts of
+ * requests whose latency (head complete to response sent) was at most
+ * stats_bounds_us[i] (the last bucket is +Inf).
+ */
+#define STATS_BUCKETS		14
+#define STATS_MAX_CODES		64
+extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
 
 /* Why a worker gives a connection back. */
 enum handback_reason {

@@ -179,6 +179,8 @@ front_answer(struct fconn *f, int status, unsigned int retry,
 		front_listen_update();
 	}
 	f->f_replying = 1;
+	if (status >= 100 && status < 600)
+		dstats.ds_answers[status]++;
 	if (retry > 0)
 		snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", retry);
 	bl = snprintf(body, sizeof(body), "%d %s\n", status,
@@ -412,6 +414,7 @@ front_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 			log_warn("%s: accept", __func__);
 			return;
 		}
+		dstats.ds_accepted++;
 		if ((f = fconn_new(fd, 0, 1)) == NULL) {
 			close(fd);
 			continue;

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@
 #define SPARE_RETRY		1.0
 #define WATCHDOG_IDLE		5.0	/* seconds of silence before a ping */
 
+struct daemon_stats	 dstats;
 static struct tenant_rt	*tenants[TENANT_BUCKETS];
 static struct worker_list spares = TAILQ_HEAD_INITIALIZER(spares);
 static struct worker_list all_workers = TAILQ_HEAD_INITIALIZER(all_workers);
@@ -121,6 +124,25 @@ handoff_new(int fd, const uint8_t *data, size_t len, unsigned int hops)
 	return ho;
 }
 
+void
+tenant_stats_code(struct tenant_stats *ts, int code, uint64_t n)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < ts->ts_ncodes; i++)
+		if (ts->ts_code[i] == code)
+			break;
+	if (i == ts->ts_ncodes) {
+		if (ts->ts_ncodes == STATS_MAX_CODES)
+			i = STATS_MAX_CODES - 1;	/* the rest share one */
+		else {
+			ts->ts_code[i] = (uint16_t)code;
+			ts->ts_ncodes++;
+		}
+	}
+	ts->ts_count[i] += n;
+}
+
 static void
 handoff_fail(struct handoff *ho, int status, unsigned int retry)
 {
@@ -138,6 +160,7 @@ tenant_fail_queue(struct tenant_rt *t, int status, unsigned int retry)
 	while ((ho = TAILQ_FIRST(&t->t_queue)) != NULL) {
 		TAILQ_REMOVE(&t->t_queue, ho, ho_entry);
 		t->t_nqueue--;
+		tenant_stats_code(&t->t_stats, status, 1);
 		handoff_fail(ho, status, retry);
 	}
 }
@@ -163,6 +186,7 @@ tenant_failure(struct tenant_rt *t, ev_tstamp since)
 	ev_tstamp	 wait;
 
 	t->t_failures++;
+	t->t_stats.ts_crashes++;
 	t->t_next_start = since + tenant_delay(t);
 	wait = t->t_next_start - ev_now(loop);
 	log_warnx("tenant %s: %u crashes in a row, next start in %.1fs",
@@ -191,6 +215,7 @@ worker_spawn(struct worker *w)
 {
 	if (priv_spawn(w) == -1)
 		return -1;
+	dstats.ds_spawns++;
 	ev_io_init(&w->w_rev, worker_read_cb, w->w_chan, EV_READ);
 	ev_io_init(&w->w_wev, worker_write_cb, w->w_chan, EV_WRITE);
 	ev_timer_init(&w->w_timer, worker_timer_cb, 0., 0.);
@@ -323,6 +348,9 @@ worker_send_conn(struct worker *w, struct handoff *ho)
 	ref->cr_dev = st.st_dev;
 	ref->cr_ino = st.st_ino;
 	ref->cr_hops = ho->ho_hops;
+	dstats.ds_handoffs++;
+	if (w->w_tenant != NULL)
+		w->w_tenant->t_stats.ts_handoffs++;
 	close(ho->ho_fd);
 	free(ho);
 	ev_timer_stop(loop, &w->w_timer);
@@ -408,6 +436,8 @@ tenant_start(struct tenant_rt *t)
 	w->w_tenant = t;
 	w->w_state = W_STARTING;
 	w->w_bound = ev_now(loop);
+	t->t_stats.ts_spawns++;
+	t->t_stats.ts_last_start = w->w_bound;
 	TAILQ_INSERT_TAIL(&t->t_workers, w, w_entry);
 	t->t_nworkers++;
 	t->t_next_start = ev_now(loop) + tenant_delay(t);
@@ -662,6 +692,8 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	 */
 	hops = served > 0 ? 1 : ref->cr_hops + 1;
 	worker_unref(w, ref);
+	dstats.ds_handbacks++;
+	w->w_tenant->t_stats.ts_handbacks++;
 	w->w_requests += served;
 	worker_idle_check(w);
 	if (shutting_down && len == 0)
@@ -718,6 +750,46 @@ on_log(struct worker *w, struct msg *m, int fd)
 	return 0;
 }
 
+/* A worker's counters since its last report: summed into its tenant's. */
+static int
+on_stats(struct worker *w, struct msg *m, int fd)
+{
+	struct tenant_stats	*ts = &w->w_tenant->t_stats;
+	uint32_t		 n, code, count, nb, v;
+	uint64_t		 bytes, lat;
+	uint64_t		 hist[STATS_BUCKETS];
+	uint32_t		 codes[STATS_MAX_CODES][2];
+	unsigned int		 i;
+
+	if (msg_get_u32(m, &n) == -1 || n > STATS_MAX_CODES)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (msg_get_u32(m, &code) == -1 ||
+		    msg_get_u32(m, &count) == -1 || code < 100 || code > 599)
+			return -1;
+		codes[i][0] = code;
+		codes[i][1] = count;
+	}
+	if (msg_get_u64(m, &bytes) == -1 || msg_get_u64(m, &lat) == -1 ||
+	    msg_get_u32(m, &nb) == -1 || nb != STATS_BUCKETS)
+		return -1;
+	for (i = 0; i < STATS_BUCKETS; i++) {
+		if (msg_get_u32(m, &v) == -1)
+			return -1;
+		hist[i] = v;
+	}
+	if (msg_end(m) == -1)
+		return -1;
+	/* Decoded whole before anything is counted. */
+	for (i = 0; i < n; i++)
+		tenant_stats_code(ts, (int)codes[i][0], codes[i][1]);
+	ts->ts_bytes += bytes;
+	ts->ts_lat_sum_us += lat;
+	for (i = 0; i < STATS_BUCKETS; i++)
+		ts->ts_hist[i] += hist[i];
+	return 0;
+}
+
 static int
 on_pong(struct worker *w, struct msg *m, int fd)
 {
@@ -738,6 +810,7 @@ static const struct {
 	{ MSG_LOG, ST(W_SPARE) | ST(W_STARTING) | ST(W_READY) |
 	    ST(W_DRAINING), 0, on_log },
 	{ MSG_STATE_PONG, ST(W_READY) | ST(W_DRAINING), 0, on_pong },
+	{ MSG_STATE_STATS, ST(W_READY) | ST(W_DRAINING), 0, on_stats },
 };
 
 /*
@@ -848,8 +921,15 @@ pool_worker_exited(struct worker *w, int status)
 		    (int)w->w_pid, how);
 	TAILQ_REMOVE(&all_workers, w, w_all);
 	nworkers--;
+	dstats.ds_deaths++;
 	if (w->w_evicted)
 		nevicting--;
+	if (t != NULL) {
+		t->t_stats.ts_last_exit = ev_now(loop);
+		snprintf(t->t_stats.ts_last_exit_how,
+		    sizeof(t->t_stats.ts_last_exit_how), "%s after %.1fs: %s",
+		    worker_state_str(w->w_state), age, how);
+	}
 
 	if (w->w_state == W_SPARE) {
 		TAILQ_REMOVE(&spares, w, w_entry);
@@ -1108,4 +1188,306 @@ pool_kill_all(void)
 
 	TAILQ_FOREACH(w, &all_workers, w_all)
 		priv_kill(w);
+}
+
+/* Private dirty and resident memory of a worker, in kB (0 if unknown). */
+static void
+worker_memory(pid_t pid, unsigned long *priv, unsigned long *rss)
+{
+	char		 path[64], line[128];
+	FILE		*f;
+
+	*priv = *rss = 0;
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		sscanf(line, "Rss: %lu kB", rss);
+		sscanf(line, "Private_Dirty: %lu kB", priv);
+	}
+	fclose(f);
+}
+
+static json_t *
+tenant_json(const struct tenant_rt *t)
+{
+	const struct tenant_stats	*ts = &t->t_stats;
+	json_t				*o, *ws, *codes;
+	struct worker			*w;
+	unsigned long			 priv, rss;
+	uint64_t			 requests = 0, errors = 0;
+	unsigned int			 i;
+	ev_tstamp			 now = ev_now(loop);
+
+	ws = json_array();
+	TAILQ_FOREACH(w, &t->t_workers, w_entry) {
+		worker_memory(w->w_pid, &priv, &rss);
+		json_array_append_new(ws, json_pack("{s:i, s:s, s:i, s:I, "
+		    "s:f, s:I, s:I}", "pid", (int)w->w_pid, "state",
+		    worker_state_str(w->w_state), "connections", (int)w->w_nrefs,
+		    "requests", (json_int_t)w->w_requests, "age",
+		    now - w->w_bound, "private_kb", (json_int_t)priv, "rss_kb",
+		    (json_int_t)rss));
+	}
+	codes = json_object();
+	for (i = 0; i < ts->ts_ncodes; i++) {
+		char	 k[8];
+
+		snprintf(k, sizeof(k), "%u", ts->ts_code[i]);
+		json_object_set_new(codes, k, json_integer((json_int_t)
+		    ts->ts_count[i]));
+		requests += ts->ts_count[i];
+		if (ts->ts_code[i] >= 500)
+			errors += ts->ts_count[i];
+	}
+	o = json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:o, s:I, s:I, s:I, "
+	    "s:i}", "slug", t->t_slug, "status", tenant_status_str(t->t_status),
+	    "workers", ws, "queued", (int)t->t_nqueue,
+	    "requests", (json_int_t)requests, "errors", (json_int_t)errors,
+	    "by_status", codes, "bytes", (json_int_t)ts->ts_bytes,
+	    "spawns", (json_int_t)ts->ts_spawns,
+	    "crashes", (json_int_t)ts->ts_crashes,
+	    "failures_in_a_row", (int)t->t_failures);
+	if (t->t_next_start > now && t->t_failures > 0)
+		json_object_set_new(o, "backoff_seconds",
+		    json_real(t->t_next_start - now));
+	if (ts->ts_last_start > 0)
+		json_object_set_new(o, "last_start_ago",
+		    json_real(now - ts->ts_last_start));
+	if (ts->ts_last_exit > 0)
+		json_object_set_new(o, "last_exit", json_pack("{s:f, s:s}",
+		    "ago", now - ts->ts_last_exit, "how",
+		    ts->ts_last_exit_how));
+	return o;
+}
+
+/*
+ * The daemon and every tenant it has seen since it started (or one, by
+ * slug; NULL when it has never seen it).
+ */
+json_t *
+pool_status(const char *slug)
+{
+	struct tenant_rt	*t;
+	struct pool_counts	 pc;
+	json_t			*o, *arr;
+	size_t			 b;
+
+	if (slug != NULL) {
+		for (b = 0; b < TENANT_BUCKETS; b++)
+			for (t = tenants[b]; t != NULL; t = t->t_hnext)
+				if (strcmp(t->t_slug, slug) == 0)
+					return tenant_json(t);
+		return NULL;
+	}
+	pool_counts(&pc);
+	arr = json_array();
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			json_array_append_new(arr, tenant_json(t));
+	o = json_pack("{s:i, s:f, s:I, s:i, s:i, s:i, s:i, s:i, s:I, s:I, "
+	    "s:I, s:o}", "pid", (int)getpid(),
+	    "uptime", ev_now(loop) - dstats.ds_started,
+	    "generation", (json_int_t)route_gen(),
+	    "workers", (int)pc.pc_workers, "spares", (int)pc.pc_spares,
+	    "connections_held", (int)pc.pc_conns,
+	    "connections_reading", (int)front_reading(),
+	    "queued", (int)pc.pc_queued,
+	    "accepted", (json_int_t)dstats.ds_accepted,
+	    "handoffs", (json_int_t)dstats.ds_handoffs,
+	    "handbacks", (json_int_t)dstats.ds_handbacks, "tenants", arr);
+	return o;
+}
+
+static unsigned int
+open_fds(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	unsigned int	 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own */
+}
+
+/* Prometheus text exposition (version 0.0.4). */
+void
+pool_metrics(FILE *f)
+{
+	struct tenant_rt	*t;
+	struct pool_counts	 pc;
+	struct worker		*w;
+	uint64_t		 cum;
+	unsigned int		 i, nw, conns;
+	size_t			 b;
+
+	pool_counts(&pc);
+	fprintf(f, "# HELP tenantd_up Whether tenantd is serving.\n"
+	    "# TYPE tenantd_up gauge\ntenantd_up 1\n");
+	fprintf(f, "# HELP tenantd_uptime_seconds Seconds since tenantd "
+	    "started.\n# TYPE tenantd_uptime_seconds gauge\n"
+	    "tenantd_uptime_seconds %.0f\n", ev_now(loop) - dstats.ds_started);
+	fprintf(f, "# HELP tenantd_connections_accepted_total Connections "
+	    "accepted from the proxy.\n"
+	    "# TYPE tenantd_connections_accepted_total counter\n"
+	    "tenantd_connections_accepted_total %llu\n",
+	    (unsigned long long)dstats.ds_accepted);
+	fprintf(f, "# HELP tenantd_connections_reading Connections whose "
+	    "request head is being read.\n"
+	    "# TYPE tenantd_connections_reading gauge\n"
+	    "tenantd_connections_reading %u\n", front_reading());
+	fprintf(f, "# HELP tenantd_handoffs_total Connections handed to "
+	    "workers.\n# TYPE tenantd_handoffs_total counter\n"
+	    "tenantd_handoffs_total %llu\n",
+	    (unsigned long long)dstats.ds_handoffs);
+	fprintf(f, "# HELP tenantd_handbacks_total Connections handed back "
+	    "by workers.\n# TYPE tenantd_handbacks_total counter\n"
+	    "tenantd_handbacks_total %llu\n",
+	    (unsigned long long)dstats.ds_handbacks);
+	fprintf(f, "# HELP tenantd_supervisor_answers_total Requests "
+	    "tenantd answered itself, by status.\n"
+	    "# TYPE tenantd_supervisor_answers_total counter\n");
+	for (i = 100; i < 600; i++)
+		if (dstats.ds_answers[i] != 0)
+			fprintf(f, "tenantd_supervisor_answers_total{code=\"%u\"} "
+			    "%llu\n", i, (unsigned long long)dstats.ds_answers[i]);
+	fprintf(f, "# HELP tenantd_spare_workers Exec'd workers not bound "
+	    "to a tenant.\n# TYPE tenantd_spare_workers gauge\n"
+	    "tenantd_spare_workers %u\n", pc.pc_spares);
+	fprintf(f, "# HELP tenantd_worker_spawns_total Workers exec'd.\n"
+	    "# TYPE tenantd_worker_spawns_total counter\n"
+	    "tenantd_worker_spawns_total %llu\n",
+	    (unsigned long long)dstats.ds_spawns);
+	fprintf(f, "# HELP tenantd_open_fds Descriptors open in tenantd.\n"
+	    "# TYPE tenantd_open_fds gauge\ntenantd_open_fds %u\n", open_fds());
+	fprintf(f, "# HELP tenantd_registry_generation The registry "
+	    "generation in use.\n# TYPE tenantd_registry_generation gauge\n"
+	    "tenantd_registry_generation %llu\n",
+	    (unsigned long long)route_gen());
+
+	fprintf(f, "# HELP tenantd_requests_total Requests answered for a "
+	    "tenant, by status (its workers' and tenantd's own 503s).\n"
+	    "# TYPE tenantd_requests_total counter\n");
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			for (i = 0; i < t->t_stats.ts_ncodes; i++)
+				fprintf(f, "tenantd_requests_total{tenant=\"%s\","
+				    "code=\"%u\"} %llu\n", t->t_slug,
+				    t->t_stats.ts_code[i], (unsigned long long)
+				    t->t_stats.ts_count[i]);
+	fprintf(f, "# HELP tenantd_request_duration_seconds From a complete "
+	    "request head to the response sent, in the worker.\n"
+	    "# TYPE tenantd_request_duration_seconds histogram\n");
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			for (i = 0, cum = 0; i < STATS_BUCKETS; i++) {
+				cum += t->t_stats.ts_hist[i];
+				if (i < STATS_BUCKETS - 1)
+					fprintf(f, "tenantd_request_duration_"
+					    "seconds_bucket{tenant=\"%s\","
+					    "le=\"%g\"} %llu\n", t->t_slug,
+					    stats_bounds_us[i] / 1e6,
+					    (unsigned long long)cum);
+				else
+					fprintf(f, "tenantd_request_duration_"
+					    "seconds_bucket{tenant=\"%s\","
+					    "le=\"+Inf\"} %llu\n", t->t_slug,
+					    (unsigned long long)cum);
+			}
+			fprintf(f, "tenantd_request_duration_seconds_sum{"
+			    "tenant=\"%s\"} %.6f\n", t->t_slug,
+			    t->t_stats.ts_lat_sum_us / 1e6);
+			fprintf(f, "tenantd_request_duration_seconds_count{"
+			    "tenant=\"%s\"} %llu\n", t->t_slug,
+			    (unsigned long long)cum);
+		}
+	fprintf(f, "# HELP tenantd_response_bytes_total Response body bytes "
+	    "sent by a tenant's workers.\n"
+	    "# TYPE tenantd_response_bytes_total counter\n");
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			fprintf(f, "tenantd_response_bytes_total{tenant=\"%s\"} "
+			    "%llu\n", t->t_slug,
+			    (unsigned long long)t->t_stats.ts_bytes);
+	fprintf(f, "# HELP tenantd_tenant_worker_spawns_total Workers bound "
+	    "to a tenant.\n# TYPE tenantd_tenant_worker_spawns_total counter\n");
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			fprintf(f, "tenantd_tenant_worker_spawns_total{tenant="
+			    "\"%s\"} %llu\n", t->t_slug,
+			    (unsigned long long)t->t_stats.ts_spawns);
+	fprintf(f, "# HELP tenantd_tenant_worker_crashes_total Start "
+	    "failures and early abnormal deaths of a tenant's workers.\n"
+	    "# TYPE tenantd_tenant_worker_crashes_total counter\n");
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			fprintf(f, "tenantd_tenant_worker_crashes_total{tenant="
+			    "\"%s\"} %llu\n", t->t_slug,
+			    (unsigned long long)t->t_stats.ts_crashes);
+	fprintf(f, "# HELP tenantd_tenant_backoff Whether a tenant's starts "
+	    "are held back after crashes.\n"
+	    "# TYPE tenantd_tenant_backoff gauge\n");
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			fprintf(f, "tenantd_tenant_backoff{tenant=\"%s\"} %d\n",
+			    t->t_slug, t->t_failures > 0 &&
+			    t->t_next_start > ev_now(loop));
+	fprintf(f, "# HELP tenantd_tenant_workers Live workers of a tenant.\n"
+	    "# TYPE tenantd_tenant_workers gauge\n"
+	    "# HELP tenantd_tenant_connections Connections a tenant's "
+	    "workers hold.\n# TYPE tenantd_tenant_connections gauge\n");
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			nw = conns = 0;
+			TAILQ_FOREACH(w, &t->t_workers, w_entry) {
+				nw++;
+				conns += w->w_nrefs;
+			}
+			fprintf(f, "tenantd_tenant_workers{tenant=\"%s\"} %u\n"
+			    "tenantd_tenant_connections{tenant=\"%s\"} %u\n",
+			    t->t_slug, nw, t->t_slug, conns);
+		}
+}
+
+/*
+ * tenantctl restart (clear: 1) or drain (clear: 0): the tenant's workers
+ * retire, handing their connections back, so fresh ones start on the
+ * next request; restart also forgets the crash tally and its backoff.
+ * Returns the number of workers drained, -1 for an unknown tenant.
+ */
+int
+pool_restart(const char *slug, int clear)
+{
+	struct tenant_rt	*t;
+	struct worker		*w, *tmp;
+	size_t			 b;
+	int			 n = 0;
+
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			if (strcmp(t->t_slug, slug) != 0)
+				continue;
+			if (clear) {
+				t->t_failures = 0;
+				t->t_next_start = 0;
+				ev_timer_stop(loop, &t->t_timer);
+			}
+			for (w = TAILQ_FIRST(&t->t_workers); w != NULL;
+			    w = tmp) {
+				tmp = TAILQ_NEXT(w, w_entry);
+				if (w->w_state == W_READY ||
+				    w->w_state == W_STARTING) {
+					worker_drain(w, DRAIN_HANDBACK);
+					n++;
+				}
+			}
+			tenant_kick(t);
+			return n;
+		}
+	return -1;
 }

@@ -29,8 +29,11 @@
 
 #include <ev.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "host.h"
+#include "proto.h"
 #include "registry.h"
 
 /* What the reader knows about a tenant: no paths, no uids, no keys. */
@@ -97,6 +100,34 @@ struct worker {
 };
 TAILQ_HEAD(worker_list, worker);
 
+/* Counters since the supervisor started (metrics, tenantctl status). */
+struct tenant_stats {
+	uint16_t	 ts_code[STATS_MAX_CODES];
+	uint64_t	 ts_count[STATS_MAX_CODES];
+	unsigned int	 ts_ncodes;
+	uint64_t	 ts_bytes;
+	uint64_t	 ts_lat_sum_us;
+	uint64_t	 ts_hist[STATS_BUCKETS];
+	uint64_t	 ts_spawns;
+	uint64_t	 ts_crashes;
+	uint64_t	 ts_handoffs;
+	uint64_t	 ts_handbacks;
+	ev_tstamp	 ts_last_start;
+	ev_tstamp	 ts_last_exit;
+	char		 ts_last_exit_how[96];
+};
+
+struct daemon_stats {
+	uint64_t	 ds_accepted;
+	uint64_t	 ds_answers[600];	/* by the supervisor itself */
+	uint64_t	 ds_handoffs;
+	uint64_t	 ds_handbacks;
+	uint64_t	 ds_spawns;
+	uint64_t	 ds_deaths;
+	ev_tstamp	 ds_started;
+};
+extern struct daemon_stats dstats;
+
 struct tenant_rt {
 	struct tenant_rt *t_hnext;
 	int64_t		 t_id;
@@ -109,6 +140,7 @@ struct tenant_rt {
 	unsigned int	 t_failures;
 	ev_tstamp	 t_next_start;
 	ev_timer	 t_timer;
+	struct tenant_stats t_stats;
 };
 
 /* Live counts for systemd's STATUS= line and the admin socket. */
@@ -147,6 +179,14 @@ void	 pool_shutdown(void);
 void	 pool_kill_all(void);
 int	 pool_empty(void);
 void	 pool_counts(struct pool_counts *);
+json_t	*pool_status(const char *);
+void	 pool_metrics(FILE *);
+int	 pool_restart(const char *, int);
+void	 tenant_stats_code(struct tenant_stats *, int, uint64_t);
+
+/* admin.c: the admin socket (tenantctl) and the loopback HTTP listener */
+void	 admin_init(void);
+void	 admin_stop(void);
 
 /* priv.c: the root half */
 void	 priv_init(int);

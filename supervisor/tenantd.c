@@ -216,6 +216,7 @@ sig_stop_cb(struct ev_loop *l, ev_signal *s, int revents)
 	log_info("stopping on signal %d", s->signum);
 	sd_notify(0, "STOPPING=1");
 	front_stop();
+	admin_stop();
 	if (own_socket)
 		unlink(conf->c_socket);
 	pool_shutdown();
@@ -334,8 +335,16 @@ main(int argc, char *argv[])
 	 */
 	if (oom_score_set("-900") == -1)
 		log_debug("oom_score_adj: %s", strerror(errno));
+	/*
+	 * The admin socket first: once the proxy socket accepts, everything
+	 * an operator or a test may ask for is there.
+	 */
+	if (mkdir(conf->c_run_dir, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", conf->c_run_dir);
+	admin_init();
 	if ((lfd = listen_inherited()) == -1)
 		lfd = listen_open();
+	dstats.ds_started = ev_now(loop);
 	route_init();
 	pool_init();
 	front_init(lfd);

@@ -53,10 +53,20 @@ struct wconn {
 	off_t		 c_fend;
 	uint64_t	 c_served;
 	int		 c_status;
+	uint64_t	 c_t0;		/* head complete, us (monotonic) */
 	char		 c_req[REQLOG_MAX];
 };
 
 static void	conn_process(struct wconn *);
+
+static uint64_t
+now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static const char *
 status_text(int status)
@@ -560,6 +570,7 @@ conn_process(struct wconn *c)
 				ev_io_start(env->we_loop, &c->c_rev);
 				return;
 			}
+			c->c_t0 = now_us();
 			if (r == HH_ERROR) {
 				c->c_close = 1;
 				conn_respond(c, h->hh_error_status,
@@ -602,6 +613,7 @@ conn_process(struct wconn *c)
 			}
 			sent = c->c_file != -1 ? (uint64_t)c->c_foff : 0;
 			conn_log(c, sent);
+			worker_stats_add(c->c_status, sent, now_us() - c->c_t0);
 			if (r == -1) {
 				conn_close(c);
 				return;

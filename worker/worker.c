@@ -34,6 +34,7 @@
 struct worker_env	*env;
 static struct worker_env worker_env;
 static ev_io		 chan_ev;
+static ev_timer		 stats_ev;
 static int		 chan_broken;
 
 /*
@@ -94,10 +95,66 @@ worker_log_sink(int prio, const char *line)
 }
 
 void
+worker_stats_add(int status, uint64_t bytes, uint64_t lat_us)
+{
+	size_t	 i;
+
+	if (status >= 100 && status < 600)
+		env->we_codes[status]++;
+	env->we_bytes += bytes;
+	env->we_lat_sum += lat_us;
+	for (i = 0; i < STATS_BUCKETS - 1 && lat_us > stats_bounds_us[i]; i++)
+		;
+	env->we_hist[i]++;
+	env->we_stats_dirty = 1;
+}
+
+/* Counters since the last report, then zero: the supervisor sums them. */
+void
+worker_stats_flush(void)
+{
+	struct msgbuf	 mb;
+	uint32_t	 n = 0;
+	size_t		 i;
+
+	if (!env->we_stats_dirty)
+		return;
+	for (i = 100; i < 600; i++)
+		if (env->we_codes[i] != 0 && n < STATS_MAX_CODES)
+			n++;
+	msg_init(&mb, MSG_STATE_STATS, 0);
+	msg_put_u32(&mb, n);
+	for (i = 100; i < 600 && n > 0; i++)
+		if (env->we_codes[i] != 0) {
+			msg_put_u32(&mb, (uint32_t)i);
+			msg_put_u32(&mb, env->we_codes[i]);
+			n--;
+		}
+	msg_put_u64(&mb, env->we_bytes);
+	msg_put_u64(&mb, env->we_lat_sum);
+	msg_put_u32(&mb, STATS_BUCKETS);
+	for (i = 0; i < STATS_BUCKETS; i++)
+		msg_put_u32(&mb, env->we_hist[i]);
+	if (chan_send(&mb, -1) == -1)
+		return;		/* kept; the next report carries them */
+	memset(env->we_codes, 0, sizeof(env->we_codes));
+	memset(env->we_hist, 0, sizeof(env->we_hist));
+	env->we_bytes = env->we_lat_sum = 0;
+	env->we_stats_dirty = 0;
+}
+
+static void
+stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	worker_stats_flush();
+}
+
+void
 worker_maybe_exit(void)
 {
 	if (env->we_draining && env->we_nconns == 0) {
 		log_debug("%s: drained, exiting", __func__);
+		worker_stats_flush();
 		exit(0);
 	}
 }
@@ -449,6 +506,8 @@ main(int argc, char *argv[])
 
 	ev_io_init(&chan_ev, chan_cb, PROTO_CHAN_FD, EV_READ);
 	ev_io_start(env->we_loop, &chan_ev);
+	ev_timer_init(&stats_ev, stats_timer_cb, 1., 1.);
+	ev_timer_start(env->we_loop, &stats_ev);
 	if (worker_send(MSG_STATE_READY, 0, NULL, 0, -1, 0, 0) == -1)
 		fatal("send READY");
 	log_debug("ready: uid %u gid %u", sp.sp_uid, sp.sp_gid);

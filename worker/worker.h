@@ -17,6 +17,7 @@
 #include "gen.h"
 #include "host.h"
 #include "httphead.h"
+#include "proto.h"
 #include "slug.h"
 
 #define WORKER_MAX_HOSTS	1024
@@ -43,12 +44,20 @@ struct worker_env {
 	uint64_t	 we_served;
 	unsigned int	 we_nconns;
 	int		 we_draining;	/* 0, or enum drain_mode */
+	/* request counters since the last MSG_STATE_STATS */
+	uint32_t	 we_codes[600];
+	uint64_t	 we_bytes;
+	uint64_t	 we_lat_sum;
+	uint32_t	 we_hist[STATS_BUCKETS];
+	int		 we_stats_dirty;
 	TAILQ_HEAD(, wconn) we_conns;
 };
 
 extern struct worker_env *env;
 
 /* worker.c */
+void	 worker_stats_add(int, uint64_t, uint64_t);
+void	 worker_stats_flush(void);
 int	 worker_send(uint32_t, uint32_t, const void *, size_t, int,
 	    uint32_t, uint32_t);
 void	 worker_conn_gone(uint32_t, uint64_t);

@@ -1,0 +1,519 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * The admin side: a Unix socket for tenantctl (status, metrics, restart,
+ * drain, reload), open to root and the [admin] group only and checked
+ * again on the peer's credentials, and, when configured, a loopback HTTP
+ * listener serving /metrics to Prometheus and /ask to Caddy's on-demand
+ * TLS. One request per connection: read it (bounded, with a deadline),
+ * answer, close. Neither socket ever leaves this process.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "httphead.h"
+#include "log.h"
+#include "supervisor.h"
+#include "sys.h"
+
+#define ADMIN_LINE_MAX	512
+#define ADMIN_HEAD_MAX	4096
+#define ADMIN_TIMEOUT	5.0
+#define ADMIN_CONNS_MAX	64
+
+struct aconn {
+	TAILQ_ENTRY(aconn) a_entry;
+	int		 a_fd;
+	int		 a_http;
+	ev_io		 a_io;
+	ev_timer	 a_tmo;
+	char		 a_in[ADMIN_HEAD_MAX];
+	size_t		 a_len;
+	struct hh_parser a_hp;
+	char		*a_out;
+	size_t		 a_outlen;
+	size_t		 a_outoff;
+};
+
+static TAILQ_HEAD(, aconn) aconns = TAILQ_HEAD_INITIALIZER(aconns);
+static unsigned int	 naconns;
+static int		 admin_fd = -1, http_fd = -1;
+static ev_io		 admin_ev, http_ev;
+static gid_t		 admin_gid;
+static int		 admin_has_group;
+
+static void	aconn_read_cb(struct ev_loop *, ev_io *, int);
+
+static void
+aconn_free(struct aconn *a)
+{
+	ev_io_stop(loop, &a->a_io);
+	ev_timer_stop(loop, &a->a_tmo);
+	close(a->a_fd);
+	free(a->a_out);
+	TAILQ_REMOVE(&aconns, a, a_entry);
+	naconns--;
+	free(a);
+}
+
+static void
+aconn_write_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct aconn	*a = io->data;
+	ssize_t		 n;
+
+	while (a->a_outoff < a->a_outlen) {
+		n = send(a->a_fd, a->a_out + a->a_outoff,
+		    a->a_outlen - a->a_outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;
+		a->a_outoff += (size_t)n;
+	}
+	aconn_free(a);
+}
+
+/* Take ownership of buf (malloc'd) as the answer, and send it. */
+static void
+aconn_answer(struct aconn *a, char *buf, size_t len)
+{
+	ev_io_stop(loop, &a->a_io);
+	a->a_out = buf;
+	a->a_outlen = len;
+	ev_io_init(&a->a_io, aconn_write_cb, a->a_fd, EV_WRITE);
+	a->a_io.data = a;
+	ev_io_start(loop, &a->a_io);
+	aconn_write_cb(loop, &a->a_io, 0);
+}
+
+static void
+aconn_json(struct aconn *a, json_t *j)
+{
+	char	*s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	char	*buf;
+	int	 n;
+
+	json_decref(j);
+	if (s == NULL || (n = asprintf(&buf, "%s\n", s)) == -1) {
+		free(s);
+		aconn_free(a);
+		return;
+	}
+	free(s);
+	aconn_answer(a, buf, (size_t)n);
+}
+
+static void
+aconn_error(struct aconn *a, const char *msg)
+{
+	aconn_json(a, json_pack("{s:s}", "error", msg));
+}
+
+static int
+metrics_text(char **out, size_t *len)
+{
+	FILE	*f;
+
+	if ((f = open_memstream(out, len)) == NULL)
+		return -1;
+	pool_metrics(f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* tenantctl's requests: one line, a command and maybe a slug. */
+static void
+admin_command(struct aconn *a, char *line)
+{
+	char		*cmd, *arg, *extra, *buf;
+	size_t		 len;
+	json_t		*j;
+	int		 n;
+
+	cmd = strtok(line, " \t\r\n");
+	arg = strtok(NULL, " \t\r\n");
+	extra = strtok(NULL, " \t\r\n");
+	if (cmd == NULL || extra != NULL) {
+		aconn_error(a, "usage: status [SLUG] | metrics | restart SLUG "
+		    "| drain SLUG | reload");
+		return;
+	}
+	if (arg != NULL && slug_check_syntax(arg, strlen(arg)) != SLUG_OK) {
+		aconn_error(a, "invalid slug");
+		return;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		if ((j = pool_status(arg)) == NULL)
+			j = json_pack("{s:s, s:b}", "slug", arg, "seen", 0);
+		aconn_json(a, j);
+	} else if (strcmp(cmd, "metrics") == 0 && arg == NULL) {
+		if (metrics_text(&buf, &len) == -1) {
+			aconn_free(a);
+			return;
+		}
+		aconn_answer(a, buf, len);
+	} else if ((strcmp(cmd, "restart") == 0 || strcmp(cmd, "drain") == 0)
+	    && arg != NULL) {
+		n = pool_restart(arg, cmd[0] == 'r');
+		log_info("admin: %s %s (%d workers retiring)", cmd, arg,
+		    n < 0 ? 0 : n);
+		aconn_json(a, json_pack("{s:b, s:i}", "ok", 1, "workers",
+		    n < 0 ? 0 : n));
+	} else if (strcmp(cmd, "reload") == 0 && arg == NULL) {
+		log_info("admin: reload");
+		tenantd_reload();
+		aconn_json(a, json_pack("{s:b}", "ok", 1));
+	} else
+		aconn_error(a, "unknown command");
+}
+
+static void
+http_reply(struct aconn *a, int status, const char *type, char *body,
+    size_t blen)
+{
+	const char	*text = status == 200 ? "OK" : status == 404 ?
+	    "Not Found" : status == 405 ? "Method Not Allowed" : "Bad Request";
+	char		*buf;
+	int		 n;
+
+	n = asprintf(&buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s", status,
+	    text, type, blen, (int)blen, body ? body : "");
+	free(body);
+	if (n == -1) {
+		aconn_free(a);
+		return;
+	}
+	aconn_answer(a, buf, (size_t)n);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The value of "domain=" in a query string, percent-decoded. */
+static int
+query_domain(const char *q, size_t qlen, char *out, size_t outsz)
+{
+	size_t	 i = 0, o;
+	int	 hi, lo;
+
+	while (i < qlen) {
+		size_t	 s = i, e;
+
+		while (i < qlen && q[i] != '&')
+			i++;
+		e = i++;
+		if (e - s < 7 || memcmp(q + s, "domain=", 7) != 0)
+			continue;
+		for (s += 7, o = 0; s < e; s++) {
+			int	 c = (unsigned char)q[s];
+
+			if (c == '%') {
+				if (s + 2 >= e || (hi = hexval(q[s + 1])) < 0 ||
+				    (lo = hexval(q[s + 2])) < 0)
+					return -1;
+				c = hi * 16 + lo;
+				s += 2;
+			}
+			if (c == 0 || o + 1 >= outsz)
+				return -1;
+			out[o++] = (char)c;
+		}
+		out[o] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Caddy's on-demand TLS asks before it gets a certificate: yes only for
+ * an active tenant's subdomain or an active custom hostname of an active
+ * tenant. Asked of the registry directly, not of the reader's cache.
+ */
+static int
+ask_allowed(const char *domain)
+{
+	struct host_result	 hr;
+	struct route		 r;
+
+	switch (host_classify(&conf->c_hosts, domain, strlen(domain), &hr)) {
+	case HOST_SUBDOMAIN:
+	case HOST_CUSTOM:
+		break;
+	default:
+		return 0;
+	}
+	if (hr.hr_port != 0 || priv_resolve(&hr, &r) != 0)
+		return 0;
+	return r.r_status == TENANT_ACTIVE;
+}
+
+static void
+http_request(struct aconn *a)
+{
+	struct http_head	*h = &a->a_hp.hp_head;
+	const char		*t = a->a_in + h->hh_target.off;
+	size_t			 tl = h->hh_target.len, pl;
+	char			 domain[HOST_NAME_MAX_LEN + 1], *buf;
+	size_t			 len;
+
+	if (h->hh_method != HTTP_GET) {
+		http_reply(a, 405, "text/plain", NULL, 0);
+		return;
+	}
+	for (pl = 0; pl < tl && t[pl] != '?'; pl++)
+		;
+	if (pl == 8 && memcmp(t, "/metrics", 8) == 0) {
+		if (metrics_text(&buf, &len) == -1) {
+			aconn_free(a);
+			return;
+		}
+		http_reply(a, 200, "text/plain; version=0.0.4; charset=utf-8",
+		    buf, len);
+	} else if (pl == 4 && memcmp(t, "/ask", 4) == 0) {
+		if (pl < tl && query_domain(t + pl + 1, tl - pl - 1, domain,
+		    sizeof(domain)) == 0 && ask_allowed(domain)) {
+			log_debug("ask: %s allowed", domain);
+			http_reply(a, 200, "text/plain", strdup("ok\n"), 3);
+		} else
+			http_reply(a, 404, "text/plain", NULL, 0);
+	} else
+		http_reply(a, 404, "text/plain", NULL, 0);
+}
+
+static void
+aconn_read_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct aconn	*a = io->data;
+	ssize_t		 n;
+	char		*nl;
+	int		 r;
+
+	n = read(a->a_fd, a->a_in + a->a_len, sizeof(a->a_in) - a->a_len - 1);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		aconn_free(a);
+		return;
+	}
+	a->a_len += (size_t)n;
+	a->a_in[a->a_len] = '\0';
+	if (a->a_http) {
+		r = hh_feed(&a->a_hp, (const uint8_t *)a->a_in, a->a_len);
+		if (r == HH_MORE && a->a_len < sizeof(a->a_in) - 1)
+			return;
+		if (r != HH_DONE) {
+			http_reply(a, 400, "text/plain", NULL, 0);
+			return;
+		}
+		http_request(a);
+		return;
+	}
+	if ((nl = memchr(a->a_in, '\n', a->a_len)) == NULL) {
+		if (a->a_len >= ADMIN_LINE_MAX)
+			aconn_error(a, "request too long");
+		return;
+	}
+	*nl = '\0';
+	admin_command(a, a->a_in);
+}
+
+static void
+aconn_timeout_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	aconn_free(t->data);
+}
+
+/*
+ * Root, or a member of the [admin] group (primary or supplementary: the
+ * socket's mode already says so, this says it again should the mode be
+ * loosened by hand).
+ */
+static int
+admin_peer_ok(int fd)
+{
+	struct ucred	 uc;
+	socklen_t	 sl = sizeof(uc);
+	gid_t		 groups[256];
+	socklen_t	 gl = sizeof(groups);
+	size_t		 i;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) == -1)
+		return 0;
+	if (uc.uid == 0)
+		return 1;
+	if (!admin_has_group)
+		return 0;
+	if (uc.gid == admin_gid)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) == -1)
+		return 0;
+	for (i = 0; i < gl / sizeof(gid_t); i++)
+		if (groups[i] == admin_gid)
+			return 1;
+	return 0;
+}
+
+static void
+admin_accept(int lfd, int http)
+{
+	struct aconn	*a;
+	int		 fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
+	    != -1) {
+		if (naconns >= ADMIN_CONNS_MAX ||
+		    (a = calloc(1, sizeof(*a))) == NULL) {
+			close(fd);
+			continue;
+		}
+		a->a_fd = fd;
+		a->a_http = http;
+		hh_init(&a->a_hp, ADMIN_HEAD_MAX - 1, 1024);
+		ev_io_init(&a->a_io, aconn_read_cb, fd, EV_READ);
+		ev_timer_init(&a->a_tmo, aconn_timeout_cb, ADMIN_TIMEOUT, 0.);
+		a->a_io.data = a->a_tmo.data = a;
+		TAILQ_INSERT_TAIL(&aconns, a, a_entry);
+		naconns++;
+		ev_timer_start(loop, &a->a_tmo);
+		if (!http && !admin_peer_ok(fd)) {
+			aconn_error(a, "permission denied");
+			continue;
+		}
+		ev_io_start(loop, &a->a_io);
+	}
+}
+
+static void
+admin_accept_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	admin_accept(admin_fd, 0);
+}
+
+static void
+http_accept_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	admin_accept(http_fd, 1);
+}
+
+static int
+http_listen_open(void)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	char			 addr[64];
+	unsigned int		 port;
+	socklen_t		 sl;
+	int			 fd, one = 1;
+
+	if (config_hostport(conf->c_http_listen, addr, &port) == -1)
+		fatalx("[admin] http_listen: %s", conf->c_http_listen);
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		sl = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*sin6);
+	} else
+		fatalx("[admin] http_listen: %s is not an address", addr);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		fatal("http_listen socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 64) == -1)
+		fatal("[admin] http_listen %s", conf->c_http_listen);
+	return fd;
+}
+
+void
+admin_init(void)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	struct group		*gr;
+	mode_t			 old;
+
+	if (conf->c_admin_group[0] != '\0') {
+		if ((gr = getgrnam(conf->c_admin_group)) == NULL)
+			fatalx("[admin] group: no group \"%s\"",
+			    conf->c_admin_group);
+		admin_gid = gr->gr_gid;
+		admin_has_group = 1;
+	}
+	if (lstat(conf->c_admin_socket, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			fatalx("%s exists and is not a socket",
+			    conf->c_admin_socket);
+		unlink(conf->c_admin_socket);
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, conf->c_admin_socket,
+	    strlen(conf->c_admin_socket) + 1);
+	if ((admin_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		fatal("admin socket");
+	old = umask(0177);
+	if (bind(admin_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", conf->c_admin_socket);
+	umask(old);
+	if (chown(conf->c_admin_socket, 0, admin_has_group ? admin_gid : 0) ==
+	    -1 || chmod(conf->c_admin_socket, admin_has_group ? 0660 : 0600) ==
+	    -1 || listen(admin_fd, 16) == -1)
+		fatal("%s", conf->c_admin_socket);
+	ev_io_init(&admin_ev, admin_accept_cb, admin_fd, EV_READ);
+	ev_io_start(loop, &admin_ev);
+	if (conf->c_http_listen[0] != '\0') {
+		http_fd = http_listen_open();
+		ev_io_init(&http_ev, http_accept_cb, http_fd, EV_READ);
+		ev_io_start(loop, &http_ev);
+		log_info("admin http on %s (/metrics, /ask)",
+		    conf->c_http_listen);
+	}
+}
+
+void
+admin_stop(void)
+{
+	struct aconn	*a;
+
+	if (admin_fd != -1) {
+		ev_io_stop(loop, &admin_ev);
+		close(admin_fd);
+		unlink(conf->c_admin_socket);
+		admin_fd = -1;
+	}
+	if (http_fd != -1) {
+		ev_io_stop(loop, &http_ev);
+		close(http_fd);
+		http_fd = -1;
+	}
+	while ((a = TAILQ_FIRST(&aconns)) != NULL)
+		aconn_free(a);
+}
