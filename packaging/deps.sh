@@ -8,9 +8,11 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	libev-dev libseccomp-dev libcap-dev libsqlite3-dev libsodium-dev
 	libhttp-parser-dev libinih-dev libjansson-dev libsystemd-dev
+	libarchive-dev
 	# tests: unit framework, pytest on Debian's python3, fuzzing, tracing
 	libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev
 	strace curl procps util-linux mandoc binutils
+	nginx haproxy caddy openssl  # real proxies for test_proxies.py
 	# the Host classifier is tested under a Turkish locale too (localedef)
 	locales
 )
@@ -29,5 +31,14 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own nginx, HAProxy and Caddy on loopback ports:
+# the packages' default services (all wanting port 80) must not start.
+# Container images usually deny service starts already; if not, we do,
+# for this install only.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 0755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

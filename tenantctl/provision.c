@@ -53,21 +53,37 @@ write_at(int dirfd, const char *name, const char *data, size_t len,
 	return close(fd);
 }
 
-static char *
-manifest_json(const struct tenant *t, const char *host)
+/*
+ * The manifest, tenant.json, root:<gid> 0640 in the jail root: what the
+ * directory is, for whoever finds it without the registry. Written by
+ * create and by import.
+ */
+int
+manifest_write(int dirfd, const struct tenant *t, const char *host)
 {
 	json_t	*o;
 	char	*s;
+	int	 r, saved;
 
 	o = json_pack("{s:i, s:s, s:I, s:I, s:I, s:s}",
 	    "format", 1, "slug", t->t_slug, "uid", (json_int_t)t->t_uid,
 	    "gid", (json_int_t)t->t_gid, "created", (json_int_t)t->t_created,
 	    "host", host);
-	if (o == NULL)
-		return NULL;
+	if (o == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
 	s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(o);
-	return s;
+	if (s == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	r = write_at(dirfd, "tenant.json", s, strlen(s), 0, t->t_gid, 0640);
+	saved = errno;
+	free(s);
+	errno = saved;
+	return r;
 }
 
 /*
@@ -79,7 +95,7 @@ int
 provision_tenant(int tenantsfd, const char *slug, const struct tenant *t,
     const char *host, char *err, size_t errsz)
 {
-	char		 tmp[128], page[512], *man = NULL;
+	char		 tmp[128], page[512];
 	unsigned char	 rnd[6];
 	int		 fd = -1, pfd, i, n;
 	struct stat	 st;
@@ -109,9 +125,7 @@ provision_tenant(int tenantsfd, const char *slug, const struct tenant *t,
 		    AT_SYMLINK_NOFOLLOW) == -1)
 			goto fail;
 	}
-	if ((man = manifest_json(t, host)) == NULL ||
-	    write_at(fd, "tenant.json", man, strlen(man), 0, t->t_gid,
-	    0640) == -1)
+	if (manifest_write(fd, t, host) == -1)
 		goto fail;
 	/* A first page, so a new tenant answers with something of its own. */
 	if ((pfd = openat(fd, "public", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -129,7 +143,6 @@ provision_tenant(int tenantsfd, const char *slug, const struct tenant *t,
 	if (fsync(fd) == -1 || renameat(tenantsfd, tmp, tenantsfd, slug) == -1)
 		goto fail;
 	close(fd);
-	free(man);
 	fsync(tenantsfd);
 	return 0;
  fail:
@@ -137,7 +150,6 @@ provision_tenant(int tenantsfd, const char *slug, const struct tenant *t,
 	    strerror(errno));
 	if (fd != -1)
 		close(fd);
-	free(man);
 	purge_tenant(tenantsfd, tmp, NULL, 0);
 	return -1;
 }

@@ -28,12 +28,12 @@
 #include "slug.h"
 #include "tenantctl.h"
 
-static struct config	 conf;
-static struct registry	*reg;
-static int		 json_out;
-static char		 actor[160];
+struct config		 conf;
+struct registry		*reg;
+int			 json_out;
+char			 actor[160];
 
-static void __attribute__((__noreturn__, __format__(printf, 2, 3)))
+void __attribute__((__noreturn__, __format__(printf, 2, 3)))
 die(int code, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -47,7 +47,7 @@ die(int code, const char *fmt, ...)
 	exit(code);
 }
 
-static void __attribute__((__noreturn__))
+void __attribute__((__noreturn__))
 usage(void)
 {
 	fprintf(stderr,
@@ -64,7 +64,17 @@ usage(void)
 	    "  hostname activate SLUG HOST   serve a verified custom domain\n"
 	    "  hostname remove SLUG HOST\n"
 	    "  hostname list [SLUG] [--json]\n"
-	    "  audit [SLUG]                  the append-only change log\n");
+	    "  audit [SLUG]                  the append-only change log\n"
+	    "  export SLUG FILE [--force]    write the tenant to one archive\n"
+	    "  import FILE [--as SLUG] [--no-hostnames]\n"
+	    "\n"
+	    "  for the running tenantd (its admin socket):\n"
+	    "  status [SLUG] [--json]        workers, connections, requests, errors\n"
+	    "  top [-n COUNT] [-d SECONDS]   live view by requests per second\n"
+	    "  restart SLUG                  fresh workers; clears crash backoff\n"
+	    "  drain SLUG                    retire the tenant's workers\n"
+	    "  reload                        re-read config and policy\n"
+	    "  metrics                       Prometheus text\n");
 	exit(EX_USAGE_);
 }
 
@@ -100,7 +110,7 @@ reg_exit(int rc)
 	return EX_FAIL;
 }
 
-static void
+void
 open_registry(void)
 {
 	char	 path[PATH_MAX], err[512];
@@ -115,7 +125,7 @@ open_registry(void)
 }
 
 /* Tell the running daemon (if any): the next request sees the change. */
-static void
+void
 bump_gen(void)
 {
 	struct gen	 g;
@@ -128,7 +138,7 @@ bump_gen(void)
 	gen_unmap(&g);
 }
 
-static int
+int
 tenants_dir(void)
 {
 	char	 path[PATH_MAX];
@@ -517,7 +527,7 @@ cmd_delete(int argc, char **argv)
 }
 
 /* Canonical custom hostname, refused if it collides with our own names. */
-static void
+void
 custom_host(const char *in, char *out, size_t outsz)
 {
 	struct host_result	 hr;
@@ -640,6 +650,14 @@ static const struct {
 	{ "delete", cmd_delete },
 	{ "hostname", cmd_hostname },
 	{ "audit", cmd_audit },
+	{ "export", cmd_export },
+	{ "import", cmd_import },
+	{ "status", cmd_daemon_status },
+	{ "top", cmd_top },
+	{ "restart", cmd_restart },
+	{ "drain", cmd_drain },
+	{ "reload", cmd_reload },
+	{ "metrics", cmd_metrics },
 };
 
 int

@@ -18,8 +18,36 @@
 #define EX_STATE	6	/* not possible in the tenant's status */
 #define EX_FULL		7	/* uid range exhausted */
 #define EX_NOINIT	8	/* state directory not initialised */
+#define EX_NODAEMON	9	/* tenantd is not running (admin commands) */
+
+/* tenantctl.c, shared with archive.c */
+struct config;
+extern struct config	 conf;
+extern struct registry	*reg;
+extern int		 json_out;
+extern char		 actor[160];
+void	 die(int, const char *, ...)
+	    __attribute__((__noreturn__, __format__(printf, 2, 3)));
+void	 usage(void) __attribute__((__noreturn__));
+void	 open_registry(void);
+void	 bump_gen(void);
+int	 tenants_dir(void);
+void	 custom_host(const char *, char *, size_t);
+
+/* admin.c: commands for the running daemon */
+int	 cmd_daemon_status(int, char **);
+int	 cmd_top(int, char **);
+int	 cmd_restart(int, char **);
+int	 cmd_drain(int, char **);
+int	 cmd_reload(int, char **);
+int	 cmd_metrics(int, char **);
+
+/* archive.c */
+int	 cmd_export(int, char **);
+int	 cmd_import(int, char **);
 
 /* provision.c */
+int	 manifest_write(int, const struct tenant *, const char *);
 int	 provision_tenant(int, const char *, const struct tenant *,
 	    const char *, char *, size_t);
 int	 purge_tenant(int, const char *, char *, size_t);

@@ -1,0 +1,791 @@
+# tenantctl export / import: a tenant as one archive, moved between hosts
+# (two Daemons, each with its own state directory and uid range), restored
+# under another slug, and every hostile archive refused before anything is
+# created. THREATS 7 (device nodes, setuid bits, links out of the tree in an
+# archive extracted by root) and 8 (links planted for a root-side operation).
+import io
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import tarfile
+
+import pytest
+
+from conftest import TENANTCTL, Daemon, wait_for
+
+EX_OK, EX_FAIL, EX_USAGE, EX_INVALID, EX_NOTFOUND = 0, 1, 2, 3, 4
+EX_CONFLICT, EX_STATE, EX_FULL, EX_NOINIT = 5, 6, 7, 8
+
+META = "tenantd-export.json"
+SUBDIRS = ("public", "data", "uploads", "logs", "tmp")
+
+
+def expect(d, code, *args, stderr=None, input=None):
+    """Run tenantctl (bytes in, bytes out), insist on its exit code and a
+    pattern in stderr."""
+    r = subprocess.run([TENANTCTL, "-c", d.conf, *args], capture_output=True,
+                       input=input, timeout=60)
+    err = r.stderr.decode("utf-8", "replace")
+    assert r.returncode == code, (
+        f"tenantctl {' '.join(map(str, args))}: exit {r.returncode}, wanted "
+        f"{code}; stderr={err!r}")
+    if code == EX_USAGE:
+        assert err.startswith("usage: tenantctl"), err
+    elif code != EX_OK:
+        assert err.startswith("tenantctl: "), err
+    if stderr is not None:
+        assert re.search(stderr, err), (stderr, err)
+    return r
+
+
+@pytest.fixture
+def two():
+    """Two hosts: a and b, each initialised, not started."""
+    a = Daemon()
+    try:
+        b = Daemon()
+    except BaseException:
+        a.close()
+        raise
+    try:
+        yield a, b
+    finally:
+        b.close()
+        a.close()
+
+
+# --- what a tree looks like ------------------------------------------------
+
+def tree(root, uid):
+    """rel path -> (kind, mode, owner, content or link target). Never
+    follows a symlink. owner: "tenant" for uid, "root" for 0."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, root)
+            if rel == "tenant.json":
+                continue
+            st = os.lstat(p)
+            owner = ({uid: "tenant", 0: "root"}.get(st.st_uid, st.st_uid),
+                     {uid: "tenant", 0: "root"}.get(st.st_gid, st.st_gid))
+            m = stat.S_IMODE(st.st_mode)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", None, owner, os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", m, owner, None)
+            elif stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    out[rel] = ("file", m, owner, f.read(), int(st.st_mtime))
+            else:
+                out[rel] = ("other", m, owner, None)
+    return out
+
+
+def populate(d, slug):
+    """A tenant tree with a bit of everything an app leaves behind."""
+    uid, gid = d.tenant_ids(slug)
+    root = d.tenant_dir(slug)
+
+    def put(rel, data, mode=0o644, owner=(uid, gid)):
+        p = os.path.join(root, rel)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chown(p, *owner)
+        os.chmod(p, mode)
+        os.utime(p, (1700000000, 1700000000))
+
+    def mkdir(rel, mode=0o755, owner=(uid, gid)):
+        p = os.path.join(root, rel)
+        os.mkdir(p)
+        os.chown(p, *owner)
+        os.chmod(p, mode)
+
+    def link(rel, target, owner=(uid, gid)):
+        p = os.path.join(root, rel)
+        os.symlink(target, p)
+        os.lchown(p, *owner)
+
+    put("public/index.html", f"<h1>{slug}'s own page</h1>\n".encode())
+    mkdir("public/css")
+    put("public/css/site.css", b"body { color: #333 }\n", 0o640)
+    put("public/empty.txt", b"", 0o600)
+    put("public/caf\u00e9 men\u00fc.txt", b"non-ASCII name\n")
+    put(os.fsdecode(b"public/not-utf8-\xff\xfe.bin"), b"bytes name\n")
+    put("public/blob.bin", bytes(range(256)) * 4096 + b"\0tail", 0o600)
+    put("data/app.db", os.urandom(70000), 0o600)
+    put("data/run.sh", b"#!/bin/sh\necho hi\n", 0o750)
+    mkdir("data/deep")
+    mkdir("data/deep/er", 0o700)
+    put("data/deep/er/leaf", b"leaf\n", 0o400)
+    mkdir("data/readonly", 0o500)
+    mkdir("data/sticky", 0o1777)
+    link("public/home.html", "index.html")
+    link("public/styles", "css")
+    link("public/db", "../data/app.db")
+    link("public/dangling", "nothing-here")
+    # Root-owned parts of the tree (as an operator might leave them).
+    mkdir("public/static", 0o755, owner=(0, 0))
+    put("public/static/robots.txt", b"User-agent: *\n", 0o644, owner=(0, 0))
+    put("logs/access.log", b"one line\n", 0o640, owner=(uid, gid))
+    return tree(root, uid)
+
+
+def state(d):
+    """Everything an import could leave behind."""
+    tdir = os.path.join(d.state, "tenants")
+    with open(os.path.join(d.state, "registry.gen"), "rb") as f:
+        gen = f.read()
+    return (json.dumps(d.ctl_json("list"), sort_keys=True),
+            json.dumps(d.ctl_json("hostname", "list"), sort_keys=True),
+            sorted(os.listdir(tdir)), gen, d.ctl("audit").stdout)
+
+
+def read_archive(path):
+    """(metadata, {name: TarInfo}, raw decompressed bytes)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:4] == b"\x28\xb5\x2f\xfd":
+        raw = subprocess.run(["zstd", "-dc"], input=raw, capture_output=True,
+                             check=True).stdout
+    elif raw[:2] == b"\x1f\x8b":
+        import gzip
+        raw = gzip.decompress(raw)
+    tf = tarfile.open(fileobj=io.BytesIO(raw))
+    members = tf.getmembers()
+    assert members[0].name == META, members[0].name
+    meta = json.loads(tf.extractfile(members[0]).read())
+    return meta, {m.name.rstrip("/"): m for m in members[1:]}, raw
+
+
+# --- round trips -------------------------------------------------------------
+
+def test_round_trip_on_one_host_under_another_slug(daemon):
+    d = daemon
+    d.create("acme")
+    before = populate(d, "acme")
+    d.ctl("hostname", "add", "acme", "shop.example.org", "--active")
+    d.ctl("hostname", "add", "acme", "www.acme-shop.example", "--active")
+    d.ctl("hostname", "add", "acme", "new.example.net")
+    old_uid, old_gid = d.tenant_ids("acme")
+    arc = os.path.join(d.dir, "acme.tar.gz")
+    r = expect(d, EX_OK, "export", "acme", arc)
+    assert b"exported tenant acme" in r.stdout
+    assert stat.S_IMODE(os.stat(arc).st_mode) == 0o600
+    meta, members, _ = read_archive(arc)
+    assert meta["format"] == "tenantd-export" and meta["version"] == 1
+    assert (meta["slug"], meta["status"]) == ("acme", "active")
+    assert (meta["uid"], meta["gid"]) == (old_uid, old_gid)
+    assert meta["manifest"]["slug"] == "acme"
+    assert {(h["hostname"], h["status"]) for h in meta["hostnames"]} == {
+        ("shop.example.org", "active"), ("www.acme-shop.example", "active"),
+        ("new.example.net", "pending")}
+    assert meta["skipped"] == []
+    assert "tenant.json" not in members
+    assert members["public/index.html"].uname == "tenant"
+    assert members["public/static"].uname == "root"
+
+    # The slug is still taken, and so are its hostnames: refused, and why.
+    expect(d, EX_CONFLICT, "import", arc, stderr=r'"acme" already exists')
+    expect(d, EX_CONFLICT, "import", arc, "--as", "acme2",
+           stderr=r"new\.example\.net already belongs to tenant \"acme\"")
+    # Deleting acme frees its hostnames (its slug stays tombstoned).
+    d.ctl("delete", "acme")
+    expect(d, EX_CONFLICT, "import", arc,
+           stderr=r"belonged to a deleted tenant")
+    r = expect(d, EX_OK, "import", arc, "--as", "acme2")
+    assert b"imported tenant acme2 (exported as acme)" in r.stdout
+
+    new_uid, new_gid = d.tenant_ids("acme2")
+    assert new_uid not in (old_uid, 0) and new_gid not in (old_gid, 0)
+    after = tree(d.tenant_dir("acme2"), new_uid)
+    assert after == before
+    # The jail root and manifest are import's own, as provisioned.
+    st = os.lstat(d.tenant_dir("acme2"))
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (
+        0, new_gid, 0o750)
+    man = os.path.join(d.tenant_dir("acme2"), "tenant.json")
+    st = os.lstat(man)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (
+        0, new_gid, 0o640)
+    with open(man) as f:
+        m = json.load(f)
+    assert (m["slug"], m["uid"], m["gid"]) == ("acme2", new_uid, new_gid)
+    assert m["host"] == d.host("acme2")
+    hosts = {(h["hostname"], h["status"])
+             for h in d.ctl_json("show", "acme2")["hostnames"]}
+    assert hosts == {("shop.example.org", "active"),
+                     ("www.acme-shop.example", "active"),
+                     ("new.example.net", "pending")}
+    audit = d.ctl("audit", "acme2").stdout
+    assert re.search(r"\bimport\b.*exported as acme", audit), audit
+    # No temporary directory left behind.
+    assert sorted(os.listdir(os.path.join(d.state, "tenants"))) == [
+        "acme", "acme2"]
+
+
+def test_move_to_another_host_and_serve_it(two):
+    a, b = two
+    a.create("acme")
+    before = populate(a, "acme")
+    a.ctl("hostname", "add", "acme", "shop.example.org", "--active")
+    a.ctl("hostname", "add", "acme", "later.example.org")
+    a.create("other")
+    arc = os.path.join(a.dir, "acme.tar.zst")
+    expect(a, EX_OK, "export", "acme", arc)
+    with open(arc, "rb") as f:
+        assert f.read(4) == b"\x28\xb5\x2f\xfd"     # zstd, by the name
+
+    # Host b already has tenants of its own: new uid, same slug.
+    b.create("globex", "globex's page\n")
+    r = expect(b, EX_OK, "import", arc, "--json")
+    out = json.loads(r.stdout)
+    assert out["slug"] == "acme" and out["exported_as"] == "acme"
+    uid, gid = b.tenant_ids("acme")
+    assert uid != a.tenant_ids("acme")[0]
+    assert tree(b.tenant_dir("acme"), uid) == before
+    assert {(h["hostname"], h["status"])
+            for h in b.ctl_json("hostname", "list")} == {
+        ("shop.example.org", "active"), ("later.example.org", "pending")}
+
+    # The supervisor's jail checks pass: it binds a worker and serves.
+    b.start()
+    r = b.get(b.host("acme"))
+    assert r.status == 200 and r.body == b"<h1>acme's own page</h1>\n"
+    r = b.get(b.host("acme"), "/css/site.css")
+    assert r.status == 200 and r.body == b"body { color: #333 }\n"
+    r = b.get("shop.example.org", "/static/robots.txt")
+    assert r.status == 200 and r.body == b"User-agent: *\n"
+    assert b.get("later.example.org").status != 200     # still pending
+    assert b.get(b.host("globex")).body == b"globex's page\n"
+    assert b.wait_workers("acme")       # workers run as the new uid
+
+
+def test_tenant_without_hostnames_via_stdout_and_stdin(two):
+    a, b = two
+    a.create("plain", "plain page\n")
+    r = expect(a, EX_OK, "export", "plain", "-")
+    assert r.stdout[:2] == b"\x1f\x8b"          # gzip on a pipe
+    assert b"exported tenant plain to standard output" in r.stderr
+    r = expect(b, EX_OK, "import", "-", "--as", "simple", input=r.stdout)
+    assert b"0 custom hostnames" in r.stdout
+    uid, _ = b.tenant_ids("simple")
+    assert tree(b.tenant_dir("simple"), uid) == tree(a.tenant_dir("plain"),
+                                                     a.tenant_ids("plain")[0])
+    assert b.ctl_json("show", "simple")["hostnames"] == []
+    assert sorted(os.listdir(os.path.join(b.state, "tenants"))) == ["simple"]
+
+
+def test_suspended_tenant_stays_suspended(two):
+    a, b = two
+    a.create("sleepy", "zzz\n")
+    a.ctl("suspend", "sleepy")
+    arc = os.path.join(a.dir, "s.tgz")
+    expect(a, EX_OK, "export", "sleepy", arc)
+    expect(b, EX_OK, "import", arc)
+    assert b.ctl_json("show", "sleepy")["status"] == "suspended"
+
+
+def test_missing_standard_directories_are_recreated(daemon):
+    d = daemon
+    arc = os.path.join(d.dir, "x.tgz")
+    make_archive(arc, meta(), [d_("public"), f_("public/index.html", b"hi")])
+    expect(d, EX_OK, "import", arc)
+    uid, gid = d.tenant_ids("acme")
+    for sub in SUBDIRS:
+        st = os.lstat(os.path.join(d.tenant_dir("acme"), sub))
+        assert stat.S_ISDIR(st.st_mode) and (st.st_uid, st.st_gid) == (
+            uid, gid)
+
+
+# --- export: what it refuses and what it never reads -------------------------
+
+def test_export_errors(daemon):
+    d = daemon
+    d.create("acme")
+    arc = os.path.join(d.dir, "exists.tgz")
+    with open(arc, "wb") as f:
+        f.write(b"precious backup")
+    expect(d, EX_CONFLICT, "export", "acme", arc, stderr=r"--force")
+    with open(arc, "rb") as f:
+        assert f.read() == b"precious backup"
+    # A dangling symlink named FILE is there too; it is never followed.
+    lnk = os.path.join(d.dir, "lnk.tgz")
+    os.symlink(os.path.join(d.dir, "target-of-link"), lnk)
+    expect(d, EX_CONFLICT, "export", "acme", lnk)
+    expect(d, EX_OK, "export", "acme", lnk, "--force")
+    assert os.path.isfile(lnk) and not os.path.islink(lnk)
+    assert not os.path.exists(os.path.join(d.dir, "target-of-link"))
+    expect(d, EX_OK, "export", "acme", arc, "--force")
+    assert read_archive(arc)[0]["slug"] == "acme"
+    expect(d, EX_NOTFOUND, "export", "nosuch", arc + "2")
+    expect(d, EX_FAIL, "export", "acme", os.path.join(d.dir, "no/dir/x.tgz"))
+    expect(d, EX_USAGE, "export", "acme")
+    expect(d, EX_USAGE, "export", "acme", arc, "--bogus")
+    expect(d, EX_USAGE, "import")
+    d.ctl("delete", "acme")
+    expect(d, EX_STATE, "export", "acme", arc + "3")
+    # Failed exports leave no temporary file next to FILE.
+    assert not [n for n in os.listdir(d.dir) if ".tmp-" in n]
+
+
+def test_export_never_follows_what_the_tenant_planted(two):
+    a, b = two
+    a.create("acme", "page\n")
+    uid, gid = a.tenant_ids("acme")
+    root = a.tenant_dir("acme")
+    pub = os.path.join(root, "public")
+    secret = os.path.join(a.dir, "secret")        # outside the tree, root's
+    with open(secret, "wb") as f:
+        f.write(b"TOP-SECRET-" + os.urandom(8).hex().encode())
+    os.chmod(secret, 0o600)
+    with open(secret, "rb") as f:
+        secret_bytes = f.read()
+    with open("/etc/shadow", "rb") as f:
+        shadow = f.read().split(b"\n")[0]
+
+    def plant(name, target):
+        os.symlink(target, os.path.join(pub, name))
+        os.lchown(os.path.join(pub, name), uid, gid)
+
+    plant("x", "/etc/shadow")
+    plant("etc", "/etc")
+    plant("up", "../../other")
+    plant("s1", "..")                  # inside: public/.. is the tree root
+    plant("s2", "s1/..")               # looks inside, is tenants/
+    plant("loop", "loop")
+    os.link(secret, os.path.join(pub, "h"))           # root-owned, 2 links
+    os.mkfifo(os.path.join(pub, "fifo"))
+    os.chown(os.path.join(pub, "fifo"), uid, gid)
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(os.path.join(pub, "sock"))
+    os.chown(os.path.join(pub, "sock"), uid, gid)
+    foreign = os.path.join(pub, "foreign.txt")
+    with open(foreign, "w") as f:
+        f.write("someone else's\n")
+    os.chown(foreign, uid + 500, gid + 500)
+    suid = os.path.join(pub, "suid")
+    with open(suid, "w") as f:
+        f.write("#!/bin/sh\n")
+    os.chown(suid, uid, gid)
+    os.chmod(suid, 0o6755)
+
+    arc = os.path.join(a.dir, "acme.tgz")
+    r = expect(a, EX_OK, "export", "acme", arc)
+    s.close()
+    err = r.stderr.decode()
+    meta, members, raw = read_archive(arc)
+    skipped = {e["path"]: e["reason"] for e in meta["skipped"]}
+    for name in ("x", "etc", "up", "s2", "loop", "h", "fifo", "sock",
+                 "foreign.txt"):
+        assert "public/" + name not in members, name
+        assert "public/" + name in skipped, (name, skipped)
+        assert f"public/{name}:" in err, (name, err)
+    assert re.search(r"absolute", skipped["public/x"])
+    assert re.search(r"leaving", skipped["public/s2"])
+    assert re.search(r"hard link", skipped["public/h"])
+    assert re.search(r"FIFO", skipped["public/fifo"])
+    assert re.search(r"socket", skipped["public/sock"])
+    assert re.search(r"owned by uid", skipped["public/foreign.txt"])
+    assert members["public/s1"].linkname == ".."
+    # What was never to be read is nowhere in the archive.
+    assert secret_bytes not in raw
+    assert shadow not in raw
+    # The setuid file is exported, its bits dropped, and said so.
+    assert stat.S_IMODE(members["public/suid"].mode) == 0o755
+    assert "public/suid: setuid/setgid bit dropped" in err
+    # And what export wrote, import takes.
+    expect(b, EX_OK, "import", arc)
+    st = os.lstat(os.path.join(b.tenant_dir("acme"), "public", "suid"))
+    assert stat.S_IMODE(st.st_mode) == 0o755
+
+
+# --- hostile archives ----------------------------------------------------------
+
+TUID, TGID = 400001, 400001
+
+
+def meta(**kw):
+    m = {"format": "tenantd-export", "version": 1, "slug": "acme",
+         "status": "active", "created": 1700000000, "uid": TUID,
+         "gid": TGID, "hostnames": [], "manifest": None, "skipped": []}
+    m.update(kw)
+    return m
+
+
+def _ti(name, type_, mode, uid=TUID, gid=TGID, **kw):
+    ti = tarfile.TarInfo(name)
+    ti.type = type_
+    ti.mode = mode
+    ti.uid, ti.gid = uid, gid
+    ti.mtime = 1700000000
+    for k, v in kw.items():
+        setattr(ti, k, v)
+    return ti
+
+
+def d_(name, mode=0o700, **kw):
+    return (_ti(name, tarfile.DIRTYPE, mode, **kw), None)
+
+
+def f_(name, data=b"x", mode=0o644, **kw):
+    ti = _ti(name, tarfile.REGTYPE, mode, **kw)
+    ti.size = len(data)
+    return (ti, data)
+
+
+def l_(name, target, **kw):
+    return (_ti(name, tarfile.SYMTYPE, 0o777, linkname=target, **kw), None)
+
+
+def h_(name, target, **kw):
+    return (_ti(name, tarfile.LNKTYPE, 0o644, linkname=target, **kw), None)
+
+
+def raw_(ti):
+    return (ti, None)
+
+
+BASE = [d_(s) for s in SUBDIRS]
+
+
+def make_archive(path, m, entries, with_base=False, first=None):
+    """A pax tar.gz with the metadata m (dict, bytes, or None) first."""
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tf:
+        if first is not None:
+            tf.addfile(first[0], io.BytesIO(first[1]))
+        if m is not None:
+            data = m if isinstance(m, bytes) else json.dumps(m).encode()
+            ti = _ti(META, tarfile.REGTYPE, 0o600, uid=0, gid=0)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+        for ti, data in (BASE if with_base else []) + entries:
+            tf.addfile(ti, io.BytesIO(data) if data is not None else None)
+
+
+HOSTILE = {
+    "char device": ([raw_(_ti("public/null", tarfile.CHRTYPE, 0o666,
+                              devmajor=1, devminor=3))], r"device node"),
+    "block device": ([raw_(_ti("data/sda", tarfile.BLKTYPE, 0o660,
+                               devmajor=8, devminor=0))], r"device node"),
+    "fifo": ([raw_(_ti("tmp/fifo", tarfile.FIFOTYPE, 0o600))], r"FIFO"),
+    "setuid file": ([f_("public/sh", b"#!/bin/sh\n", 0o4755)],
+                    r"setuid or setgid"),
+    "setgid dir": ([d_("public/g", 0o2755)], r"setuid or setgid"),
+    "absolute path": ([f_("/etc/cron.d/evil")], r"absolute path"),
+    "dotdot path": ([f_("public/../../evil")], r'"\.\." component'),
+    "leading dotdot": ([f_("../evil")], r'"\.\." component'),
+    "dot path": ([f_("./public/x")], r'"\." component'),
+    "double slash": ([f_("public//x")], r"empty path component"),
+    "symlink to /etc/passwd": ([l_("public/pw", "/etc/passwd")],
+                               r"symlink to an absolute path"),
+    "symlink to ../../other": ([l_("public/o", "../../other")],
+                               r"symlink leaving the tenant's directory"),
+    "symlink chain out": ([l_("public/s1", ".."), l_("public/s2", "s1/..")],
+                          r"entry \"public/s2\".*leaving"),
+    "symlink chain defined later": ([l_("public/s2", "s1/../x"),
+                                     l_("public/s1", "../..")],
+                                    r"leaving"),
+    "symlink loop": ([l_("public/a", "b"), l_("public/b", "a")],
+                     r"loop"),
+    "hardlink to /etc/passwd": ([h_("public/pw", "/etc/passwd")],
+                                r"hard link to an absolute path"),
+    "hardlink out by dotdot": ([h_("public/pw", "../../etc/passwd")],
+                               r'hard link to a "\.\." component'),
+    "hardlink to a later entry": ([h_("public/a", "public/b"),
+                                   f_("public/b")],
+                                  r"hard link to something"),
+    "hardlink to a directory": ([h_("public/a", "data")],
+                                r"hard link to something"),
+    "file through a symlink dir (classic)": (
+        [l_("public/l", "/etc"), f_("public/l/cron.daily")],
+        r"through the symlink public/l|absolute"),
+    "file through an inside symlink dir": (
+        [l_("public/l", "../data"), f_("public/l/x")],
+        r"entry \"public/l/x\": a path through the symlink public/l"),
+    "dir through a symlink": (
+        [l_("public/l", "."), d_("public/l/sub")],
+        r"through the symlink public/l"),
+    "foreign owner": ([f_("public/x", uid=12345)], r"owned by uid 12345"),
+    "foreign group": ([f_("public/x", gid=54321)], r"group 54321"),
+    "same path twice": ([f_("public/x"), f_("public/x")], r"appears twice"),
+    "parent missing": ([f_("public/nodir/x")], r"parent is not a directory"),
+    "parent is a file": ([f_("public/x"), f_("public/x/y")],
+                         r"parent is not a directory"),
+    "manifest in the archive": ([f_("tenant.json", b"{}", uid=0)],
+                                r"the manifest"),
+    "second metadata": ([f_(META, b"{}", uid=0)], r"second metadata"),
+    "public is a symlink": ([l_("public", "data")],
+                            r"standard directories"),
+    "oversized entry": ([raw_(_ti("data/huge", tarfile.REGTYPE, 0o600,
+                                  size=1 << 60))],
+                        r"bytes, more than the \d+ bytes free"),
+}
+
+
+@pytest.fixture
+def host():
+    """One host with a tenant of its own, to show nothing else moves."""
+    d = Daemon()
+    try:
+        d.create("globex", "globex\n")
+        yield d
+    finally:
+        d.close()
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_archive_refused_nothing_created(host, case):
+    d = host
+    entries, msg = HOSTILE[case]
+    arc = os.path.join(d.dir, "evil.tgz")
+    base = not any(ti.name.rstrip("/") == "public" for ti, _ in entries)
+    make_archive(arc, meta(), entries, with_base=base)
+    before = state(d)
+    code = EX_FAIL if case == "oversized entry" else EX_INVALID
+    r = expect(d, code, "import", arc, stderr=msg)
+    assert b"nothing imported" in r.stderr
+    assert state(d) == before
+    assert not os.path.exists("/etc/cron.d/evil")
+    assert not os.path.exists(os.path.join(d.state, "evil"))
+
+
+BAD_META = {
+    "missing metadata": (None, r"not a tenantd export"),
+    "not JSON": (b"{nope", r"malformed .*not valid JSON"),
+    "not an object": (b"[1]", r"not a JSON object"),
+    "wrong format": (meta(format="tar"), r"\"format\""),
+    "newer version": (meta(version=2), r"newer tenantd"),
+    "no slug": ({k: v for k, v in meta().items() if k != "slug"},
+                r"\"slug\""),
+    "bad slug": (meta(slug="Bad_Slug"), r"\"slug\""),
+    "uid 0": (meta(uid=0), r"\"uid\""),
+    "bad status": (meta(status="deleted"), r"\"status\""),
+    "hostnames not a list": (meta(hostnames="a.example"), r"\"hostnames\""),
+    "hostname without status": (meta(hostnames=[{"hostname": "a.example"}]),
+                                r"hostname without"),
+    "hostname twice": (meta(hostnames=[
+        {"hostname": "a.example", "status": "active"},
+        {"hostname": "a.example", "status": "pending"}]), r"listed twice"),
+    "duplicate keys": (b'{"format": "tenantd-export", "version": 1, '
+                       b'"version": 1}', r"not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_META))
+def test_malformed_metadata_refused(host, case):
+    d = host
+    m, msg = BAD_META[case]
+    arc = os.path.join(d.dir, "bad.tgz")
+    make_archive(arc, m, [f_("public/x")], with_base=True)
+    before = state(d)
+    expect(d, EX_INVALID, "import", arc, stderr=msg)
+    assert state(d) == before
+
+
+def test_metadata_not_first_refused(host):
+    d = host
+    arc = os.path.join(d.dir, "late.tgz")
+    make_archive(arc, meta(), [], with_base=True, first=f_("public/x"))
+    before = state(d)
+    expect(d, EX_INVALID, "import", arc, stderr=r"not a tenantd export")
+    assert state(d) == before
+
+
+def test_garbage_and_truncated_archives_refused(host):
+    d = host
+    before = state(d)
+    junk = os.path.join(d.dir, "junk.tgz")
+    with open(junk, "wb") as f:
+        f.write(os.urandom(4096))
+    expect(d, EX_INVALID, "import", junk)
+    d.ctl("create", "acme")
+    populate(d, "acme")
+    good = os.path.join(d.dir, "good.tgz")
+    expect(d, EX_OK, "export", "acme", good)
+    d.ctl("delete", "acme", "--purge")
+    before = state(d)
+    with open(good, "rb") as f:
+        data = f.read()
+    cut = os.path.join(d.dir, "cut.tgz")
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) * 2 // 3])
+    expect(d, EX_INVALID, "import", cut, "--as", "acme2")
+    assert state(d) == before
+    expect(d, EX_FAIL, "import", os.path.join(d.dir, "absent.tgz"))
+
+
+def test_slug_conflicts_refused_nothing_created(host):
+    d = host
+    arc = os.path.join(d.dir, "ok.tgz")
+    make_archive(arc, meta(), [f_("public/index.html", b"hi")],
+                 with_base=True)
+    before = state(d)
+    expect(d, EX_CONFLICT, "import", arc, "--as", "admin",
+           stderr=r"reserved")
+    expect(d, EX_CONFLICT, "import", arc, "--as", "globex",
+           stderr=r"already exists")
+    expect(d, EX_INVALID, "import", arc, "--as", "Bad_Slug",
+           stderr=r"invalid slug")
+    make_archive(arc, meta(slug="www"), [], with_base=True)
+    expect(d, EX_CONFLICT, "import", arc, stderr=r"reserved")
+    assert state(d) == before
+    # A tombstone: acme existed here once.
+    d.ctl("create", "acme")
+    d.ctl("delete", "acme", "--purge")
+    make_archive(arc, meta(), [], with_base=True)
+    before = state(d)
+    expect(d, EX_CONFLICT, "import", arc,
+           stderr=r"belonged to a deleted tenant")
+    # A stray directory with the slug's name.
+    os.mkdir(os.path.join(d.state, "tenants", "stray"))
+    before = state(d)
+    expect(d, EX_CONFLICT, "import", arc, "--as", "stray",
+           stderr=r"tenants/stray already exists")
+    assert state(d) == before
+
+
+def test_hostnames_taken_or_invalid_here(host):
+    d = host
+    d.ctl("hostname", "add", "globex", "shop.example.org")
+    arc = os.path.join(d.dir, "h.tgz")
+    make_archive(arc, meta(hostnames=[
+        {"hostname": "free.example.org", "status": "active"},
+        {"hostname": "shop.example.org", "status": "active"}]), [],
+        with_base=True)
+    before = state(d)
+    expect(d, EX_CONFLICT, "import", arc,
+           stderr=r"shop\.example\.org already belongs to tenant \"globex\"")
+    assert state(d) == before
+    # Under this host's suffix: not a custom domain here.
+    make_archive(arc, meta(hostnames=[
+        {"hostname": "x." + d.suffix, "status": "active"}]), [],
+        with_base=True)
+    expect(d, EX_INVALID, "import", arc, stderr=r"under the tenant suffix")
+    assert state(d) == before
+    # --no-hostnames imports the tenant alone.
+    make_archive(arc, meta(hostnames=[
+        {"hostname": "shop.example.org", "status": "active"}]), [],
+        with_base=True)
+    expect(d, EX_OK, "import", arc, "--no-hostnames")
+    assert d.ctl_json("show", "acme")["hostnames"] == []
+    assert [h["tenant"] for h in d.ctl_json("hostname", "list")] == [
+        "globex"]
+
+
+def test_registration_failure_after_extraction_leaves_nothing():
+    """Room for exactly one tenant: the import extracts, then cannot
+    register; the temporary directory goes and nothing is registered."""
+    lo = random.randrange(300000, 3900000, 1000)
+    d = Daemon(tenants__uid_min=lo, tenants__uid_max=lo)
+    try:
+        d.create("first")
+        arc = os.path.join(d.dir, "x.tgz")
+        make_archive(arc, meta(), [f_("public/index.html", b"hi")],
+                     with_base=True)
+        before = state(d)
+        expect(d, EX_FULL, "import", arc, stderr=r"nothing imported")
+        assert state(d) == before
+    finally:
+        d.close()
+
+
+# --- failures half-way, by fault injection (strace -e inject) ----------------
+
+def under_strace(d, fault, *args):
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    r = subprocess.run(["strace", "-qq", "-o", "/dev/null", "-e", fault,
+                        TENANTCTL, "-c", d.conf, *args],
+                       capture_output=True, text=True, timeout=60)
+    return r
+
+
+def exported(d):
+    d.create("acme")
+    populate(d, "acme")
+    d.ctl("hostname", "add", "acme", "shop.example.org", "--active")
+    arc = os.path.join(d.dir, "acme.tgz")
+    expect(d, EX_OK, "export", "acme", arc)
+    d.ctl("delete", "acme")
+    return arc
+
+
+def test_extraction_failure_removes_the_temporary_directory(daemon):
+    d = daemon
+    arc = exported(d)
+    before = state(d)
+    # libarchive's third mkdir (of "public") fails: nothing is registered.
+    r = under_strace(d, "inject=mkdir:error=ENOSPC:when=3", "import", arc,
+                     "--as", "acme2")
+    assert r.returncode == EX_FAIL, r.stderr
+    assert re.search(r"extracting: .*nothing imported", r.stderr), r.stderr
+    assert state(d) == before
+    expect(d, EX_OK, "import", arc, "--as", "acme2")
+
+
+@pytest.mark.parametrize("fault", [
+    "inject=renameat2:error=EIO",           # the rename into place
+    "inject=fchownat:error=EIO:when=4",     # re-mapping ownership
+])
+def test_failure_after_registration_rolls_back(daemon, fault):
+    d = daemon
+    arc = exported(d)
+    r = under_strace(d, fault, "import", arc, "--as", "acme2")
+    assert r.returncode == EX_FAIL, r.stderr
+    assert re.search(r"failed after it was registered.*deleted again.*"
+                     r"tombstoned.*--as", r.stderr), r.stderr
+    # Not half-imported: deleted, no directory, no hostnames, said why.
+    assert d.ctl_json("show", "acme2")["status"] == "deleted"
+    assert sorted(os.listdir(os.path.join(d.state, "tenants"))) == ["acme"]
+    assert d.ctl_json("hostname", "list") == []
+    assert re.search(r"import-failed\s+acme2", d.ctl("audit").stdout)
+    # The archive itself is fine: another slug takes it.
+    expect(d, EX_OK, "import", arc, "--as", "acme3")
+    assert [h["hostname"] for h in d.ctl_json("hostname", "list")] == [
+        "shop.example.org"]
+
+
+def test_archive_rewritten_between_check_and_extraction(daemon):
+    """Whoever can write FILE (a customer's upload) may change it after it
+    was checked: the extraction must notice, not trust the first read."""
+    d = daemon
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    arc = os.path.join(d.dir, "swap.tgz")
+    evil = os.path.join(d.dir, "evil.tgz")
+    make_archive(arc, meta(), [f_("public/index.html", b"hi"),
+                               l_("public/l", "index.html")], with_base=True)
+    make_archive(evil, meta(), [f_("public/index.html", b"hi"),
+                                l_("public/l", "../../../../etc")],
+                 with_base=True)
+    with open(evil, "rb") as f:
+        evil_bytes = f.read()
+    before = state(d)
+    tdir = os.path.join(d.state, "tenants")
+    # Every fchown waits a second: the first after the check is the
+    # temporary directory's, which shows the check is over.
+    p = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-e",
+                          "inject=fchown:delay_enter=1000000", TENANTCTL,
+                          "-c", d.conf, "import", arc],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        wait_for(lambda: [n for n in os.listdir(tdir)
+                          if n.startswith(".import-")] or p.poll() is not None,
+                 timeout=30, what="the temporary directory")
+        with open(arc, "r+b") as f:         # same inode, new bytes
+            f.write(evil_bytes)
+            f.truncate()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == EX_FAIL, (out, err)
+    assert "the archive changed between checking and extracting" in err
+    assert state(d) == before
