@@ -13,6 +13,8 @@ packages=(
 	libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev
 	strace curl procps util-linux mandoc binutils
 	nginx haproxy caddy openssl  # real proxies for test_proxies.py
+	# the package and the real-systemd test (tests/system)
+	debhelper lintian debootstrap systemd-container
 	# the Host classifier is tested under a Turkish locale too (localedef)
 	locales
 )

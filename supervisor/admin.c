@@ -174,8 +174,11 @@ admin_command(struct aconn *a, char *line)
 		    n < 0 ? 0 : n));
 	} else if (strcmp(cmd, "reload") == 0 && arg == NULL) {
 		log_info("admin: reload");
-		tenantd_reload();
-		aconn_json(a, json_pack("{s:b}", "ok", 1));
+		if (tenantd_reload() == -1)
+			aconn_error(a, "reload refused in part: the running "
+			    "configuration or policy was kept (see the log)");
+		else
+			aconn_json(a, json_pack("{s:b}", "ok", 1));
 	} else
 		aconn_error(a, "unknown command");
 }

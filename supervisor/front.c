@@ -476,14 +476,43 @@ front_init(int fd)
 	front_listen_update();
 }
 
+/*
+ * Stop accepting. Under socket activation systemd keeps its own copy of
+ * the socket, so connections that arrive now wait in its backlog for the
+ * next tenantd; connections we already accepted are still ours to finish.
+ */
 void
-front_stop(void)
+front_stop_accepting(void)
 {
-	struct fconn	*f;
-
 	ev_io_stop(loop, &listen_ev);
 	ev_timer_stop(loop, &resume_ev);
+	if (listen_fd != -1)
+		close(listen_fd);
 	listen_fd = -1;
-	while ((f = TAILQ_FIRST(&fconns)) != NULL)
-		fconn_free(f, 1);
+}
+
+/* Connections whose request is still being read or answered by us. */
+unsigned int
+front_pending(void)
+{
+	struct fconn	*f;
+	unsigned int	 n = 0;
+
+	TAILQ_FOREACH(f, &fconns, f_entry)
+		if (f->f_reading || f->f_replying)
+			n++;
+	return n;
+}
+
+/* Idle keep-alive connections handed back to us: nothing to finish. */
+void
+front_close_idle(void)
+{
+	struct fconn	*f, *tmp;
+
+	for (f = TAILQ_FIRST(&fconns); f != NULL; f = tmp) {
+		tmp = TAILQ_NEXT(f, f_entry);
+		if (!f->f_reading && !f->f_replying)
+			fconn_free(f, 1);
+	}
 }

@@ -436,8 +436,6 @@ tenant_start(struct tenant_rt *t)
 	w->w_tenant = t;
 	w->w_state = W_STARTING;
 	w->w_bound = ev_now(loop);
-	t->t_stats.ts_spawns++;
-	t->t_stats.ts_last_start = w->w_bound;
 	TAILQ_INSERT_TAIL(&t->t_workers, w, w_entry);
 	t->t_nworkers++;
 	t->t_next_start = ev_now(loop) + tenant_delay(t);
@@ -463,6 +461,8 @@ tenant_start(struct tenant_rt *t)
 			    r.r_status == TENANT_SUSPENDED ? 503 : 404, 60);
 		return;
 	}
+	t->t_stats.ts_spawns++;
+	t->t_stats.ts_last_start = w->w_bound;
 	ev_timer_set(&w->w_timer, conf->c_start_timeout_ms / 1000.0, 0.);
 	ev_timer_start(loop, &w->w_timer);
 	spare_fill();
@@ -543,6 +543,7 @@ pool_dispatch(const struct route *r, int fd, const uint8_t *data,
 		return;
 	}
 	if (t->t_nqueue >= conf->c_queue_max) {
+		tenant_stats_code(&t->t_stats, 503, 1);
 		handoff_fail(ho, 503, 1);
 		return;
 	}
@@ -696,17 +697,24 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	w->w_tenant->t_stats.ts_handbacks++;
 	w->w_requests += served;
 	worker_idle_check(w);
-	if (shutting_down && len == 0)
-		close(fd);	/* an idle keep-alive connection: we stop */
-	else if (shutting_down)
-		front_reply(fd, data, len, 503, 5);
+	if (shutting_down)
+		/*
+		 * We are stopping and nothing has processed this request:
+		 * close, as for any idle keep-alive connection. The client
+		 * retries on a new connection (RFC 9112 9.3.1), which under
+		 * socket activation reaches the next tenantd; a 503 would not
+		 * be retried.
+		 */
+		close(fd);
 	else if (reason == HANDBACK_FOREIGN_HOST && served == 0) {
 		/* We routed its first request here; it disagrees. A bug. */
 		log_warnx("tenant %s worker %d refused the request it was "
 		    "routed; answering 421", worker_name(w), (int)w->w_pid);
 		front_reply(fd, data, len, 421, 0);
-	} else if (hops > MAX_HOPS)
+	} else if (hops > MAX_HOPS) {
+		tenant_stats_code(&w->w_tenant->t_stats, 503, 1);
 		front_reply(fd, data, len, 503, 1);
+	}
 	else
 		front_handback(fd, data, len, hops);
 	tenant_flush(w->w_tenant);
@@ -963,11 +971,8 @@ pool_worker_exited(struct worker *w, int status)
 	w->w_state = W_DEAD;
 	free(w->w_refs);
 	free(w);
-	if (shutting_down) {
-		if (pool_empty())
-			ev_break(loop, EVBREAK_ALL);
-		return;
-	}
+	if (shutting_down)
+		return;		/* tenantd.c's stop poll decides when to exit */
 	/* A slot is free: a tenant waiting under max_workers may go. */
 	for (size_t b = 0; b < TENANT_BUCKETS; b++)
 		for (t = tenants[b]; t != NULL; t = t->t_hnext)
@@ -1037,6 +1042,7 @@ sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 			    ho->ho_since < limit) {
 				TAILQ_REMOVE(&t->t_queue, ho, ho_entry);
 				t->t_nqueue--;
+				tenant_stats_code(&t->t_stats, 503, 1);
 				handoff_fail(ho, 503, 1);
 			}
 	/*
@@ -1051,6 +1057,8 @@ sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 		while ((ho = TAILQ_FIRST(&w->w_outq)) != NULL) {
 			TAILQ_REMOVE(&w->w_outq, ho, ho_entry);
 			w->w_noutq--;
+			if (w->w_tenant != NULL)
+				tenant_stats_code(&w->w_tenant->t_stats, 503, 1);
 			handoff_fail(ho, 503, 1);
 		}
 		worker_fault(w, "not reading its channel");
@@ -1074,6 +1082,23 @@ sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 		if (w->w_nrefs > 0 && ev_now(l) - w->w_heard > WATCHDOG_IDLE)
 			worker_ping(w);
 	}
+}
+
+/* After a reload: the spare pool follows [workers] spares up and down. */
+void
+pool_reconfigure(void)
+{
+	struct worker	*w;
+
+	while (nspares > conf->c_spares && (w = TAILQ_LAST(&spares,
+	    worker_list)) != NULL) {
+		TAILQ_REMOVE(&spares, w, w_entry);
+		nspares--;
+		/* An unbound spare exits cleanly when its channel closes. */
+		w->w_state = W_DRAINING;
+		worker_detach(w);
+	}
+	spare_fill();
 }
 
 void
@@ -1190,7 +1215,11 @@ pool_kill_all(void)
 		priv_kill(w);
 }
 
-/* Private dirty and resident memory of a worker, in kB (0 if unknown). */
+/*
+ * Private (anonymous) and resident memory of a worker, in kB (0 if
+ * unknown). From /proc/<pid>/status: smaps_rollup would need ptrace
+ * rights over a worker of another uid, which the unit rightly withholds.
+ */
 static void
 worker_memory(pid_t pid, unsigned long *priv, unsigned long *rss)
 {
@@ -1198,12 +1227,12 @@ worker_memory(pid_t pid, unsigned long *priv, unsigned long *rss)
 	FILE		*f;
 
 	*priv = *rss = 0;
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if ((f = fopen(path, "re")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		sscanf(line, "Rss: %lu kB", rss);
-		sscanf(line, "Private_Dirty: %lu kB", priv);
+		sscanf(line, "VmRSS: %lu kB", rss);
+		sscanf(line, "RssAnon: %lu kB", priv);
 	}
 	fclose(f);
 }
@@ -1248,6 +1277,10 @@ tenant_json(const struct tenant_rt *t)
 	    "spawns", (json_int_t)ts->ts_spawns,
 	    "crashes", (json_int_t)ts->ts_crashes,
 	    "failures_in_a_row", (int)t->t_failures);
+	json_object_set_new(o, "handoffs", json_integer((json_int_t)
+	    ts->ts_handoffs));
+	json_object_set_new(o, "handbacks", json_integer((json_int_t)
+	    ts->ts_handbacks));
 	if (t->t_next_start > now && t->t_failures > 0)
 		json_object_set_new(o, "backoff_seconds",
 		    json_real(t->t_next_start - now));
@@ -1363,6 +1396,10 @@ pool_metrics(FILE *f)
 	    "# TYPE tenantd_worker_spawns_total counter\n"
 	    "tenantd_worker_spawns_total %llu\n",
 	    (unsigned long long)dstats.ds_spawns);
+	fprintf(f, "# HELP tenantd_worker_exits_total Workers reaped, for "
+	    "any reason.\n# TYPE tenantd_worker_exits_total counter\n"
+	    "tenantd_worker_exits_total %llu\n",
+	    (unsigned long long)dstats.ds_deaths);
 	fprintf(f, "# HELP tenantd_open_fds Descriptors open in tenantd.\n"
 	    "# TYPE tenantd_open_fds gauge\ntenantd_open_fds %u\n", open_fds());
 	fprintf(f, "# HELP tenantd_registry_generation The registry "
@@ -1371,7 +1408,9 @@ pool_metrics(FILE *f)
 	    (unsigned long long)route_gen());
 
 	fprintf(f, "# HELP tenantd_requests_total Requests answered for a "
-	    "tenant, by status (its workers' and tenantd's own 503s).\n"
+	    "tenant, by status: by its workers, and tenantd's 503s when its "
+	    "workers could not take them (a suspended tenant's 503s are in "
+	    "tenantd_supervisor_answers_total).\n"
 	    "# TYPE tenantd_requests_total counter\n");
 	for (b = 0; b < TENANT_BUCKETS; b++)
 		for (t = tenants[b]; t != NULL; t = t->t_hnext)
@@ -1437,21 +1476,37 @@ pool_metrics(FILE *f)
 			fprintf(f, "tenantd_tenant_backoff{tenant=\"%s\"} %d\n",
 			    t->t_slug, t->t_failures > 0 &&
 			    t->t_next_start > ev_now(loop));
-	fprintf(f, "# HELP tenantd_tenant_workers Live workers of a tenant.\n"
-	    "# TYPE tenantd_tenant_workers gauge\n"
-	    "# HELP tenantd_tenant_connections Connections a tenant's "
-	    "workers hold.\n# TYPE tenantd_tenant_connections gauge\n");
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
-			nw = conns = 0;
-			TAILQ_FOREACH(w, &t->t_workers, w_entry) {
-				nw++;
-				conns += w->w_nrefs;
+	/* One group per metric: the text format wants them unmixed. */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			fprintf(f, "# HELP tenantd_tenant_workers Live workers "
+			    "of a tenant.\n# TYPE tenantd_tenant_workers "
+			    "gauge\n");
+		else
+			fprintf(f, "# HELP tenantd_tenant_connections "
+			    "Connections a tenant's workers hold.\n"
+			    "# TYPE tenantd_tenant_connections gauge\n");
+		for (b = 0; b < TENANT_BUCKETS; b++)
+			for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+				nw = conns = 0;
+				TAILQ_FOREACH(w, &t->t_workers, w_entry) {
+					nw++;
+					conns += w->w_nrefs;
+				}
+				fprintf(f, "tenantd_tenant_%s{tenant=\"%s\"} "
+				    "%u\n", pass == 0 ? "workers" :
+				    "connections", t->t_slug, pass == 0 ? nw :
+				    conns);
 			}
-			fprintf(f, "tenantd_tenant_workers{tenant=\"%s\"} %u\n"
-			    "tenantd_tenant_connections{tenant=\"%s\"} %u\n",
-			    t->t_slug, nw, t->t_slug, conns);
-		}
+	}
+	fprintf(f, "# HELP tenantd_tenant_handbacks_total Connections a "
+	    "tenant's workers handed back (another host, a registry change, "
+	    "retirement).\n# TYPE tenantd_tenant_handbacks_total counter\n");
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			fprintf(f, "tenantd_tenant_handbacks_total{tenant="
+			    "\"%s\"} %llu\n", t->t_slug,
+			    (unsigned long long)t->t_stats.ts_handbacks);
 }
 
 /*

@@ -155,11 +155,13 @@ struct pool_counts {
 /* tenantd.c */
 extern struct config	*conf;
 extern struct ev_loop	*loop;
-void	 tenantd_reload(void);
+int	 tenantd_reload(void);
 
 /* front.c: the proxy socket, request heads, canned answers */
 void	 front_init(int);
-void	 front_stop(void);
+void	 front_stop_accepting(void);
+unsigned int front_pending(void);
+void	 front_close_idle(void);
 void	 front_handback(int, const uint8_t *, size_t, unsigned int);
 void	 front_reply(int, const uint8_t *, size_t, int, unsigned int);
 unsigned int front_reading(void);
@@ -171,6 +173,7 @@ uint64_t route_gen(void);
 
 /* pool.c: workers per tenant, spares, hand-off and return of connections */
 void	 pool_init(void);
+void	 pool_reconfigure(void);
 void	 pool_dispatch(const struct route *, int, const uint8_t *, size_t,
 	    unsigned int);
 void	 pool_registry_changed(uint64_t);

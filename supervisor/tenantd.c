@@ -30,11 +30,13 @@ struct config		*conf;
 struct ev_loop		*loop;
 static struct config	 config;
 static ev_signal	 sig_term, sig_int, sig_hup;
-static ev_timer		 stop_timer, status_timer, watchdog_timer;
+static ev_timer		 stop_timer, stop_poll, status_timer, watchdog_timer;
+static int		 draining;
 static int		 stopping;
 static int		 own_socket;
 static const char	*config_file;
 static int		 config_explicit;
+static int		 cmdline_verbose;
 
 static void
 usage(void)
@@ -92,8 +94,13 @@ listen_open(void)
 		fatal("bind %s", conf->c_socket);
 	umask(old);
 	if (chown(conf->c_socket, 0, gid) == -1 ||
-	    chmod(conf->c_socket, conf->c_socket_mode) == -1)
+	    chmod(conf->c_socket, conf->c_socket_mode) == -1) {
+		int	 saved = errno;
+
+		unlink(conf->c_socket);
+		errno = saved;
 		fatal("%s", conf->c_socket);
+	}
 	if (listen(fd, 1024) == -1)
 		fatal("listen");
 	own_socket = 1;
@@ -129,9 +136,10 @@ listen_inherited(void)
 	memset(&sun, 0, sizeof(sun));
 	if (getsockname(fd, (struct sockaddr *)&sun, &sl) == 0 &&
 	    sun.sun_path[0] != '\0')
-		snprintf(conf->c_socket, sizeof(conf->c_socket), "%.*s",
+		log_info("proxy socket %.*s passed by systemd",
 		    (int)sizeof(sun.sun_path), sun.sun_path);
-	log_info("proxy socket %s passed by systemd", conf->c_socket);
+	else
+		log_info("proxy socket passed by systemd");
 	return fd;
 }
 
@@ -177,35 +185,82 @@ reload_warn(const char *section, const char *key)
  * apply at once (new workers get new timeouts and the new policy); the
  * others are reported. Nothing in flight is touched.
  */
-void
+int
 tenantd_reload(void)
 {
 	struct config	 nc;
-	char		 err[512];
+	char		 err[512], worker[sizeof(conf->c_worker)];
+	int		 rc = 0;
 
 	sd_notify(0, "RELOADING=1");
+	memcpy(worker, conf->c_worker, sizeof(worker));
 	if (config_load(&nc, config_file, !config_explicit, err,
-	    sizeof(err)) == -1)
+	    sizeof(err)) == -1) {
 		log_warnx("reload: config: %s; keeping the running one", err);
-	else {
+		rc = -1;
+	} else {
 		config_reload(conf, &nc, reload_warn);
-		log_setverbose(conf->c_verbose ? 1 : log_getverbose());
+		log_setverbose(conf->c_verbose || cmdline_verbose);
+		/* A new worker binary must exist, or every start would fail. */
+		if (access(conf->c_worker, X_OK) == -1) {
+			log_warn("reload: [paths] worker %s; keeping %s",
+			    conf->c_worker, worker);
+			memcpy(conf->c_worker, worker, sizeof(worker));
+			rc = -1;
+		}
 		log_info("reload: %s read", nc.c_file[0] ? nc.c_file :
 		    "built-in defaults");
 	}
-	priv_reload();
+	if (priv_reload() == -1)
+		rc = -1;
+	pool_reconfigure();
 	notify_status("READY=1\n");
+	return rc;
 }
 
 static void
 stop_timer_cb(struct ev_loop *l, ev_timer *t, int revents)
 {
-	log_warnx("workers still running after %u ms; killing them",
-	    conf->c_drain_timeout_ms);
+	log_warnx("still busy after drain_timeout (%u ms); killing the "
+	    "workers", conf->c_drain_timeout_ms);
+	if (!draining) {
+		draining = 1;
+		pool_shutdown();
+	}
 	pool_kill_all();
+	if (pool_empty())
+		ev_break(l, EVBREAK_ALL);
 }
 
-/* Stop: no new connections; workers finish what they hold, then exit. */
+/*
+ * The second phase of a stop begins once every connection we accepted
+ * has been read and routed (or answered): then the workers drain, serving
+ * what reached them and closing the rest, and we exit when they are gone.
+ */
+static void
+stop_poll_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	struct pool_counts	 pc;
+
+	pool_counts(&pc);
+	if (!draining) {
+		if (front_pending() > 0 || pc.pc_queued > 0)
+			return;
+		draining = 1;
+		front_close_idle();
+		pool_shutdown();
+	}
+	if (pool_empty() && front_pending() == 0)
+		ev_break(l, EVBREAK_ALL);
+}
+
+/*
+ * Stop (SIGTERM, systemctl stop or restart): accept nothing more, but
+ * finish every request already accepted, then let the workers drain. A
+ * restart under socket activation loses nothing: new connections wait in
+ * systemd's socket for the next tenantd. drain_timeout bounds it all; a
+ * second signal ends it at once.
+ */
 static void
 sig_stop_cb(struct ev_loop *l, ev_signal *s, int revents)
 {
@@ -213,17 +268,14 @@ sig_stop_cb(struct ev_loop *l, ev_signal *s, int revents)
 		pool_kill_all();
 		return;
 	}
-	log_info("stopping on signal %d", s->signum);
+	log_info("stopping on signal %d: finishing the requests already "
+	    "received", s->signum);
 	sd_notify(0, "STOPPING=1");
-	front_stop();
-	admin_stop();
+	front_stop_accepting();
 	if (own_socket)
 		unlink(conf->c_socket);
-	pool_shutdown();
-	if (pool_empty()) {
-		ev_break(l, EVBREAK_ALL);
-		return;
-	}
+	ev_timer_init(&stop_poll, stop_poll_cb, 0., 0.02);
+	ev_timer_start(l, &stop_poll);
 	ev_timer_init(&stop_timer, stop_timer_cb,
 	    conf->c_drain_timeout_ms / 1000.0, 0.);
 	ev_timer_start(l, &stop_timer);
@@ -289,6 +341,7 @@ main(int argc, char *argv[])
 	conf = &config;
 	config_file = cfile;
 	config_explicit = explicit;
+	cmdline_verbose = verbose;
 	if (config_load(conf, cfile, !explicit, err, sizeof(err)) == -1)
 		fatalx("config: %s", err);
 	if (conf->c_verbose)
@@ -325,6 +378,15 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sig_hup);
 	priv_init(check);
 	if (check) {
+		/* What a real start would refuse, short of binding sockets. */
+		if (conf->c_socket_group[0] != '\0' &&
+		    getgrnam(conf->c_socket_group) == NULL)
+			fatalx("[proxy] socket_group: no group \"%s\"",
+			    conf->c_socket_group);
+		if (conf->c_admin_group[0] != '\0' &&
+		    getgrnam(conf->c_admin_group) == NULL)
+			fatalx("[admin] group: no group \"%s\"",
+			    conf->c_admin_group);
 		printf("configuration OK (%s)\n", conf->c_file[0] ?
 		    conf->c_file : "built-in defaults");
 		return 0;
@@ -364,6 +426,7 @@ main(int argc, char *argv[])
 	/* The socket listens and the spares are exec'd: we are ready. */
 	notify_status("READY=1\n");
 	ev_run(loop, 0);
+	admin_stop();
 	log_info("stopped");
 	return 0;
 }

@@ -691,7 +691,15 @@ main(int argc, char *argv[])
 			break;
 	if (c == sizeof(cmds) / sizeof(cmds[0]))
 		usage();
-	if (geteuid() != 0)
+	/*
+	 * Everything but the commands for the running daemon needs root: the
+	 * registry and the tenant directories are root's. Those commands need
+	 * the admin socket, which root or the [admin] group may use.
+	 */
+	if (geteuid() != 0 && cmds[c].fn != cmd_daemon_status &&
+	    cmds[c].fn != cmd_top && cmds[c].fn != cmd_restart &&
+	    cmds[c].fn != cmd_drain && cmds[c].fn != cmd_reload &&
+	    cmds[c].fn != cmd_metrics)
 		die(EX_FAIL, "must be run as root (the registry and tenant "
 		    "directories are root's)");
 	if (sodium_init() == -1)

@@ -197,7 +197,7 @@ conn_log(struct wconn *c, uint64_t bytes)
 	static int	 warned;
 
 	if (env->we_log_fd == -1 || c->c_req[0] == '\0')
-		return;
+		goto done;
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	n = snprintf(line, sizeof(line), "%s conn=%u %s status=%d bytes=%llu\n",
@@ -205,7 +205,7 @@ conn_log(struct wconn *c, uint64_t bytes)
 	/* One write on an O_APPEND file: lines never interleave. */
 	if (n <= 0 || (size_t)n >= sizeof(line) ||
 	    write(env->we_log_fd, line, (size_t)n) == n)
-		return;
+		goto done;
 	if (errno == EFBIG) {
 		/*
 		 * At the worker's fsize limit: stop logging rather than fail
@@ -218,6 +218,8 @@ conn_log(struct wconn *c, uint64_t bytes)
 		env->we_log_fd = -1;
 	} else if (!warned++)
 		log_warn("access log");
+ done:
+	/* Each request's line is its own: never carried to the next. */
 	c->c_req[0] = '\0';
 }
 
@@ -529,6 +531,7 @@ conn_reset(struct wconn *c)
 	c->c_body_left = 0;
 	c->c_status = 0;
 	c->c_timed = 0;
+	c->c_req[0] = '\0';
 	hh_init(&c->c_hp, env->we_head_max, env->we_target_max);
 }
 

@@ -299,3 +299,83 @@ def test_top_draws_rates(ad):
     r = ad.ctl("top", "-n", "2", "-d", "0.2")
     assert r.returncode == 0
     assert r.stdout.count("REQ/S") == 2 and "acme" in r.stdout
+
+
+def test_metric_groups_are_contiguous(ad):
+    """The text format wants each metric's samples in one group under its
+    own TYPE line."""
+    text = ad.ctl("metrics").stdout
+    seen, current = set(), None
+    for ln in text.splitlines():
+        if ln.startswith("# TYPE "):
+            current = ln.split(" ")[2]
+            assert current not in seen, f"{current} declared twice"
+            seen.add(current)
+        elif ln and not ln.startswith("#"):
+            name = re.match(r"[a-z_]+", ln).group(0)
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            assert base == current or name == current, (ln, current)
+
+
+def test_reload_follows_the_spare_pool_size():
+    d = Daemon()            # spares = 1
+    try:
+        d.start()
+        spares = lambda: [p for p, u in __import__("conftest").children(
+            d.proc.pid) if u == 0]
+        wait_for(lambda: len(spares()) == 1, 5, "one spare")
+        conf = open(d.conf).read().replace("spares = 1", "spares = 3")
+        open(d.conf, "w").write(conf)
+        assert "reloaded" in d.ctl("reload").stdout
+        wait_for(lambda: len(spares()) == 3, 5, "three spares")
+        open(d.conf, "w").write(conf.replace("spares = 3", "spares = 0"))
+        d.ctl("reload")
+        wait_for(lambda: len(spares()) == 0, 5, "no spare")
+        assert "lost worker" not in d.logtext()
+    finally:
+        d.close()
+
+
+def test_reload_refuses_a_missing_worker_binary():
+    d = Daemon(workers__spares=0)
+    try:
+        d.create("acme", "acme's own page\n")
+        d.start()
+        conf = open(d.conf).read()
+        bad = conf.replace("worker = ", "worker = /nonexistent/")
+        open(d.conf, "w").write(bad)
+        r = d.ctl("reload", check=False)
+        assert r.returncode == 1 and "reload refused in part" in r.stderr
+        d.wait_log(r"reload: \[paths\] worker /nonexistent/.*keeping")
+        # Workers still start from the binary that exists.
+        assert d.get(d.host("acme")).status == 200
+    finally:
+        d.close()
+
+
+def test_admin_group_member_uses_tenantctl_without_root():
+    gid = grp.getgrnam("www-data").gr_gid
+    d = Daemon(admin__group="www-data")
+    try:
+        d.create("acme", "acme's own page\n")
+        d.start()
+        wait_for(lambda: os.path.exists(os.path.join(d.run, "admin.sock")),
+                 5, "the admin socket")
+        os.chmod(d.conf, 0o644)
+        as_member = ["setpriv", "--reuid=65534", f"--regid={gid}",
+                     "--clear-groups", TENANTCTL, "-c", d.conf]
+        r = subprocess.run(as_member + ["status"], capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0 and "tenantd pid" in r.stdout, r
+        # Not for the registry, though.
+        r = subprocess.run(as_member + ["list"], capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 1 and "must be run as root" in r.stderr
+        # And nobody else.
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", TENANTCTL, "-c", d.conf,
+                            "status"], capture_output=True, text=True,
+                           timeout=10)
+        assert r.returncode == 1 and "Permission denied" in r.stderr, r
+    finally:
+        d.close()

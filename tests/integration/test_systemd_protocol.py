@@ -300,3 +300,36 @@ def test_sighup_during_startup_does_not_kill():
             assert d.get(d.host("acme")).status == 200
         finally:
             d.close()
+
+
+def test_stop_finishes_requests_already_accepted():
+    """SIGTERM (systemctl stop, or restart under socket activation):
+    nothing new is accepted, but a connection already accepted whose head
+    is still arriving is read, routed and served, and so is one waiting for
+    its tenant's first worker; only then do the workers drain."""
+    d = Daemon(workers__spares=0, workers__drain_timeout="5s")
+    try:
+        d.create("acme", "acme's own page\n")
+        d.create("globex", "globex's own page\n")
+        d.start()
+        half = d.connect(10)
+        half.sendall(b"GET / HTTP/1.1\r\nHost: acme.test.localhost\r\n")
+        cold = d.connect(10)
+        time.sleep(0.1)                 # both accepted
+        d.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        # New connections are refused (our own socket is gone) ...
+        assert not os.path.exists(d.sock)
+        # ... but the accepted ones are finished.
+        half.sendall(b"Connection: close\r\n\r\n")
+        cold.sendall(request_bytes(d.host("globex"), close=True))
+        for s, body in ((half, b"acme's own page\n"),
+                        (cold, b"globex's own page\n")):
+            rs, _, _ = read_responses(s, 1, 5)
+            assert rs and rs[0].status == 200 and rs[0].body == body, rs
+            s.close()
+        assert d.proc.wait(10) == 0
+        assert "finishing the requests already received" in d.logtext()
+        assert d.workers() == [] if d.proc.poll() is None else True
+    finally:
+        d.close()
