@@ -57,6 +57,7 @@ static int		 front_ep = -1;
 static ev_io		 front_ep_ev;
 static ev_timer		 resume_ev;
 static unsigned int	 nreading;
+static unsigned int	 nfconns;
 
 static void	front_process(struct fconn *);
 static void	front_answer(struct fconn *, int, unsigned int, int);
@@ -116,10 +117,13 @@ fconn_free(struct fconn *f, int close_fd)
 {
 	fconn_watch(f, 0);
 	ev_timer_stop(loop, &f->f_tmo);
-	if (close_fd && f->f_fd != -1)
+	if (close_fd && f->f_fd != -1) {
 		close(f->f_fd);
+		dstats.ds_closed++;
+	}
 	if (f->f_reading)
 		nreading--;
+	nfconns--;
 	TAILQ_REMOVE(&fconns, f, f_entry);
 	free(f);
 	front_listen_update();
@@ -216,6 +220,7 @@ fconn_new(int fd, unsigned int hops, int reading)
 	    conf->c_header_timeout_ms / 1000.0, 0.);
 	f->f_tmo.data = f;
 	TAILQ_INSERT_TAIL(&fconns, f, f_entry);
+	nfconns++;
 	front_listen_update();
 	return f;
 }
@@ -232,6 +237,7 @@ front_reply(int fd, const uint8_t *req, size_t len, int status,
 
 	if ((f = fconn_new(fd, 0, 0)) == NULL) {
 		close(fd);
+		dstats.ds_closed++;
 		return;
 	}
 	front_answer(f, status, retry, len >= 5 && memcmp(req, "HEAD ", 5) == 0);
@@ -417,6 +423,7 @@ front_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 		dstats.ds_accepted++;
 		if ((f = fconn_new(fd, 0, 1)) == NULL) {
 			close(fd);
+			dstats.ds_closed++;
 			continue;
 		}
 		ev_timer_start(l, &f->f_tmo);
@@ -437,6 +444,7 @@ front_handback(int fd, const uint8_t *data, size_t len, unsigned int hops)
 	if (len > conf->c_head_max ||
 	    (f = fconn_new(fd, hops, len > 0)) == NULL) {
 		close(fd);
+		dstats.ds_closed++;
 		return;
 	}
 	memcpy(f->f_buf, data, len);
@@ -461,6 +469,17 @@ unsigned int
 front_reading(void)
 {
 	return nreading;
+}
+
+/*
+ * Every connection we hold: reading, idle after a hand-back, or being
+ * answered. With the handoffs waiting for a worker, this closes the books:
+ * accepted + handed back = handed off + closed + held.
+ */
+unsigned int
+front_held(void)
+{
+	return nfconns + dstats.ds_queued;
 }
 
 void

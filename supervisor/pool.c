@@ -121,6 +121,7 @@ handoff_new(int fd, const uint8_t *data, size_t len, unsigned int hops)
 	ho->ho_hops = hops;
 	ho->ho_len = len;
 	memcpy(ho->ho_data, data, len);
+	dstats.ds_queued++;
 	return ho;
 }
 
@@ -146,6 +147,7 @@ tenant_stats_code(struct tenant_stats *ts, int code, uint64_t n)
 static void
 handoff_fail(struct handoff *ho, int status, unsigned int retry)
 {
+	dstats.ds_queued--;
 	front_reply(ho->ho_fd, ho->ho_data, ho->ho_len, status,
 	    status == 503 ? retry : 0);
 	free(ho);
@@ -352,6 +354,7 @@ worker_send_conn(struct worker *w, struct handoff *ho)
 	if (w->w_tenant != NULL)
 		w->w_tenant->t_stats.ts_handoffs++;
 	close(ho->ho_fd);
+	dstats.ds_queued--;
 	free(ho);
 	ev_timer_stop(loop, &w->w_timer);
 	return 0;
@@ -697,7 +700,7 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	w->w_tenant->t_stats.ts_handbacks++;
 	w->w_requests += served;
 	worker_idle_check(w);
-	if (shutting_down)
+	if (shutting_down) {
 		/*
 		 * We are stopping and nothing has processed this request:
 		 * close, as for any idle keep-alive connection. The client
@@ -706,7 +709,8 @@ on_handback(struct worker *w, struct msg *m, int fd)
 		 * be retried.
 		 */
 		close(fd);
-	else if (reason == HANDBACK_FOREIGN_HOST && served == 0) {
+		dstats.ds_closed++;
+	} else if (reason == HANDBACK_FOREIGN_HOST && served == 0) {
 		/* We routed its first request here; it disagrees. A bug. */
 		log_warnx("tenant %s worker %d refused the request it was "
 		    "routed; answering 421", worker_name(w), (int)w->w_pid);
@@ -1382,6 +1386,15 @@ pool_metrics(FILE *f)
 	    "by workers.\n# TYPE tenantd_handbacks_total counter\n"
 	    "tenantd_handbacks_total %llu\n",
 	    (unsigned long long)dstats.ds_handbacks);
+	fprintf(f, "# HELP tenantd_connections_closed_total Connections "
+	    "closed by tenantd itself, never or no longer handed to a "
+	    "worker.\n# TYPE tenantd_connections_closed_total counter\n"
+	    "tenantd_connections_closed_total %llu\n",
+	    (unsigned long long)dstats.ds_closed);
+	fprintf(f, "# HELP tenantd_connections_held Connections tenantd "
+	    "holds now: reading, idle, answering or waiting for a worker.\n"
+	    "# TYPE tenantd_connections_held gauge\n"
+	    "tenantd_connections_held %u\n", front_held());
 	fprintf(f, "# HELP tenantd_supervisor_answers_total Requests "
 	    "tenantd answered itself, by status.\n"
 	    "# TYPE tenantd_supervisor_answers_total counter\n");

@@ -122,6 +122,8 @@ struct daemon_stats {
 	uint64_t	 ds_answers[600];	/* by the supervisor itself */
 	uint64_t	 ds_handoffs;
 	uint64_t	 ds_handbacks;
+	uint64_t	 ds_closed;	/* left us other than to a worker */
+	unsigned int	 ds_queued;	/* waiting for a worker */
 	uint64_t	 ds_spawns;
 	uint64_t	 ds_deaths;
 	ev_tstamp	 ds_started;
@@ -165,6 +167,7 @@ void	 front_close_idle(void);
 void	 front_handback(int, const uint8_t *, size_t, unsigned int);
 void	 front_reply(int, const uint8_t *, size_t, int, unsigned int);
 unsigned int front_reading(void);
+unsigned int front_held(void);
 
 /* route.c: Host -> tenant, cached, invalidated by the registry generation */
 void	 route_init(void);

@@ -180,6 +180,60 @@ def test_metrics_are_valid_prometheus_text(ad):
         parse_metrics(r.read().decode())
 
 
+def books(d):
+    """The connection counters that must balance: accepted + handed back
+    = handed off + closed + held."""
+    _, s = parse_metrics(d.ctl("metrics").stdout)
+    return {k: s[f"tenantd_{k}"] for k in (
+        "connections_accepted_total", "handbacks_total", "handoffs_total",
+        "connections_closed_total", "connections_held")}
+
+
+def balance(b):
+    return (b["connections_accepted_total"] + b["handbacks_total"] -
+            b["handoffs_total"] - b["connections_closed_total"] -
+            b["connections_held"])
+
+
+def test_connection_books_close(ad):
+    """Each way a connection leaves the supervisor is counted: one held
+    silent, one answered by tenantd, one handed to acme and then handed
+    back for globex, one the proxy closes before a full head."""
+    b0 = books(ad)
+    assert balance(b0) == 0
+    idle = socket.socket(socket.AF_UNIX)
+    idle.connect(ad.sock)
+    wait_for(lambda: books(ad)["connections_held"] ==
+             b0["connections_held"] + 1, 5, "the silent connection held")
+    assert balance(books(ad)) == 0
+    # Answered by tenantd itself, then closed.
+    assert ad.get(ad.host("nobody")).status == 404
+    # Two tenants over one connection: a hand-off, a hand-back, another.
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(ad.sock)
+    s.sendall(request_bytes(ad.host("acme")) +
+              request_bytes(ad.host("globex"), close=True))
+    got, _, _ = read_responses(s, 2)
+    assert [(r.status, r.body) for r in got] == [
+        (200, b"acme's own page\n"), (200, b"globex's own page\n")]
+    s.close()
+    # Half a head, then gone.
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(ad.sock)
+    s.sendall(b"GET / HTTP/1.1\r\nHo")
+    s.close()
+    idle.close()
+    wait_for(lambda: books(ad)["connections_held"] ==
+             b0["connections_held"], 5, "every connection let go")
+    b1 = books(ad)
+    d = {k: b1[k] - b0[k] for k in b0}
+    assert d["connections_accepted_total"] == 4
+    assert d["handbacks_total"] == 1
+    assert d["handoffs_total"] == 2
+    assert d["connections_closed_total"] == 3
+    assert balance(b1) == 0
+
+
 def ask(d, query, method="GET"):
     req = urllib.request.Request(f"http://127.0.0.1:{d.port}/ask{query}",
                                  method=method)
