@@ -30,7 +30,7 @@ msg_init(struct msgbuf *mb, uint32_t type, uint32_t conn_id)
 	mb->mb_overflow = 0;
 }
 
-static void
+void
 msg_put(struct msgbuf *mb, const void *p, size_t len)
 {
 	if (mb->mb_overflow || len > sizeof(mb->mb_data) - mb->mb_len) {
@@ -115,7 +115,7 @@ msg_parse(struct msg *m, const uint8_t *buf, size_t len)
 	return -1;
 }
 
-static int
+int
 msg_get(struct msg *m, void *p, size_t len)
 {
 	if ((size_t)(m->m_end - m->m_pos) < len) {
@@ -196,6 +196,11 @@ msg_type_str(uint32_t type)
 		[MSG_CTL_PING] = "CTL_PING",
 		[MSG_STATE_PONG] = "STATE_PONG",
 		[MSG_STATE_STATS] = "STATE_STATS",
+		[MSG_CFG_KEY] = "CFG_KEY",
+		[MSG_CFG_DATA] = "CFG_DATA",
+		[MSG_CTL_CREDIT] = "CTL_CREDIT",
+		[MSG_STATE_CREDIT_WANT] = "STATE_CREDIT_WANT",
+		[MSG_STATE_USAGE] = "STATE_USAGE",
 	};
 
 	if (type >= MSG_TYPE_MAX)

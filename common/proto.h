@@ -11,6 +11,7 @@
  *
  *   supervisor                              worker (fresh exec, root, unbound)
  *      MSG_CFG_TENANT, MSG_CFG_LIMIT*,
+ *      MSG_CFG_KEY*, MSG_CFG_DATA,
  *      MSG_CFG_HOST*, MSG_CFG_DONE  ------>  sandbox_enter()
  *                                  <------  MSG_STATE_READY
  *      MSG_CONN_NEW + fd + bytes   ------>  serves keep-alive requests
@@ -22,6 +23,10 @@
  *                                  <------  MSG_STATE_PONG
  *                                  <------  MSG_STATE_STATS (each second)
  *                                  <------  MSG_LOG, MSG_STATE_RETIRING
+ *      MSG_CFG_DATA (limits changed) ---->  applied at once
+ *                                  <------  MSG_STATE_CREDIT_WANT
+ *      MSG_CTL_CREDIT              ------>  the hold grows (or stays dry)
+ *                                  <------  MSG_STATE_USAGE (credits spent)
  *
  * Payload encoding: u32/u64 in host byte order (both ends are the same
  * machine), strings as u16 length + bytes (no NUL inside), "rest" as the
@@ -67,6 +72,12 @@ enum msg_type {
 	MSG_STATE_PONG,
 	/* request counters since the last report, worker -> supervisor */
 	MSG_STATE_STATS,
+	/* the data plane (docs/data-plane.md) */
+	MSG_CFG_KEY,		/* sup -> worker, config phase only */
+	MSG_CFG_DATA,		/* sup -> worker, config phase and after */
+	MSG_CTL_CREDIT,		/* sup -> worker */
+	MSG_STATE_CREDIT_WANT,	/* worker -> sup */
+	MSG_STATE_USAGE,	/* worker -> sup */
 	MSG_TYPE_MAX
 };
 
@@ -90,6 +101,29 @@ enum drain_mode {
 #define STATS_BUCKETS		14
 #define STATS_MAX_CODES		64
 extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
+
+/*
+ * MSG_CFG_KEY: u32 purpose (enum key_purpose), u32 master key id, u64
+ * not_after (unix seconds, 0: no end), then KEY_LEN bytes: the tenant's
+ * derived key, except for KEY_API where it is key_verifier() of it. One
+ * message per purpose and live master (current and those in grace).
+ *
+ * MSG_CFG_DATA: u32 n, then n x (u32 enum tlimit, u64 value). The first,
+ * in the config phase, carries every limit; later ones only what changed.
+ * The TL_REQUESTS_PER_MINUTE a worker gets is its share of the tenant's.
+ * Two values that are not limits ride along (ids from DATA_STORAGE_OTHER):
+ */
+#define DATA_STORAGE_OTHER	100	/* bytes used by the tenant directory
+					   apart from data/app.db and its
+					   -wal/-shm, measured by the supervisor */
+
+/*
+ * MSG_CTL_CREDIT: u64 hold id, u64 credits added to the hold, u32 dry
+ *     (1: the balance could not give all that was wanted).
+ * MSG_STATE_CREDIT_WANT: u64 credits wanted. At most one outstanding.
+ * MSG_STATE_USAGE: u64 hold id, u64 report seq (1, 2, ... per hold), u64
+ *     credits spent since the previous report.
+ */
 
 /* Why a worker gives a connection back. */
 enum handback_reason {
@@ -123,6 +157,7 @@ struct msg {
 
 /* proto.c: pure encode/decode */
 void		 msg_init(struct msgbuf *, uint32_t, uint32_t);
+void		 msg_put(struct msgbuf *, const void *, size_t);
 void		 msg_put_u32(struct msgbuf *, uint32_t);
 void		 msg_put_u64(struct msgbuf *, uint64_t);
 void		 msg_put_str(struct msgbuf *, const char *);
@@ -130,6 +165,7 @@ void		 msg_put_strn(struct msgbuf *, const char *, size_t);
 void		 msg_put_rest(struct msgbuf *, const void *, size_t);
 int		 msg_finish(struct msgbuf *);
 int		 msg_parse(struct msg *, const uint8_t *, size_t);
+int		 msg_get(struct msg *, void *, size_t);
 int		 msg_get_u32(struct msg *, uint32_t *);
 int		 msg_get_u64(struct msg *, uint64_t *);
 int		 msg_get_str(struct msg *, char *, size_t);

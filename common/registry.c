@@ -19,7 +19,9 @@
 
 #include <sqlite3.h>
 
+#include "keys.h"
 #include "registry.h"
+#include "tlimits.h"
 
 struct registry {
 	sqlite3		*r_db;
@@ -100,6 +102,42 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
 	"CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+
+	/* 2: the data plane: limits, profiles, master keys */
+	"CREATE TABLE tenant_limits ("
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 47"
+	"    AND name NOT GLOB '*[^a-z_]*'),"
+	"  value TEXT NOT NULL CHECK (length(value) BETWEEN 1 AND 47),"
+	"  PRIMARY KEY (tenant_id, name)"
+	") STRICT;"
+	"ALTER TABLE tenants ADD COLUMN profile TEXT CHECK (profile IS NULL OR ("
+	"  length(profile) BETWEEN 1 AND 63"
+	"  AND profile NOT GLOB '*[^a-z0-9-]*'"
+	"  AND profile NOT GLOB '-*' AND profile NOT GLOB '*-'));"
+	"CREATE TABLE masters ("
+	"  id INTEGER PRIMARY KEY CHECK (id > 0 AND id < 4294967296),"
+	"  created INTEGER NOT NULL,"
+	"  not_after INTEGER"
+	") STRICT;"
+	/* At most one current master (NULL not_after); triggers keep one. */
+	"CREATE UNIQUE INDEX masters_one_current ON masters ((not_after IS NULL))"
+	"  WHERE not_after IS NULL;"
+	"CREATE TRIGGER masters_kept BEFORE DELETE ON masters"
+	"  BEGIN SELECT RAISE(ABORT, 'master keys are retired, not removed'); END;"
+	"CREATE TRIGGER masters_identity BEFORE UPDATE OF id, created ON masters"
+	"  BEGIN SELECT RAISE(ABORT, 'a master''s identity never changes'); END;"
+	"CREATE TRIGGER masters_stay_retired BEFORE UPDATE OF not_after ON masters"
+	"  WHEN OLD.not_after IS NOT NULL AND NEW.not_after IS NULL"
+	"  BEGIN SELECT RAISE(ABORT, 'a retired master stays retired'); END;"
+	"CREATE TRIGGER limits_live_tenant BEFORE INSERT ON tenant_limits"
+	"  WHEN (SELECT status FROM tenants WHERE id = NEW.tenant_id)"
+	"    IS NOT 'active' AND (SELECT status FROM tenants"
+	"    WHERE id = NEW.tenant_id) IS NOT 'suspended'"
+	"  BEGIN SELECT RAISE(ABORT, 'no such tenant'); END;"
+	/* tenantctl init wrote keys/master-1.key before any migration ran. */
+	"INSERT INTO masters (id, created, not_after)"
+	"  VALUES (1, CAST(strftime('%s', 'now') AS INTEGER), NULL);",
 };
 #define NMIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -721,4 +759,298 @@ registry_host_activate(struct registry *r, const char *slug, const char *host,
 	return reg_host_change(r, slug, host,
 	    "UPDATE hostnames SET status = 'active' WHERE hostname = ?", actor,
 	    "hostname-activate");
+}
+
+/* --- limits and profiles ------------------------------------------------ */
+
+/*
+ * The tenant's profile name and per-tenant overrides, applied onto *tl:
+ * what the caller loaded before stays unless the registry overrides it.
+ */
+int
+registry_limits(struct registry *r, int64_t tid, struct tlimits *tl)
+{
+	sqlite3_stmt	*st;
+	const char	*name, *value;
+	uint64_t	 v;
+	char		 why[160];
+	int		 rc, l;
+
+	r->r_err[0] = '\0';
+	if (sqlite3_prepare_v2(r->r_db, "SELECT coalesce(profile, '') "
+	    "FROM tenants WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		return reg_fail(r);
+	sqlite3_bind_int64(st, 1, tid);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		snprintf(tl->tl_profile, sizeof(tl->tl_profile), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+	rc = rc == SQLITE_ROW ? REG_OK : rc == SQLITE_DONE ? REG_NOTFOUND :
+	    reg_fail(r);
+	sqlite3_finalize(st);
+	if (rc != REG_OK)
+		return rc;
+	if (sqlite3_prepare_v2(r->r_db, "SELECT name, value FROM tenant_limits "
+	    "WHERE tenant_id = ? ORDER BY name", -1, &st, NULL) != SQLITE_OK)
+		return reg_fail(r);
+	sqlite3_bind_int64(st, 1, tid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		name = (const char *)sqlite3_column_text(st, 0);
+		value = (const char *)sqlite3_column_text(st, 1);
+		/* A hand edit the schema let through: refuse, not guess. */
+		if ((l = tlimit_by_name(name)) == -1 ||
+		    tlimit_parse(l, value, &v, why, sizeof(why)) == -1) {
+			snprintf(r->r_err, sizeof(r->r_err), "tenant_limits: "
+			    "%s: %s", name, l == -1 ? "unknown limit" : why);
+			sqlite3_finalize(st);
+			return REG_INVALID;
+		}
+		tl->tl_val[l] = v;
+		tl->tl_src[l] = "tenant";
+	}
+	rc = rc == SQLITE_DONE ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Built-in defaults, tenant.limits, the tenant's profile, its overrides. */
+int
+tlimits_for_tenant(struct registry *r, const char *policy_dir, int64_t tid,
+    struct tlimits *tl, char *err, size_t errsz)
+{
+	struct tlimits	 over;
+	int		 l, rc;
+
+	tlimits_defaults(tl);
+	tlimits_defaults(&over);
+	if ((rc = registry_limits(r, tid, &over)) != REG_OK) {
+		snprintf(err, errsz, "%s", rc == REG_NOTFOUND ?
+		    "no such tenant" : r->r_err);
+		return -1;
+	}
+	memcpy(tl->tl_profile, over.tl_profile, sizeof(tl->tl_profile));
+	if (tlimits_load(policy_dir, tl, err, errsz) == -1)
+		return -1;
+	for (l = 1; l < TL_MAX; l++)
+		if (strcmp(over.tl_src[l], "tenant") == 0) {
+			tl->tl_val[l] = over.tl_val[l];
+			tl->tl_src[l] = "tenant";
+		}
+	return 0;
+}
+
+/*
+ * Set (value != NULL) or unset one override, or the profile (name
+ * "profile"). Values are stored the way tlimit_format() prints them, so
+ * "65536" and "64K" are one value. Unsetting what is not set is a no-op.
+ */
+int
+registry_limit_set(struct registry *r, const char *slug, const char *name,
+    const char *value, const char *actor)
+{
+	sqlite3_stmt	*st;
+	struct tenant	 t;
+	uint64_t	 v;
+	char		 canon[48], detail[128];
+	int		 rc, l = -1, profile;
+
+	r->r_err[0] = '\0';
+	profile = strcmp(name, "profile") == 0;
+	if (!profile && (l = tlimit_by_name(name)) == -1) {
+		snprintf(r->r_err, sizeof(r->r_err), "unknown limit \"%s\"",
+		    name);
+		return REG_INVALID;
+	}
+	if (value != NULL && profile) {
+		if (tlimit_profile_check(value) == -1) {
+			snprintf(r->r_err, sizeof(r->r_err), "bad profile name "
+			    "\"%s\": lower-case letters, digits and inner "
+			    "hyphens, at most %d", value, TL_PROFILE_MAX);
+			return REG_INVALID;
+		}
+		snprintf(canon, sizeof(canon), "%s", value);
+	} else if (value != NULL) {
+		if (tlimit_parse(l, value, &v, r->r_err, sizeof(r->r_err)) ==
+		    -1)
+			return REG_INVALID;
+		tlimit_format(l, v, canon, sizeof(canon));
+	}
+	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
+		return REG_DB;
+	if ((rc = registry_tenant_get(r, slug, &t)) != REG_OK)
+		return reg_end(r, rc);
+	if (t.t_status == TENANT_DELETED)
+		return reg_end(r, REG_STATE);
+	if (profile)
+		rc = sqlite3_prepare_v2(r->r_db, "UPDATE tenants SET "
+		    "profile = ?2, updated = ?3 WHERE id = ?1 AND "
+		    "profile IS NOT ?2", -1, &st, NULL);
+	else if (value != NULL)
+		rc = sqlite3_prepare_v2(r->r_db, "INSERT INTO tenant_limits "
+		    "(tenant_id, name, value) VALUES (?1, ?4, ?2) "
+		    "ON CONFLICT (tenant_id, name) DO UPDATE SET value = ?2 "
+		    "WHERE value IS NOT ?2", -1, &st, NULL);
+	else
+		rc = sqlite3_prepare_v2(r->r_db, "DELETE FROM tenant_limits "
+		    "WHERE tenant_id = ?1 AND name = ?4", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return reg_end(r, reg_fail(r));
+	sqlite3_bind_int64(st, 1, t.t_id);
+	if (value != NULL)
+		sqlite3_bind_text(st, 2, canon, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	if (profile)
+		sqlite3_bind_int64(st, 3, time(NULL));
+	else
+		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	if (rc != REG_OK)
+		return reg_end(r, rc);
+	if (sqlite3_changes(r->r_db) == 0)
+		return reg_end(r, REG_OK);	/* no change, not audited */
+	if (value != NULL)
+		snprintf(detail, sizeof(detail), "%s=%s", name, canon);
+	else
+		snprintf(detail, sizeof(detail), "%s", name);
+	return reg_end(r, audit_insert(r, actor, value != NULL ? "limit-set" :
+	    "limit-unset", slug, detail));
+}
+
+/* --- master keys ----------------------------------------------------------- */
+
+/*
+ * The masters that work at `now`: the current one first (not_after 0),
+ * then those in their grace period, newest first. Returns how many, or
+ * REG_DB.
+ */
+int
+registry_masters(struct registry *r, int64_t now, uint32_t *ids,
+    int64_t *not_after, size_t max)
+{
+	sqlite3_stmt	*st;
+	size_t		 n = 0;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(r->r_db, "SELECT id, coalesce(not_after, 0) "
+	    "FROM masters WHERE not_after IS NULL OR not_after > ? "
+	    "ORDER BY not_after IS NOT NULL, id DESC", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return reg_fail(r);
+	sqlite3_bind_int64(st, 1, now);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ids[n] = (uint32_t)sqlite3_column_int64(st, 0);
+		not_after[n] = sqlite3_column_int64(st, 1);
+		n++;
+	}
+	if (n < max && rc != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return reg_fail(r);
+	}
+	sqlite3_finalize(st);
+	return (int)n;
+}
+
+/* Every master ever, oldest first, for tenantctl key list. */
+int
+registry_masters_all(struct registry *r,
+    int (*cb)(uint32_t, int64_t, int64_t, void *), void *arg)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(r->r_db, "SELECT id, created, "
+	    "coalesce(not_after, 0) FROM masters ORDER BY id", -1, &st,
+	    NULL) != SQLITE_OK)
+		return reg_fail(r);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (cb((uint32_t)sqlite3_column_int64(st, 0),
+		    sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		    arg) == -1)
+			break;
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The id the next rotation will create: its key file is written first. */
+int
+registry_master_next(struct registry *r, uint32_t *id)
+{
+	int64_t	 max = reg_int(r, "SELECT coalesce(max(id), 0) FROM masters");
+
+	if (max < 0)
+		return reg_fail(r);
+	if (max >= UINT32_MAX) {
+		snprintf(r->r_err, sizeof(r->r_err), "master ids exhausted");
+		return REG_FULL;
+	}
+	*id = (uint32_t)(max + 1);
+	return REG_OK;
+}
+
+/*
+ * Retire the current master at now + grace and make a new one current, in
+ * one transaction. *new_id, if not 0, is the id the caller wrote the key
+ * file for (registry_master_next); REG_STATE if another rotation took it
+ * meanwhile. REG_FULL if more masters than a worker can be given would
+ * then work at once.
+ */
+int
+registry_master_rotate(struct registry *r, int64_t grace, const char *actor,
+    uint32_t *new_id)
+{
+	sqlite3_stmt	*st;
+	uint32_t	 id, ids[KEY_MAX_MASTERS + 1];
+	int64_t		 na[KEY_MAX_MASTERS + 1], now = time(NULL);
+	int		 rc, n;
+	char		 detail[128];
+
+	r->r_err[0] = '\0';
+	if (grace < 0 || grace > (int64_t)100 * 365 * 86400) {
+		snprintf(r->r_err, sizeof(r->r_err), "grace out of range");
+		return REG_INVALID;
+	}
+	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
+		return REG_DB;
+	if ((rc = registry_master_next(r, &id)) != REG_OK)
+		return reg_end(r, rc);
+	if (*new_id != 0 && *new_id != id) {
+		snprintf(r->r_err, sizeof(r->r_err), "master %u was created "
+		    "meanwhile", *new_id);
+		return reg_end(r, REG_STATE);
+	}
+	if ((n = registry_masters(r, now, ids, na, KEY_MAX_MASTERS + 1)) < 0)
+		return reg_end(r, REG_DB);
+	if (n + (grace > 0) > KEY_MAX_MASTERS) {
+		snprintf(r->r_err, sizeof(r->r_err), "%d masters would work at "
+		    "once, at most %d: wait for a grace period to end", n + 1,
+		    KEY_MAX_MASTERS);
+		return reg_end(r, REG_FULL);
+	}
+	if (sqlite3_prepare_v2(r->r_db, "UPDATE masters SET not_after = ? "
+	    "WHERE not_after IS NULL", -1, &st, NULL) != SQLITE_OK)
+		return reg_end(r, reg_fail(r));
+	/* No grace: retired a second ago, so it stops working at once. */
+	sqlite3_bind_int64(st, 1, grace > 0 ? now + grace : now - 1);
+	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	if (rc != REG_OK)
+		return reg_end(r, rc);
+	if (sqlite3_prepare_v2(r->r_db, "INSERT INTO masters (id, created, "
+	    "not_after) VALUES (?, ?, NULL)", -1, &st, NULL) != SQLITE_OK)
+		return reg_end(r, reg_fail(r));
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
+	sqlite3_finalize(st);
+	if (rc != REG_OK)
+		return reg_end(r, rc);
+	snprintf(detail, sizeof(detail), "master %u current; earlier ones "
+	    "work until %lld", id, (long long)(grace > 0 ? now + grace : now));
+	if ((rc = audit_insert(r, actor, "key-rotate", NULL, detail)) != REG_OK)
+		return reg_end(r, rc);
+	if ((rc = reg_end(r, REG_OK)) == REG_OK)
+		*new_id = id;
+	return rc;
 }

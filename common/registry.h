@@ -14,7 +14,7 @@
 #include "host.h"
 #include "slug.h"
 
-#define REGISTRY_VERSION	1
+#define REGISTRY_VERSION	2
 
 enum reg_result {
 	REG_OK = 0,
@@ -86,5 +86,22 @@ int	 registry_audit_list(struct registry *, const char *,
 	    const char *, void *), void *);
 
 const char	*tenant_status_str(enum tenant_status);
+
+/* Tenant limits (tlimits.h): the profile and per-tenant overrides. */
+struct tlimits;
+int	 registry_limits(struct registry *, int64_t, struct tlimits *);
+int	 tlimits_for_tenant(struct registry *, const char *, int64_t,
+	    struct tlimits *, char *, size_t);
+int	 registry_limit_set(struct registry *, const char *, const char *,
+	    const char *, const char *);
+
+/* Master keys (keys.h): which work now, and rotation. */
+int	 registry_masters(struct registry *, int64_t, uint32_t *, int64_t *,
+	    size_t);
+int	 registry_masters_all(struct registry *,
+	    int (*)(uint32_t, int64_t, int64_t, void *), void *);
+int	 registry_master_next(struct registry *, uint32_t *);
+int	 registry_master_rotate(struct registry *, int64_t, const char *,
+	    uint32_t *);
 
 #endif

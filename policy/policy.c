@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +53,11 @@ static const struct {
 /*
  * Split the next line into at most 3 words and the comment. Returns the
  * number of words, or -1 when the line is too long or has too many words.
+ * Every policy-format file is read with it (tlimits.c too).
  */
-static int
-next_line(const char **pp, const char *end, char words[3][48], int *has_why)
+int
+policy_words(const char **pp, const char *end, char words[3][48],
+    int *has_why)
 {
 	const char	*p = *pp, *eol, *hash;
 	int		 n = 0;
@@ -110,7 +113,7 @@ policy_parse(const char *text, size_t len, struct policy *pol, char *err,
 	}
 	while (p < end) {
 		line++;
-		n = next_line(&p, end, w, &why);
+		n = policy_words(&p, end, w, &why);
 		if (n == 0)
 			continue;
 		if (n == -1 || n == 2) {
@@ -168,60 +171,78 @@ policy_parse(const char *text, size_t len, struct policy *pol, char *err,
 	return 0;
 }
 
-static int
-parse_size(const char *s, rlim_t *out)
+/*
+ * A decimal number, then one of the suffixes sfx[1..] (NULL-terminated;
+ * sfx[0] is "" for none) times its multiplier. -1 on anything else or an
+ * overflow.
+ */
+int
+policy_number(const char *s, const char *const *sfx, const uint64_t *mul,
+    uint64_t *out)
 {
 	char			*ep;
-	unsigned long long	 v, mul = 1;
+	unsigned long long	 v;
+	size_t			 i;
 
-	if (strcmp(s, "unlimited") == 0) {
-		*out = RLIM_INFINITY;
-		return 0;
-	}
 	if (s[0] < '0' || s[0] > '9')
 		return -1;
 	errno = 0;
 	v = strtoull(s, &ep, 10);
 	if (errno != 0)
 		return -1;
-	if (*ep == 'K')
-		mul = 1ULL << 10;
-	else if (*ep == 'M')
-		mul = 1ULL << 20;
-	else if (*ep == 'G')
-		mul = 1ULL << 30;
-	else if (*ep != '\0')
+	for (i = 0; sfx[i] != NULL; i++)
+		if (strcmp(ep, sfx[i]) == 0) {
+			if (v > UINT64_MAX / mul[i])
+				return -1;
+			*out = v * mul[i];
+			return 0;
+		}
+	return -1;
+}
+
+static int
+parse_size(const char *s, rlim_t *out)
+{
+	static const char *const sfx[] = { "", "K", "M", "G", NULL };
+	static const uint64_t	 mul[] = { 1, 1ULL << 10, 1ULL << 20,
+	    1ULL << 30 };
+	uint64_t		 v;
+
+	if (strcmp(s, "unlimited") == 0) {
+		*out = RLIM_INFINITY;
+		return 0;
+	}
+	if (policy_number(s, sfx, mul, &v) == -1)
 		return -1;
-	if (*ep != '\0' && ep[1] != '\0')
-		return -1;
-	if (v > ULLONG_MAX / mul)
-		return -1;
-	*out = (rlim_t)(v * mul);
+	*out = (rlim_t)v;
 	return 0;
 }
 
+/*
+ * The "<name> <value>  # why" files (worker.limits, tenant.limits): every
+ * entry split, its reason insisted on, and handed to cb with its line.
+ */
 int
-limits_parse(const char *text, size_t len, struct limits *lim, char *err,
-    size_t errsz)
+policy_pairs(const char *text, size_t len, const char *what,
+    int (*cb)(int, const char *, const char *, void *, char *, size_t),
+    void *arg, char *err, size_t errsz)
 {
 	const char	*p = text, *end = text + len;
 	char		 w[3][48];
-	size_t		 i, j;
 	int		 n, line = 0, why;
 
-	memset(lim, 0, sizeof(*lim));
 	if (memchr(text, '\0', len) != NULL) {
 		snprintf(err, errsz, "NUL byte in limits");
 		return -1;
 	}
 	while (p < end) {
 		line++;
-		n = next_line(&p, end, w, &why);
+		n = policy_words(&p, end, w, &why);
 		if (n == 0)
 			continue;
 		if (n != 2) {
-			snprintf(err, errsz, "line %d: expected \"<resource> "
-			    "<value>\"", line);
+			snprintf(err, errsz, "line %d: expected \"<%s> "
+			    "<value>\"", line, what);
 			return -1;
 		}
 		if (!why) {
@@ -229,36 +250,57 @@ limits_parse(const char *text, size_t len, struct limits *lim, char *err,
 			    "\"# why\" comment", line, w[0]);
 			return -1;
 		}
-		for (j = 0; j < NELEM(rlimits); j++)
-			if (strcmp(rlimits[j].name, w[0]) == 0)
-				break;
-		if (j == NELEM(rlimits)) {
-			snprintf(err, errsz, "line %d: unknown resource \"%s\"",
-			    line, w[0]);
+		if (cb(line, w[0], w[1], arg, err, errsz) == -1)
 			return -1;
-		}
-		for (i = 0; i < lim->l_n; i++)
-			if (lim->l_ent[i].pl_resource == rlimits[j].resource) {
-				snprintf(err, errsz, "line %d: %s set twice",
-				    line, w[0]);
-				return -1;
-			}
-		if (parse_size(w[1], &lim->l_ent[lim->l_n].pl_value) == -1) {
-			snprintf(err, errsz, "line %d: %s: bad value \"%s\"",
-			    line, w[0], w[1]);
-			return -1;
-		}
-		/* poll(2) and every accept need at least one free slot. */
-		if (rlimits[j].resource == RLIMIT_NOFILE &&
-		    lim->l_ent[lim->l_n].pl_value < 16) {
-			snprintf(err, errsz, "line %d: nofile below 16 leaves "
-			    "no room to serve", line);
-			return -1;
-		}
-		lim->l_ent[lim->l_n].pl_resource = rlimits[j].resource;
-		lim->l_n++;
 	}
 	return 0;
+}
+
+static int
+limits_entry(int line, const char *name, const char *value, void *arg,
+    char *err, size_t errsz)
+{
+	struct limits	*lim = arg;
+	size_t		 i, j;
+
+	for (j = 0; j < NELEM(rlimits); j++)
+		if (strcmp(rlimits[j].name, name) == 0)
+			break;
+	if (j == NELEM(rlimits)) {
+		snprintf(err, errsz, "line %d: unknown resource \"%s\"", line,
+		    name);
+		return -1;
+	}
+	for (i = 0; i < lim->l_n; i++)
+		if (lim->l_ent[i].pl_resource == rlimits[j].resource) {
+			snprintf(err, errsz, "line %d: %s set twice", line,
+			    name);
+			return -1;
+		}
+	if (parse_size(value, &lim->l_ent[lim->l_n].pl_value) == -1) {
+		snprintf(err, errsz, "line %d: %s: bad value \"%s\"", line,
+		    name, value);
+		return -1;
+	}
+	/* poll(2) and every accept need at least one free slot. */
+	if (rlimits[j].resource == RLIMIT_NOFILE &&
+	    lim->l_ent[lim->l_n].pl_value < 16) {
+		snprintf(err, errsz, "line %d: nofile below 16 leaves no room "
+		    "to serve", line);
+		return -1;
+	}
+	lim->l_ent[lim->l_n].pl_resource = rlimits[j].resource;
+	lim->l_n++;
+	return 0;
+}
+
+int
+limits_parse(const char *text, size_t len, struct limits *lim, char *err,
+    size_t errsz)
+{
+	memset(lim, 0, sizeof(*lim));
+	return policy_pairs(text, len, "resource", limits_entry, lim, err,
+	    errsz);
 }
 
 const char *

@@ -8,8 +8,10 @@
 #define TENANTD_POLICY_H
 
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define POLICY_MAX_RULES	256
 #define POLICY_MAX_LIMITS	16
@@ -44,8 +46,17 @@ int		 policy_parse(const char *, size_t, struct policy *, char *,
 int		 limits_parse(const char *, size_t, struct limits *, char *,
 		    size_t);
 const char	*limits_name(int);
+int		 policy_words(const char **, const char *, char [3][48],
+		    int *);
+int		 policy_number(const char *, const char *const *,
+		    const uint64_t *, uint64_t *);
+int		 policy_pairs(const char *, size_t, const char *,
+		    int (*)(int, const char *, const char *, void *, char *,
+		    size_t), void *, char *, size_t);
 
 /* policy_file.c: reading the files */
+ssize_t		 policy_file_read(const char *, char *, size_t, char *,
+		    size_t);
 int		 policy_load(const char *, struct policy *, char *, size_t);
 int		 limits_load(const char *, struct limits *, char *, size_t);
 

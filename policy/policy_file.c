@@ -15,8 +15,8 @@
 
 #include "policy.h"
 
-static ssize_t
-policy_read(const char *path, char *buf, size_t bufsz, char *err,
+ssize_t
+policy_file_read(const char *path, char *buf, size_t bufsz, char *err,
     size_t errsz)
 {
 	struct stat	 st;
@@ -25,7 +25,11 @@ policy_read(const char *path, char *buf, size_t bufsz, char *err,
 	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		int	 saved = errno;
+
+		/* Kept: a caller may take ENOENT as "no file, no change". */
+		snprintf(err, errsz, "%s: %s", path, strerror(saved));
+		errno = saved;
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
@@ -72,7 +76,7 @@ policy_load(const char *path, struct policy *pol, char *err, size_t errsz)
 		snprintf(err, errsz, "%s", strerror(errno));
 		return -1;
 	}
-	if ((n = policy_read(path, buf, POLICY_FILE_MAX, err, errsz)) == -1) {
+	if ((n = policy_file_read(path, buf, POLICY_FILE_MAX, err, errsz)) == -1) {
 		free(buf);
 		return -1;
 	}
@@ -87,7 +91,7 @@ limits_load(const char *path, struct limits *lim, char *err, size_t errsz)
 	char	 buf[8192];
 	ssize_t	 n;
 
-	if ((n = policy_read(path, buf, sizeof(buf), err, errsz)) == -1)
+	if ((n = policy_file_read(path, buf, sizeof(buf), err, errsz)) == -1)
 		return -1;
 	if (limits_parse(buf, (size_t)n, lim, err, errsz) == -1)
 		return prefix_err(path, err, errsz);

@@ -8,6 +8,7 @@
  *
  *   tenants/<slug>/            root:<gid> 0750  the chroot: tenant cannot write
  *   tenants/<slug>/tenant.json root:<gid> 0640  manifest
+ *   tenants/<slug>/billing.db  root:root 0600   the credit ledger (ledger.h)
  *   tenants/<slug>/{public,data,uploads,logs,tmp}/  <uid>:<gid> 0700
  */
 #include <sys/stat.h>
@@ -93,7 +94,7 @@ manifest_write(int dirfd, const struct tenant *t, const char *host)
  */
 int
 provision_tenant(int tenantsfd, const char *slug, const struct tenant *t,
-    const char *host, char *err, size_t errsz)
+    const char *host, int64_t credits, char *err, size_t errsz)
 {
 	char		 tmp[128], page[512];
 	unsigned char	 rnd[6];
@@ -127,6 +128,13 @@ provision_tenant(int tenantsfd, const char *slug, const struct tenant *t,
 	}
 	if (manifest_write(fd, t, host) == -1)
 		goto fail;
+	/* Before the rename: no tenant is ever served without its books. */
+	if (ledger_provision(fd, credits, page, sizeof(page)) == -1) {
+		snprintf(err, errsz, "provisioning tenants/%s: %s", slug, page);
+		close(fd);
+		purge_tenant(tenantsfd, tmp, NULL, 0);
+		return -1;
+	}
 	/* A first page, so a new tenant answers with something of its own. */
 	if ((pfd = openat(fd, "public", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)

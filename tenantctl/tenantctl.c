@@ -67,6 +67,15 @@ usage(void)
 	    "  audit [SLUG]                  the append-only change log\n"
 	    "  export SLUG FILE [--force]    write the tenant to one archive\n"
 	    "  import FILE [--as SLUG] [--no-hostnames]\n"
+	    "  key show SLUG PURPOSE         api token, or session/encryption/webhook key\n"
+	    "  key rotate [--grace DURATION] new master key; old tokens work DURATION (7d)\n"
+	    "  key list [--json]             master keys: current, in grace, retired\n"
+	    "  credits show SLUG [--json]    balance, held, available, books checked\n"
+	    "  credits add SLUG AMOUNT [--note TEXT]   negative AMOUNT takes away\n"
+	    "  credits history SLUG [--limit N] [--json]\n"
+	    "  limits show SLUG [--json]     every limit, its value and where it is set\n"
+	    "  limits set SLUG NAME VALUE    per-tenant override; NAME profile: a profile\n"
+	    "  limits unset SLUG NAME\n"
 	    "\n"
 	    "  for the running tenantd (its admin socket):\n"
 	    "  status [SLUG] [--json]        workers, connections, requests, errors\n"
@@ -255,6 +264,7 @@ cmd_create(int argc, char **argv)
 	enum slug_error	 se;
 	char		 err[512], host[HOST_NAME_MAX_LEN + SLUG_MAX_LEN + 2], path[PATH_MAX];
 	int		 rc, tfd = -1;
+	int64_t		 credits;
 	const char	*slug;
 
 	if (argc != 1)
@@ -268,6 +278,8 @@ cmd_create(int argc, char **argv)
 		die(EX_INVALID, "%s: longer than %d characters", host,
 		    HOST_NAME_MAX_LEN);
 	open_registry();
+	/* Before registering: a broken tenant.limits leaves nothing behind. */
+	credits = initial_credits();
 	/* The registry's reason first; a stray directory only after. */
 	if ((rc = registry_tenant_get(reg, slug, &t)) == REG_OK)
 		rc = t.t_status == TENANT_DELETED ? REG_TOMBSTONE : REG_EXISTS;
@@ -288,7 +300,8 @@ cmd_create(int argc, char **argv)
 		die(EX_CONFLICT, "tenant \"%s\" already exists", slug);
 	if (rc != REG_OK)
 		die(reg_exit(rc), "create %s: %s", slug, registry_errmsg(reg));
-	if (provision_tenant(tfd, slug, &t, host, err, sizeof(err)) == -1) {
+	if (provision_tenant(tfd, slug, &t, host, credits, err,
+	    sizeof(err)) == -1) {
 		/* Registered but not provisioned: never served; say so. */
 		registry_tenant_set_status(reg, slug, TENANT_SUSPENDED, actor);
 		bump_gen();
@@ -359,7 +372,7 @@ list_cb(const struct tenant *t, void *arg)
 	return 0;
 }
 
-static void
+void
 json_print(json_t *j)
 {
 	char	*s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -411,7 +424,7 @@ host_text_cb(const struct hostname *h, void *arg)
 	return 0;
 }
 
-static void
+void
 get_tenant(const char *slug, struct tenant *t)
 {
 	int	 rc;
@@ -652,6 +665,9 @@ static const struct {
 	{ "audit", cmd_audit },
 	{ "export", cmd_export },
 	{ "import", cmd_import },
+	{ "key", cmd_key },
+	{ "credits", cmd_credits },
+	{ "limits", cmd_limits },
 	{ "status", cmd_daemon_status },
 	{ "top", cmd_top },
 	{ "restart", cmd_restart },

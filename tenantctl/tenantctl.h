@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+
 #include "registry.h"
 
 /* Exit codes: documented in tenantctl(8) and relied on by scripts. */
@@ -33,6 +35,8 @@ void	 open_registry(void);
 void	 bump_gen(void);
 int	 tenants_dir(void);
 void	 custom_host(const char *, char *, size_t);
+void	 get_tenant(const char *, struct tenant *);
+void	 json_print(struct json_t *);
 
 /* admin.c: commands for the running daemon */
 int	 cmd_daemon_status(int, char **);
@@ -46,10 +50,17 @@ int	 cmd_metrics(int, char **);
 int	 cmd_export(int, char **);
 int	 cmd_import(int, char **);
 
+/* data.c: keys, credits, limits */
+int	 cmd_key(int, char **);
+int	 cmd_credits(int, char **);
+int	 cmd_limits(int, char **);
+int	 ledger_provision(int, int64_t, char *, size_t);
+int64_t	 initial_credits(void);
+
 /* provision.c */
 int	 manifest_write(int, const struct tenant *, const char *);
 int	 provision_tenant(int, const char *, const struct tenant *,
-	    const char *, char *, size_t);
+	    const char *, int64_t, char *, size_t);
 int	 purge_tenant(int, const char *, char *, size_t);
 
 #endif

@@ -72,11 +72,12 @@ class Daemon:
     """One tenantd with its own config, state directory and uid range."""
 
     def __init__(self, suffix="test.localhost", admin="admin.test.localhost",
-                 **overrides):
+                 tenant_limits=None, **overrides):
         # Under /var/lib, not /tmp: every component of a jail path must be
         # root-owned and not writable by others.
         self.dir = tempfile.mkdtemp(prefix="tenantd-test-", dir="/var/lib")
         os.chmod(self.dir, 0o755)
+        self.policy = self.make_policy(tenant_limits)
         self.state = os.path.join(self.dir, "state")
         self.run = os.path.join(self.dir, "run")
         self.sock = os.path.join(self.run, "http.sock")
@@ -86,7 +87,7 @@ class Daemon:
         base = random.randrange(300000, 3900000, 1000)
         sections = {
             "paths": {"state_dir": self.state, "run_dir": self.run,
-                      "worker": WORKER, "policy_dir": POLICY},
+                      "worker": WORKER, "policy_dir": self.policy},
             "hosts": {"suffix": suffix, "admin": admin},
             "proxy": {},
             "workers": {"spares": "1"},
@@ -103,6 +104,35 @@ class Daemon:
         except BaseException:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise
+
+    # Tests of other features send more than the default 1000 requests a
+    # minute to one tenant; they get a rate they do not reach. Tests of the
+    # rate limit itself set it per tenant with "tenantctl limits set".
+    TEST_LIMITS = {"requests_per_minute": "10000000"}
+
+    def make_policy(self, tenant_limits):
+        """A copy of policy/ for this daemon, with tenant.limits extended
+        by `tenant_limits` (name -> value; None: TEST_LIMITS)."""
+        pol = os.path.join(self.dir, "policy-harness")
+        shutil.copytree(POLICY, pol, ignore=shutil.ignore_patterns(
+            "*.c", "*.h", "meson.build"))
+        extra = dict(self.TEST_LIMITS if tenant_limits is None
+                     else tenant_limits)
+        path = os.path.join(pol, "tenant.limits")
+        lines = []
+        if os.path.exists(path):
+            with open(path) as f:
+                lines = f.read().splitlines()
+        for i, line in enumerate(lines):
+            name = line.split("#", 1)[0].split()
+            if name and name[0] in extra:
+                lines[i] = (f"{name[0]} {extra.pop(name[0])}  "
+                            "# set by the test harness")
+        lines += [f"{k} {v}  # set by the test harness"
+                  for k, v in extra.items()]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return pol
 
     def write_conf(self, sections):
         with open(self.conf, "w") as f:

@@ -316,7 +316,12 @@ def test_create_provisions_the_directory_layout_exactly(daemon):
     st = os.lstat(top)
     assert stat.S_ISDIR(st.st_mode)
     assert (st.st_uid, st.st_gid, mode(st)) == (0, gid, 0o750)
-    assert sorted(os.listdir(top)) == sorted(SUBDIRS + ("tenant.json",))
+    assert sorted(os.listdir(top)) == sorted(
+        SUBDIRS + ("tenant.json", "billing.db"))
+    # The credit ledger: root's alone, never the tenant's (no WAL left).
+    st = os.lstat(os.path.join(top, "billing.db"))
+    assert stat.S_ISREG(st.st_mode)
+    assert (st.st_uid, st.st_gid, mode(st)) == (0, 0, 0o600)
     for sub in SUBDIRS:
         st = os.lstat(os.path.join(top, sub))
         assert stat.S_ISDIR(st.st_mode), sub

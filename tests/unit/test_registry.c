@@ -19,12 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "keys.h"
 #include "registry.h"
+#include "tlimits.h"
 
 struct fx {
 	char		 dir[64];
@@ -63,7 +66,7 @@ teardown(void **state)
 	char		 p[PATH_MAX];
 	size_t		 i;
 
-	registry_close(fx->r);
+	registry_close(fx->r);	/* NULL-safe */
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", fx->dir, names[i]);
 		unlink(p);
@@ -540,7 +543,204 @@ test_version_and_open(void **state)
 	err[0] = '\0';
 	assert_null(r = registry_open(fx->path, REG_RDONLY, err, sizeof(err)));
 	assert_non_null(strstr(err, "tenantctl init"));
-	raw_ok(fx, "PRAGMA user_version = 1");
+	raw_ok(fx, "PRAGMA user_version = 2");
+}
+
+/*
+ * A registry of schema 1, as tenantd 0.1 left it (migration 2's objects
+ * taken out again), is upgraded by the first writer; its tenants keep
+ * everything, master 1 becomes the current master.
+ */
+static void
+test_upgrade_from_v1(void **state)
+{
+	struct fx	*fx = *state;
+	struct registry	*r;
+	struct tenant	 t, t2;
+	struct tlimits	 tl;
+	uint32_t	 ids[4];
+	int64_t		 na[4];
+	char		 err[512];
+
+	t = create_ok(fx->r, "acme", 200000, 299999);
+	registry_close(fx->r);
+	fx->r = NULL;
+	raw_ok(fx, "DROP TABLE tenant_limits; DROP TABLE masters; "
+	    "ALTER TABLE tenants DROP COLUMN profile; PRAGMA user_version = 1");
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE name IN ('masters', 'tenant_limits')"), 0);
+	/* The supervisor only reads: it asks for the upgrade. */
+	assert_null(registry_open(fx->path, REG_RDONLY, err, sizeof(err)));
+	assert_non_null(strstr(err, "tenantctl init"));
+	/* tenantctl writes: it upgrades. */
+	assert_non_null(r = registry_open(fx->path, 0, err, sizeof(err)));
+	fx->r = r;
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 2);
+	assert_int_equal(registry_tenant_get(r, "acme", &t2), REG_OK);
+	assert_int_equal(t2.t_uid, t.t_uid);
+	assert_int_equal(registry_masters(r, time(NULL), ids, na, 4), 1);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(na[0], 0);
+	tlimits_defaults(&tl);
+	assert_int_equal(registry_limits(r, t.t_id, &tl), REG_OK);
+	assert_string_equal(tl.tl_profile, "");
+	assert_int_equal(registry_limit_set(r, "acme", "max_workers", "2",
+	    "test"), REG_OK);
+}
+
+static void
+test_limits(void **state)
+{
+	struct fx	*fx = *state;
+	struct tenant	 t;
+	struct tlimits	 tl;
+	char		 err[512];
+	int64_t		 n;
+
+	t = create_ok(fx->r, "acme", 200000, 299999);
+	create_ok(fx->r, "beta", 200000, 299999);
+	n = raw_int(fx, "SELECT count(*) FROM audit");
+	assert_int_equal(registry_limit_set(fx->r, "acme", "storage", "1024M",
+	    "test"), REG_OK);
+	/* Stored the way it is printed: one value, one spelling. */
+	assert_int_equal(raw_int(fx, "SELECT value = '1G' FROM tenant_limits "
+	    "WHERE name = 'storage'"), 1);
+	/* The same again changes nothing and is not audited. */
+	assert_int_equal(registry_limit_set(fx->r, "acme", "storage", "1G",
+	    "test"), REG_OK);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM audit"), n + 1);
+	assert_int_equal(registry_limit_set(fx->r, "acme", "statement_timeout",
+	    "250ms", "test"), REG_OK);
+	assert_int_equal(registry_limit_set(fx->r, "acme", "profile", "small",
+	    "test"), REG_OK);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM audit WHERE "
+	    "action = 'limit-set' AND subject = 'acme'"), 3);
+
+	/* Refused: unknown names, bad values, bad profile names. */
+	assert_int_equal(registry_limit_set(fx->r, "acme", "nosuch", "1",
+	    "test"), REG_INVALID);
+	assert_int_equal(registry_limit_set(fx->r, "acme", "storage", "1K",
+	    "test"), REG_INVALID);
+	assert_non_null(strstr(registry_errmsg(fx->r), "out of range"));
+	assert_int_equal(registry_limit_set(fx->r, "acme", "profile", "../x",
+	    "test"), REG_INVALID);
+	assert_int_equal(registry_limit_set(fx->r, "nosuch", "storage", "1G",
+	    "test"), REG_NOTFOUND);
+	/* And by the schema, for a hand edit. */
+	raw_refused(fx, "UPDATE tenants SET profile = 'a/b'", NULL);
+	raw_refused(fx, "INSERT INTO tenant_limits VALUES (99, 'storage', "
+	    "'1G')", "no such tenant");
+	raw_refused(fx, "INSERT INTO tenant_limits VALUES (1, 'Storage', "
+	    "'1G')", NULL);
+
+	/* The layers: defaults, tenant.limits, profile, overrides. */
+	assert_int_equal(tlimits_for_tenant(fx->r, TEST_POLICY_DIR, t.t_id,
+	    &tl, err, sizeof(err)), 0);
+	assert_string_equal(tl.tl_profile, "small");
+	assert_int_equal(tl.tl_val[TL_STORAGE], 1ULL << 30);
+	assert_string_equal(tl.tl_src[TL_STORAGE], "tenant");
+	assert_int_equal(tl.tl_val[TL_STATEMENT_TIMEOUT], 250);
+	assert_string_equal(tl.tl_src[TL_REQUESTS_PER_MINUTE], "profile");
+	assert_string_equal(tl.tl_src[TL_KV_MAX_VALUE], "default");
+	/* The other tenant has none of it. */
+	assert_int_equal(tlimits_for_tenant(fx->r, TEST_POLICY_DIR, t.t_id + 1,
+	    &tl, err, sizeof(err)), 0);
+	assert_string_equal(tl.tl_profile, "");
+	assert_string_equal(tl.tl_src[TL_STORAGE], "default");
+	assert_int_equal(tlimits_for_tenant(fx->r, TEST_POLICY_DIR, 999, &tl,
+	    err, sizeof(err)), -1);
+
+	/* Unset: back to the profile's or the default. */
+	assert_int_equal(registry_limit_set(fx->r, "acme", "storage", NULL,
+	    "test"), REG_OK);
+	assert_int_equal(registry_limit_set(fx->r, "acme", "profile", NULL,
+	    "test"), REG_OK);
+	assert_int_equal(registry_limit_set(fx->r, "acme", "storage", NULL,
+	    "test"), REG_OK);
+	assert_int_equal(tlimits_for_tenant(fx->r, TEST_POLICY_DIR, t.t_id,
+	    &tl, err, sizeof(err)), 0);
+	assert_string_equal(tl.tl_profile, "");
+	assert_string_equal(tl.tl_src[TL_STORAGE], "default");
+	assert_string_equal(tl.tl_src[TL_STATEMENT_TIMEOUT], "tenant");
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM audit WHERE "
+	    "action = 'limit-unset'"), 2);
+	/* A bad row from a hand edit is refused, not guessed at. */
+	raw_ok(fx, "INSERT INTO tenant_limits VALUES (1, 'storage', 'lots')");
+	assert_int_equal(tlimits_for_tenant(fx->r, TEST_POLICY_DIR, t.t_id,
+	    &tl, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "storage"));
+
+	/* A deleted tenant's limits stay as they were. */
+	assert_int_equal(registry_tenant_set_status(fx->r, "beta",
+	    TENANT_DELETED, "test"), REG_OK);
+	assert_int_equal(registry_limit_set(fx->r, "beta", "storage", "1G",
+	    "test"), REG_STATE);
+}
+
+static void
+test_masters(void **state)
+{
+	struct fx	*fx = *state;
+	uint32_t	 ids[KEY_MAX_MASTERS + 2], id;
+	int64_t		 na[KEY_MAX_MASTERS + 2], now = time(NULL);
+	int		 i;
+
+	assert_int_equal(registry_masters(fx->r, now, ids, na, 4), 1);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(na[0], 0);
+	assert_int_equal(registry_master_next(fx->r, &id), REG_OK);
+	assert_int_equal(id, 2);
+
+	id = 2;
+	assert_int_equal(registry_master_rotate(fx->r, 100, "test", &id),
+	    REG_OK);
+	assert_int_equal(id, 2);
+	assert_int_equal(registry_masters(fx->r, now, ids, na, 4), 2);
+	assert_int_equal(ids[0], 2);		/* current first */
+	assert_int_equal(na[0], 0);
+	assert_int_equal(ids[1], 1);
+	assert_true(na[1] >= now + 100 && na[1] <= now + 102);
+	/* After the grace, only the current one. */
+	assert_int_equal(registry_masters(fx->r, now + 200, ids, na, 4), 1);
+	assert_int_equal(ids[0], 2);
+	/* max bounds what is returned. */
+	assert_int_equal(registry_masters(fx->r, now, ids, na, 1), 1);
+	assert_int_equal(ids[0], 2);
+
+	/* A rotation prepared for an id another one took: refused. */
+	id = 2;
+	assert_int_equal(registry_master_rotate(fx->r, 100, "test", &id),
+	    REG_STATE);
+	/* No grace: the old one stops at once. */
+	id = 0;
+	assert_int_equal(registry_master_rotate(fx->r, 0, "test", &id), REG_OK);
+	assert_int_equal(id, 3);
+	assert_int_equal(registry_masters(fx->r, time(NULL), ids, na, 4), 2);
+	assert_int_equal(ids[0], 3);
+	assert_int_equal(ids[1], 1);		/* still in its grace */
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM audit WHERE "
+	    "action = 'key-rotate'"), 2);
+	assert_int_equal(registry_master_rotate(fx->r, -1, "test", &id),
+	    REG_INVALID);
+
+	/* No more than a worker can be given work at once. */
+	for (i = 0; i < KEY_MAX_MASTERS; i++) {
+		id = 0;
+		if (registry_master_rotate(fx->r, 1000, "test", &id) != REG_OK)
+			break;
+	}
+	assert_int_equal(registry_master_rotate(fx->r, 1000, "test", &id),
+	    REG_FULL);
+	assert_int_equal(registry_masters(fx->r, time(NULL), ids, na,
+	    KEY_MAX_MASTERS + 2), KEY_MAX_MASTERS);
+
+	/* The schema: one current, never removed, retired stays retired. */
+	raw_refused(fx, "INSERT INTO masters VALUES (99, 1, NULL)", NULL);
+	raw_refused(fx, "DELETE FROM masters WHERE id = 1", "retired, not");
+	raw_refused(fx, "UPDATE masters SET not_after = NULL WHERE id = 1",
+	    NULL);
+	raw_refused(fx, "UPDATE masters SET id = 50 WHERE id = 1", NULL);
+	raw_refused(fx, "INSERT INTO masters VALUES (0, 1, 5)", NULL);
 }
 
 static void
@@ -566,6 +766,9 @@ main(void)
 		T(test_delete_tombstones),
 		T(test_identity_immutable),
 		T(test_version_and_open),
+		T(test_upgrade_from_v1),
+		T(test_limits),
+		T(test_masters),
 		cmocka_unit_test(test_status_str),
 	};
 
