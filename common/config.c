@@ -91,6 +91,9 @@ static const struct conf_key conf_keys[] = {
 	    "60s", "A worker with no connection for this long is retired."),
 	LU("workers", "keepalive_timeout", CT_MS, c_keepalive_timeout_ms, 100,
 	    3600000, "15s", "An idle keep-alive connection is closed after this."),
+	U("workers", "storage_scan", CT_MS, c_storage_scan_ms, 1000, 86400000,
+	    "30s", "How often a busy tenant's directory is measured for its "
+	    "storage quota."),
 	LU("workers", "max_requests", CT_UINT, c_max_requests, 0, 4000000000U,
 	    "0", "Retire a worker after this many requests (0: never)."),
 	LU("workers", "backoff_min", CT_MS, c_backoff_min_ms, 100, 600000, "1s",

@@ -48,6 +48,7 @@ struct config {
 	unsigned int	 c_queue_max;
 	unsigned int	 c_start_timeout_ms;
 	unsigned int	 c_idle_timeout_ms;
+	unsigned int	 c_storage_scan_ms;
 	unsigned int	 c_keepalive_timeout_ms;
 	unsigned int	 c_max_requests;
 	unsigned int	 c_backoff_min_ms;

@@ -195,6 +195,14 @@ hh_header_done(struct hh_parser *hp)
 	} else if (hh_name_is(hp, "x-forwarded-for")) {
 		/* For logs only; the proxy sets it (never used to route). */
 		h->hh_xff = v;
+	} else if (hh_name_is(hp, "authorization")) {
+		/*
+		 * Two credentials in one request: which one a check reads
+		 * would be a choice an attacker could steer. Refuse both.
+		 */
+		if (++h->hh_nauth > 1)
+			return hh_fail(hp, 400, "duplicate Authorization");
+		h->hh_auth = v;
 	} else if (hh_name_is(hp, "content-length")) {
 		/* 1*DIGIT, once: no sign, list, blank or overflow (6.3). */
 		if (h->hh_has_clen++ || hh_parse_clen(hp, v, &h->hh_clen) == -1)
@@ -497,4 +505,17 @@ hh_origin(const struct http_head *h, const uint8_t *buf, struct hh_span *o)
 		o->len = (uint32_t)(tl - u.field_data[UF_PATH].off);
 	}
 	return 0;
+}
+
+/* The value of a hex digit, or -1. */
+int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }

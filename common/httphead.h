@@ -41,6 +41,8 @@ struct http_head {
 	struct hh_span	 hh_inm;		/* If-None-Match */
 	struct hh_span	 hh_ims;		/* If-Modified-Since */
 	struct hh_span	 hh_xff;		/* X-Forwarded-For, the last */
+	struct hh_span	 hh_auth;		/* Authorization */
+	unsigned int	 hh_nauth;
 	unsigned int	 hh_nhost;
 	unsigned int	 hh_nheaders;
 	unsigned int	 hh_nte;
@@ -75,5 +77,8 @@ int	 hh_authority(const struct http_head *, const uint8_t *,
 	    struct hh_span *);
 int	 hh_origin(const struct http_head *, const uint8_t *,
 	    struct hh_span *);
+
+/* The value of a hex digit (percent-decoding), or -1. */
+int	 hex_digit(int);
 
 #endif

@@ -68,6 +68,7 @@ if ! [ -S "$sock" ]; then
 	exit 1
 fi
 
+tok=$(ctl key show acme api)
 cat <<MSG
 tenantd is running (pid $(cat "$pidfile")), log: demo-state/tenantd.log
 Tenants acme and globex are served as <slug>.$suffix. Try:
@@ -76,6 +77,17 @@ Tenants acme and globex are served as <slug>.$suffix. Try:
   curl --unix-socket $sock -H 'Host: globex.$suffix' http://x/
   curl -i --unix-socket $sock -H 'Host: nobody.$suffix' http://x/     # 404
   curl -i --unix-socket $sock -H 'Host: admin.$suffix' http://x/      # 421
+
+  # acme's key-value API (its token: tenantctl key show acme api)
+  curl -X PUT --unix-socket $sock -H 'Host: acme.$suffix' \\
+      -H 'Authorization: Bearer $tok' --data '{"hello": "world"}' \\
+      http://x/.tenantd/kv/greeting
+  curl --unix-socket $sock -H 'Host: acme.$suffix' \\
+      -H 'Authorization: Bearer $tok' http://x/.tenantd/kv/greeting
+  curl -i --unix-socket $sock -H 'Host: globex.$suffix' \\
+      -H 'Authorization: Bearer $tok' http://x/.tenantd/kv/greeting  # 401
+  build/tenantctl/tenantctl -c $conf credits show acme  # one credit a call
+  build/tenantctl/tenantctl -c $conf limits show acme
 
   build/tenantctl/tenantctl -c $conf list
   build/tenantctl/tenantctl -c $conf suspend acme    # next request: 503

@@ -12,6 +12,7 @@ packages=(
 	# tests: unit framework, pytest on Debian's python3, fuzzing, tracing
 	libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev
 	strace curl procps util-linux mandoc binutils
+	valgrind  # callgrind counts instructions: the constant-time check
 	nginx haproxy caddy openssl  # real proxies for test_proxies.py
 	# the package and the real-systemd test (tests/system)
 	debhelper lintian debootstrap systemd-container

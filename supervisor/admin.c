@@ -203,18 +203,6 @@ http_reply(struct aconn *a, int status, const char *type, char *body,
 	aconn_answer(a, buf, (size_t)n);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The value of "domain=" in a query string, percent-decoded. */
 static int
 query_domain(const char *q, size_t qlen, char *out, size_t outsz)
@@ -234,8 +222,8 @@ query_domain(const char *q, size_t qlen, char *out, size_t outsz)
 			int	 c = (unsigned char)q[s];
 
 			if (c == '%') {
-				if (s + 2 >= e || (hi = hexval(q[s + 1])) < 0 ||
-				    (lo = hexval(q[s + 2])) < 0)
+				if (s + 2 >= e || (hi = hex_digit(q[s + 1])) < 0 ||
+				    (lo = hex_digit(q[s + 2])) < 0)
 					return -1;
 				c = hi * 16 + lo;
 				s += 2;

@@ -45,6 +45,9 @@ static ev_tstamp	 spare_next;
 static unsigned int	 spare_failures;
 static int		 shutting_down;
 static unsigned int	 nevicting;
+static uint64_t		 masters_stamp;
+static int		 masters_known;
+static ev_timer		 storage_timer;
 static ev_timer		 sweep_timer;
 
 static void	worker_read_cb(struct ev_loop *, ev_io *, int);
@@ -53,6 +56,8 @@ static void	worker_write_cb(struct ev_loop *, ev_io *, int);
 static void	worker_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	tenant_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	tenant_kick(struct tenant_rt *);
+static void	worker_fault(struct worker *, const char *);
+static void	storage_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	spare_fill(void);
 
 static const char *
@@ -86,6 +91,98 @@ tenant_find(int64_t id)
 	return NULL;
 }
 
+/*
+ * The tenant's limits from the root half. If they cannot be read (a
+ * broken profile file), the built-in defaults hold rather than none.
+ */
+static void
+tenant_limits_load(struct tenant_rt *t)
+{
+	struct tlimits	 tl;
+
+	if (priv_limits(t->t_id, t->t_lim) == -1) {
+		tlimits_defaults(&tl);
+		memcpy(t->t_lim, tl.tl_val, sizeof(t->t_lim));
+	}
+}
+
+/* Workers that count for a rate share: those starting or serving. */
+static unsigned int
+tenant_live(const struct tenant_rt *t)
+{
+	const struct worker	*w;
+	unsigned int		 n = 0;
+
+	TAILQ_FOREACH(w, &t->t_workers, w_entry)
+		if (w->w_state == W_READY || w->w_state == W_STARTING)
+			n++;
+	return n;
+}
+
+/* Connections of the tenant in its workers and waiting for one. */
+static unsigned int
+tenant_conns(const struct tenant_rt *t)
+{
+	const struct worker	*w;
+	unsigned int		 n = t->t_nqueue;
+
+	TAILQ_FOREACH(w, &t->t_workers, w_entry)
+		n += w->w_nrefs + w->w_noutq;
+	return n;
+}
+
+/*
+ * Send a worker the limits that changed (lim_old NULL: none did) and its
+ * rate share if that changed, in one CFG_DATA.
+ */
+static int
+worker_send_data(struct worker *w, const uint64_t *lim_old, int storage)
+{
+	struct tenant_rt	*t = w->w_tenant;
+	struct msgbuf		 mb;
+	uint64_t		 share;
+	uint32_t		 n = 0;
+	int			 i;
+
+	share = rate_share(t->t_lim[TL_REQUESTS_PER_MINUTE], tenant_live(t));
+	msg_init(&mb, MSG_CFG_DATA, 0);
+	msg_put_u32(&mb, 0);	/* the count, set below */
+	for (i = 1; i < TL_MAX; i++) {
+		if (i == TL_REQUESTS_PER_MINUTE) {
+			if (share == w->w_rate)
+				continue;
+			w->w_rate = share;
+		} else if (lim_old == NULL || lim_old[i] == t->t_lim[i])
+			continue;
+		msg_put_u32(&mb, (uint32_t)i);
+		msg_put_u64(&mb, i == TL_REQUESTS_PER_MINUTE ? share :
+		    t->t_lim[i]);
+		n++;
+	}
+	if (storage) {
+		msg_put_u32(&mb, DATA_STORAGE_OTHER);
+		msg_put_u64(&mb, t->t_storage);
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	/* The count leads the payload, after the header. */
+	memcpy(mb.mb_data + PROTO_HDR_LEN, &n, sizeof(n));
+	return priv_send(w, &mb);
+}
+
+/* Workers came or went: each one's share of the rate follows. */
+static void
+tenant_rate_update(struct tenant_rt *t)
+{
+	struct worker	*w;
+
+	TAILQ_FOREACH(w, &t->t_workers, w_entry)
+		if (w->w_state == W_READY && w->w_chan != -1 &&
+		    worker_send_data(w, NULL, 0) == -1)
+			worker_fault(w, "cannot send its rate share");
+}
+
 static struct tenant_rt *
 tenant_get(const struct route *r)
 {
@@ -101,6 +198,7 @@ tenant_get(const struct route *r)
 	t->t_id = r->r_tenant;
 	snprintf(t->t_slug, sizeof(t->t_slug), "%s", r->r_slug);
 	t->t_status = r->r_status;
+	tenant_limits_load(t);
 	TAILQ_INIT(&t->t_workers);
 	TAILQ_INIT(&t->t_queue);
 	ev_timer_init(&t->t_timer, tenant_timer_cb, 0., 0.);
@@ -442,7 +540,18 @@ tenant_start(struct tenant_rt *t)
 	TAILQ_INSERT_TAIL(&t->t_workers, w, w_entry);
 	t->t_nworkers++;
 	t->t_next_start = ev_now(loop) + tenant_delay(t);
-	if ((rc = priv_bind(w, t->t_id, route_gen())) != 0) {
+	/*
+	 * Fresh limits for the new worker; the others keep what they have
+	 * until the registry says something changed.
+	 */
+	tenant_limits_load(t);
+	w->w_rate = rate_share(t->t_lim[TL_REQUESTS_PER_MINUTE],
+	    tenant_live(t));
+	if (priv_storage_other(t->t_id, &t->t_storage) == -1)
+		log_warnx("tenant %s: cannot measure its directory; storage "
+		    "counts the database only", t->t_slug);
+	if ((rc = priv_bind(w, t->t_id, route_gen(), t->t_lim,
+	    tenant_live(t), t->t_storage)) != 0) {
 		if (rc == -2) {
 			worker_fault(w, "bind failed");
 			return;
@@ -493,7 +602,8 @@ tenant_kick(struct tenant_rt *t)
 		if (w->w_state == W_READY)
 			live++;
 	}
-	if (live >= conf->c_workers_per_tenant) {
+	if (live >= conf->c_workers_per_tenant ||
+	    live >= t->t_lim[TL_MAX_WORKERS]) {
 		if (t->t_nqueue > conf->c_queue_max)
 			tenant_fail_queue(t, 503, 1);
 		return;
@@ -539,6 +649,15 @@ pool_dispatch(const struct route *r, int fd, const uint8_t *data,
 		return;
 	}
 	ho->ho_since = ev_now(loop);
+	/*
+	 * The tenant's connection cap: one tenant cannot take every
+	 * connection slot of the machine; others are served meanwhile.
+	 */
+	if (tenant_conns(t) >= t->t_lim[TL_MAX_CONNECTIONS]) {
+		tenant_stats_code(&t->t_stats, 503, 1);
+		handoff_fail(ho, 503, 1);
+		return;
+	}
 	if ((w = tenant_pick(t)) != NULL && TAILQ_EMPTY(&t->t_queue)) {
 		if (worker_send_conn(w, ho) != -1)
 			return;
@@ -625,6 +744,7 @@ on_ready(struct worker *w, struct msg *m, int fd)
 	ev_timer_stop(loop, &w->w_timer);
 	log_info("tenant %s worker %d ready in %.1f ms", worker_name(w),
 	    (int)w->w_pid, (w->w_ready_at - w->w_bound) * 1000);
+	tenant_rate_update(w->w_tenant);
 	tenant_kick(w->w_tenant);
 	worker_idle_check(w);
 	return 0;
@@ -802,6 +922,65 @@ on_stats(struct worker *w, struct msg *m, int fd)
 	return 0;
 }
 
+/*
+ * A worker wants credits for its hold, at most twice its tenant's hold
+ * size at once. Each grant is a ledger write, so the hold size sets how
+ * often a busy worker comes back (docs/data-plane.md).
+ */
+static int
+on_credit_want(struct worker *w, struct msg *m, int fd)
+{
+	struct tenant_rt	*t = w->w_tenant;
+	struct msgbuf		 mb;
+	uint64_t		 want;
+	int64_t			 granted = 0;
+
+	if (msg_get_u64(m, &want) == -1 || msg_end(m) == -1 || want == 0 ||
+	    want > 2 * t->t_lim[TL_CREDIT_HOLD])
+		return -1;
+	if (priv_hold(t->t_id, &w->w_hold, w->w_pid, (int64_t)want,
+	    &granted) == -1)
+		granted = 0;
+	w->w_granted += (uint64_t)granted;
+	msg_init(&mb, MSG_CTL_CREDIT, 0);
+	msg_put_u64(&mb, (uint64_t)w->w_hold);
+	msg_put_u64(&mb, (uint64_t)granted);
+	msg_put_u32(&mb, (uint64_t)granted < want);
+	log_debug("ledger: tenant %s worker %d hold %lld: %lld of %llu "
+	    "credits granted", t->t_slug, (int)w->w_pid, (long long)w->w_hold,
+	    (long long)granted, (unsigned long long)want);
+	return priv_send(w, &mb);
+}
+
+/*
+ * Credits a worker spent. Reports come in order, for its own hold, and
+ * never beyond what was granted: anything else is a broken or hostile
+ * worker. A report is on disk (synchronous=FULL) before we log it as
+ * committed, which is what "acknowledged" means for the ledger.
+ */
+static int
+on_usage(struct worker *w, struct msg *m, int fd)
+{
+	struct tenant_rt	*t = w->w_tenant;
+	uint64_t		 hold, seq, units;
+	int			 rc;
+
+	if (msg_get_u64(m, &hold) == -1 || msg_get_u64(m, &seq) == -1 ||
+	    msg_get_u64(m, &units) == -1 || msg_end(m) == -1 ||
+	    w->w_hold == 0 || hold != (uint64_t)w->w_hold ||
+	    seq != w->w_usage_seq + 1 || units == 0 ||
+	    units > w->w_granted - w->w_spent)
+		return -1;
+	if ((rc = priv_usage(t->t_id, w->w_hold, seq, (int64_t)units)) == -1)
+		return -1;
+	w->w_usage_seq = seq;
+	w->w_spent += units;
+	log_debug("ledger: tenant %s hold %lld report %llu: %llu credits "
+	    "committed", t->t_slug, (long long)hold, (unsigned long long)seq,
+	    (unsigned long long)units);
+	return 0;
+}
+
 static int
 on_pong(struct worker *w, struct msg *m, int fd)
 {
@@ -823,6 +1002,9 @@ static const struct {
 	    ST(W_DRAINING), 0, on_log },
 	{ MSG_STATE_PONG, ST(W_READY) | ST(W_DRAINING), 0, on_pong },
 	{ MSG_STATE_STATS, ST(W_READY) | ST(W_DRAINING), 0, on_stats },
+	{ MSG_STATE_CREDIT_WANT, ST(W_READY) | ST(W_DRAINING), 0,
+	    on_credit_want },
+	{ MSG_STATE_USAGE, ST(W_READY) | ST(W_DRAINING), 0, on_usage },
 };
 
 /*
@@ -936,6 +1118,9 @@ pool_worker_exited(struct worker *w, int status)
 	dstats.ds_deaths++;
 	if (w->w_evicted)
 		nevicting--;
+	/* What it held and did not report spending is free again. */
+	if (t != NULL && w->w_hold != 0)
+		priv_hold_close(t->t_id, w->w_hold);
 	if (t != NULL) {
 		t->t_stats.ts_last_exit = ev_now(loop);
 		snprintf(t->t_stats.ts_last_exit_how,
@@ -970,6 +1155,7 @@ pool_worker_exited(struct worker *w, int status)
 			TAILQ_INSERT_HEAD(&t->t_queue, ho, ho_entry);
 			t->t_nqueue++;
 		}
+		tenant_rate_update(t);
 		tenant_kick(t);
 	}
 	w->w_state = W_DEAD;
@@ -1111,6 +1297,11 @@ pool_init(void)
 	ev_timer_init(&spare_timer, spare_timer_cb, 0., 0.);
 	ev_timer_init(&sweep_timer, sweep_timer_cb, 1., 1.);
 	ev_timer_start(loop, &sweep_timer);
+	ev_timer_init(&storage_timer, storage_timer_cb,
+	    conf->c_storage_scan_ms / 1000.0, conf->c_storage_scan_ms / 1000.0);
+	ev_timer_start(loop, &storage_timer);
+	if (priv_masters_stamp(&masters_stamp) == 0)
+		masters_known = 1;
 	spare_fill();
 }
 
@@ -1125,9 +1316,25 @@ pool_registry_changed(uint64_t gen)
 	struct tenant_rt	*t;
 	struct worker		*w, *tmp;
 	struct route		 r;
+	uint64_t		 old[TL_MAX], stamp;
 	size_t			 b;
-	int			 rc;
+	int			 rc, rotated = 0;
 
+	/*
+	 * A master key rotation: every worker holds keys of the old set, so
+	 * each is replaced (without dropping a connection) by one that gets
+	 * the new set. Tokens of the old master keep working through its
+	 * grace period, which the workers check themselves.
+	 */
+	if (priv_masters_stamp(&stamp) == 0) {
+		if (masters_known && stamp != masters_stamp) {
+			log_info("master keys changed: replacing every "
+			    "worker");
+			rotated = 1;
+		}
+		masters_stamp = stamp;
+		masters_known = 1;
+	}
 	for (b = 0; b < TENANT_BUCKETS; b++)
 		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
 			if (t->t_nworkers == 0 && t->t_nqueue == 0)
@@ -1150,11 +1357,53 @@ pool_registry_changed(uint64_t gen)
 				    TENANT_SUSPENDED ? 503 : 404, 60);
 				continue;
 			}
+			/*
+			 * Limits set with tenantctl apply at once: the live
+			 * workers get what changed.
+			 */
+			memcpy(old, t->t_lim, sizeof(old));
+			tenant_limits_load(t);
 			TAILQ_FOREACH(w, &t->t_workers, w_entry)
 				if ((w->w_state == W_READY ||
 				    w->w_state == W_STARTING) &&
-				    priv_hosts(w, t->t_id, gen) == -1)
-					worker_fault(w, "cannot update hosts");
+				    w->w_chan != -1 &&
+				    (priv_hosts(w, t->t_id, gen) == -1 ||
+				    worker_send_data(w, old, 0) == -1))
+					worker_fault(w, "cannot update hosts "
+					    "or limits");
+			if (rotated)
+				for (w = TAILQ_FIRST(&t->t_workers); w != NULL;
+				    w = tmp) {
+					tmp = TAILQ_NEXT(w, w_entry);
+					worker_drain(w, DRAIN_HANDBACK);
+				}
+		}
+}
+
+/*
+ * The storage a busy tenant's directory uses, apart from its database,
+ * measured again now and then: files its code or uploads wrote count
+ * against the same quota as the database (docs/data-plane.md).
+ */
+static void
+storage_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	struct tenant_rt	*t;
+	struct worker		*w;
+	uint64_t		 used;
+	size_t			 b;
+
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			if (tenant_live(t) == 0 ||
+			    priv_storage_other(t->t_id, &used) == -1 ||
+			    used == t->t_storage)
+				continue;
+			t->t_storage = used;
+			TAILQ_FOREACH(w, &t->t_workers, w_entry)
+				if (w->w_state == W_READY && w->w_chan != -1 &&
+				    worker_send_data(w, NULL, 1) == -1)
+					worker_fault(w, "cannot send storage");
 		}
 }
 
@@ -1193,6 +1442,7 @@ pool_shutdown(void)
 	shutting_down = 1;
 	ev_timer_stop(loop, &spare_timer);
 	ev_timer_stop(loop, &sweep_timer);
+	ev_timer_stop(loop, &storage_timer);
 	for (w = TAILQ_FIRST(&all_workers); w != NULL; w = tmp) {
 		tmp = TAILQ_NEXT(w, w_all);
 		if (w->w_state == W_SPARE || w->w_state == W_STARTING)

@@ -99,6 +99,8 @@ priv_init(int check)
 		fatalx("policy: %s", err);
 	if (access(conf->c_worker, X_OK) == -1)
 		fatal("worker binary %s", conf->c_worker);
+	if (!check)
+		priv_ledgers_sweep();
 }
 
 int
@@ -163,6 +165,12 @@ priv_tenant(int64_t id, struct route *out)
 	}
 	route_from_tenant(&t, out);
 	return 0;
+}
+
+struct registry *
+priv_registry(void)
+{
+	return reg;
 }
 
 int
@@ -278,7 +286,7 @@ priv_kill(struct worker *w)
 		log_warn("%s: pid %d", __func__, (int)w->w_pid);
 }
 
-static int
+int
 priv_send(struct worker *w, struct msgbuf *mb)
 {
 	if (msg_finish(mb) == -1 || msg_send(w->w_chan, mb, -1) == -1) {
@@ -321,11 +329,13 @@ priv_hosts(struct worker *w, int64_t id, uint64_t gen)
  * still an unbound spare; -2 when sending failed half-way.
  */
 int
-priv_bind(struct worker *w, int64_t id, uint64_t gen)
+priv_bind(struct worker *w, int64_t id, uint64_t gen,
+    const uint64_t lim[TL_MAX], unsigned int share, uint64_t other)
 {
 	struct tenant	 t;
 	struct msgbuf	 mb;
 	char		 dir[PATH_MAX], err[512];
+	uint64_t	 v;
 	size_t		 i;
 	int		 rc;
 
@@ -370,11 +380,22 @@ priv_bind(struct worker *w, int64_t id, uint64_t gen)
 	if (priv_send(w, &mb) == -1)
 		return -2;
 	for (i = 0; i < worker_limits.l_n; i++) {
+		v = (uint64_t)worker_limits.l_ent[i].pl_value;
+		/*
+		 * No file of the tenant's may outgrow its whole storage quota:
+		 * the access log, or a database written past the worker's own
+		 * checks, stops there (EFBIG) rather than filling the disk.
+		 */
+		if (worker_limits.l_ent[i].pl_resource == RLIMIT_FSIZE &&
+		    v > lim[TL_STORAGE])
+			v = lim[TL_STORAGE];
 		msg_init(&mb, MSG_CFG_LIMIT, 0);
 		msg_put_u32(&mb, (uint32_t)worker_limits.l_ent[i].pl_resource);
-		msg_put_u64(&mb, (uint64_t)worker_limits.l_ent[i].pl_value);
+		msg_put_u64(&mb, v);
 		if (priv_send(w, &mb) == -1)
 			return -2;
 	}
+	if (priv_bind_data(w, t.t_slug, lim, share, other) == -1)
+		return -2;
 	return priv_hosts(w, id, gen) == -1 ? -2 : 0;
 }

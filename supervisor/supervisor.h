@@ -35,6 +35,7 @@
 #include "host.h"
 #include "proto.h"
 #include "registry.h"
+#include "tlimits.h"
 
 /* What the reader knows about a tenant: no paths, no uids, no keys. */
 struct route {
@@ -97,6 +98,11 @@ struct worker {
 	int		 w_evicted;	/* drained to make room */
 	ev_tstamp	 w_heard;	/* last message from it */
 	ev_tstamp	 w_ping;	/* unanswered PING sent at, or 0 */
+	int64_t		 w_hold;	/* its credit hold in the ledger, or 0 */
+	uint64_t	 w_usage_seq;	/* last usage report recorded */
+	uint64_t	 w_granted;	/* credits granted to its hold */
+	uint64_t	 w_spent;	/* credits it reported spent */
+	uint64_t	 w_rate;	/* its share of the request rate */
 };
 TAILQ_HEAD(worker_list, worker);
 
@@ -143,6 +149,8 @@ struct tenant_rt {
 	ev_tstamp	 t_next_start;
 	ev_timer	 t_timer;
 	struct tenant_stats t_stats;
+	uint64_t	 t_lim[TL_MAX];	/* its limits, as its workers have them */
+	uint64_t	 t_storage;	/* DATA_STORAGE_OTHER last sent */
 };
 
 /* Live counts for systemd's STATUS= line and the admin socket. */
@@ -200,9 +208,24 @@ int	 priv_reload(void);
 int	 priv_resolve(const struct host_result *, struct route *);
 int	 priv_tenant(int64_t, struct route *);
 int	 priv_spawn(struct worker *);
-int	 priv_bind(struct worker *, int64_t, uint64_t);
+int	 priv_bind(struct worker *, int64_t, uint64_t,
+	    const uint64_t [TL_MAX], unsigned int, uint64_t);
 int	 priv_hosts(struct worker *, int64_t, uint64_t);
 int	 priv_registry_changed(void);
 void	 priv_kill(struct worker *);
+int	 priv_send(struct worker *, struct msgbuf *);
+struct registry *priv_registry(void);
+
+/* privdata.c: the root half's data plane (limits, keys, storage, ledger) */
+int	 priv_limits(int64_t, uint64_t [TL_MAX]);
+int	 priv_bind_data(struct worker *, const char *,
+	    const uint64_t [TL_MAX], unsigned int, uint64_t);
+int	 priv_storage_other(int64_t, uint64_t *);
+int	 priv_masters_stamp(uint64_t *);
+uint64_t rate_share(uint64_t, unsigned int);
+int	 priv_hold(int64_t, int64_t *, pid_t, int64_t, int64_t *);
+int	 priv_usage(int64_t, int64_t, uint64_t, int64_t);
+void	 priv_hold_close(int64_t, int64_t);
+void	 priv_ledgers_sweep(void);
 
 #endif

@@ -27,7 +27,8 @@
 
 enum conn_state {
 	C_HEAD,		/* reading a request head */
-	C_BODY,		/* discarding a request body */
+	C_BODY,		/* reading a request body: kept or discarded */
+	C_RUN,		/* an API request to run, or parked for credits */
 	C_WRITE,	/* sending the response */
 };
 
@@ -55,6 +56,18 @@ struct wconn {
 	int		 c_status;
 	uint64_t	 c_t0;		/* head complete, us (monotonic) */
 	char		 c_req[REQLOG_MAX];
+	/* the data plane (api.c) */
+	enum conn_state	 c_after;	/* after the body: C_RUN or C_WRITE */
+	int		 c_head_only;
+	int		 c_parked;	/* C_RUN waiting for CTL_CREDIT */
+	unsigned int	 c_round;	/* http_credit_resume() */
+	struct api_req	*c_api;
+	struct api_resp	 c_ar;
+	uint8_t		*c_in;		/* a PUT body, Content-Length bytes */
+	size_t		 c_in_len;
+	char		*c_out;		/* a JSON response body */
+	size_t		 c_out_len;
+	size_t		 c_out_off;
 };
 
 static void	conn_process(struct wconn *);
@@ -73,18 +86,27 @@ status_text(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
 	case 301: return "Moved Permanently";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
+	case 507: return "Insufficient Storage";
 	}
 	return "Error";
 }
@@ -223,9 +245,27 @@ conn_log(struct wconn *c, uint64_t bytes)
 	c->c_req[0] = '\0';
 }
 
+/* What one API request holds: freed when its response is done. */
+static void
+conn_api_free(struct wconn *c)
+{
+	api_free(c->c_api);
+	c->c_api = NULL;
+	free(c->c_ar.ar_body);
+	memset(&c->c_ar, 0, sizeof(c->c_ar));
+	free(c->c_in);
+	c->c_in = NULL;
+	c->c_in_len = 0;
+	free(c->c_out);
+	c->c_out = NULL;
+	c->c_out_len = c->c_out_off = 0;
+	c->c_parked = 0;
+}
+
 static void
 conn_free(struct wconn *c)
 {
+	conn_api_free(c);
 	ev_io_stop(env->we_loop, &c->c_rev);
 	ev_io_stop(env->we_loop, &c->c_wev);
 	ev_timer_stop(env->we_loop, &c->c_tmo);
@@ -300,6 +340,94 @@ conn_respond(struct wconn *c, int status, int body, const char *extra)
 	c->c_hdr_off = 0;
 }
 
+/*
+ * The response c_ar describes, as JSON: the API's answers and every 429.
+ * Nothing here may be cached or sniffed into something else.
+ */
+static void
+conn_respond_json(struct wconn *c)
+{
+	struct api_resp	*ar = &c->c_ar;
+	char		 date[40], clen[48];
+	int		 n;
+
+	c->c_status = ar->ar_status;
+	if (ar->ar_close)
+		c->c_close = 1;
+	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
+	/* A 204 has no body and so no Content-Length (RFC 9110 8.6). */
+	if (ar->ar_status == 204)
+		clen[0] = '\0';
+	else
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n",
+		    ar->ar_body_len);
+	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
+	    "Date: %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "%s"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "%s%s\r\n",
+	    ar->ar_status, status_text(ar->ar_status), date, clen,
+	    ar->ar_extra, c->c_close ? "Connection: close\r\n" : "");
+	c->c_hdr_len = n > 0 && (size_t)n < sizeof(c->c_hdr) ? (size_t)n : 0;
+	c->c_hdr_off = 0;
+	free(c->c_out);
+	c->c_out = NULL;
+	c->c_out_len = c->c_out_off = 0;
+	if (!c->c_head_only && ar->ar_status != 204) {
+		c->c_out = ar->ar_body;
+		c->c_out_len = ar->ar_body_len;
+	} else
+		free(ar->ar_body);
+	ar->ar_body = NULL;
+}
+
+/*
+ * A request under /.tenantd/. Returns 0 with a response ready, or 1 to
+ * read its body (if any) and then run it (C_RUN).
+ */
+static int
+conn_api(struct wconn *c, const struct hh_span *path,
+    const struct kv_target *kt)
+{
+	struct http_head	*h = &c->c_hp.hp_head;
+	enum api_step		 step;
+
+	step = api_begin(&c->c_api, h, c->c_buf,
+	    (const char *)c->c_buf + path->off, kt, &c->c_ar);
+	if (step == API_RUN && h->hh_clen > BODY_DISCARD_MAX) {
+		api_free(c->c_api);
+		c->c_api = NULL;
+		c->c_ar.ar_close = 1;
+		api_error(&c->c_ar, 413, "too_large",
+		    "this request takes no body");
+		step = API_RESPOND;
+	}
+	switch (step) {
+	case API_BODY:
+		if (h->hh_clen > 0 && (c->c_in = malloc(h->hh_clen)) == NULL) {
+			log_warn("%s: conn %u", __func__, c->c_id);
+			api_free(c->c_api);
+			c->c_api = NULL;
+			c->c_ar.ar_close = 1;
+			api_error(&c->c_ar, 503, "unavailable",
+			    "out of memory");
+			break;
+		}
+		return 1;
+	case API_RUN:
+		return 1;
+	default:
+		break;
+	}
+	/* An error before a body we cannot skip ends the connection. */
+	if (h->hh_chunked || h->hh_clen > BODY_DISCARD_MAX)
+		c->c_ar.ar_close = 1;
+	conn_respond_json(c);
+	return 0;
+}
+
 static int
 host_is_mine(const struct host_result *hr)
 {
@@ -326,6 +454,8 @@ conn_request(struct wconn *c)
 	struct host_result	 hr, ar;
 	struct hh_span		 auth, path;
 	struct static_file	 sf;
+	struct kv_target	 kt;
+	uint64_t		 retry;
 	char			 rel[1024], extra[1200], date[40], now[40];
 	const char		*t;
 	time_t			 ims;
@@ -348,7 +478,7 @@ conn_request(struct wconn *c)
 	/* Stopping: this request is served, and it is the last one. */
 	c->c_close = !h->hh_keepalive || h->hh_minor == 0 ||
 	    env->we_draining == DRAIN_CLOSE;
-	head_only = h->hh_method == HTTP_HEAD;
+	head_only = c->c_head_only = h->hh_method == HTTP_HEAD;
 	if (h->hh_nhost != 1) {
 		c->c_close = 1;
 		conn_respond(c, 400, !head_only, NULL);
@@ -391,6 +521,29 @@ conn_request(struct wconn *c)
 		    h->hh_xff.off, h->hh_xff.len > 64 ? 64 : h->hh_xff.len);
 	else
 		snprintf(c->c_req + o, sizeof(c->c_req) - o, "-");
+
+	/*
+	 * Every request we serve, static or API, takes a token from the
+	 * tenant's bucket (this worker's share). A refused one leaves the
+	 * connection usable if its body can be skipped.
+	 */
+	if (data_rate_take(&retry) == -1) {
+		snprintf(c->c_ar.ar_extra, sizeof(c->c_ar.ar_extra),
+		    "Retry-After: %llu\r\n", (unsigned long long)retry);
+		api_error(&c->c_ar, 429, "rate_limited",
+		    "too many requests; retry after the given seconds");
+		if (h->hh_chunked || h->hh_clen > BODY_DISCARD_MAX)
+			c->c_ar.ar_close = 1;
+		conn_respond_json(c);
+		return 0;
+	}
+	/* /.tenantd/ is never a static file, whatever public/ holds. */
+	if (hh_origin(h, c->c_buf, &path) == 0) {
+		kv_target_parse((const char *)c->c_buf + path.off, path.len,
+		    &kt);
+		if (kt.kt_route != KV_ROUTE_NONE)
+			return conn_api(c, &path, &kt);
+	}
 
 	if (h->hh_chunked) {
 		/* No handler here takes a body; we do not decode one. */
@@ -481,24 +634,37 @@ conn_request(struct wconn *c)
 	return 0;
 }
 
-/* Returns 1 when everything is sent, 0 to wait for POLLOUT, -1 on error. */
+/* Send buf from *off on: 1 when all is sent, 0 for POLLOUT, -1 on error. */
 static int
-conn_write(struct wconn *c)
+conn_send(struct wconn *c, const char *buf, size_t len, size_t *off)
 {
 	ssize_t	 n;
-	off_t	 left;
 
-	while (c->c_hdr_off < c->c_hdr_len) {
-		n = send(c->c_fd, c->c_hdr + c->c_hdr_off,
-		    c->c_hdr_len - c->c_hdr_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (*off < len) {
+		n = send(c->c_fd, buf + *off, len - *off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
 			return 0;
 		if (n <= 0)
 			return -1;
-		c->c_hdr_off += (size_t)n;
+		*off += (size_t)n;
 	}
+	return 1;
+}
+
+/* Returns 1 when everything is sent, 0 to wait for POLLOUT, -1 on error. */
+static int
+conn_write(struct wconn *c)
+{
+	ssize_t	 n;
+	off_t	 left;
+	int	 r;
+
+	if ((r = conn_send(c, c->c_hdr, c->c_hdr_len, &c->c_hdr_off)) != 1 ||
+	    (r = conn_send(c, c->c_out, c->c_out_len, &c->c_out_off)) != 1)
+		return r;
 	while (c->c_file != -1 && c->c_foff < c->c_fend) {
 		left = c->c_fend - c->c_foff;
 		n = sendfile(c->c_fd, c->c_file, &c->c_foff,
@@ -513,11 +679,16 @@ conn_write(struct wconn *c)
 	return 1;
 }
 
+/*
+ * Drop n bytes from the front. What moved down is wiped where it was: a
+ * request's Authorization token must not linger in the buffer's tail.
+ */
 static void
 conn_consume(struct wconn *c, size_t n)
 {
 	memmove(c->c_buf, c->c_buf + n, c->c_len - n);
 	c->c_len -= n;
+	explicit_bzero(c->c_buf + c->c_len, n);
 }
 
 static void
@@ -526,7 +697,10 @@ conn_reset(struct wconn *c)
 	if (c->c_file != -1)
 		close(c->c_file);
 	c->c_file = -1;
+	conn_api_free(c);
 	c->c_state = C_HEAD;
+	c->c_after = C_WRITE;
+	c->c_head_only = 0;
 	c->c_hdr_len = c->c_hdr_off = 0;
 	c->c_body_left = 0;
 	c->c_status = 0;
@@ -583,16 +757,22 @@ conn_process(struct wconn *c)
 				c->c_state = C_WRITE;
 				break;
 			}
-			if (conn_request(c) == -1)
+			if ((r = conn_request(c)) == -1)
 				return;
+			c->c_after = r == 1 ? C_RUN : C_WRITE;
 			c->c_body_left = c->c_close && c->c_status >= 400 ?
 			    0 : h->hh_clen;
 			conn_consume(c, h->hh_len);
-			c->c_state = c->c_body_left ? C_BODY : C_WRITE;
+			c->c_state = c->c_body_left ? C_BODY : c->c_after;
 			break;
 		case C_BODY:
 			take = c->c_len < c->c_body_left ? c->c_len :
 			    (size_t)c->c_body_left;
+			/* c_in, if kept, was sized to the Content-Length. */
+			if (c->c_in != NULL) {
+				memcpy(c->c_in + c->c_in_len, c->c_buf, take);
+				c->c_in_len += take;
+			}
 			conn_consume(c, take);
 			c->c_body_left -= take;
 			if (c->c_body_left > 0) {
@@ -605,6 +785,26 @@ conn_process(struct wconn *c)
 				ev_io_start(env->we_loop, &c->c_rev);
 				return;
 			}
+			c->c_state = c->c_after;
+			break;
+		case C_RUN:
+			if (api_run(c->c_api, c->c_in, c->c_in_len,
+			    &c->c_ar) == API_PARK) {
+				/*
+				 * Out of credits until the supervisor answers:
+				 * read nothing more (pipelined requests wait
+				 * behind this one), for one header timeout.
+				 */
+				if (!c->c_parked) {
+					c->c_parked = 1;
+					ev_io_stop(env->we_loop, &c->c_rev);
+					conn_timer_set(c,
+					    env->we_header_timeout_ms);
+				}
+				return;
+			}
+			c->c_parked = 0;
+			conn_respond_json(c);
 			c->c_state = C_WRITE;
 			break;
 		case C_WRITE:
@@ -614,7 +814,8 @@ conn_process(struct wconn *c)
 				ev_io_start(env->we_loop, &c->c_wev);
 				return;
 			}
-			sent = c->c_file != -1 ? (uint64_t)c->c_foff : 0;
+			sent = (c->c_file != -1 ? (uint64_t)c->c_foff : 0) +
+			    c->c_out_off;
 			conn_log(c, sent);
 			worker_stats_add(c->c_status, sent, now_us() - c->c_t0);
 			if (r == -1) {
@@ -676,6 +877,17 @@ conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	static const char resp[] = "HTTP/1.1 408 Request Timeout\r\n"
 	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
 
+	/* Parked too long: the supervisor never answered for credits. */
+	if (c->c_state == C_RUN && c->c_parked) {
+		c->c_parked = 0;
+		c->c_ar.ar_close = 1;
+		api_error(&c->c_ar, 503, "unavailable",
+		    "no credits could be reserved in time");
+		conn_respond_json(c);
+		c->c_state = C_WRITE;
+		conn_process(c);
+		return;
+	}
 	/* A head that started but never finished gets a 408, best effort. */
 	if (c->c_state == C_HEAD && c->c_len > 0)
 		(void)send(c->c_fd, resp, sizeof(resp) - 1,
@@ -742,6 +954,29 @@ http_drain(void)
 		} else
 			conn_close(c);
 	}
+}
+
+/* A CTL_CREDIT arrived: connections parked for credits try again. */
+void
+http_credit_resume(void)
+{
+	static unsigned int	 round;
+	struct wconn		*c;
+
+	/*
+	 * Serving one connection may free others (a retirement hands the
+	 * idle ones back), so the walk starts over after each, and a round
+	 * number keeps a connection that parks again from going twice.
+	 */
+	round++;
+ again:
+	TAILQ_FOREACH(c, &env->we_conns, c_entry)
+		if (c->c_state == C_RUN && c->c_parked &&
+		    c->c_round != round) {
+			c->c_round = round;
+			conn_process(c);
+			goto again;
+		}
 }
 
 /* max_requests reached: tell the supervisor, then drain by hand-back. */

@@ -67,18 +67,6 @@ static_type(const char *path)
 	return "application/octet-stream";
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode the path part of an origin-form target into out as a relative
  * path ("a/b.html", "" for the root). Returns 0, 400 for a malformed
@@ -98,8 +86,8 @@ static_decode(const char *t, size_t tlen, char *out, size_t outsz,
 		if (c <= 0x20 || c >= 0x7f)
 			return 400;
 		if (c == '%') {
-			if (i + 2 >= tlen || (hi = hexval(t[i + 1])) < 0 ||
-			    (lo = hexval(t[i + 2])) < 0)
+			if (i + 2 >= tlen || (hi = hex_digit(t[i + 1])) < 0 ||
+			    (lo = hex_digit(t[i + 2])) < 0)
 				return 400;
 			c = hi * 16 + lo;
 			i += 2;

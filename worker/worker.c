@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <jansson.h>
+#include <sodium.h>
 
 #include "log.h"
 #include "proto.h"
@@ -63,6 +65,12 @@ chan_send(struct msgbuf *mb, int fd)
 			return -1;
 		}
 	}
+}
+
+int
+worker_send_msg(struct msgbuf *mb)
+{
+	return chan_send(mb, -1);
 }
 
 int
@@ -147,6 +155,7 @@ static void
 stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	worker_stats_flush();
+	data_usage_flush();
 }
 
 void
@@ -155,6 +164,9 @@ worker_maybe_exit(void)
 	if (env->we_draining && env->we_nconns == 0) {
 		log_debug("%s: drained, exiting", __func__);
 		worker_stats_flush();
+		/* Nothing spent may leave unreported (docs/data-plane.md). */
+		data_usage_flush();
+		kv_close();
 		exit(0);
 	}
 }
@@ -208,9 +220,9 @@ hosts_free(char **names, size_t n)
 
 /*
  * The configuration phase (STYLE.md G9): CFG_TENANT once, then any number
- * of CFG_LIMIT and CFG_HOST, then CFG_DONE. Anything else from the
- * supervisor is a bug we do not try to survive (G7: the worker trusts its
- * supervisor and dies on nonsense).
+ * of CFG_LIMIT, CFG_KEY and CFG_HOST, exactly one CFG_DATA, then CFG_DONE.
+ * Anything else from the supervisor is a bug we do not try to survive (G7:
+ * the worker trusts its supervisor and dies on nonsense).
  */
 static void
 worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
@@ -218,7 +230,7 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 	static uint8_t	 buf[PROTO_MSG_MAX];
 	struct msg	 m;
 	ssize_t		 n;
-	int		 fd, have_tenant = 0;
+	int		 fd, have_tenant = 0, have_data = 0;
 	uint32_t	 v[10], res;
 	uint64_t	 val;
 	char		 suffix[HOST_NAME_MAX_LEN + 1];
@@ -294,10 +306,21 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 				fatalx("%s: bad CFG_HOST", __func__);
 			hosts_add(env->we_names, &env->we_nnames, host);
 			break;
+		case MSG_CFG_KEY:
+			data_cfg_key(&m);
+			/* Only the verifier was kept; not a copy here. */
+			sodium_memzero(buf, (size_t)n);
+			break;
+		case MSG_CFG_DATA:
+			if (have_data++)
+				fatalx("%s: CFG_DATA twice", __func__);
+			data_apply(data_cfg_data(&m));
+			break;
 		case MSG_CFG_DONE:
 			if (msg_get_u64(&m, &env->we_gen) == -1 ||
 			    msg_end(&m) == -1)
 				fatalx("%s: bad CFG_DONE", __func__);
+			data_config_done();
 			return;
 		default:
 			fatalx("%s: unexpected %s", __func__,
@@ -387,13 +410,23 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 			/* A stop overrides a retirement already under way. */
 			if (env->we_draining != DRAIN_CLOSE)
 				env->we_draining = (int)mode;
+			data_usage_flush();
 			http_drain();
 			worker_maybe_exit();
+			break;
+		case MSG_CFG_DATA:
+			data_apply(data_cfg_data(&m));
+			break;
+		case MSG_CTL_CREDIT:
+			data_ctl_credit(&m);
 			break;
 		default:
 			fatalx("%s: unexpected %s", __func__,
 			    msg_type_str(m.m_type));
 		}
+		/* A request may carry a token: no copy stays here. */
+		if (m.m_type == MSG_CONN_NEW)
+			explicit_bzero(buf, (size_t)n);
 	}
 }
 
@@ -477,6 +510,16 @@ main(int argc, char *argv[])
 		fatal("%s", genpath);
 	if (sandbox_prepare(&sb, &sp, err, sizeof(err)) == -1)
 		fatalx("sandbox: %s", err);
+	/*
+	 * These read /dev/urandom or need calls the policy does not allow,
+	 * so they run before the sandbox: libsodium and jansson (its hash
+	 * seed, read on the first JSON object otherwise) seed themselves,
+	 * and SQLite's unix VFS gets its open routed through openat2 (kv.c).
+	 */
+	if (sodium_init() == -1)
+		fatalx("sodium_init failed");
+	json_object_seed(0);
+	kv_init(sp.sp_uid);
 	/*
 	 * poll, not epoll: a connection we hand back stays open in the
 	 * supervisor, and an epoll set keeps watching the open file after we

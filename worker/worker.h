@@ -17,8 +17,10 @@
 #include "gen.h"
 #include "host.h"
 #include "httphead.h"
+#include "kvpath.h"
 #include "proto.h"
 #include "slug.h"
+#include "tlimits.h"
 
 #define WORKER_MAX_HOSTS	1024
 
@@ -51,6 +53,9 @@ struct worker_env {
 	uint32_t	 we_hist[STATS_BUCKETS];
 	int		 we_stats_dirty;
 	TAILQ_HEAD(, wconn) we_conns;
+	/* the data plane: MSG_CFG_DATA, indexed by enum tlimit */
+	uint64_t	 we_tl[TL_MAX];
+	uint64_t	 we_storage_other;	/* DATA_STORAGE_OTHER */
 };
 
 extern struct worker_env *env;
@@ -60,6 +65,7 @@ void	 worker_stats_add(int, uint64_t, uint64_t);
 void	 worker_stats_flush(void);
 int	 worker_send(uint32_t, uint32_t, const void *, size_t, int,
 	    uint32_t, uint32_t);
+int	 worker_send_msg(struct msgbuf *);
 void	 worker_conn_gone(uint32_t, uint64_t);
 void	 worker_maybe_exit(void);
 
@@ -67,6 +73,70 @@ void	 worker_maybe_exit(void);
 void	 http_conn_new(uint32_t, int, const uint8_t *, size_t);
 void	 http_drain(void);
 void	 http_retire(void);
+void	 http_credit_resume(void);
+
+/* data.c: limits, API keys, the request bucket, credits */
+enum credit_verdict {
+	CREDIT_OK,
+	CREDIT_PARK,		/* wait for the supervisor's CTL_CREDIT */
+	CREDIT_DRY,		/* the balance is out: 402 */
+};
+#define DATA_CHANGED(id)	(1ULL << (id))
+void	 data_cfg_key(struct msg *);
+uint64_t data_cfg_data(struct msg *);
+void	 data_config_done(void);
+void	 data_apply(uint64_t);
+void	 data_ctl_credit(struct msg *);
+int	 data_auth(const char *, size_t);
+int	 data_rate_take(uint64_t *);
+enum credit_verdict data_credit_check(uint64_t);
+void	 data_credit_spend(uint64_t);
+void	 data_usage_flush(void);
+uint64_t data_now_ms(void);
+
+/* kv.c: the tenant's SQLite store, /data/app.db in the jail */
+enum kv_status {
+	KV_OK = 0,
+	KV_CREATED,
+	KV_NOTFOUND,
+	KV_TIMEOUT,		/* statement_timeout: 504 */
+	KV_FULL,		/* storage quota: 507 */
+	KV_ENTRIES,		/* entry quota: 507 */
+	KV_UNAVAILABLE,		/* cannot open, or busy: 503 */
+};
+/* Called per listed row; nonzero stops the walk. */
+typedef int kv_row_cb(void *, const char *, size_t, const char *, size_t);
+void	 kv_init(uid_t);
+void	 kv_limits_changed(void);
+void	 kv_close(void);
+enum kv_status kv_get(const char *, size_t, char **, size_t *);
+enum kv_status kv_put(const char *, size_t, const char *, size_t);
+enum kv_status kv_del(const char *, size_t);
+enum kv_status kv_list(const char *, size_t, const char *, size_t,
+	    unsigned int, kv_row_cb *, void *);
+
+/* api.c: the JSON API under /.tenantd/kv/ */
+struct api_req;
+enum api_step {
+	API_RESPOND,		/* ar_status and the body are ready */
+	API_BODY,		/* read ar_clen body bytes, then api_run() */
+	API_RUN,		/* api_run() now */
+	API_PARK,		/* out of credits for now: api_run() later */
+};
+struct api_resp {
+	int		 ar_status;
+	int		 ar_close;
+	char		 ar_extra[160];		/* more header lines */
+	char		*ar_body;		/* malloc'd JSON */
+	size_t		 ar_body_len;
+};
+enum api_step api_begin(struct api_req **, const struct http_head *,
+	    const uint8_t *, const char *, const struct kv_target *,
+	    struct api_resp *);
+enum api_step api_run(struct api_req *, const uint8_t *, size_t,
+	    struct api_resp *);
+void	 api_free(struct api_req *);
+void	 api_error(struct api_resp *, int, const char *, const char *);
 
 /* static.c */
 struct static_file {

@@ -6,7 +6,8 @@
  * response, and send the next one: K requests per connection (0 = keep the
  * connection for the whole run), for D seconds. Prints one JSON line.
  *
- *   loadgen -s SOCKET -H HOST [-p PATH] [-c CONNS] [-k PER_CONN] [-d SECS]
+ *   loadgen -s SOCKET -H HOST [-p PATH] [-a "Field: value"] [-c CONNS]
+ *           [-k PER_CONN] [-d SECS]
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@ struct lconn {
 };
 
 static const char	*sockpath, *host = "localhost", *path = "/";
+static const char	*extra;
 static char		 req[1024];
 static size_t		 reqlen;
 static unsigned int	 per_conn;
@@ -144,8 +146,9 @@ main(int argc, char *argv[])
 	unsigned long		 total = 0;
 	int			 ch, n, r;
 
-	while ((ch = getopt(argc, argv, "s:H:p:c:k:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:H:p:a:c:k:d:")) != -1) {
 		switch (ch) {
+		case 'a': extra = optarg; break;
 		case 's': sockpath = optarg; break;
 		case 'H': host = optarg; break;
 		case 'p': path = optarg; break;
@@ -154,14 +157,17 @@ main(int argc, char *argv[])
 		case 'd': secs = atof(optarg); break;
 		default:
 			fprintf(stderr, "usage: loadgen -s sock -H host [-p path] "
-			    "[-c conns] [-k per_conn] [-d secs]\n");
+			    "[-a field] [-c conns] [-k per_conn] [-d secs]\n");
 			return 2;
 		}
 	}
 	if (sockpath == NULL || nconns == 0 || nconns > 4096)
 		return 2;
 	reqlen = (size_t)snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n"
-	    "Host: %s\r\nUser-Agent: tenantd-loadgen\r\n\r\n", path, host);
+	    "Host: %s\r\nUser-Agent: tenantd-loadgen\r\n%s%s\r\n", path, host,
+	    extra != NULL ? extra : "", extra != NULL ? "\r\n" : "");
+	if (reqlen >= sizeof(req))
+		return 2;
 	maxlat = 1 << 24;
 	if ((lat = malloc(maxlat * sizeof(*lat))) == NULL ||
 	    (conns = calloc(nconns, sizeof(*conns))) == NULL)

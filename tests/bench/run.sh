@@ -9,6 +9,8 @@
 #   4. through one nginx front (wrk over TCP, upstream keep-alive): nginx
 #      static upstream vs tenantd vs PHP-FPM (the peer)
 #   5. first request to a new tenant: with a spare ready vs without
+#   6. a key-value GET (token check, SQLite, a credit) vs a static GET,
+#      keep-alive and a new connection per request
 #
 # Usage: tests/bench/run.sh [seconds per run, default 10]
 # Needs root. Installs wrk and php-fpm from Debian if missing.
@@ -67,6 +69,11 @@ CONF
 ctl() { build/tenantctl/tenantctl -c "$work/tenantd.conf" "$@"; }
 ctl init >/dev/null
 ctl create acme >/dev/null
+# The benchmark measures throughput, not the default 1000 requests a
+# minute, and the KV reads must not run out of credits.
+ctl limits set acme requests_per_minute 10000000 >/dev/null
+ctl credits add acme 1000000000000 >/dev/null
+ctl limits set acme credit_hold 1000000 >/dev/null
 uid=$(ctl show acme --json | sed -n 's/.*"uid": \([0-9]*\).*/\1/p')
 install -o "$uid" -g "$uid" -m 0640 "$work/static/index.html" \
     "$work/state/tenants/acme/public/index.html"
@@ -207,6 +214,32 @@ done
 echo "  ratio tenantd/nginx-static: $(ratio "${rps[tenantd]:-0}" "${rps[nginx-static]:-0}")"
 echo "  ratio php-fpm/nginx-static: $(ratio "${rps[php-fpm]:-0}" "${rps[nginx-static]:-0}")"
 echo "  ratio tenantd/php-fpm:      $(ratio "${rps[tenantd]:-0}" "${rps[php-fpm]:-0}")"
+
+echo
+echo "== 6. key-value GET vs static GET, direct, 16 connections, ${secs}s each"
+tok=$(ctl key show acme api)
+kvbody="\"$(head -c 1000 /dev/zero | tr '\0' 'x')\""
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$work/run/http.sock" \
+    -X PUT -H "Authorization: Bearer $tok" --data-binary "$kvbody" \
+    http://acme.bench.localhost/.tenantd/kv/bench)
+got=$(curl -s -w ' %{http_code}' --unix-socket "$work/run/http.sock" \
+    -H "Authorization: Bearer $tok" http://acme.bench.localhost/.tenantd/kv/bench)
+if [ "$code" != 201 ] && [ "$code" != 200 ] || [ "${got##* }" != 200 ]; then
+	echo "  the KV API answers $code / ${got##* }: skipped"
+else
+	for mode in "keep-alive:0" "new connection per request:1"; do
+		k=${mode##*:}
+		s=$(lg -s "$work/run/http.sock" -H acme.bench.localhost -c 16 -k "$k" -d "$secs")
+		v=$(lg -s "$work/run/http.sock" -H acme.bench.localhost \
+		    -p /.tenantd/kv/bench -a "Authorization: Bearer $tok" \
+		    -c 16 -k "$k" -d "$secs")
+		echo "${mode%%:*}:"
+		echo "  static GET : $s"
+		echo "  KV GET     : $v"
+		echo "  ratio KV/static rps: $(ratio "$(echo "$v" | field rps)" "$(echo "$s" | field rps)")"
+	done
+	echo "  credits left: $(ctl credits show acme | head -1)"
+fi
 
 echo
 echo "== 5. first request to a new tenant (median of 20)"

@@ -21,7 +21,7 @@ esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 seconds=${FUZZ_SECONDS:-30}
-targets="host proto httphead policy"
+targets="host proto httphead policy kvpath"
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/tenantd-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
@@ -50,6 +50,7 @@ for t in $targets; do
 	proto)		maxlen=16400 ;;	# PROTO_MSG_MAX is 16384
 	httphead)	maxlen=1100 ;;	# the target uses head_max 1024
 	policy)		maxlen=4096 ;;
+	kvpath)		maxlen=600 ;;	# keys of 64 bytes, escaped three times
 	esac
 	dict=""
 	if [ -f "tests/fuzz/$t.dict" ]; then

@@ -5,7 +5,9 @@ import time
 
 from conftest import Daemon, read_responses, request_bytes
 
-FSIZE = 64 << 20     # policy/worker.limits: fsize 64M
+# fsize in policy/worker.limits is 1024G, lowered for each worker to its
+# tenant's storage quota: 100M by default (policy/tenant.limits).
+FSIZE = 100 << 20
 
 
 def test_access_log_at_the_size_limit_does_not_kill_the_worker():
@@ -56,5 +58,24 @@ def test_access_log_below_the_limit_keeps_logging():
         time.sleep(0.2)
         assert os.path.getsize(log) > FSIZE - 4096
         assert "reached the file size limit" not in d.logtext()
+    finally:
+        d.close()
+
+
+def test_file_size_limit_follows_the_storage_quota():
+    """No file of a tenant outgrows its storage quota: its worker's
+    RLIMIT_FSIZE is the quota when that is below the policy's fsize."""
+    d = Daemon()
+    try:
+        d.create("acme", "acme's own page\n")
+        d.create("globex", "globex's own page\n")
+        d.ctl("limits", "set", "acme", "storage", "10M")
+        d.start()
+        for slug, want in (("acme", 10 << 20), ("globex", FSIZE)):
+            assert d.get(d.host(slug)).status == 200
+            (pid,) = d.workers(slug)
+            with open(f"/proc/{pid}/limits") as f:
+                line = [x for x in f if x.startswith("Max file size")][0]
+            assert line.split()[3:5] == [str(want), str(want)], line
     finally:
         d.close()

@@ -328,6 +328,8 @@ configure(uid_t *uid, gid_t *gid)
 			*gid = v[2];
 			break;
 		case MSG_CFG_LIMIT:
+		case MSG_CFG_KEY:
+		case MSG_CFG_DATA:
 		case MSG_CFG_HOST:
 			break;
 		case MSG_CFG_DONE:
@@ -938,6 +940,8 @@ chan_read(void)
 			break;
 		case MSG_CFG_HOST:
 		case MSG_CFG_DONE:
+		case MSG_CFG_DATA:
+		case MSG_CTL_CREDIT:
 			break;
 		case MSG_CTL_PING:
 			/* Even a compromised worker wants to look alive. */

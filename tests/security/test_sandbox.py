@@ -437,6 +437,29 @@ def test_policy_never_allows(env):
     assert sorted(env.rules & set(NEVER)) == []
 
 
+# Calls SQLite's unix VFS would make that worker/kv.c answers itself or
+# arranges never to need: none may slip into the policy to silence a kill.
+SQLITE_KEPT_OUT = ["open", "openat", "unlink", "unlinkat", "readlink",
+                   "readlinkat", "fchmod", "fchown", "getcwd", "access",
+                   "faccessat", "rename", "mkdir", "fsync"]
+
+
+def test_sqlite_additions_take_no_path(env):
+    """The KV store added calls on descriptors only (pread64, pwrite64,
+    fdatasync, ftruncate) and getpid; every call of the VFS that takes a
+    path, or changes a file's owner or mode, is still killed."""
+    rules, native = resolve()
+    byname = {name: nr for nr, name in native.items()}
+    for name in SQLITE_KEPT_OUT:
+        assert byname[name] not in rules, name
+        r = env.jail.run("rawsyscall", byname[name])
+        assert r.killed_by_seccomp, (name, r)
+    # Allowed: answered (EBADF, EINVAL for the junk arguments), not killed.
+    for name in ("pread64", "pwrite64", "fdatasync", "ftruncate"):
+        r = env.jail.run("rawsyscall", byname[name])
+        assert r.rc == HOLE and "returned -1" in r.err, (name, r)
+
+
 def test_limits_file_is_strict():
     """THREATS 11, 26, 40-45: the shipped limits leave no core, no new
     process, no locked memory (the io_uring second line above), and bound
@@ -463,3 +486,11 @@ def test_bad_policy_fails_before_anything(env):
 def test_probe_binary_is_built():
     assert os.access(PROBE, os.X_OK), PROBE
     assert os.path.exists(LIMITS) and os.path.exists(SECCOMP)
+
+
+def test_own_ledger_unreadable_from_the_sandbox(env):
+    """THREATS 95: the tenant's billing.db sits in its jail root, root's
+    and 0600: from inside the sandbox it exists but cannot be opened (that
+    the jail root cannot be written, to replace it, is the ocreat check)."""
+    r = env.jail.run("readfile", "/billing.db")
+    assert r.rc == BLOCKED and "Permission denied" in r.err, r

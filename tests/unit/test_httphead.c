@@ -421,7 +421,8 @@ same_outcome(const char *name, const char *how, const struct outcome *a,
 	    span_eq(x->hh_target, y->hh_target) &&
 	    span_eq(x->hh_host, y->hh_host) &&
 	    span_eq(x->hh_inm, y->hh_inm) &&
-	    span_eq(x->hh_ims, y->hh_ims) && x->hh_nhost == y->hh_nhost &&
+	    span_eq(x->hh_ims, y->hh_ims) &&
+	    span_eq(x->hh_auth, y->hh_auth) && x->hh_nhost == y->hh_nhost &&
 	    x->hh_nheaders == y->hh_nheaders && x->hh_nte == y->hh_nte &&
 	    x->hh_has_clen == y->hh_has_clen && x->hh_clen == y->hh_clen &&
 	    x->hh_chunked == y->hh_chunked &&
@@ -735,6 +736,27 @@ test_conditional_spans(void **state)
 	assert_int_equal(o.head.hh_nheaders, 3);
 }
 
+/* The credential the worker's data plane reads, and only one of it. */
+static void
+test_authorization_span(void **state)
+{
+	static const char	 req[] = GET11 HOST
+	    "Authorization:  Bearer td1.1.abc \r\n\r\n";
+	static const char	 dup[] = GET11 HOST
+	    "Authorization: Bearer a\r\nauthorization: Bearer b\r\n\r\n";
+	struct outcome		 o;
+
+	feed_checked("authorization", (const uint8_t *)req, sizeof(req) - 1,
+	    HEAD_MAX, TARGET_MAX, &o);
+	assert_int_equal(o.verdict, HH_DONE);
+	assert_true(span_is((const uint8_t *)req, o.head.hh_auth,
+	    "Bearer td1.1.abc"));
+	feed_checked("authorization twice", (const uint8_t *)dup,
+	    sizeof(dup) - 1, HEAD_MAX, TARGET_MAX, &o);
+	assert_int_equal(o.verdict, HH_ERROR);
+	assert_int_equal(o.head.hh_error_status, 400);
+}
+
 /* After an error the reader stays failed, whatever comes next. */
 static void
 test_error_sticks(void **state)
@@ -862,6 +884,7 @@ main(void)
 		cmocka_unit_test(test_header_count),
 		cmocka_unit_test(test_long_method),
 		cmocka_unit_test(test_conditional_spans),
+		cmocka_unit_test(test_authorization_span),
 		cmocka_unit_test(test_error_sticks),
 		cmocka_unit_test(test_authority_origin),
 		cmocka_unit_test(test_absolute_vs_host),

@@ -166,7 +166,7 @@ test_shipped_limits(void **state)
 	assert_true(limit_of(&lim, RLIMIT_NPROC) == 0);
 	assert_true(limit_of(&lim, RLIMIT_NOFILE) >= 16);
 	assert_true(limit_of(&lim, RLIMIT_NOFILE) != RLIM_INFINITY);
-	assert_true(limit_of(&lim, RLIMIT_FSIZE) == 64ULL << 20);
+	assert_true(limit_of(&lim, RLIMIT_FSIZE) == 1024ULL << 30);
 	assert_true(limit_of(&lim, RLIMIT_AS) == 512ULL << 20);
 	assert_true(limit_of(&lim, RLIMIT_STACK) == 8ULL << 20);
 	assert_string_equal(limits_name(RLIMIT_NOFILE), "nofile");

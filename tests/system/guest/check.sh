@@ -158,8 +158,29 @@ phase_main() {
 	for t in acme globex; do
 		check "create_$t" tenantctl create $t
 		printf 'tenant %s page\n' $t >$state/tenants/$t/public/index.html
+		# The load checks below send far more than the default 1000
+		# requests a minute: they are about dropping, not the rate.
+		check "rate_$t" tenantctl limits set $t requests_per_minute 10000000
 	done
 	expect serves_acme "$(get acme 2>&1)" "tenant acme page"
+
+	# --- the data plane as packaged: limits file, ledger, KV API
+	check tenant_limits_installed test -f /etc/tenantd/policy/tenant.limits
+	expect ledger_root_only "$(stat -c '%a %U' $state/tenants/acme/billing.db 2>&1)" \
+	    "600 root"
+	expect initial_credits "$(tenantctl credits show acme --json 2>&1 |
+	    sed -n 's/.*"balance": *\([0-9]*\).*/\1/p')" 1000
+	tok=$(tenantctl key show acme api)
+	expect kv_put "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 \
+	    --unix-socket $sock -H 'Host: acme.localhost' -X PUT \
+	    -H "Authorization: Bearer $tok" --data-binary '{"a":1}' \
+	    http://tenant/.tenantd/kv/k 2>&1)" 201
+	expect kv_get "$(curl -sS --max-time 10 --unix-socket $sock \
+	    -H 'Host: acme.localhost' -H "Authorization: Bearer $tok" \
+	    http://tenant/.tenantd/kv/k 2>&1)" '{"key":"k","value":{"a":1}}'
+	expect kv_other_token "$(curl -sS -o /dev/null -w '%{http_code}' \
+	    --max-time 10 --unix-socket $sock -H 'Host: globex.localhost' \
+	    -H "Authorization: Bearer $tok" http://tenant/.tenantd/kv/k 2>&1)" 401
 	expect serves_globex "$(get globex 2>&1)" "tenant globex page"
 	expect unknown_tenant_404 "$(status_of nobody 2>&1)" 404
 
