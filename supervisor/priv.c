@@ -28,6 +28,9 @@
 #include "supervisor.h"
 #include "sys.h"
 
+/* What RLIMIT_FSIZE allows a worker beyond its tenant's storage quota. */
+#define FSIZE_WAL_ROOM		(64ULL << 20)
+
 static struct registry	*reg;
 static struct limits	 worker_limits;
 static char		 policy_path[PATH_MAX];
@@ -382,13 +385,15 @@ priv_bind(struct worker *w, int64_t id, uint64_t gen,
 	for (i = 0; i < worker_limits.l_n; i++) {
 		v = (uint64_t)worker_limits.l_ent[i].pl_value;
 		/*
-		 * No file of the tenant's may outgrow its whole storage quota:
-		 * the access log, or a database written past the worker's own
-		 * checks, stops there (EFBIG) rather than filling the disk.
+		 * No file of the tenant's may outgrow its storage quota by
+		 * more than a database's write-ahead log needs (SQLite
+		 * checkpoints it at about 4M): the access log, or a database
+		 * written past the worker's own checks, stops there (EFBIG)
+		 * rather than filling the disk.
 		 */
 		if (worker_limits.l_ent[i].pl_resource == RLIMIT_FSIZE &&
-		    v > lim[TL_STORAGE])
-			v = lim[TL_STORAGE];
+		    v > lim[TL_STORAGE] + FSIZE_WAL_ROOM)
+			v = lim[TL_STORAGE] + FSIZE_WAL_ROOM;
 		msg_init(&mb, MSG_CFG_LIMIT, 0);
 		msg_put_u32(&mb, (uint32_t)worker_limits.l_ent[i].pl_resource);
 		msg_put_u64(&mb, v);

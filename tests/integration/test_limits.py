@@ -6,8 +6,10 @@ import time
 from conftest import Daemon, read_responses, request_bytes
 
 # fsize in policy/worker.limits is 1024G, lowered for each worker to its
-# tenant's storage quota: 100M by default (policy/tenant.limits).
-FSIZE = 100 << 20
+# tenant's storage quota (100M by default, policy/tenant.limits) plus 64M
+# of room for a database's write-ahead log.
+WAL_ROOM = 64 << 20
+FSIZE = (100 << 20) + WAL_ROOM
 
 
 def test_access_log_at_the_size_limit_does_not_kill_the_worker():
@@ -63,15 +65,17 @@ def test_access_log_below_the_limit_keeps_logging():
 
 
 def test_file_size_limit_follows_the_storage_quota():
-    """No file of a tenant outgrows its storage quota: its worker's
-    RLIMIT_FSIZE is the quota when that is below the policy's fsize."""
+    """No file of a tenant outgrows its storage quota by more than a
+    write-ahead log's room: its worker's RLIMIT_FSIZE is the quota plus
+    that room when it is below the policy's fsize."""
     d = Daemon()
     try:
         d.create("acme", "acme's own page\n")
         d.create("globex", "globex's own page\n")
         d.ctl("limits", "set", "acme", "storage", "10M")
         d.start()
-        for slug, want in (("acme", 10 << 20), ("globex", FSIZE)):
+        for slug, want in (("acme", (10 << 20) + WAL_ROOM),
+                           ("globex", FSIZE)):
             assert d.get(d.host(slug)).status == 200
             (pid,) = d.workers(slug)
             with open(f"/proc/{pid}/limits") as f:
