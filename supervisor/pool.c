@@ -516,8 +516,9 @@ pool_evict_idle(const struct tenant_rt *except)
 static void
 tenant_start(struct tenant_rt *t)
 {
-	struct worker	*w;
+	struct worker	*w, *o;
 	struct route	 r;
+	uint64_t	 old[TL_MAX];
 	int		 rc;
 
 	if ((w = TAILQ_FIRST(&spares)) != NULL) {
@@ -544,7 +545,13 @@ tenant_start(struct tenant_rt *t)
 	 * Fresh limits for the new worker; the others keep what they have
 	 * until the registry says something changed.
 	 */
+	memcpy(old, t->t_lim, sizeof(old));
 	tenant_limits_load(t);
+	/* A policy file may have changed: the running workers learn it too. */
+	TAILQ_FOREACH(o, &t->t_workers, w_entry)
+		if (o != w && o->w_state == W_READY && o->w_chan != -1 &&
+		    worker_send_data(o, old, 0) == -1)
+			worker_fault(o, "cannot send its limits");
 	w->w_rate = rate_share(t->t_lim[TL_REQUESTS_PER_MINUTE],
 	    tenant_live(t));
 	if (priv_storage_other(t->t_id, &t->t_storage) == -1)
@@ -923,9 +930,13 @@ on_stats(struct worker *w, struct msg *m, int fd)
 }
 
 /*
- * A worker wants credits for its hold, at most twice its tenant's hold
- * size at once. Each grant is a ledger write, so the hold size sets how
- * often a busy worker comes back (docs/data-plane.md).
+ * A worker wants credits for its hold, trimmed to twice its tenant's hold
+ * size (which may have just been lowered under it). A worker reports what
+ * it spent before it asks, so one that already holds four holds' worth
+ * unspent is not given more: a broken or hostile worker cannot reserve
+ * its tenant's whole balance, or make us write the ledger in a loop. Each
+ * grant is a ledger write, so the hold size sets how often a busy worker
+ * comes back (docs/data-plane.md).
  */
 static int
 on_credit_want(struct worker *w, struct msg *m, int fd)
@@ -935,10 +946,13 @@ on_credit_want(struct worker *w, struct msg *m, int fd)
 	uint64_t		 want;
 	int64_t			 granted = 0;
 
-	if (msg_get_u64(m, &want) == -1 || msg_end(m) == -1 || want == 0 ||
-	    want > 2 * t->t_lim[TL_CREDIT_HOLD])
+	if (msg_get_u64(m, &want) == -1 || msg_end(m) == -1 || want == 0)
 		return -1;
-	if (priv_hold(t->t_id, &w->w_hold, w->w_pid, (int64_t)want,
+	if (want > 2 * t->t_lim[TL_CREDIT_HOLD])
+		want = 2 * t->t_lim[TL_CREDIT_HOLD];
+	if (w->w_granted - w->w_spent > 4 * t->t_lim[TL_CREDIT_HOLD])
+		granted = 0;
+	else if (priv_hold(t->t_id, &w->w_hold, w->w_pid, (int64_t)want,
 	    &granted) == -1)
 		granted = 0;
 	w->w_granted += (uint64_t)granted;
@@ -956,7 +970,9 @@ on_credit_want(struct worker *w, struct msg *m, int fd)
  * Credits a worker spent. Reports come in order, for its own hold, and
  * never beyond what was granted: anything else is a broken or hostile
  * worker. A report is on disk (synchronous=FULL) before we log it as
- * committed, which is what "acknowledged" means for the ledger.
+ * committed, which is what "acknowledged" means for the ledger. A report
+ * the ledger could not take (busy, disk full) is lost and logged, not
+ * blamed on the worker: the tenant is under-charged, never twice.
  */
 static int
 on_usage(struct worker *w, struct msg *m, int fd)
@@ -968,13 +984,17 @@ on_usage(struct worker *w, struct msg *m, int fd)
 	if (msg_get_u64(m, &hold) == -1 || msg_get_u64(m, &seq) == -1 ||
 	    msg_get_u64(m, &units) == -1 || msg_end(m) == -1 ||
 	    w->w_hold == 0 || hold != (uint64_t)w->w_hold ||
-	    seq != w->w_usage_seq + 1 || units == 0 ||
+	    seq <= w->w_usage_seq || units == 0 ||
 	    units > w->w_granted - w->w_spent)
-		return -1;
-	if ((rc = priv_usage(t->t_id, w->w_hold, seq, (int64_t)units)) == -1)
 		return -1;
 	w->w_usage_seq = seq;
 	w->w_spent += units;
+	if ((rc = priv_usage(t->t_id, w->w_hold, seq, (int64_t)units)) == -1) {
+		log_warnx("ledger: tenant %s hold %lld report %llu: %llu "
+		    "credits NOT recorded", t->t_slug, (long long)hold,
+		    (unsigned long long)seq, (unsigned long long)units);
+		return 0;
+	}
 	log_debug("ledger: tenant %s hold %lld report %llu: %llu credits "
 	    "committed", t->t_slug, (long long)hold, (unsigned long long)seq,
 	    (unsigned long long)units);

@@ -77,6 +77,19 @@ priv_limits(int64_t id, uint64_t lim[TL_MAX])
 	return 0;
 }
 
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+static int
+name_in(const char *name, const char *const *list, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(name, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Bytes under dirfd, without following links or crossing into another
  * file system, by blocks allocated (a sparse file costs what it uses).
@@ -88,10 +101,12 @@ walk(int dirfd, dev_t dev, int depth, int in_data, uint64_t *sum,
 {
 	static const char *const skip[] = { "app.db", "app.db-wal",
 	    "app.db-shm", "app.db-journal" };
+	/* Ours, not the tenant's: the ledger grows with its usage reports. */
+	static const char *const ours[] = { LEDGER_FILE, LEDGER_FILE "-wal",
+	    LEDGER_FILE "-shm", LEDGER_FILE "-journal", "tenant.json" };
 	struct dirent	*de;
 	struct stat	 st;
 	DIR		*d;
-	size_t		 i;
 	int		 fd;
 
 	if ((d = fdopendir(dirfd)) == NULL) {
@@ -102,15 +117,13 @@ walk(int dirfd, dev_t dev, int depth, int in_data, uint64_t *sum,
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		(*n)++;
+		if (depth == 0 && name_in(de->d_name, ours, NITEMS(ours)))
+			continue;
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
-		if (in_data && S_ISREG(st.st_mode)) {
-			for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-				if (strcmp(de->d_name, skip[i]) == 0)
-					break;
-			if (i < sizeof(skip) / sizeof(skip[0]))
-				continue;
-		}
+		if (in_data && S_ISREG(st.st_mode) &&
+		    name_in(de->d_name, skip, NITEMS(skip)))
+			continue;
 		*sum += (uint64_t)st.st_blocks * 512;
 		if (!S_ISDIR(st.st_mode) || st.st_dev != dev ||
 		    depth >= WALK_MAX_DEPTH)

@@ -249,7 +249,7 @@ credit_want(uint64_t need)
 	 * request waits for a second grant, holds add up.
 	 */
 	want = hold > need ? hold : need;
-	if (want / 2 > hold)
+	if (want > 2 * hold)
 		want = 2 * hold;
 	/*
 	 * Report first: then what a kill -9 can leave unreported is what was

@@ -30,6 +30,9 @@
 #define KV_PROGRESS_OPS		200	/* VM steps between deadline checks */
 #define KV_SQL_MAX		1024	/* our statements; the schema's too */
 #define KV_HEAP_BASE		(32 << 20)
+#define KV_VALUE_CEILING	(1 << 20)	/* kv_max_value's bound, tlimits.c */
+#define KV_KEY_CEILING		1024		/* kv_max_key's bound */
+#define KV_WAL_ROOM_MAX		(4 << 20)	/* the write-ahead log's share */
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_GET, ST_EXISTS, ST_COUNT,
@@ -177,7 +180,8 @@ kv_authorize(void *arg, int action, const char *a, const char *b,
     const char *c, const char *d)
 {
 	static const char *const pragmas[] = { "journal_mode", "synchronous",
-	    "trusted_schema", "temp_store", "max_page_count", "page_size" };
+	    "trusted_schema", "temp_store", "max_page_count", "page_size",
+	    "wal_autocheckpoint", "journal_size_limit" };
 	size_t	 i;
 
 	switch (action) {
@@ -219,9 +223,14 @@ kv_set_limits(void)
 {
 	uint64_t	 len;
 
-	len = env->we_tl[TL_KV_MAX_VALUE] + env->we_tl[TL_KV_MAX_KEY] + 1024;
-	sqlite3_limit(db, SQLITE_LIMIT_LENGTH,
-	    len > 1000000000 ? 1000000000 : (int)len);
+	/*
+	 * The largest value and key any setting allows, not the current
+	 * ones: SQLite applies the limit to reads too, and a value stored
+	 * before kv_max_value was lowered must stay readable (the write
+	 * path enforces the current limit with 413).
+	 */
+	len = KV_VALUE_CEILING + KV_KEY_CEILING + 1024;
+	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, (int)len);
 	sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, KV_SQL_MAX);
 	sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
 	sqlite3_hard_heap_limit64((sqlite3_int64)(KV_HEAP_BASE + 4 * len));
@@ -237,7 +246,7 @@ static int
 kv_set_quota(void)
 {
 	sqlite3_stmt	*s;
-	uint64_t	 room, pages, psz = 0;
+	uint64_t	 room, pages, wal, psz = 0;
 	char		 sql[64];
 
 	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &s, NULL) !=
@@ -250,7 +259,13 @@ kv_set_quota(void)
 		return -1;
 	room = env->we_tl[TL_STORAGE] > env->we_storage_other ?
 	    env->we_tl[TL_STORAGE] - env->we_storage_other : 0;
-	pages = room / psz;
+	/*
+	 * The write-ahead log lives beside the file and counts too: it gets
+	 * a quarter of the room, at most 4M, checkpointed when it holds that
+	 * much and truncated back to it after, and the database the rest.
+	 */
+	wal = room / 4 < KV_WAL_ROOM_MAX ? room / 4 : KV_WAL_ROOM_MAX;
+	pages = (room - wal) / psz;
 	if (pages < 1)
 		pages = 1;
 	if (pages > 0xfffffffe)
@@ -258,6 +273,14 @@ kv_set_quota(void)
 	/* Numbers from our supervisor, not from a request. */
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %llu",
 	    (unsigned long long)pages);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %llu",
+	    (unsigned long long)(wal / psz > 0 ? wal / psz : 1));
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %llu",
+	    (unsigned long long)wal);
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
@@ -428,7 +451,8 @@ kv_status_of(int rc, const char *what)
 	 * none is worth holding the connection; the next request reopens
 	 * if the handle is bad.
 	 */
-	if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+	if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED &&
+	    (rc & 0xff) != SQLITE_TOOBIG)
 		kv_close();
 	return KV_UNAVAILABLE;
 }

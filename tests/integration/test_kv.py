@@ -321,8 +321,12 @@ def test_storage_quota(kv):
     # Full is not broken: reads, overwrites in place and deletes work.
     assert api(kv, "acme", "GET", "s0", tok).status == 200
     assert api(kv, "acme", "DELETE", "s0", tok).status == 204
+    # The write-ahead log counts too: the database and its log together
+    # stay within the quota.
     db = os.path.join(kv.tenant_dir("acme"), "data", "app.db")
-    assert os.path.getsize(db) <= 1 << 20
+    used = sum(os.path.getsize(db + sfx) for sfx in ("", "-wal")
+               if os.path.exists(db + sfx))
+    assert used <= 1 << 20, used
 
 
 def test_rate_limit_and_recovery(kv):
@@ -447,3 +451,47 @@ def test_credits_park_then_402_and_usage_on_stop():
         assert credits(d, "acme")["balance"] == 0
     finally:
         d.close()
+
+
+def test_a_request_costing_more_than_two_holds_is_served(kv):
+    """A write costing more than the most one grant gives is paid from
+    two grants; the worker is not mistaken for a hostile one."""
+    kv.ctl("limits", "set", "acme", "credit_hold", "100")
+    kv.ctl("limits", "set", "acme", "cost_write", "201")
+    time.sleep(0.3)
+    r = api(kv, "acme", "PUT", "dear", kv.tok["acme"], 1)
+    assert r.status == 201, r
+    assert "killing it" not in kv.logtext()
+    wait_for(lambda: json.loads(kv.ctl("credits", "show", "acme",
+                                       "--json").stdout)["balance"] == 799,
+             5, "the write charged")
+
+
+def test_the_ledger_does_not_count_against_storage(kv):
+    """billing.db is tenantd's, in the jail root: however far it grows
+    with usage reports, the tenant's storage quota does not shrink."""
+    path = os.path.join(kv.tenant_dir("acme"), "billing.db")
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO txns (at, kind, amount, ref, note) VALUES "
+               "(0, 'grant', 1, 'padding', ?)", ("n" * (3 << 20),))
+    db.commit()
+    db.close()
+    assert os.path.getsize(path) > 3 << 20
+    kv.ctl("limits", "set", "acme", "storage", "2M")
+    kv.ctl("drain", "acme")     # a new worker, a fresh measurement
+    wait_for(lambda: not kv.workers("acme"), 5, "acme's worker gone")
+    r = api(kv, "acme", "PUT", "fits", kv.tok["acme"], "v" * 50000)
+    assert r.status == 201, r
+
+
+def test_values_stay_readable_when_the_limit_is_lowered(kv):
+    tok = kv.tok["acme"]
+    assert api(kv, "acme", "PUT", "big", tok, "b" * 20000).status == 201
+    kv.ctl("limits", "set", "acme", "kv_max_value", "1K")
+    time.sleep(0.3)
+    r = api(kv, "acme", "GET", "big", tok)
+    assert r.status == 200 and jbody(r)["value"] == "b" * 20000
+    assert api(kv, "acme", "GET", "/.tenantd/kv/?prefix=b", tok).status \
+        == 200
+    assert is_error(api(kv, "acme", "PUT", "big2", tok, "b" * 2000), 413,
+                    "too_large")
