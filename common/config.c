@@ -55,6 +55,8 @@ static const struct conf_key conf_keys[] = {
 	    "Runtime directory for the proxy socket."),
 	LS("paths", "worker", c_worker, TENANTD_WORKER_PATH,
 	    "The tenantd-worker binary exec'd for every worker."),
+	LS("paths", "runner", c_runner, TENANTD_RUNNER_PATH,
+	    "The tenantd-run binary that starts tenant code in its sandbox."),
 	LS("paths", "policy_dir", c_policy_dir, TENANTD_POLICY_DIR,
 	    "Seccomp allowlist and rlimit files (tenantd-policy(5))."),
 	S("hosts", "suffix", c_suffix, "localhost",
@@ -347,7 +349,8 @@ config_finish(struct config *c, char *err, size_t errsz)
 	int	 n;
 
 	if (c->c_state_dir[0] != '/' || c->c_run_dir[0] != '/' ||
-	    c->c_worker[0] != '/' || c->c_policy_dir[0] != '/') {
+	    c->c_worker[0] != '/' || c->c_runner[0] != '/' ||
+	    c->c_policy_dir[0] != '/') {
 		snprintf(err, errsz, "[paths]: every path must be absolute");
 		return -1;
 	}

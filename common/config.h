@@ -25,6 +25,7 @@ struct config {
 	char		 c_state_dir[CONF_PATH_MAX];
 	char		 c_run_dir[CONF_PATH_MAX];
 	char		 c_worker[CONF_PATH_MAX];
+	char		 c_runner[CONF_PATH_MAX];
 	char		 c_policy_dir[CONF_PATH_MAX];
 
 	/* [hosts] */

@@ -98,7 +98,7 @@ hh_value_eq(struct hh_parser *hp, struct hh_span v, const char *want)
  * Content-Length; a proxy that trims the space would then disagree with us
  * about the framing (RFC 9112 5.1 says 400).
  */
-static int
+int
 hh_is_token(const uint8_t *p, size_t len)
 {
 	static const char tchar[] = "!#$%&'*+-.^_`|~";
@@ -505,6 +505,55 @@ hh_origin(const struct http_head *h, const uint8_t *buf, struct hh_span *o)
 		o->len = (uint32_t)(tl - u.field_data[UF_PATH].off);
 	}
 	return 0;
+}
+
+/*
+ * Walk the header fields of a head that hh_feed() accepted (buf[0..len),
+ * len = hh_len), for whoever needs more of them than the spans above: set
+ * *pos to 0, then each call yields one field's name and OWS-trimmed value
+ * and returns 1, or returns 0 after the last. The accepted head has CRLF
+ * lines, token names and no obs-fold; anything else (a caller that passed
+ * the wrong bytes) is -1, never a guess.
+ */
+int
+hh_field_next(const uint8_t *buf, size_t len, size_t *pos,
+    struct hh_span *name, struct hh_span *value)
+{
+	const uint8_t	*lf, *colon;
+	size_t		 p = *pos, end, s, e;
+
+	if (p == 0) {
+		/* The request line is not a field. */
+		if ((lf = memchr(buf, '\n', len)) == NULL)
+			return -1;
+		p = (size_t)(lf - buf) + 1;
+	}
+	if (p >= len)
+		return 0;
+	if ((lf = memchr(buf + p, '\n', len - p)) == NULL)
+		return -1;
+	end = (size_t)(lf - buf);
+	if (end > p && buf[end - 1] == '\r')
+		end--;
+	if (end == p) {
+		*pos = len;		/* the empty line ends the head */
+		return 0;
+	}
+	if ((colon = memchr(buf + p, ':', end - p)) == NULL ||
+	    colon == buf + p || buf[p] == ' ' || buf[p] == '\t')
+		return -1;
+	s = (size_t)(colon - buf) + 1;
+	e = end;
+	while (s < e && (buf[s] == ' ' || buf[s] == '\t'))
+		s++;
+	while (e > s && (buf[e - 1] == ' ' || buf[e - 1] == '\t'))
+		e--;
+	name->off = (uint32_t)p;
+	name->len = (uint32_t)((size_t)(colon - buf) - p);
+	value->off = (uint32_t)s;
+	value->len = (uint32_t)(e - s);
+	*pos = (size_t)(lf - buf) + 1;
+	return 1;
 }
 
 /* The value of a hex digit, or -1. */

@@ -78,6 +78,12 @@ enum msg_type {
 	MSG_CTL_CREDIT,		/* sup -> worker */
 	MSG_STATE_CREDIT_WANT,	/* worker -> sup */
 	MSG_STATE_USAGE,	/* worker -> sup */
+	/* tenant code: per-request handlers (docs/tenant-code.md) */
+	MSG_RUN_REQUEST,	/* worker -> sup */
+	MSG_RUN_STARTED,	/* sup -> worker, carries the handler's stdio */
+	MSG_RUN_FAILED,		/* sup -> worker */
+	MSG_RUN_KILL,		/* worker -> sup */
+	MSG_RUN_SPEC,		/* sup -> tenantd-run, on its fd 3 */
 	MSG_TYPE_MAX
 };
 
@@ -124,6 +130,32 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
  * MSG_STATE_USAGE: u64 hold id, u64 report seq (1, 2, ... per hold), u64
  *     credits spent since the previous report.
  */
+
+/*
+ * Tenant code. A worker that routes a request to a handler (app/routes)
+ * asks the supervisor to start it; the supervisor execs tenantd-run, which
+ * builds the sandbox and execs the handler, and gives the worker its end
+ * of the handler's stdio (one SOCK_STREAM socketpair: the handler's fd 0
+ * and fd 1). The worker writes the request body, shuts down its write
+ * side, and reads the CGI response until EOF.
+ *
+ * MSG_RUN_REQUEST: m_conn_id = run id (the worker's, nonzero, unique
+ *     among its runs in flight), str handler (a file name in app/:
+ *     [A-Za-z0-9._-], 1..RUN_NAME_MAX, not starting with '.'), u32 n,
+ *     n x str "NAME=value" (the RFC 3875 environment, n <= RUN_ENV_MAX).
+ * MSG_RUN_STARTED: m_conn_id = run id, with the fd.
+ * MSG_RUN_FAILED: m_conn_id = run id, u32 HTTP status (503: cannot start).
+ * MSG_RUN_KILL: m_conn_id = run id. The worker gave up (its timeout); the
+ *     supervisor kills the run and everything it started. The supervisor
+ *     also kills a run on its own at handler_timeout plus a grace second.
+ * MSG_RUN_SPEC (to tenantd-run, whose fd 4 is the handler's stdio): u32
+ *     uid, u32 gid, u32 network (0/1), str jail root, str policy dir, str
+ *     slug, str handler, u32 n, n x str "NAME=value".
+ */
+#define RUN_NAME_MAX		64
+#define RUN_ENV_MAX		128
+#define RUN_MAX_PER_WORKER	16
+#define PROTO_RUN_STDIO_FD	4	/* tenantd-run's handler stdio */
 
 /* Why a worker gives a connection back. */
 enum handback_reason {

@@ -47,6 +47,10 @@ static const struct {
 	[TL_DB_IDLE] = { "db_idle", U_MS, 30000, 1000, 3600000 },
 	[TL_INITIAL_CREDITS] = { "initial_credits", U_COUNT,
 	    1000, 0, 1000000000000ULL },
+	[TL_HANDLER_TIMEOUT] = { "handler_timeout", U_MS, 5000, 100, 600000 },
+	[TL_HANDLER_OUTPUT] = { "handler_output", U_SIZE, 1 * M_, 1 * K_,
+	    64 * M_ },
+	[TL_NETWORK] = { "network", U_BOOL, 0, 0, 1 },
 };
 
 static int

@@ -30,6 +30,9 @@ enum tlimit {
 	TL_CREDIT_HOLD,			/* credits a worker holds at once, 100 */
 	TL_DB_IDLE,			/* ms, 30000: close app.db after */
 	TL_INITIAL_CREDITS,		/* granted by tenantctl create, 1000 */
+	TL_HANDLER_TIMEOUT,		/* ms, 5000: a handler's wall time; 504 */
+	TL_HANDLER_OUTPUT,		/* bytes, 1M: a handler's response; 502 */
+	TL_NETWORK,			/* 0/1, 0: tenant code gets no network */
 	TL_MAX
 };
 

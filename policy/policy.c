@@ -6,6 +6,11 @@
  *	<syscall>                  # why it is needed
  *	<syscall> errno <ENAME>    # why a failure is better than a kill
  *
+ * The tenant-code file (tenant-code.seccomp) is a deny list instead: its
+ * first rule is "default allow", and every rule after it is an errno rule.
+ * Only denylist_parse() accepts that line, so a worker's allowlist can
+ * never be turned into a default-allow filter by an edit.
+ *
  * Limits file, one rlimit a line ("unlimited" or a number with K, M, G):
  *
  *	<resource> <value>         # why
@@ -96,19 +101,22 @@ policy_words(const char **pp, const char *end, char words[3][48],
 	}
 }
 
+/*
+ * The loop every policy-format file shares: split each line, skip blank
+ * ones, insist on the "# why", and hand lines of minw to maxw words to cb.
+ * usage says what a line should look like when its word count is wrong.
+ */
 int
-policy_parse(const char *text, size_t len, struct policy *pol, char *err,
-    size_t errsz)
+policy_lines(const char *text, size_t len, int minw, int maxw,
+    const char *usage, int (*cb)(int, int, char [3][48], void *, char *,
+    size_t), void *arg, char *err, size_t errsz)
 {
-	const char		*p = text, *end = text + len;
-	char			 w[3][48];
-	struct policy_rule	*r;
-	size_t			 i, j;
-	int			 n, line = 0, why, nr;
+	const char	*p = text, *end = text + len;
+	char		 w[3][48];
+	int		 n, line = 0, why;
 
-	memset(pol, 0, sizeof(*pol));
 	if (memchr(text, '\0', len) != NULL) {
-		snprintf(err, errsz, "NUL byte in policy");
+		snprintf(err, errsz, "NUL byte in the file");
 		return -1;
 	}
 	while (p < end) {
@@ -116,59 +124,139 @@ policy_parse(const char *text, size_t len, struct policy *pol, char *err,
 		n = policy_words(&p, end, w, &why);
 		if (n == 0)
 			continue;
-		if (n == -1 || n == 2) {
-			snprintf(err, errsz, "line %d: expected \"<syscall>\" or "
-			    "\"<syscall> errno <ENAME>\"", line);
+		if (n < minw || n > maxw) {
+			snprintf(err, errsz, "line %d: expected %s", line,
+			    usage);
 			return -1;
 		}
 		if (!why) {
-			snprintf(err, errsz, "line %d: %s: every rule needs a "
+			snprintf(err, errsz, "line %d: %s: every line needs a "
 			    "\"# why\" comment", line, w[0]);
 			return -1;
 		}
-		nr = seccomp_syscall_resolve_name(w[0]);
-		if (nr == __NR_SCMP_ERROR || nr < 0) {
-			snprintf(err, errsz, "line %d: unknown syscall \"%s\"",
-			    line, w[0]);
+		if (cb(line, n, w, arg, err, errsz) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct rules_state {
+	struct policy	*rs_pol;
+	int		 rs_deny;	/* parsing a deny list */
+};
+
+static int
+policy_rule(int line, int n, char w[3][48], void *arg, char *err,
+    size_t errsz)
+{
+	struct rules_state	*rs = arg;
+	struct policy		*pol = rs->rs_pol;
+	struct policy_rule	*r;
+	size_t			 i, j;
+	int			 nr;
+
+	if (n == 2) {
+		if (!rs->rs_deny || strcmp(w[0], "default") != 0 ||
+		    strcmp(w[1], "allow") != 0 || pol->p_default_allow ||
+		    pol->p_nrules != 0) {
+			snprintf(err, errsz, "line %d: expected \"<syscall>\" "
+			    "or \"<syscall> errno <ENAME>\"%s", line,
+			    rs->rs_deny ? ", or \"default allow\" first" : "");
 			return -1;
 		}
-		for (i = 0; i < pol->p_nrules; i++)
-			if (pol->p_rules[i].pr_nr == nr) {
-				snprintf(err, errsz, "line %d: %s listed twice",
-				    line, w[0]);
-				return -1;
-			}
-		if (pol->p_nrules == POLICY_MAX_RULES) {
-			snprintf(err, errsz, "line %d: more than %d rules",
-			    line, POLICY_MAX_RULES);
+		pol->p_default_allow = 1;
+		return 0;
+	}
+	if (rs->rs_deny && !pol->p_default_allow) {
+		snprintf(err, errsz, "line %d: a deny list starts with "
+		    "\"default allow\"", line);
+		return -1;
+	}
+	nr = seccomp_syscall_resolve_name(w[0]);
+	if (nr == __NR_SCMP_ERROR || nr < 0) {
+		snprintf(err, errsz, "line %d: unknown syscall \"%s\"", line,
+		    w[0]);
+		return -1;
+	}
+	for (i = 0; i < pol->p_nrules; i++)
+		if (pol->p_rules[i].pr_nr == nr) {
+			snprintf(err, errsz, "line %d: %s listed twice", line,
+			    w[0]);
 			return -1;
 		}
-		r = &pol->p_rules[pol->p_nrules];
-		snprintf(r->pr_name, sizeof(r->pr_name), "%s", w[0]);
-		r->pr_nr = nr;
-		if (n == 3) {
-			if (strcmp(w[1], "errno") != 0) {
-				snprintf(err, errsz, "line %d: expected "
-				    "\"errno\", got \"%s\"", line, w[1]);
-				return -1;
-			}
-			for (j = 0; j < NELEM(errnos); j++)
-				if (strcmp(errnos[j].name, w[2]) == 0)
-					break;
-			if (j == NELEM(errnos)) {
-				snprintf(err, errsz, "line %d: unknown errno "
-				    "\"%s\"", line, w[2]);
-				return -1;
-			}
-			r->pr_errno = errnos[j].value;
+	if (pol->p_nrules == POLICY_MAX_RULES) {
+		snprintf(err, errsz, "line %d: more than %d rules", line,
+		    POLICY_MAX_RULES);
+		return -1;
+	}
+	r = &pol->p_rules[pol->p_nrules];
+	snprintf(r->pr_name, sizeof(r->pr_name), "%s", w[0]);
+	r->pr_nr = nr;
+	if (n == 1) {
+		/* Allowing a call where everything is allowed says nothing. */
+		if (rs->rs_deny) {
+			snprintf(err, errsz, "line %d: %s: a deny list has "
+			    "only \"errno\" rules", line, w[0]);
+			return -1;
 		}
 		pol->p_nrules++;
+		return 0;
 	}
-	if (pol->p_nrules == 0) {
+	if (strcmp(w[1], "errno") != 0) {
+		snprintf(err, errsz, "line %d: expected \"errno\", got "
+		    "\"%s\"", line, w[1]);
+		return -1;
+	}
+	for (j = 0; j < NELEM(errnos); j++)
+		if (strcmp(errnos[j].name, w[2]) == 0)
+			break;
+	if (j == NELEM(errnos)) {
+		snprintf(err, errsz, "line %d: unknown errno \"%s\"", line,
+		    w[2]);
+		return -1;
+	}
+	r->pr_errno = errnos[j].value;
+	pol->p_nrules++;
+	return 0;
+}
+
+static int
+policy_parse_mode(const char *text, size_t len, struct policy *pol, int deny,
+    char *err, size_t errsz)
+{
+	struct rules_state	 rs;
+
+	memset(pol, 0, sizeof(*pol));
+	rs.rs_pol = pol;
+	rs.rs_deny = deny;
+	if (policy_lines(text, len, 1, 3,
+	    "\"<syscall>\" or \"<syscall> errno <ENAME>\"", policy_rule, &rs,
+	    err, errsz) == -1)
+		return -1;
+	if (deny && !pol->p_default_allow) {
+		snprintf(err, errsz, "a deny list starts with \"default "
+		    "allow\"");
+		return -1;
+	}
+	if (!deny && pol->p_nrules == 0) {
 		snprintf(err, errsz, "policy allows no syscall at all");
 		return -1;
 	}
 	return 0;
+}
+
+int
+policy_parse(const char *text, size_t len, struct policy *pol, char *err,
+    size_t errsz)
+{
+	return policy_parse_mode(text, len, pol, 0, err, errsz);
+}
+
+int
+denylist_parse(const char *text, size_t len, struct policy *pol, char *err,
+    size_t errsz)
+{
+	return policy_parse_mode(text, len, pol, 1, err, errsz);
 }
 
 /*
@@ -218,6 +306,21 @@ parse_size(const char *s, rlim_t *out)
 	return 0;
 }
 
+struct pairs_state {
+	int	(*ps_cb)(int, const char *, const char *, void *, char *,
+		    size_t);
+	void	 *ps_arg;
+};
+
+static int
+policy_pair(int line, int n, char w[3][48], void *arg, char *err,
+    size_t errsz)
+{
+	struct pairs_state	*ps = arg;
+
+	return ps->ps_cb(line, w[0], w[1], ps->ps_arg, err, errsz);
+}
+
 /*
  * The "<name> <value>  # why" files (worker.limits, tenant.limits): every
  * entry split, its reason insisted on, and handed to cb with its line.
@@ -227,33 +330,14 @@ policy_pairs(const char *text, size_t len, const char *what,
     int (*cb)(int, const char *, const char *, void *, char *, size_t),
     void *arg, char *err, size_t errsz)
 {
-	const char	*p = text, *end = text + len;
-	char		 w[3][48];
-	int		 n, line = 0, why;
+	struct pairs_state	 ps;
+	char			 usage[64];
 
-	if (memchr(text, '\0', len) != NULL) {
-		snprintf(err, errsz, "NUL byte in limits");
-		return -1;
-	}
-	while (p < end) {
-		line++;
-		n = policy_words(&p, end, w, &why);
-		if (n == 0)
-			continue;
-		if (n != 2) {
-			snprintf(err, errsz, "line %d: expected \"<%s> "
-			    "<value>\"", line, what);
-			return -1;
-		}
-		if (!why) {
-			snprintf(err, errsz, "line %d: %s: every limit needs a "
-			    "\"# why\" comment", line, w[0]);
-			return -1;
-		}
-		if (cb(line, w[0], w[1], arg, err, errsz) == -1)
-			return -1;
-	}
-	return 0;
+	ps.ps_cb = cb;
+	ps.ps_arg = arg;
+	snprintf(usage, sizeof(usage), "\"<%s> <value>\"", what);
+	return policy_lines(text, len, 2, 2, usage, policy_pair, &ps, err,
+	    errsz);
 }
 
 static int

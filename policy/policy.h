@@ -1,8 +1,9 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Sandbox policy: the seccomp allowlist and the rlimits a worker runs
- * under, kept as data files in this directory (tenantd-policy(5)).
+ * Sandbox policy, kept as data files in this directory (tenantd-policy(5)):
+ * the seccomp allowlist and rlimits a worker runs under, and the deny list,
+ * rlimits and filesystem view tenantd-run gives tenant code.
  */
 #ifndef TENANTD_POLICY_H
 #define TENANTD_POLICY_H
@@ -19,6 +20,12 @@
 #define POLICY_SECCOMP_FILE	"worker.seccomp"
 #define POLICY_LIMITS_FILE	"worker.limits"
 
+/* tenantd-run's files: tenant code (handlers) and its filesystem view. */
+#define RUN_SECCOMP_FILE	"tenant-code.seccomp"
+#define RUN_LIMITS_FILE		"tenant-code.limits"
+#define RUN_MOUNTS_FILE		"tenant-code.mounts"
+#define MOUNTS_MAX		64
+
 struct policy_rule {
 	char		 pr_name[48];
 	int		 pr_nr;		/* native syscall number */
@@ -28,6 +35,7 @@ struct policy_rule {
 struct policy {
 	struct policy_rule	 p_rules[POLICY_MAX_RULES];
 	size_t			 p_nrules;
+	int			 p_default_allow;	/* a deny list */
 };
 
 struct policy_limit {
@@ -40,9 +48,38 @@ struct limits {
 	size_t			 l_n;
 };
 
+/*
+ * One line of tenant-code.mounts: what tenantd-run builds in the handler's
+ * new root besides /tenant (mounts.c has the format).
+ */
+enum mount_kind {
+	MOUNT_RO = 1,		/* read-only bind of a host path */
+	MOUNT_SYMLINK,		/* a symlink to me_target */
+	MOUNT_TMP,		/* the private /tmp, me_size bytes */
+	MOUNT_DEV,		/* /dev/<me_path>, bound from the host */
+};
+
+struct mount_ent {
+	int		 me_kind;
+	int		 me_optional;	/* "ro?": skipped if the source is absent */
+	char		 me_path[48];	/* absolute; MOUNT_DEV: a device name */
+	char		 me_target[48];	/* MOUNT_SYMLINK */
+	uint64_t	 me_size;	/* MOUNT_TMP */
+};
+
+struct mounts {
+	struct mount_ent	 m_ent[MOUNTS_MAX];
+	size_t			 m_n;
+};
+
 /* policy.c: pure parsing */
 int		 policy_parse(const char *, size_t, struct policy *, char *,
 		    size_t);
+int		 denylist_parse(const char *, size_t, struct policy *, char *,
+		    size_t);
+int		 policy_lines(const char *, size_t, int, int, const char *,
+		    int (*)(int, int, char [3][48], void *, char *, size_t),
+		    void *, char *, size_t);
 int		 limits_parse(const char *, size_t, struct limits *, char *,
 		    size_t);
 const char	*limits_name(int);
@@ -54,11 +91,17 @@ int		 policy_pairs(const char *, size_t, const char *,
 		    int (*)(int, const char *, const char *, void *, char *,
 		    size_t), void *, char *, size_t);
 
+/* mounts.c: pure parsing */
+int		 mounts_parse(const char *, size_t, struct mounts *, char *,
+		    size_t);
+
 /* policy_file.c: reading the files */
 ssize_t		 policy_file_read(const char *, char *, size_t, char *,
 		    size_t);
 int		 policy_load(const char *, struct policy *, char *, size_t);
 int		 limits_load(const char *, struct limits *, char *, size_t);
+int		 denylist_load(const char *, struct policy *, char *, size_t);
+int		 mounts_load(const char *, struct mounts *, char *, size_t);
 
 /* seccomp.c: turning a policy into a loaded filter */
 void		*policy_compile(const struct policy *, char *, size_t);

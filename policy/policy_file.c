@@ -65,12 +65,16 @@ prefix_err(const char *path, char *err, size_t errsz)
 	return -1;
 }
 
-int
-policy_load(const char *path, struct policy *pol, char *err, size_t errsz)
+enum policy_kind { PK_ALLOW, PK_DENY, PK_LIMITS, PK_MOUNTS };
+
+/* Read a policy-format file and parse it as the kind of file it is. */
+static int
+policy_file_load(const char *path, enum policy_kind kind, void *out,
+    char *err, size_t errsz)
 {
 	char	*buf;
 	ssize_t	 n;
-	int	 r;
+	int	 r = -1;
 
 	if ((buf = malloc(POLICY_FILE_MAX)) == NULL) {
 		snprintf(err, errsz, "%s", strerror(errno));
@@ -80,20 +84,44 @@ policy_load(const char *path, struct policy *pol, char *err, size_t errsz)
 		free(buf);
 		return -1;
 	}
-	r = policy_parse(buf, (size_t)n, pol, err, errsz);
+	switch (kind) {
+	case PK_ALLOW:
+		r = policy_parse(buf, (size_t)n, out, err, errsz);
+		break;
+	case PK_DENY:
+		r = denylist_parse(buf, (size_t)n, out, err, errsz);
+		break;
+	case PK_LIMITS:
+		r = limits_parse(buf, (size_t)n, out, err, errsz);
+		break;
+	case PK_MOUNTS:
+		r = mounts_parse(buf, (size_t)n, out, err, errsz);
+		break;
+	}
 	free(buf);
 	return r == -1 ? prefix_err(path, err, errsz) : 0;
 }
 
 int
+policy_load(const char *path, struct policy *pol, char *err, size_t errsz)
+{
+	return policy_file_load(path, PK_ALLOW, pol, err, errsz);
+}
+
+int
+denylist_load(const char *path, struct policy *pol, char *err, size_t errsz)
+{
+	return policy_file_load(path, PK_DENY, pol, err, errsz);
+}
+
+int
 limits_load(const char *path, struct limits *lim, char *err, size_t errsz)
 {
-	char	 buf[8192];
-	ssize_t	 n;
+	return policy_file_load(path, PK_LIMITS, lim, err, errsz);
+}
 
-	if ((n = policy_file_read(path, buf, sizeof(buf), err, errsz)) == -1)
-		return -1;
-	if (limits_parse(buf, (size_t)n, lim, err, errsz) == -1)
-		return prefix_err(path, err, errsz);
-	return 0;
+int
+mounts_load(const char *path, struct mounts *m, char *err, size_t errsz)
+{
+	return policy_file_load(path, PK_MOUNTS, m, err, errsz);
 }

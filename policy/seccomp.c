@@ -5,6 +5,8 @@
  * kill the whole process (KILL_THREAD would leave the rest of a worker
  * running, THREATS 23); any architecture but the native one is killed too,
  * which is what stops i386 "int 0x80" and x32 entries (THREATS 21-22).
+ * A deny list (tenant-code.seccomp) allows what it does not name instead;
+ * the architecture check stays the same.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,7 +31,8 @@ policy_compile(const struct policy *pol, char *err, size_t errsz)
 	int		 rc;
 	uint32_t	 act;
 
-	if ((ctx = seccomp_init(DEFAULT_ACTION)) == NULL) {
+	if ((ctx = seccomp_init(pol->p_default_allow ? SCMP_ACT_ALLOW :
+	    DEFAULT_ACTION)) == NULL) {
 		snprintf(err, errsz, "seccomp_init failed");
 		return NULL;
 	}

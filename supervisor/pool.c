@@ -1001,6 +1001,93 @@ on_usage(struct worker *w, struct msg *m, int fd)
 	return 0;
 }
 
+/* A handler's name: a file in app/, no path, not hidden. */
+static int
+run_name_ok(const char *s)
+{
+	size_t	 i;
+
+	if (s[0] == '\0' || s[0] == '.')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return i <= RUN_NAME_MAX;
+}
+
+/* "NAME=value": a shell-safe name, a value without control characters. */
+static int
+run_env_ok(const char *s)
+{
+	const char	*p;
+
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+	    *s == '_'))
+		return 0;
+	for (p = s; *p != '=' ; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_'))
+			return 0;
+	for (p++; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * A worker asks to run a handler for a request. Everything in the message
+ * is checked here, as from any worker: the name is a plain file name, the
+ * environment is NAME=value pairs, the run id is new, and the worker has
+ * room. Refusals that are the worker's fault kill it; a start that fails
+ * (no tenantd-run, out of processes) is a 503 for that request only.
+ */
+static int
+on_run_request(struct worker *w, struct msg *m, int fd)
+{
+	static char	 strs[PROTO_MSG_MAX];
+	char		*env[RUN_ENV_MAX];
+	char		 handler[RUN_NAME_MAX + 1];
+	struct msgbuf	 mb;
+	uint32_t	 n, i;
+	size_t		 off = 0, left;
+
+	if (m->m_conn_id == 0 || msg_get_str(m, handler, sizeof(handler)) ==
+	    -1 || !run_name_ok(handler) || msg_get_u32(m, &n) == -1 ||
+	    n > RUN_ENV_MAX || priv_run_known(w, m->m_conn_id))
+		return -1;
+	for (i = 0; i < n; i++) {
+		left = sizeof(strs) - off;
+		if (msg_get_str(m, strs + off, left) == -1 ||
+		    strchr(strs + off, '=') == NULL || !run_env_ok(strs + off))
+			return -1;
+		env[i] = strs + off;
+		off += strlen(strs + off) + 1;
+	}
+	if (msg_end(m) == -1)
+		return -1;
+	if (priv_runs_of(w) >= RUN_MAX_PER_WORKER || shutting_down ||
+	    priv_run(w, m->m_conn_id, handler, env, n,
+	    (int)w->w_tenant->t_lim[TL_NETWORK],
+	    w->w_tenant->t_lim[TL_HANDLER_TIMEOUT]) == -1) {
+		msg_init(&mb, MSG_RUN_FAILED, m->m_conn_id);
+		msg_put_u32(&mb, 503);
+		return priv_send(w, &mb);
+	}
+	return 0;
+}
+
+static int
+on_run_kill(struct worker *w, struct msg *m, int fd)
+{
+	if (msg_end(m) == -1)
+		return -1;
+	priv_run_kill(w, m->m_conn_id);		/* gone already: nothing */
+	return 0;
+}
+
 static int
 on_pong(struct worker *w, struct msg *m, int fd)
 {
@@ -1025,6 +1112,8 @@ static const struct {
 	{ MSG_STATE_CREDIT_WANT, ST(W_READY) | ST(W_DRAINING), 0,
 	    on_credit_want },
 	{ MSG_STATE_USAGE, ST(W_READY) | ST(W_DRAINING), 0, on_usage },
+	{ MSG_RUN_REQUEST, ST(W_READY) | ST(W_DRAINING), 0, on_run_request },
+	{ MSG_RUN_KILL, ST(W_READY) | ST(W_DRAINING), 0, on_run_kill },
 };
 
 /*
@@ -1138,6 +1227,7 @@ pool_worker_exited(struct worker *w, int status)
 	dstats.ds_deaths++;
 	if (w->w_evicted)
 		nevicting--;
+	priv_runs_orphan(w);
 	/* What it held and did not report spending is free again. */
 	if (t != NULL && w->w_hold != 0)
 		priv_hold_close(t->t_id, w->w_hold);
@@ -1487,6 +1577,7 @@ pool_kill_all(void)
 
 	TAILQ_FOREACH(w, &all_workers, w_all)
 		priv_kill(w);
+	priv_runs_kill_all();
 }
 
 /*

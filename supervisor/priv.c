@@ -183,6 +183,26 @@ priv_registry_changed(void)
 }
 
 /*
+ * What every child we exec starts with: a session of its own (no
+ * controlling tty, and we can kill its group), an empty signal mask and
+ * default dispositions (libev blocks signals, and a blocked mask survives
+ * exec).
+ */
+void
+priv_spawnattr(posix_spawnattr_t *attr)
+{
+	sigset_t	 none, all;
+
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(attr);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setsigdefault(attr, &all);
+}
+
+/*
  * fork -> fixed fds -> exec, done by posix_spawn (a CLONE_VFORK child that
  * runs only the file actions and execve, and reports an exec failure back
  * synchronously, which is what the status pipe of STYLE.md G12 is for).
@@ -196,7 +216,6 @@ priv_spawn(struct worker *w)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
-	sigset_t			 none, all;
 	char				 ppid[16];
 	char				*argv[] = { "tenantd-worker", ppid, NULL };
 	char				*envp[] = { NULL };
@@ -221,8 +240,6 @@ priv_spawn(struct worker *w)
 		sv[1] = fd;
 	}
 	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	sigemptyset(&none);
-	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
 	posix_spawn_file_actions_adddup2(&fa, 0, 1);
@@ -235,11 +252,7 @@ priv_spawn(struct worker *w)
 	posix_spawn_file_actions_addclosefrom_np(&fa, PROTO_MIN_FREE_FD);
 	/* A spare waits as root: not in our working directory. */
 	posix_spawn_file_actions_addchdir_np(&fa, "/");
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
+	priv_spawnattr(&attr);
 	rc = posix_spawn(&pid, conf->c_worker, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);

@@ -25,6 +25,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include <spawn.h>
 #include <stdint.h>
 
 #include <ev.h>
@@ -214,6 +215,7 @@ int	 priv_hosts(struct worker *, int64_t, uint64_t);
 int	 priv_registry_changed(void);
 void	 priv_kill(struct worker *);
 int	 priv_send(struct worker *, struct msgbuf *);
+void	 priv_spawnattr(posix_spawnattr_t *);
 struct registry *priv_registry(void);
 
 /* privdata.c: the root half's data plane (limits, keys, storage, ledger) */
@@ -227,5 +229,14 @@ int	 priv_hold(int64_t, int64_t *, pid_t, int64_t, int64_t *);
 int	 priv_usage(int64_t, int64_t, uint64_t, int64_t);
 void	 priv_hold_close(int64_t, int64_t);
 void	 priv_ledgers_sweep(void);
+
+/* privrun.c: tenant code, started through tenantd-run */
+int	 priv_run(struct worker *, uint32_t, const char *, char *const [],
+	    size_t, int, uint64_t);
+int	 priv_run_known(const struct worker *, uint32_t);
+unsigned int priv_runs_of(const struct worker *);
+void	 priv_run_kill(const struct worker *, uint32_t);
+void	 priv_runs_orphan(const struct worker *);
+void	 priv_runs_kill_all(void);
 
 #endif

@@ -101,7 +101,7 @@ struct tree {
 };
 
 static const char *const std_dirs[] = {
-	"public", "data", "uploads", "logs", "tmp", NULL
+	"public", "data", "uploads", "logs", "tmp", "app", NULL
 };
 
 static volatile sig_atomic_t	 interrupted;

@@ -9,7 +9,7 @@
  *   tenants/<slug>/            root:<gid> 0750  the chroot: tenant cannot write
  *   tenants/<slug>/tenant.json root:<gid> 0640  manifest
  *   tenants/<slug>/billing.db  root:root 0600   the credit ledger (ledger.h)
- *   tenants/<slug>/{public,data,uploads,logs,tmp}/  <uid>:<gid> 0700
+ *   tenants/<slug>/{public,data,uploads,logs,tmp,app}/  <uid>:<gid> 0700
  */
 #include <sys/stat.h>
 
@@ -30,7 +30,7 @@
 #define PURGE_DEPTH_MAX	256
 
 static const char *const subdirs[] = {
-	"public", "data", "uploads", "logs", "tmp", NULL
+	"public", "data", "uploads", "logs", "tmp", "app", NULL
 };
 
 static int

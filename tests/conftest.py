@@ -20,6 +20,7 @@ BUILD = os.environ.get("TENANTD_BUILD") or os.path.join(SRC, "build")
 TENANTD = os.path.join(BUILD, "supervisor", "tenantd")
 TENANTCTL = os.path.join(BUILD, "tenantctl", "tenantctl")
 WORKER = os.path.join(BUILD, "worker", "tenantd-worker")
+RUNNER = os.path.join(BUILD, "runner", "tenantd-run")
 POLICY = os.path.join(SRC, "policy")
 
 
@@ -87,7 +88,8 @@ class Daemon:
         base = random.randrange(300000, 3900000, 1000)
         sections = {
             "paths": {"state_dir": self.state, "run_dir": self.run,
-                      "worker": WORKER, "policy_dir": self.policy},
+                      "worker": WORKER, "runner": RUNNER,
+                      "policy_dir": self.policy},
             "hosts": {"suffix": suffix, "admin": admin},
             "proxy": {},
             "workers": {"spares": "1"},

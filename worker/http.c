@@ -23,12 +23,20 @@
 #include "worker.h"
 
 #define BODY_DISCARD_MAX	(64 * 1024)
+/*
+ * A handler's request body is buffered before the run starts (the
+ * supervisor starts nothing for a request still arriving). The cap is
+ * ours, not handler_output's: what a handler may answer says nothing
+ * about what a client may send it.
+ */
+#define CGI_BODY_MAX		(1024 * 1024)
 #define REQLOG_MAX		768
 
 enum conn_state {
 	C_HEAD,		/* reading a request head */
 	C_BODY,		/* reading a request body: kept or discarded */
 	C_RUN,		/* an API request to run, or parked for credits */
+	C_CGI,		/* a handler's run: requested, then running */
 	C_WRITE,	/* sending the response */
 };
 
@@ -68,6 +76,13 @@ struct wconn {
 	char		*c_out;		/* a JSON response body */
 	size_t		 c_out_len;
 	size_t		 c_out_off;
+	/* per-request handlers (cgi.c) */
+	struct cgi_env	*c_env;		/* until the run is asked for */
+	char		 c_handler[RUN_NAME_MAX + 1];
+	struct cgi_run	*c_run;
+	char		*c_head;	/* a handler response's head */
+	size_t		 c_head_len;
+	size_t		 c_head_off;
 };
 
 static void	conn_process(struct wconn *);
@@ -87,14 +102,22 @@ status_text(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 201: return "Created";
+	case 202: return "Accepted";
 	case 204: return "No Content";
 	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
 	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 402: return "Payment Required";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 408: return "Request Timeout";
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
@@ -103,6 +126,7 @@ status_text(int status)
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
@@ -260,6 +284,14 @@ conn_api_free(struct wconn *c)
 	c->c_out = NULL;
 	c->c_out_len = c->c_out_off = 0;
 	c->c_parked = 0;
+	/* A handler still running has nobody to answer now. */
+	cgi_cancel(c->c_run);
+	c->c_run = NULL;
+	free(c->c_env);
+	c->c_env = NULL;
+	free(c->c_head);
+	c->c_head = NULL;
+	c->c_head_len = c->c_head_off = 0;
 }
 
 static void
@@ -444,6 +476,156 @@ host_is_mine(const struct host_result *hr)
 }
 
 /*
+ * A request app/routes gives to a handler. Returns 0 with a response
+ * ready, or 2 to read its body and then ask for the run (C_CGI). The
+ * environment is built now, while the head is still in c_buf.
+ */
+static int
+conn_cgi(struct wconn *c, const struct hh_span *path,
+    const struct cgi_route *rt, const struct host_result *hr)
+{
+	struct http_head	*h = &c->c_hp.hp_head;
+	struct cgi_req		 cq;
+	const char		*extra = NULL;
+	int			 status;
+
+	if (h->hh_chunked) {
+		/* A handler is told CONTENT_LENGTH; we decode no chunks. */
+		c->c_close = 1;
+		conn_respond(c, 411, !c->c_head_only, NULL);
+		return 0;
+	}
+	if (h->hh_clen > CGI_BODY_MAX) {
+		c->c_close = 1;
+		conn_respond(c, 413, !c->c_head_only, NULL);
+		return 0;
+	}
+	status = 503;
+	if (!cgi_slot_free()) {
+		extra = "Retry-After: 1\r\n";
+		goto refuse;
+	}
+	if ((c->c_env = malloc(sizeof(*c->c_env))) == NULL) {
+		log_warn("%s: conn %u", __func__, c->c_id);
+		goto refuse;
+	}
+	memset(&cq, 0, sizeof(cq));
+	cq.cq_head = c->c_buf;
+	cq.cq_head_len = h->hh_len;
+	cq.cq_method = http_method_str(h->hh_method);
+	cq.cq_minor = h->hh_minor;
+	cq.cq_server_name = hr->hr_name;
+	cq.cq_port = hr->hr_port;
+	cq.cq_target = (const char *)c->c_buf + h->hh_target.off;
+	cq.cq_target_len = h->hh_target.len;
+	cq.cq_path = (const char *)c->c_buf + path->off;
+	cq.cq_path_len = path->len;
+	cq.cq_remote = (const char *)c->c_buf + h->hh_xff.off;
+	cq.cq_remote_len = h->hh_xff.len;
+	cq.cq_slug = env->we_slug;
+	cq.cq_has_body = h->hh_has_clen;
+	cq.cq_clen = h->hh_clen;
+	if ((status = cgi_env_build(&cq, rt, c->c_env)) != 0)
+		goto refuse;
+	snprintf(c->c_handler, sizeof(c->c_handler), "%s", rt->cr_handler);
+	if (h->hh_clen > 0 && (c->c_in = malloc(h->hh_clen)) == NULL) {
+		log_warn("%s: conn %u", __func__, c->c_id);
+		status = 503;
+		goto refuse;
+	}
+	return 2;
+ refuse:
+	free(c->c_env);
+	c->c_env = NULL;
+	/* A body we will not read either is skipped, if small. */
+	if (h->hh_clen > BODY_DISCARD_MAX)
+		c->c_close = 1;
+	conn_respond(c, status, !c->c_head_only, extra);
+	return 0;
+}
+
+/* The body is in: ask for the run. 0: parked until http_cgi_done(). */
+static int
+conn_cgi_start(struct wconn *c)
+{
+	int	 status;
+
+	c->c_run = cgi_start(c, c->c_handler, c->c_env, c->c_in,
+	    c->c_in_len, &status);
+	c->c_in = NULL;		/* the run's now, or freed */
+	c->c_in_len = 0;
+	free(c->c_env);
+	c->c_env = NULL;
+	if (c->c_run != NULL)
+		return 0;
+	conn_respond(c, status, !c->c_head_only,
+	    status == 503 ? "Retry-After: 1\r\n" : NULL);
+	return -1;
+}
+
+/*
+ * The run is over (cgi.c): status 0 and the handler's output, which we
+ * now own, or the status to answer. The body is buffered, so the client
+ * gets our Content-Length and keep-alive goes on.
+ */
+void
+http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
+{
+	static struct cgi_resp	 cs;
+	char			 date[40], clen[48];
+	size_t			 blen, sz;
+	int			 n, nobody;
+
+	c->c_run = NULL;
+	if (status == 0 && cgi_resp_parse(out, len, &cs) == -1) {
+		log_warnx("conn %u: handler %s: its output is not a CGI "
+		    "response", c->c_id, c->c_handler);
+		status = 502;
+	}
+	if (status != 0) {
+		free(out);
+		conn_respond(c, status, !c->c_head_only,
+		    status == 503 ? "Retry-After: 1\r\n" : NULL);
+		goto done;
+	}
+	blen = len - cs.cs_body_off;
+	/* These have no body (RFC 9110 6.4.1); what came is dropped. */
+	nobody = cs.cs_status == 204 || cs.cs_status == 304;
+	if (nobody)
+		clen[0] = '\0';
+	else
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", blen);
+	sz = cs.cs_head_len + CGI_REASON_MAX + 192;
+	if ((c->c_head = malloc(sz)) == NULL) {
+		log_warn("%s: conn %u", __func__, c->c_id);
+		free(out);
+		c->c_close = 1;
+		conn_respond(c, 503, !c->c_head_only, NULL);
+		goto done;
+	}
+	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
+	n = snprintf(c->c_head, sz, "HTTP/1.1 %d %s\r\nDate: %s\r\n%.*s%s%s"
+	    "\r\n", cs.cs_status, cs.cs_reason[0] != '\0' ? cs.cs_reason :
+	    status_text(cs.cs_status), date, (int)cs.cs_head_len, cs.cs_head,
+	    clen, c->c_close ? "Connection: close\r\n" : "");
+	c->c_head_len = n > 0 && (size_t)n < sz ? (size_t)n : 0;
+	c->c_head_off = 0;
+	c->c_hdr_len = c->c_hdr_off = 0;
+	c->c_status = cs.cs_status;
+	if (nobody || c->c_head_only || blen == 0)
+		free(out);
+	else {
+		memmove(out, out + cs.cs_body_off, blen);
+		c->c_out = (char *)out;
+		c->c_out_len = blen;
+		c->c_out_off = 0;
+	}
+ done:
+	c->c_state = C_WRITE;
+	conn_process(c);
+}
+
+/*
  * A complete head is in c_buf. Decide whether it is ours before anything
  * else; then build the response. Returns -1 when the connection is gone.
  */
@@ -455,6 +637,7 @@ conn_request(struct wconn *c)
 	struct hh_span		 auth, path;
 	struct static_file	 sf;
 	struct kv_target	 kt;
+	const struct cgi_route	*rt;
 	uint64_t		 retry;
 	char			 rel[1024], extra[1200], date[40], now[40];
 	const char		*t;
@@ -543,6 +726,10 @@ conn_request(struct wconn *c)
 		    &kt);
 		if (kt.kt_route != KV_ROUTE_NONE)
 			return conn_api(c, &path, &kt);
+		/* Nor is a path app/routes gives to a handler. */
+		if (path.len > 0 && (rt = cgi_lookup((const char *)c->c_buf +
+		    path.off, path.len)) != NULL)
+			return conn_cgi(c, &path, rt, &hr);
 	}
 
 	if (h->hh_chunked) {
@@ -663,6 +850,7 @@ conn_write(struct wconn *c)
 	int	 r;
 
 	if ((r = conn_send(c, c->c_hdr, c->c_hdr_len, &c->c_hdr_off)) != 1 ||
+	    (r = conn_send(c, c->c_head, c->c_head_len, &c->c_head_off)) != 1 ||
 	    (r = conn_send(c, c->c_out, c->c_out_len, &c->c_out_off)) != 1)
 		return r;
 	while (c->c_file != -1 && c->c_foff < c->c_fend) {
@@ -759,7 +947,7 @@ conn_process(struct wconn *c)
 			}
 			if ((r = conn_request(c)) == -1)
 				return;
-			c->c_after = r == 1 ? C_RUN : C_WRITE;
+			c->c_after = r == 1 ? C_RUN : r == 2 ? C_CGI : C_WRITE;
 			c->c_body_left = c->c_close && c->c_status >= 400 ?
 			    0 : h->hh_clen;
 			conn_consume(c, h->hh_len);
@@ -805,6 +993,20 @@ conn_process(struct wconn *c)
 			}
 			c->c_parked = 0;
 			conn_respond_json(c);
+			c->c_state = C_WRITE;
+			break;
+		case C_CGI:
+			if (c->c_run != NULL)
+				return;		/* http_cgi_done() resumes */
+			if (conn_cgi_start(c) == 0) {
+				/*
+				 * Nothing more is read (pipelined requests
+				 * wait); the run's own timer bounds the wait.
+				 */
+				ev_io_stop(env->we_loop, &c->c_rev);
+				ev_timer_stop(env->we_loop, &c->c_tmo);
+				return;
+			}
 			c->c_state = C_WRITE;
 			break;
 		case C_WRITE:

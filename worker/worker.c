@@ -357,7 +357,9 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 			fatal("%s: recv", __func__);
 		if (msg_parse(&m, buf, (size_t)n) == -1)
 			fatalx("%s: malformed message", __func__);
-		if ((fd != -1) != (m.m_type == MSG_CONN_NEW))
+		/* Only a connection or a handler's stdio comes with one. */
+		if ((fd != -1) != (m.m_type == MSG_CONN_NEW ||
+		    m.m_type == MSG_RUN_STARTED))
 			fatalx("%s: descriptor mismatch on %s", __func__,
 			    msg_type_str(m.m_type));
 		switch (m.m_type) {
@@ -419,6 +421,12 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 			break;
 		case MSG_CTL_CREDIT:
 			data_ctl_credit(&m);
+			break;
+		case MSG_RUN_STARTED:
+			cgi_msg_started(&m, fd);
+			break;
+		case MSG_RUN_FAILED:
+			cgi_msg_failed(&m);
 			break;
 		default:
 			fatalx("%s: unexpected %s", __func__,

@@ -14,6 +14,7 @@
 
 #include <ev.h>
 
+#include "cgipure.h"
 #include "gen.h"
 #include "host.h"
 #include "httphead.h"
@@ -74,6 +75,17 @@ void	 http_conn_new(uint32_t, int, const uint8_t *, size_t);
 void	 http_drain(void);
 void	 http_retire(void);
 void	 http_credit_resume(void);
+void	 http_cgi_done(struct wconn *, int, uint8_t *, size_t);
+
+/* cgi.c: per-request handlers, run by the supervisor for us */
+struct cgi_run;
+const struct cgi_route *cgi_lookup(const char *, size_t);
+int	 cgi_slot_free(void);
+struct cgi_run *cgi_start(struct wconn *, const char *,
+	    const struct cgi_env *, uint8_t *, size_t, int *);
+void	 cgi_cancel(struct cgi_run *);
+void	 cgi_msg_started(struct msg *, int);
+void	 cgi_msg_failed(struct msg *);
 
 /* data.c: limits, API keys, the request bucket, credits */
 enum credit_verdict {

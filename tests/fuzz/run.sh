@@ -21,7 +21,7 @@ esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 seconds=${FUZZ_SECONDS:-30}
-targets="host proto httphead policy kvpath"
+targets="host proto httphead policy kvpath cgipure"
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/tenantd-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
@@ -51,6 +51,7 @@ for t in $targets; do
 	httphead)	maxlen=1100 ;;	# the target uses head_max 1024
 	policy)		maxlen=4096 ;;
 	kvpath)		maxlen=600 ;;	# keys of 64 bytes, escaped three times
+	cgipure)	maxlen=8192 ;;	# routes, a 4096-byte head, output
 	esac
 	dict=""
 	if [ -f "tests/fuzz/$t.dict" ]; then

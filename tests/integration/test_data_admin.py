@@ -23,7 +23,8 @@ KEY = re.compile(r"[A-Za-z0-9_-]{43}")
 LIMITS = {"requests_per_minute", "storage", "kv_max_entries", "kv_max_key",
           "kv_max_value", "statement_timeout", "max_connections",
           "max_workers", "kv_public_reads", "cost_read", "cost_write",
-          "credit_hold", "db_idle", "initial_credits"}
+          "credit_hold", "db_idle", "initial_credits", "handler_timeout",
+          "handler_output", "network"}
 
 
 def expect(d, code, *args, stderr=None):

@@ -21,7 +21,7 @@ EX_CONFLICT, EX_STATE, EX_FULL, EX_NOINIT = 5, 6, 7, 8
 TENANT_KEYS = {"slug", "status", "uid", "gid", "created", "updated", "host",
                "directory"}
 HOST_KEYS = {"hostname", "tenant", "status", "created"}
-SUBDIRS = ("public", "data", "uploads", "logs", "tmp")
+SUBDIRS = ("public", "data", "uploads", "logs", "tmp", "app")
 
 
 def ctl(d, *args):

@@ -867,6 +867,56 @@ test_absolute_vs_host(void **state)
 	assert_string_not_equal(ar.hr_name, hr.hr_name);
 }
 
+/* Every field of an accepted head, in order, for the CGI environment. */
+static void
+test_field_iterator(void **state)
+{
+	static const char	 req[] = "POST /a?b HTTP/1.1\r\n" HOST
+	    "X-One:  first value \r\n"
+	    "Empty:\r\n"
+	    "x-one:second\r\n"
+	    "Content-Length: 0\r\n\r\n"
+	    "BODY: not a field\r\n\r\n";
+	static const char *const want[][2] = {
+		{ "Host", "acme.test.localhost" },
+		{ "X-One", "first value" },
+		{ "Empty", "" },
+		{ "x-one", "second" },
+		{ "Content-Length", "0" },
+	};
+	static const char *const bad[] = {
+		"GET / HTTP/1.1",
+		"GET / HTTP/1.1\r\nno colon\r\n\r\n",
+		"GET / HTTP/1.1\r\n folded: x\r\n\r\n",
+		"GET / HTTP/1.1\r\n: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nA: b",
+	};
+	const uint8_t		*b = (const uint8_t *)req;
+	struct outcome		 o;
+	struct hh_span		 n, v;
+	size_t			 pos = 0, i;
+
+	feed_checked("iterator", b, sizeof(req) - 1, HEAD_MAX, TARGET_MAX,
+	    &o);
+	assert_int_equal(o.verdict, HH_DONE);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(hh_field_next(b, o.head.hh_len, &pos, &n, &v),
+		    1);
+		assert_true(span_is(b, n, want[i][0]));
+		assert_true(span_is(b, v, want[i][1]));
+	}
+	/* The body is not a field, and the end stays the end. */
+	assert_int_equal(hh_field_next(b, o.head.hh_len, &pos, &n, &v), 0);
+	assert_int_equal(hh_field_next(b, o.head.hh_len, &pos, &n, &v), 0);
+
+	/* Bytes that are no accepted head are an error, never a guess. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pos = 0;
+		assert_int_equal(hh_field_next((const uint8_t *)bad[i],
+		    strlen(bad[i]), &pos, &n, &v), -1);
+	}
+}
+
 static int
 setup(void **state)
 {
@@ -888,6 +938,7 @@ main(void)
 		cmocka_unit_test(test_error_sticks),
 		cmocka_unit_test(test_authority_origin),
 		cmocka_unit_test(test_absolute_vs_host),
+		cmocka_unit_test(test_field_iterator),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

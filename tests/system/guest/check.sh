@@ -21,7 +21,8 @@ failed=0
 : >"$out"
 
 # The capability bounding set tenantd.service documents, by name and bit.
-CAPS_DOC="CAP_CHOWN CAP_KILL CAP_SETGID CAP_SETUID CAP_SETPCAP CAP_SYS_CHROOT"
+CAPS_DOC="CAP_CHOWN CAP_KILL CAP_SETGID CAP_SETUID CAP_SETPCAP CAP_SYS_CHROOT
+    CAP_SYS_ADMIN"
 declare -A CAPBIT=([CAP_CHOWN]=0 [CAP_DAC_OVERRIDE]=1 [CAP_DAC_READ_SEARCH]=2
     [CAP_FOWNER]=3 [CAP_KILL]=5 [CAP_SETGID]=6 [CAP_SETUID]=7 [CAP_SETPCAP]=8
     [CAP_NET_BIND_SERVICE]=10 [CAP_SYS_CHROOT]=18 [CAP_SYS_ADMIN]=21
@@ -181,6 +182,22 @@ phase_main() {
 	expect kv_other_token "$(curl -sS -o /dev/null -w '%{http_code}' \
 	    --max-time 10 --unix-socket $sock -H 'Host: globex.localhost' \
 	    -H "Authorization: Bearer $tok" http://tenant/.tenantd/kv/k 2>&1)" 401
+
+	# --- tenant code: a handler in app/, run by tenantd-run under the unit
+	auid=$(stat -c %u $state/tenants/acme/public)
+	agid=$(stat -c %g $state/tenants/acme/public)
+	printf '/hello hello.sh\n' >$state/tenants/acme/app/routes
+	cat >$state/tenants/acme/app/hello.sh <<'SH'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+printf 'hello from %s uid %s\n' "$TENANT" "$(id -u)"
+SH
+	chown "$auid:$agid" $state/tenants/acme/app/routes \
+	    $state/tenants/acme/app/hello.sh
+	chmod 0755 $state/tenants/acme/app/hello.sh
+	expect handler_runs "$(curl -sS --max-time 10 --unix-socket $sock \
+	    -H 'Host: acme.localhost' http://tenant/hello 2>&1)" \
+	    "hello from acme uid $auid"
 	expect serves_globex "$(get globex 2>&1)" "tenant globex page"
 	expect unknown_tenant_404 "$(status_of nobody 2>&1)" 404
 
@@ -204,7 +221,7 @@ phase_main() {
 	check home_hidden nsenter -t "$pid" -m sh -c '! test -w /root'
 	check proc_sys_read_only nsenter -t "$pid" -m sh -c \
 	    '! test -w /proc/sys/kernel/hostname'
-	check state_dir_noexec sh -c "awk '\$5 == \"$state\" { print \$6 }' \
+	check run_dir_noexec sh -c "awk '\$5 == \"/run/tenantd\" { print \$6 }' \
 	    /proc/$pid/mountinfo | grep -qw noexec"
 	uid=$(stat -c %u $state/tenants/acme/public)
 	wpid=$(pgrep -u "$uid" -x tenantd-worker | head -1)

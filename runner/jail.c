@@ -1,0 +1,446 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * tenantd-run, the child: init of a fresh PID namespace, still root. It
+ * builds the handler's world and becomes the handler, in this order:
+ *
+ *   1. namespaces: mount, IPC, UTS, cgroup, and network unless granted
+ *   2. a new root on a tmpfs: the host paths of tenant-code.mounts
+ *      read-only, /tenant from the tenant directory, a private /tmp, a
+ *      /dev of three devices, no /proc; pivot_root into it, read-only
+ *   3. capabilities and ids dropped for good, and the drop proved
+ *   4. rlimits (tenant-code.limits)
+ *   5. stdio: the stream socket on 0 and 1, logs/handler.log on 2
+ *   6. no_new_privs, then the seccomp deny list, last
+ *   7. fork: the child execs /tenant/app/<handler>, we stay its init
+ *
+ * Because this process is the namespace's init, its exit (on the
+ * handler's) makes the kernel kill every process the handler left behind.
+ */
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <linux/capability.h>
+#include <linux/securebits.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "sys.h"
+
+#define NEWROOT_OPTS	"mode=0755,size=256k,nr_inodes=256"
+#define RO_FLAGS	(MS_RDONLY | MS_NOSUID | MS_NODEV)
+#define RW_FLAGS	(MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+/*
+ * The tenant directory's parts a handler sees, under /tenant. Not there:
+ * tenant.json, billing.db (root's ledger) and anything else in the
+ * tenant directory itself, which is not mounted at all.
+ */
+static const struct {
+	const char	*td_name;
+	unsigned long	 td_flags;
+} tenant_dirs[] = {
+	{ "app", RO_FLAGS },			/* the handlers: exec allowed */
+	{ "public", RO_FLAGS | MS_NOEXEC },	/* served as is by the worker */
+	{ "data", RW_FLAGS },
+	{ "uploads", RW_FLAGS },
+	{ "logs", RW_FLAGS },
+};
+
+/* The parent is gone if the pipe it holds reads EOF. */
+static void
+jail_parent_alive(int fd)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 0) != 0)
+		DIEX("tenantd-run's parent side is gone");
+}
+
+/* Make /a/b/c in the new root: the parents as directories, then c. */
+static void
+jail_mkpath(const char *path, int isdir)
+{
+	char	 p[PATH_MAX], *s;
+	int	 fd;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s%s", RUN_NEWROOT, path) >=
+	    sizeof(p))
+		DIEX("%s: path too long", path);
+	for (s = p + strlen(RUN_NEWROOT) + 1; (s = strchr(s, '/')) != NULL;
+	    s++) {
+		*s = '\0';
+		if (mkdir(p, 0755) == -1 && errno != EEXIST)
+			DIE("mkdir %s", p);
+		*s = '/';
+	}
+	if (isdir) {
+		if (mkdir(p, 0755) == -1 && errno != EEXIST)
+			DIE("mkdir %s", p);
+	} else if ((fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0444)) == -1 || close(fd) == -1)
+		DIE("create %s", p);
+}
+
+/*
+ * A bind mount starts with its source's flags; ours take a remount. Not
+ * MS_REC: mounts below a source would come along with their own, writable
+ * flags, so they stay out (list one to have it).
+ */
+static void
+jail_bind(const char *src, const char *path, unsigned long flags)
+{
+	char	 dst[PATH_MAX];
+
+	snprintf(dst, sizeof(dst), "%s%s", RUN_NEWROOT, path);
+	if (mount(src, dst, NULL, MS_BIND, NULL) == -1)
+		DIE("bind %s on %s", src, path);
+	if (mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | flags, NULL) == -1)
+		DIE("remount %s", path);
+}
+
+static void
+jail_mounts(const struct mounts *m)
+{
+	const struct mount_ent	*e;
+	struct stat		 st;
+	char			 p[PATH_MAX], opts[64];
+	size_t			 i;
+
+	for (i = 0; i < m->m_n; i++) {
+		e = &m->m_ent[i];
+		switch (e->me_kind) {
+		case MOUNT_RO:
+			/* Root's own configuration: symlinks may be followed. */
+			if (stat(e->me_path, &st) == -1) {
+				if (errno == ENOENT && e->me_optional)
+					continue;
+				DIE("%s", e->me_path);
+			}
+			if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+				DIEX("%s: not a file or directory", e->me_path);
+			jail_mkpath(e->me_path, S_ISDIR(st.st_mode));
+			jail_bind(e->me_path, e->me_path, RO_FLAGS);
+			break;
+		case MOUNT_SYMLINK:
+			jail_mkpath(e->me_path, 1);
+			snprintf(p, sizeof(p), "%s%s", RUN_NEWROOT, e->me_path);
+			if (rmdir(p) == -1 || symlink(e->me_target, p) == -1)
+				DIE("symlink %s", e->me_path);
+			break;
+		case MOUNT_TMP:
+			/*
+			 * Memory, so bounded twice: bytes, and inodes, which
+			 * cost kernel memory even when empty (THREATS 44).
+			 */
+			jail_mkpath("/tmp", 1);
+			snprintf(opts, sizeof(opts), "mode=1777,size=%llu,"
+			    "nr_inodes=%llu", (unsigned long long)e->me_size,
+			    (unsigned long long)(e->me_size / 1024 + 64));
+			if (mount("tmpfs", RUN_NEWROOT "/tmp", "tmpfs",
+			    RW_FLAGS, opts) == -1)
+				DIE("mount /tmp");
+			break;
+		case MOUNT_DEV:
+			/*
+			 * Only character devices, bound one by one without
+			 * MS_NODEV, which would make them unusable. /dev itself
+			 * is on the new root, read-only once built.
+			 */
+			snprintf(p, sizeof(p), "/dev/%s", e->me_path);
+			if (lstat(p, &st) == -1 || !S_ISCHR(st.st_mode))
+				DIEX("%s: not a character device", p);
+			jail_mkpath(p, 0);
+			jail_bind(p, p, MS_RDONLY | MS_NOSUID | MS_NOEXEC);
+			break;
+		}
+	}
+}
+
+/*
+ * The tenant's directories, each opened below the tenant directory with
+ * no symlink in the way (the tenant owns them and could have replaced one
+ * with a link to /etc), checked to be the tenant's, and bound through the
+ * descriptor, so what was checked is what gets mounted.
+ */
+static void
+jail_tenant(const struct run_spec *rs, int checkedfd)
+{
+	struct stat	 st, checked;
+	char		 src[64], dst[32];
+	size_t		 i;
+	int		 fd, rootfd;
+
+	/*
+	 * A bind source must be a mount of our own namespace, so the tenant
+	 * directory is opened again now, and must be the one checked before
+	 * unshare (every component of its path is root's).
+	 */
+	if ((rootfd = open(rs->rs_root, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(rootfd, &st) == -1 ||
+	    fstat(checkedfd, &checked) == -1)
+		DIE("%s", rs->rs_root);
+	if (st.st_dev != checked.st_dev || st.st_ino != checked.st_ino)
+		DIEX("%s: changed since it was checked", rs->rs_root);
+	for (i = 0; i < sizeof(tenant_dirs) / sizeof(tenant_dirs[0]); i++) {
+		if ((fd = open_beneath(rootfd, tenant_dirs[i].td_name,
+		    O_PATH | O_DIRECTORY, 0)) == -1)
+			DIE("%s/%s", rs->rs_root, tenant_dirs[i].td_name);
+		if (fstat(fd, &st) == -1 || !S_ISDIR(st.st_mode) ||
+		    st.st_uid != rs->rs_uid)
+			DIEX("%s/%s: not a directory of uid %u", rs->rs_root,
+			    tenant_dirs[i].td_name, rs->rs_uid);
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+		snprintf(dst, sizeof(dst), "/tenant/%s",
+		    tenant_dirs[i].td_name);
+		jail_mkpath(dst, 1);
+		jail_bind(src, dst, tenant_dirs[i].td_flags);
+		close(fd);
+	}
+	close(rootfd);
+}
+
+static void
+jail_build(const struct run_spec *rs, const struct run_setup *ru)
+{
+	/*
+	 * Private first, recursively: nothing we mount may propagate to the
+	 * host, and no host mount event may reach in.
+	 */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		DIE("make / private");
+	if (mount("tmpfs", RUN_NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV |
+	    MS_NOEXEC, NEWROOT_OPTS) == -1)
+		DIE("mount tmpfs on %s", RUN_NEWROOT);
+	jail_mounts(&ru->ru_mounts);
+	/* /proc is still the host's here; the binds need its fd links. */
+	jail_tenant(rs, ru->ru_rootfd);
+
+	/*
+	 * pivot_root(".", ".") stacks the old root on the new one
+	 * (pivot_root(2)); detaching "." then drops the old root with every
+	 * mount under it, /proc included, and leaves no put_old directory
+	 * behind. Programs that want /proc/self get nothing (THREATS 6).
+	 */
+	if (chdir(RUN_NEWROOT) == -1)
+		DIE("chdir %s", RUN_NEWROOT);
+	if (syscall(SYS_pivot_root, ".", ".") == -1)
+		DIE("pivot_root");
+	if (umount2(".", MNT_DETACH) == -1)
+		DIE("detach the old root");
+	if (chdir("/") == -1)
+		DIE("chdir /");
+	/* Built: no handler may add to it. */
+	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+	    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == -1)
+		DIE("remount / read-only");
+	if (sethostname("tenant", strlen("tenant")) == -1)
+		DIE("sethostname");
+}
+
+/* Nothing in any set: effective, permitted, inheritable, bounding, ambient. */
+static int
+jail_caps_empty(int last_cap)
+{
+	struct __user_cap_header_struct	 h;
+	struct __user_cap_data_struct	 d[_LINUX_CAPABILITY_U32S_3];
+	int				 i;
+
+	h.version = _LINUX_CAPABILITY_VERSION_3;
+	h.pid = 0;
+	if (syscall(SYS_capget, &h, d) == -1)
+		return 0;
+	for (i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		if (d[i].effective | d[i].permitted | d[i].inheritable)
+			return 0;
+	for (i = 0; i <= last_cap; i++)
+		if (prctl(PR_CAPBSET_READ, i, 0, 0, 0) != 0 ||
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, i, 0, 0) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * The bounding set and securebits need CAP_SETPCAP, which the uid change
+ * takes away, so they come first. NO_SETUID_FIXUP stays off: the change
+ * from uid 0 to the tenant's then clears every capability by itself, and
+ * the locks keep it that way. Groups, gid, uid in that order: after
+ * setresuid there is no CAP_SETGID. Then prove it instead of trusting it.
+ */
+static void
+jail_drop(const struct run_spec *rs, const struct run_setup *ru)
+{
+	uid_t	 u[3];
+	gid_t	 g[3];
+	int	 i;
+
+	for (i = 0; i <= ru->ru_last_cap; i++)
+		if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) == -1)
+			DIE("PR_CAPBSET_DROP %d", i);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1)
+		DIE("PR_CAP_AMBIENT_CLEAR_ALL");
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+	    SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+	    SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+	    0, 0, 0) == -1)
+		DIE("PR_SET_SECUREBITS");
+	if (setgroups(0, NULL) == -1 ||
+	    setresgid(rs->rs_gid, rs->rs_gid, rs->rs_gid) == -1 ||
+	    setresuid(rs->rs_uid, rs->rs_uid, rs->rs_uid) == -1)
+		DIE("drop to uid %u gid %u", rs->rs_uid, rs->rs_gid);
+	if (getresuid(&u[0], &u[1], &u[2]) == -1 ||
+	    getresgid(&g[0], &g[1], &g[2]) == -1)
+		DIE("getresuid");
+	for (i = 0; i < 3; i++)
+		if (u[i] != rs->rs_uid || g[i] != rs->rs_gid)
+			DIEX("ids are not the tenant's after the drop");
+	if (getgroups(0, NULL) != 0 || !jail_caps_empty(ru->ru_last_cap))
+		DIEX("groups or capabilities survived the drop");
+	if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1)
+		DIEX("was able to regain root");
+
+	/*
+	 * The kernel clears the parent-death signal on a credential change:
+	 * arm it again, then see whether the parent died in between.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		DIE("PR_SET_PDEATHSIG");
+	jail_parent_alive(ru->ru_alivefd);
+	/* Until exec: no core, and no ptrace or /proc access by the uid. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		DIE("PR_SET_DUMPABLE");
+}
+
+/*
+ * Errors go to the tenant's own handler.log from here on, opened as the
+ * tenant so root never creates or follows anything in the tenant's logs
+ * (O_NOFOLLOW; O_NONBLOCK so a FIFO planted there cannot hang us). If it
+ * cannot be opened, fd 2 stays what the supervisor gave.
+ */
+static void
+jail_stdio(void)
+{
+	struct stat	 st;
+	int		 fd;
+
+	fd = open("/tenant/logs/handler.log", O_WRONLY | O_APPEND | O_CREAT |
+	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd != -1 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    dup2(fd, STDERR_FILENO) == -1)
+		DIE("dup2 handler.log");
+	if (fd != -1)
+		close(fd);
+	if (dup2(PROTO_RUN_STDIO_FD, STDIN_FILENO) == -1 ||
+	    dup2(PROTO_RUN_STDIO_FD, STDOUT_FILENO) == -1)
+		DIE("dup2 stdio");
+	/* The tenant directory, the alive pipe, fd 4: nothing else passes. */
+	if (closefrom_safe(STDERR_FILENO + 1) == -1)
+		DIE("closefrom");
+}
+
+/*
+ * We stay behind as the namespace's init, holding nothing: the handler
+ * gets ordinary signal semantics (an init ignores signals it has no
+ * handler for, even SIGKILL from inside), and its orphans are reaped
+ * instead of piling up as zombies against RLIMIT_NPROC. When the handler
+ * exits, so do we, with its status, and the kernel kills what is left.
+ */
+static void __attribute__((__noreturn__))
+jail_init(pid_t handler)
+{
+	pid_t	 pid;
+	int	 status, fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		close(fd);
+	for (;;) {
+		if ((pid = waitpid(-1, &status, 0)) == -1 && errno != EINTR)
+			_exit(RUN_EXIT_SETUP);
+		if (pid == handler)
+			break;
+	}
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
+void
+jail_run(const struct run_spec *rs, const struct run_setup *ru)
+{
+	struct rlimit	 rl;
+	char		 path[PATH_MAX], err[256];
+	size_t		 k;
+	pid_t		 pid;
+
+	/* Root from here to the drop: not a moment without the parent. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		DIE("PR_SET_PDEATHSIG");
+	jail_parent_alive(ru->ru_alivefd);
+	/* No controlling terminal to push input into (THREATS 25). */
+	if (setsid() == -1)
+		DIE("setsid");
+	/*
+	 * A new network namespace has only a loopback that is down: no
+	 * network at all, and no abstract Unix socket of the host's
+	 * (THREATS 10). IPC: no SysV object of anyone else's.
+	 */
+	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+	    CLONE_NEWCGROUP | (rs->rs_network ? 0 : CLONE_NEWNET)) == -1)
+		DIE("unshare");
+	jail_build(rs, ru);
+	jail_drop(rs, ru);
+	/*
+	 * As the tenant: app/ is its own, mode 0700, and under the packaged
+	 * unit root holds no CAP_DAC_OVERRIDE to enter it (the system test
+	 * found this; tests run as a root that has it).
+	 */
+	if (chdir("/tenant/app") == -1)
+		DIE("chdir /tenant/app");
+
+	/* As the tenant, soft = hard: they can only go down from here. */
+	for (k = 0; k < ru->ru_limits.l_n; k++) {
+		rl.rlim_cur = rl.rlim_max = ru->ru_limits.l_ent[k].pl_value;
+		if (setrlimit(ru->ru_limits.l_ent[k].pl_resource, &rl) == -1)
+			DIE("setrlimit %s",
+			    limits_name(ru->ru_limits.l_ent[k].pl_resource));
+	}
+
+	jail_stdio();
+
+	/*
+	 * no_new_privs: a setuid binary under /usr (nosuid anyway) gains
+	 * nothing, and the filter needs it. The filter comes last, since it
+	 * would refuse the mounts above; it is inherited across exec.
+	 */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		DIE("no_new_privs");
+	if (policy_install(ru->ru_filter, err, sizeof(err)) == -1)
+		DIEX("%s", err);
+
+	snprintf(path, sizeof(path), "/tenant/app/%s", rs->rs_handler);
+	if ((pid = fork()) == -1)
+		DIE("fork");
+	if (pid == 0) {
+		execve(path, (char *[]){ (char *)rs->rs_handler, NULL },
+		    rs->rs_env);
+		log_warn("exec %s", path);
+		_exit(RUN_EXIT_EXEC);
+	}
+	jail_init(pid);
+}

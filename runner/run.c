@@ -1,0 +1,340 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * tenantd-run, the parent side. The supervisor (root) spawns it with
+ *
+ *	fd 3	a SOCK_SEQPACKET socket carrying one MSG_RUN_SPEC (proto.h)
+ *	fd 4	a SOCK_STREAM socket, the handler's stdin and stdout
+ *	0-2	/dev/null (stderr: where our own failures are reported)
+ *
+ * no arguments and no environment. We read and check the spec and every
+ * file the sandbox needs while we still see the host, make a new PID
+ * namespace, fork the child that becomes its init and then the handler
+ * (jail.c), and exit with the child's status: the handler's own, 128 + N
+ * if signal N killed it, RUN_EXIT_SETUP or RUN_EXIT_EXEC if it never ran.
+ * Killing us kills the child, and with it the namespace: every process the
+ * handler started.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <linux/capability.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include "run.h"
+#include "sys.h"
+
+#define RUN_SPEC_WAIT_MS	10000
+
+/*
+ * Namespace flags a handler's clone() may not carry. Plain fork and thread
+ * creation pass; a user namespace in particular would hand back every
+ * capability (after pivot_root the handler is not "chrooted", which is
+ * what stops unprivileged user namespaces in the worker's jail).
+ */
+static const unsigned long clone_denied[] = {
+	CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC,
+	CLONE_NEWUTS, CLONE_NEWCGROUP,
+};
+
+/* Families above every kernel's AF_MAX fail in the kernel itself. */
+#define RUN_AF_LIMIT		64
+
+static void
+run_reset_signals(void)
+{
+	struct sigaction	 sa;
+	sigset_t		 none;
+	int			 sig;
+
+	/* A mask or an ignored SIGTERM from the spawner would survive exec. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
+			DIE("sigaction %d", sig);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+		DIE("sigprocmask");
+}
+
+static void
+run_check_fd(int fd, int type)
+{
+	socklen_t	 len = sizeof(int);
+	int		 t;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &len) == -1 || t != type)
+		DIEX("fd %d is not the %s socket tenantd passes", fd,
+		    type == SOCK_SEQPACKET ? "SEQPACKET" : "STREAM");
+}
+
+static int
+run_name_ok(const char *s, const char *first, const char *rest, size_t max)
+{
+	size_t	 len = strlen(s);
+
+	return len >= 1 && len <= max && strchr(first, s[0]) != NULL &&
+	    strspn(s + 1, rest) == len - 1;
+}
+
+#define ALPHA	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#define ALNUM	ALPHA "0123456789"
+
+static void
+run_spec_read(struct run_spec *rs)
+{
+	static uint8_t	 buf[PROTO_MSG_MAX];
+	static char	 tag[16 + PROTO_STR_MAX];
+	struct pollfd	 pfd;
+	struct msg	 m;
+	ssize_t		 n;
+	size_t		 off = 0;
+	uint32_t	 i, cnt, v[3];
+	char		 err[256], *e, *eq;
+	int		 fd;
+
+	pfd.fd = PROTO_CHAN_FD;
+	pfd.events = POLLIN;
+	if ((n = poll(&pfd, 1, RUN_SPEC_WAIT_MS)) != 1)
+		DIEX("no run spec on fd %d", PROTO_CHAN_FD);
+	if ((n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd)) <= 0 ||
+	    fd != -1)
+		DIEX("run spec: cannot receive it");
+	if (msg_parse(&m, buf, (size_t)n) == -1 || m.m_type != MSG_RUN_SPEC ||
+	    msg_get_u32(&m, &v[0]) == -1 || msg_get_u32(&m, &v[1]) == -1 ||
+	    msg_get_u32(&m, &v[2]) == -1 ||
+	    msg_get_str(&m, rs->rs_root, sizeof(rs->rs_root)) == -1 ||
+	    msg_get_str(&m, rs->rs_policy, sizeof(rs->rs_policy)) == -1 ||
+	    msg_get_str(&m, rs->rs_slug, sizeof(rs->rs_slug)) == -1 ||
+	    msg_get_str(&m, rs->rs_handler, sizeof(rs->rs_handler)) == -1 ||
+	    msg_get_u32(&m, &cnt) == -1 || cnt > RUN_ENV_MAX)
+		DIEX("run spec: malformed");
+	for (i = 0; i < cnt; i++) {
+		e = rs->rs_envbuf + off;
+		if (msg_get_str(&m, e, sizeof(rs->rs_envbuf) - off) == -1)
+			DIEX("run spec: malformed environment");
+		/* NAME=value, NAME as a shell would take it. */
+		if ((eq = strchr(e, '=')) == NULL)
+			DIEX("run spec: environment entry without '='");
+		*eq = '\0';
+		if (!run_name_ok(e, ALPHA "_", ALNUM "_", PROTO_STR_MAX))
+			DIEX("run spec: bad environment name");
+		*eq = '=';
+		rs->rs_env[i] = e;
+		off += strlen(e) + 1;
+	}
+	rs->rs_env[cnt] = NULL;
+	if (msg_end(&m) == -1)
+		DIEX("run spec: trailing bytes");
+	rs->rs_uid = v[0];
+	rs->rs_gid = v[1];
+	rs->rs_network = (int)v[2];
+	snprintf(tag, sizeof(tag), "tenantd-run %s", rs->rs_slug);
+	log_procinit(tag);
+
+	if (rs->rs_uid == 0 || rs->rs_gid == 0 || v[0] == (uint32_t)-1 ||
+	    v[1] == (uint32_t)-1)
+		DIEX("refusing to run tenant code as uid %u gid %u", v[0],
+		    v[1]);
+	if (v[2] > 1)
+		DIEX("run spec: network is %u", v[2]);
+	if (slug_check_syntax(rs->rs_slug, strlen(rs->rs_slug)) != SLUG_OK)
+		DIEX("run spec: bad slug");
+	/* A handler is a plain file name in app/: no path, no dot file. */
+	if (!run_name_ok(rs->rs_handler, ALNUM "_-", ALNUM "._-",
+	    RUN_NAME_MAX))
+		DIEX("run spec: bad handler name");
+	if (rs->rs_policy[0] != '/')
+		DIEX("run spec: policy dir is not absolute");
+	/* The tenant directory, checked as the supervisor checks a jail. */
+	if (rs->rs_root[0] != '/' || (e = strrchr(rs->rs_root, '/')) == NULL ||
+	    strcmp(e + 1, rs->rs_slug) != 0)
+		DIEX("run spec: %s is not the directory of %s", rs->rs_root,
+		    rs->rs_slug);
+	if (jail_path_check(rs->rs_root, rs->rs_gid, err, sizeof(err)) == -1)
+		DIEX("%s", err);
+}
+
+/*
+ * The deny list from the policy file, plus the two argument rules it
+ * cannot express. Arguments are compared masked to 32 bits where the
+ * kernel reads an int, so high garbage bits cannot slip past (THREATS 24).
+ */
+static void *
+run_filter(const struct run_spec *rs, const char *path)
+{
+	struct policy	*pol;
+	char		 err[512];
+	void		*ctx;
+	size_t		 i;
+	int		 rc = 0, fam;
+
+	if ((pol = malloc(sizeof(*pol))) == NULL)
+		DIE("malloc");
+	if (denylist_load(path, pol, err, sizeof(err)) == -1 ||
+	    (ctx = policy_compile(pol, err, sizeof(err))) == NULL)
+		DIEX("%s", err);
+	free(pol);
+	for (i = 0; i < sizeof(clone_denied) / sizeof(clone_denied[0]) &&
+	    rc == 0; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+		    SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
+		    clone_denied[i], clone_denied[i]));
+	for (fam = 0; fam < RUN_AF_LIMIT && rc == 0; fam++) {
+		if (fam == AF_UNIX || (rs->rs_network &&
+		    (fam == AF_INET || fam == AF_INET6)))
+			continue;
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+		    SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
+		    0xffffffffU, (scmp_datum_t)fam));
+	}
+	if (rc != 0)
+		DIEX("seccomp_rule_add: %s", strerror(-rc));
+	return ctx;
+}
+
+static const char *
+run_policy_path(const struct run_spec *rs, const char *name,
+    char path[PATH_MAX])
+{
+	if ((size_t)snprintf(path, PATH_MAX, "%s/%s", rs->rs_policy, name) >=
+	    PATH_MAX)
+		DIEX("%s: path too long", rs->rs_policy);
+	return path;
+}
+
+/*
+ * Everything from the host, before any namespace: a broken policy file or
+ * a bad tenant directory fails here, before a single mount. The directory
+ * the child mounts its new root on is fixed and root's, and made here when
+ * missing; the mount itself is only ever seen in the child's namespace.
+ */
+static void
+run_setup_load(const struct run_spec *rs, struct run_setup *ru)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX], buf[32], err[512];
+	ssize_t		 n;
+
+	memset(ru, 0, sizeof(*ru));
+	if (mounts_load(run_policy_path(rs, RUN_MOUNTS_FILE, path),
+	    &ru->ru_mounts, err, sizeof(err)) == -1 ||
+	    limits_load(run_policy_path(rs, RUN_LIMITS_FILE, path),
+	    &ru->ru_limits, err, sizeof(err)) == -1)
+		DIEX("%s", err);
+	ru->ru_filter = run_filter(rs, run_policy_path(rs, RUN_SECCOMP_FILE,
+	    path));
+
+	/* The new root has no /proc to read it from later. */
+	if ((n = read_file("/proc/sys/kernel/cap_last_cap", buf,
+	    sizeof(buf) - 1)) <= 0)
+		DIE("cap_last_cap");
+	buf[n] = '\0';
+	ru->ru_last_cap = (int)strtol(buf, NULL, 10);
+	if (ru->ru_last_cap < CAP_SETPCAP || ru->ru_last_cap > 63)
+		DIEX("cap_last_cap: implausible value %d", ru->ru_last_cap);
+
+	if ((ru->ru_rootfd = open(rs->rs_root, O_PATH | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		DIE("%s", rs->rs_root);
+	if (fstat(ru->ru_rootfd, &st) == -1 || st.st_uid != 0)
+		DIEX("%s: not root's", rs->rs_root);
+
+	if ((mkdir(TENANTD_RUN_DIR, 0755) == -1 && errno != EEXIST) ||
+	    (mkdir(RUN_NEWROOT, 0755) == -1 && errno != EEXIST))
+		DIE("mkdir %s", RUN_NEWROOT);
+	if (jail_path_check(RUN_NEWROOT, 0, err, sizeof(err)) == -1)
+		DIEX("%s", err);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct run_spec		*rs;
+	struct run_setup	*ru;
+	pid_t			 ppid, pid;
+	int			 alive[2], status, fd;
+
+	log_init(0, 0);
+	log_procinit("tenantd-run");
+	if (argc != 1)
+		DIEX("usage: tenantd-run (started by tenantd, spec on fd %d)",
+		    PROTO_CHAN_FD);
+	if (geteuid() != 0)
+		DIEX("must be started as root");
+	/* 0-2 must be taken, or a descriptor opened below would land there. */
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", O_RDWR) != fd)
+			DIE("fd %d", fd);
+	umask(022);
+	run_reset_signals();
+
+	/*
+	 * Die with the supervisor: it kills us on timeout, and if it is
+	 * gone nobody would. getppid() after arming closes the race with a
+	 * supervisor that died first (it is never pid 1).
+	 */
+	ppid = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		DIE("PR_SET_PDEATHSIG");
+	if (ppid == 1 || getppid() != ppid)
+		DIEX("the supervisor is gone");
+
+	if ((rs = calloc(1, sizeof(*rs))) == NULL ||
+	    (ru = calloc(1, sizeof(*ru))) == NULL)
+		DIE("calloc");
+	run_check_fd(PROTO_CHAN_FD, SOCK_SEQPACKET);
+	run_check_fd(PROTO_RUN_STDIO_FD, SOCK_STREAM);
+	run_spec_read(rs);
+	if (close(PROTO_CHAN_FD) == -1)
+		DIE("close");
+	run_setup_load(rs, ru);
+
+	/*
+	 * Only the PID namespace is made here: unshare(CLONE_NEWPID) moves
+	 * our next child, not us, so the child below is the namespace's
+	 * init, and when it exits the kernel kills everything left in it.
+	 * The child makes its other namespaces itself: pivot_root moves the
+	 * root of every process of a mount namespace, and ours, root's,
+	 * must stay the host's.
+	 */
+	if (unshare(CLONE_NEWPID) == -1)
+		DIE("unshare(CLONE_NEWPID)");
+	/* The child watches the read end: EOF means we died. */
+	if (pipe2(alive, O_CLOEXEC) == -1)
+		DIE("pipe2");
+	if ((pid = fork()) == -1)
+		DIE("fork");
+	if (pid == 0) {
+		close(alive[1]);
+		ru->ru_alivefd = alive[0];
+		jail_run(rs, ru);
+	}
+
+	/* Nothing of the handler's may stay open here: its EOF is ours. */
+	close(alive[0]);
+	close(PROTO_RUN_STDIO_FD);
+	close(ru->ru_rootfd);
+	policy_release(ru->ru_filter);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			DIE("waitpid");
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}

@@ -1,0 +1,310 @@
+# Per-request handlers (CGI, RFC 3875; docs/tenant-code.md), end to end:
+# a tenant's app/routes sends paths to executables in its app/ directory,
+# which the supervisor runs in their own sandbox for each request. Each
+# handler sees its own tenant's environment and never the API credential
+# or an httpoxy proxy; bodies and headers round-trip; broken, oversized
+# and slow handlers get 502 and 504 while the tenant's other requests are
+# served; keep-alive and pipelining go on across handler responses; a bad
+# routes file serves no handlers at all, and static files as before.
+import json
+import os
+import time
+
+import pytest
+
+from conftest import Daemon, read_responses, request_bytes, wait_for
+
+ENV_SH = """#!/bin/sh
+printf 'Content-Type: text/plain\\r\\n'
+printf 'X-Handler: sh\\r\\n'
+printf '\\r\\n'
+env | sort
+"""
+
+ENV_PY = """#!/usr/bin/python3
+import json, os, sys
+body = sys.stdin.buffer.read()
+out = json.dumps({"env": dict(os.environ), "body": body.hex()}).encode()
+sys.stdout.buffer.write(b"Content-Type: application/json\\n\\n" + out)
+"""
+
+ECHO_PY = """#!/usr/bin/python3
+import os, sys
+body = sys.stdin.buffer.read()
+sys.stdout.buffer.write(b"Status: 201 Made It\\r\\n"
+    b"Content-Type: " + os.environ.get("CONTENT_TYPE", "none").encode() +
+    b"\\r\\nX-Length: " + os.environ.get("CONTENT_LENGTH", "-").encode() +
+    b"\\r\\nSet-Cookie: a=1\\r\\n"
+    b"Connection: close\\r\\nContent-Length: 1\\r\\n"
+    b"Transfer-Encoding: chunked\\r\\n\\r\\n" + body)
+"""
+
+SCRIPTS = {
+    "env.sh": ENV_SH,
+    "env.py": ENV_PY,
+    "echo.py": ECHO_PY,
+    "redirect.sh": "#!/bin/sh\nprintf 'Location: /elsewhere\\n\\n'\n",
+    "nothing.sh": "#!/bin/sh\nprintf 'Status: 204\\n\\n'\n",
+    "garbage.sh": "#!/bin/sh\necho this is not a CGI response\n",
+    "silent.sh": "#!/bin/sh\nexit 0\n",
+    "big.sh": ("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+               "head -c 200000 /dev/zero\n"),
+    "sleep.sh": "#!/bin/sh\nsleep 30\n",
+}
+
+ROUTES = """# test routes
+/env env.sh
+/env/py env.py   # the longer prefix wins
+/echo echo.py
+/redirect redirect.sh
+/nothing nothing.sh
+/garbage garbage.sh
+/silent silent.sh
+/big big.sh
+/sleep sleep.sh
+"""
+
+
+def write_app(d, slug, name, content, mode=0o755):
+    # app/ is public/'s sibling in the tenant directory.
+    return d.write_public(slug, os.path.join("..", "app", name), content,
+                          mode)
+
+
+def write_routes(d, slug, text):
+    # A new mtime and size for certain: the worker re-reads on a change.
+    path = write_app(d, slug, "routes", text, 0o644)
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000000))
+
+
+@pytest.fixture
+def cgi():
+    d = Daemon()
+    try:
+        for slug in ("acme", "globex"):
+            d.create(slug, f"{slug}'s own page\n")
+            d.ctl("limits", "set", slug, "handler_timeout", "1000")
+            d.ctl("limits", "set", slug, "handler_output", "150000")
+            for name, text in SCRIPTS.items():
+                write_app(d, slug, name, text)
+            write_routes(d, slug, ROUTES)
+        d.start()
+        yield d
+        # No handler, however bad, may cost the tenant its worker.
+        assert "lost worker" not in d.logtext(), d.logtext()
+    finally:
+        d.close()
+
+
+def one(d, raw, head_only=False, timeout=10):
+    rs, _, _ = d.exchange(raw, timeout=timeout, responses=1,
+                          head_only=head_only)
+    assert len(rs) == 1, f"no response to {raw[:60]!r}"
+    return rs[0]
+
+
+def env_lines(body):
+    out = {}
+    for line in body.decode().splitlines():
+        k, _, v = line.partition("=")
+        out[k] = v
+    return out
+
+
+def test_env_per_tenant(cgi):
+    hdrs = {"Authorization": "Bearer td1.1.secret-token",
+            "Proxy": "http://evil.example:3128/",
+            "X-Custom-Thing": "hello there",
+            "X_Under": "sneaky",
+            "X-Forwarded-For": "198.51.100.7"}
+    r = one(cgi, request_bytes(cgi.host("acme"), "/env/a%20b/c?x=1&y=%41",
+                               headers=hdrs, close=True))
+    assert r.status == 200, r
+    assert r.headers["content-type"] == "text/plain"
+    assert r.headers["x-handler"] == "sh"
+    e = env_lines(r.body)
+    want = {"TENANT": "acme", "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_NAME": "acme.test.localhost", "SERVER_PORT": "80",
+            "REQUEST_METHOD": "GET", "SCRIPT_NAME": "/env",
+            "PATH_INFO": "/a b/c", "QUERY_STRING": "x=1&y=%41",
+            "REQUEST_URI": "/env/a%20b/c?x=1&y=%41",
+            "REMOTE_ADDR": "198.51.100.7",
+            "HTTP_X_CUSTOM_THING": "hello there",
+            "HTTP_HOST": "acme.test.localhost"}
+    assert {k: e.get(k) for k in want} == want
+    for never in ("HTTP_AUTHORIZATION", "HTTP_PROXY", "HTTP_X_UNDER",
+                  "CONTENT_LENGTH"):
+        assert never not in e, never
+    assert b"secret-token" not in r.body
+
+    # globex's python handler, on the longer prefix, sees globex only.
+    r = one(cgi, request_bytes(cgi.host("globex"), "/env/py",
+                               headers=hdrs, close=True))
+    assert r.status == 200, r
+    j = json.loads(r.body)
+    e = j["env"]
+    assert e["TENANT"] == "globex"
+    assert e["SCRIPT_NAME"] == "/env/py"
+    assert e["PATH_INFO"] == ""
+    assert "HTTP_AUTHORIZATION" not in e and "HTTP_PROXY" not in e
+    # Nothing but the RFC 3875 set, the request's headers and ours.
+    allowed = {"GATEWAY_INTERFACE", "SERVER_SOFTWARE", "SERVER_PROTOCOL",
+               "SERVER_NAME", "SERVER_PORT", "REQUEST_METHOD", "SCRIPT_NAME",
+               "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "REMOTE_ADDR",
+               "TENANT", "PATH", "CONTENT_LENGTH", "CONTENT_TYPE",
+               # what python itself may add at start-up
+               "LC_CTYPE"}
+    extra = {k for k in e if k not in allowed and not k.startswith("HTTP_")}
+    assert not extra, extra
+
+
+def test_body_and_headers_round_trip(cgi):
+    body = bytes(range(256)) * 400          # 100 KiB, every byte value
+    raw = request_bytes(cgi.host("acme"), "/echo", method="POST", headers={
+        "Content-Type": "application/x-test",
+        "Content-Length": str(len(body))}, close=True) + body
+    r = one(cgi, raw)
+    assert r.status == 201 and r.reason == "Made It"
+    assert r.headers["content-type"] == "application/x-test"
+    assert r.headers["x-length"] == str(len(body))
+    assert r.headers["set-cookie"] == "a=1"
+    # Framing is ours: the handler's Content-Length and chunked are gone.
+    assert r.headers["content-length"] == str(len(body))
+    assert "transfer-encoding" not in r.headers
+    assert r.body == body
+    # A handler that never reads its stdin still answers in full.
+    for n in (10, 300000):
+        raw = request_bytes(cgi.host("acme"), "/env", method="PUT",
+                            headers={"Content-Length": str(n)}) + b"x" * n
+        rs, _, _ = cgi.exchange(raw, timeout=10, responses=1)
+        assert len(rs) == 1 and rs[0].status == 200, (n, rs)
+        assert b"CONTENT_LENGTH=%d" % n in rs[0].body
+    # HEAD: the headers a GET would get, no body.
+    r = one(cgi, request_bytes(cgi.host("acme"), "/env", method="HEAD",
+                               close=True), head_only=True)
+    assert r.status == 200 and r.body == b""
+    assert int(r.headers["content-length"]) > 0
+
+
+def test_status_and_location(cgi):
+    r = one(cgi, request_bytes(cgi.host("acme"), "/redirect", close=True))
+    assert r.status == 302 and r.headers["location"] == "/elsewhere"
+    r = one(cgi, request_bytes(cgi.host("acme"), "/nothing", close=True))
+    assert r.status == 204 and r.body == b""
+
+
+def test_bad_handlers(cgi):
+    for path in ("/garbage", "/silent", "/big"):
+        r = one(cgi, request_bytes(cgi.host("acme"), path, close=True))
+        assert r.status == 502, (path, r)
+    # The tenant is still served.
+    r = one(cgi, request_bytes(cgi.host("acme"), "/env", close=True))
+    assert r.status == 200
+    # Counted and logged like any request.
+    wait_for(lambda: "GET /garbage" in cgi.access_log("acme"), 5, "log")
+    assert "status=502" in cgi.access_log("acme")
+
+
+def test_timeout_others_served(cgi):
+    s = cgi.connect(timeout=10)
+    try:
+        t0 = time.monotonic()
+        s.sendall(request_bytes(cgi.host("acme"), "/sleep"))
+        # Meanwhile the same tenant answers a static file and a handler.
+        time.sleep(0.2)
+        r = one(cgi, request_bytes(cgi.host("acme"), "/", close=True))
+        assert r.status == 200 and r.body == b"acme's own page\n"
+        r = one(cgi, request_bytes(cgi.host("acme"), "/env", close=True))
+        assert r.status == 200
+        assert time.monotonic() - t0 < 1.0
+        rs, _, _ = read_responses(s, 1, 10)
+        assert len(rs) == 1 and rs[0].status == 504
+        assert 0.9 < time.monotonic() - t0 < 5
+        # The connection is still usable after a 504.
+        s.sendall(request_bytes(cgi.host("acme"), "/env"))
+        rs, _, _ = read_responses(s, 1, 10)
+        assert len(rs) == 1 and rs[0].status == 200
+    finally:
+        s.close()
+    # Nothing of the killed handler is left: no process of acme's uid but
+    # its worker(s), and no tenantd-run of this daemon.
+    uid = cgi.tenant_ids("acme")[0]
+    workers = set(cgi.workers("acme"))
+
+    def leftovers():
+        out = []
+        for p in os.listdir("/proc"):
+            if not p.isdigit() or int(p) in workers:
+                continue
+            try:
+                with open(f"/proc/{p}/status") as f:
+                    st = dict(line.split(":", 1) for line in f if ":" in line)
+            except OSError:
+                continue
+            if (st["Uid"].split()[0] == str(uid) or
+                    (st["Name"].strip() == "tenantd-run" and
+                     int(st["PPid"]) == cgi.proc.pid)):
+                out.append((p, st["Name"].strip()))
+        return out
+    wait_for(lambda: not leftovers(), 5, "no process left of the handler")
+
+
+def test_keepalive_and_pipelining(cgi):
+    body = b"pipelined body"
+    raw = (request_bytes(cgi.host("acme"), "/env") +
+           request_bytes(cgi.host("acme"), "/") +
+           request_bytes(cgi.host("acme"), "/echo", method="POST",
+                         headers={"Content-Length": str(len(body))}) + body +
+           request_bytes(cgi.host("acme"), "/redirect") +
+           request_bytes(cgi.host("acme"), "/", close=True))
+    rs, rest, eof = cgi.exchange(raw, timeout=10, responses=5)
+    assert [r.status for r in rs] == [200, 200, 201, 302, 200]
+    assert b"TENANT=acme" in rs[0].body
+    assert rs[1].body == b"acme's own page\n"
+    assert rs[2].body == body
+    assert rest == b""
+    # One connection served them all, in order.
+    wait_for(lambda: cgi.access_log("acme").count("conn=") >= 5, 5, "log")
+
+
+def test_bad_routes_serve_no_handlers(cgi):
+    cgi.write_public("acme", "env", "a static file called env\n")
+    write_routes(cgi, "acme", "/env env.sh\n/bad//prefix env.sh\n")
+    r = one(cgi, request_bytes(cgi.host("acme"), "/env", close=True))
+    assert r.status == 200 and r.body == b"a static file called env\n"
+    r = one(cgi, request_bytes(cgi.host("acme"), "/", close=True))
+    assert r.status == 200 and r.body == b"acme's own page\n"
+    cgi.wait_log(r"app/routes: line 2 is invalid")
+    # globex's routes are its own, and still work.
+    r = one(cgi, request_bytes(cgi.host("globex"), "/env", close=True))
+    assert r.status == 200 and b"TENANT=globex" in r.body
+    # Fixed: handlers again, without a restart.
+    write_routes(cgi, "acme", "/env env.sh\n")
+    r = one(cgi, request_bytes(cgi.host("acme"), "/env", close=True))
+    assert r.status == 200 and b"TENANT=acme" in r.body
+    # Never under /.tenantd/, never with a handler outside app/.
+    write_routes(cgi, "acme", "/.tenantd/x env.sh\n")
+    r = one(cgi, request_bytes(cgi.host("acme"), "/env", close=True))
+    assert r.status == 200 and r.body == b"a static file called env\n"
+    write_routes(cgi, "acme", "/env ../env.sh\n")
+    r = one(cgi, request_bytes(cgi.host("acme"), "/env", close=True))
+    assert r.status == 200 and r.body == b"a static file called env\n"
+
+
+def test_refused_requests(cgi):
+    # Dot segments in PATH_INFO, in any spelling: 400.
+    r = one(cgi, request_bytes(cgi.host("acme"), "/env/%2e%2e/x",
+                               close=True))
+    assert r.status == 400
+    # Chunked bodies are not decoded for handlers.
+    raw = request_bytes(cgi.host("acme"), "/echo", method="POST",
+                        headers={"Transfer-Encoding": "chunked"})
+    r = one(cgi, raw + b"5\r\nhello\r\n0\r\n\r\n")
+    assert r.status == 411
+    # Past the request body cap: 413, nothing read.
+    raw = request_bytes(cgi.host("acme"), "/echo", method="POST",
+                        headers={"Content-Length": str(2 * 1024 * 1024)})
+    r = one(cgi, raw)
+    assert r.status == 413

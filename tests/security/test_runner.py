@@ -1,0 +1,752 @@
+# tenantd-run, attacked from inside: handlers in sh and python3, written
+# into a real tenant's app/ (made by tenantctl), run through the runner
+# exactly as the supervisor spawns it (MSG_RUN_SPEC on fd 3, the handler's
+# stdio on fd 4, no environment), then asked to do what tenant code must
+# not (THREATS.md A-E). Needs root, like CI.
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import types
+
+import pytest
+
+from conftest import BUILD, POLICY, SRC, Daemon, proc_status, wait_for
+
+RUN = os.path.join(BUILD, "runner", "tenantd-run")
+EXIT_SETUP, EXIT_EXEC = 125, 127
+PY = "#!/usr/bin/python3\n"
+SH = "#!/bin/sh\n"
+UNISTD = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
+X86_64 = os.uname().machine == "x86_64"
+
+
+def msg_type(name):
+    """The number of a message type, counted in proto.h's enum."""
+    with open(os.path.join(SRC, "common", "proto.h")) as f:
+        text = f.read()
+    body = text[text.index("enum msg_type {"):]
+    body = body[:body.index("};")]
+    return re.findall(r"^\s*(MSG_[A-Z0-9_]+)", body, re.M).index(name)
+
+
+def put_str(s):
+    """proto.c msg_put_str: u16 length, then the bytes."""
+    b = s.encode()
+    return struct.pack("=H", len(b)) + b
+
+
+def run_spec(uid, gid, network, root, policy, slug, handler, env):
+    body = struct.pack("=III", uid, gid, network)
+    body += b"".join(put_str(s) for s in (root, policy, slug, handler))
+    body += struct.pack("=I", len(env))
+    body += b"".join(put_str(e) for e in env)
+    return struct.pack("=IIII", msg_type("MSG_RUN_SPEC"), 16 + len(body),
+                       0, 0) + body
+
+
+def spawn(message, stdin=b"", on_start=None, timeout=30):
+    """Start tenantd-run as the supervisor does: spec on fd 3, stdio on fd
+    4, /dev/null on 0 and 1 (stderr is kept to see its reasons), no
+    environment. Returns (handler stdout, exit status, runner stderr)."""
+    spec_here, spec_there = socket.socketpair(socket.AF_UNIX,
+                                              socket.SOCK_SEQPACKET)
+    io_here, io_there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    spec_here.send(message)
+    # A small exec'd step puts the two ends on 3 and 4 (pass_fds cannot).
+    move = ("import os, sys; os.dup2(%d, 3); os.dup2(%d, 4); "
+            "os.execv(sys.argv[1], sys.argv[1:])"
+            % (spec_there.fileno(), io_there.fileno()))
+    p = subprocess.Popen([sys.executable, "-c", move, RUN],
+                         pass_fds=(spec_there.fileno(), io_there.fileno()),
+                         env={}, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    spec_there.close()
+    io_there.close()
+    try:
+        io_here.settimeout(timeout)
+        try:
+            io_here.sendall(stdin)
+            io_here.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if on_start is not None:
+            on_start(p, io_here)
+        out = b""
+        while True:
+            try:
+                b = io_here.recv(65536)
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            out += b
+        _, err = p.communicate(timeout=timeout)
+        return out, p.returncode, err.decode(errors="replace")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        io_here.close()
+        spec_here.close()
+
+
+def tenant_pids(uid):
+    """Processes whose real uid is the tenant's, wherever they are."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if proc_status(pid)["Uid"].split()[0] == str(uid):
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+class Tenant:
+    def __init__(self, daemon, slug):
+        self.daemon = daemon
+        self.slug = slug
+        self.dir = daemon.tenant_dir(slug)
+        self.uid, self.gid = daemon.tenant_ids(slug)
+
+    def write_app(self, name, text, mode=0o755, owner=None):
+        path = os.path.join(self.dir, "app", name)
+        with open(path, "w") as f:
+            f.write(text)
+        uid, gid = owner or (self.uid, self.gid)
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+        return path
+
+    def spec(self, handler, env=(), network=0, uid=None, root=None,
+             policy=None, slug=None):
+        return run_spec(self.uid if uid is None else uid, self.gid,
+                        network, root or self.dir,
+                        policy or self.daemon.policy, slug or self.slug,
+                        handler, list(env))
+
+    def run(self, code, env=("PATH=/usr/bin:/bin",), stdin=b"", network=0,
+            name="handler", **kw):
+        """Run code as a handler; returns (stdout, status, stderr)."""
+        self.write_app(name, code)
+        return spawn(self.spec(name, env, network), stdin, **kw)
+
+    def py(self, body, **kw):
+        """A python3 handler; its stdout parsed as one repr() literal."""
+        out, rc, err = self.run(PY + body, **kw)
+        assert rc == 0, (rc, err, self.log())
+        import ast
+        return ast.literal_eval(out.decode())
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "logs", "handler.log")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+@pytest.fixture(scope="module")
+def env():
+    d = Daemon()
+    try:
+        d.create("acme")
+        d.create("globex", "globex's secret page\n")
+        yield types.SimpleNamespace(daemon=d, t=Tenant(d, "acme"),
+                                    other=Tenant(d, "globex"))
+    finally:
+        d.close()
+
+
+# Helpers the python handlers import by text: raw syscalls with errno.
+LIBC = """
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def sysc(nr, *args):
+    args = [ctypes.c_long(a) for a in args]
+    r = libc.syscall(ctypes.c_long(nr), *args)
+    return errno.errorcode.get(ctypes.get_errno(), "?") if r == -1 else r
+"""
+
+
+def test_env_and_stdio_round_trip(env):
+    """The spec's environment and nothing else (dash adds PWD, which shows
+    the handler starts in /tenant/app); stdin in, stdout out."""
+    out, rc, err = env.t.run(SH + "exec /usr/bin/env\n",
+                             env=["PATH=/usr/bin:/bin", "FOO=a=b c",
+                                  "HTTP_X_Y=1", "_u=", "Z9="])
+    assert rc == 0, err
+    assert sorted(out.decode().splitlines()) == sorted(
+        ["PATH=/usr/bin:/bin", "FOO=a=b c", "HTTP_X_Y=1", "_u=", "Z9=",
+         "PWD=/tenant/app"])
+    data = bytes(range(256)) * 1000
+    out, rc, err = env.t.run(PY + "import sys\nd = sys.stdin.buffer.read()\n"
+                             "sys.stdout.buffer.write(d[::-1])\n",
+                             stdin=data)
+    assert rc == 0 and out == data[::-1], err
+
+
+def test_exit_status_is_the_handlers(env):
+    assert env.t.run(SH + "exit 7\n")[1] == 7
+    assert env.t.run(SH + "kill -SEGV $$\n")[1] == 128 + signal.SIGSEGV
+    assert env.t.run(PY + "import ctypes\nctypes.string_at(0)\n")[1] == \
+        128 + signal.SIGSEGV
+
+
+def test_identity_and_no_capabilities(env):
+    """THREATS 13-17: tenant uid/gid everywhere, no groups, no capability
+    in any set, NNP on, nothing regained by asking."""
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    r = env.t.py(LIBC + f"""
+import socket
+hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)
+data = (ctypes.c_uint32 * 6)()
+assert libc.capget(hdr, data) == 0
+bounding = [libc.prctl(23, c, 0, 0, 0) for c in range({last} + 1)]
+ambient = [libc.prctl(47, 1, c, 0, 0) for c in range({last} + 1)]
+tries = {{}}
+for name, fn in [("setuid0", lambda: os.setuid(0)),
+                 ("setgid0", lambda: os.setgid(0)),
+                 ("setgroups", lambda: os.setgroups([0])),
+                 ("chown", lambda: os.chown("/tenant/data", 0, 0)),
+                 ("sethostname", lambda: socket.sethostname("x"))]:
+    try:
+        fn()
+        tries[name] = "done"
+    except OSError as e:
+        tries[name] = errno.errorcode[e.errno]
+print(repr(dict(res=(os.getresuid(), os.getresgid()),
+                groups=os.getgroups(), caps=list(data),
+                bounding=sorted(set(bounding)), ambient=sorted(set(ambient)),
+                nnp=libc.prctl(39, 0, 0, 0, 0),
+                host=socket.gethostname(), tries=tries)))
+""")
+    uid, gid = env.t.uid, env.t.gid
+    assert r["res"] == ((uid,) * 3, (gid,) * 3)
+    assert r["groups"] == []
+    assert r["caps"] == [0] * 6
+    assert r["bounding"] == [0] and r["ambient"] == [0]
+    assert r["nnp"] == 1
+    assert r["host"] == "tenant"
+    assert r["tries"] == {"setuid0": "EPERM", "setgid0": "EPERM",
+                          "setgroups": "EPERM", "chown": "EPERM",
+                          "sethostname": "EPERM"}
+
+
+def test_setuid_root_binary_gains_nothing(env):
+    """THREATS 17: a setuid-root copy of id(1) in app/ (placed by root)
+    runs with the tenant's euid: app/ is nosuid and NNP is set."""
+    env.t.write_app("suid-id", "", owner=(0, 0))
+    shutil.copy("/usr/bin/id", os.path.join(env.t.dir, "app", "suid-id"))
+    os.chmod(os.path.join(env.t.dir, "app", "suid-id"), 0o4755)
+    try:
+        out, rc, err = env.t.run(SH + "/tenant/app/suid-id -u\n"
+                                 "/tenant/app/suid-id -g\n")
+        assert rc == 0, err
+        assert out.split() == [str(env.t.uid).encode(),
+                               str(env.t.gid).encode()]
+    finally:
+        os.unlink(os.path.join(env.t.dir, "app", "suid-id"))
+
+
+def test_filesystem_view(env):
+    """THREATS 1, 5-7: what exists and what is writable inside."""
+    globex = os.path.join(env.other.dir, "public", "index.html")
+    r = env.t.py(LIBC + f"""
+def attempt(fn):
+    try:
+        fn()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+def write(p):
+    return attempt(lambda: open(p, "w").write("x"))
+def flags(p):
+    f = os.statvfs(p).f_flag
+    return sorted(n for n, b in [("ro", 1), ("nosuid", 2), ("nodev", 4),
+                                 ("noexec", 8)] if f & b)
+found = []
+for top, dirs, files in os.walk("/"):
+    if top == "/":
+        dirs[:] = [d for d in dirs if d != "usr"]
+    found += [os.path.join(top, n) for n in dirs + files
+              if n in ("billing.db", "tenant.json")]
+print(repr(dict(
+    root=sorted(os.listdir("/")), dev=sorted(os.listdir("/dev")),
+    tenant=sorted(os.listdir("/tenant")),
+    app=open("/tenant/app/handler").read(12),
+    writes={{p: write(p) for p in [
+        "/tenant/data/f", "/tenant/uploads/f", "/tenant/logs/f", "/tmp/f",
+        "/tenant/public/f", "/tenant/app/f", "/usr/f", "/etc/f", "/f",
+        "/dev/f", "/dev/null"]}},
+    urandom=len(open("/dev/urandom", "rb").read(16)),
+    proc=attempt(lambda: os.stat("/proc")),
+    self_fd=attempt(lambda: os.stat("/proc/self/fd/0")),
+    other=attempt(lambda: open({globex!r}).read()),
+    mine=attempt(lambda: open({env.t.dir!r} + "/billing.db").read()),
+    found=found,
+    flags={{p: flags(p) for p in ["/", "/usr", "/etc/ssl", "/tmp", "/dev/null",
+                                 "/tenant/app", "/tenant/public",
+                                 "/tenant/data", "/tenant/logs",
+                                 "/tenant/uploads"]}},
+)))
+""")
+    assert r["root"] == ["bin", "dev", "etc", "lib", "lib64", "sbin",
+                         "tenant", "tmp", "usr"]
+    assert r["dev"] == ["null", "urandom", "zero"]
+    assert r["tenant"] == ["app", "data", "logs", "public", "uploads"]
+    assert r["app"] == PY[:12]
+    assert r["writes"] == {
+        "/tenant/data/f": "ok", "/tenant/uploads/f": "ok",
+        "/tenant/logs/f": "ok", "/tmp/f": "ok", "/dev/null": "ok",
+        "/tenant/public/f": "EROFS", "/tenant/app/f": "EROFS",
+        "/usr/f": "EROFS", "/etc/f": "EROFS", "/f": "EROFS",
+        "/dev/f": "EROFS"}
+    assert r["urandom"] == 16
+    assert r["proc"] == r["self_fd"] == "ENOENT"
+    assert r["other"] == r["mine"] == "ENOENT"
+    assert r["found"] == []
+    ro = ["nodev", "nosuid", "ro"]
+    ro_noexec = ["nodev", "noexec", "nosuid", "ro"]
+    rw = ["nodev", "noexec", "nosuid"]
+    assert r["flags"] == {
+        "/": ro_noexec, "/usr": ro, "/etc/ssl": ro, "/tmp": rw,
+        "/dev/null": ["noexec", "nosuid", "ro"], "/tenant/app": ro,
+        "/tenant/public": ro_noexec, "/tenant/data": rw,
+        "/tenant/logs": rw, "/tenant/uploads": rw}
+    # What the handler wrote is the tenant's, in its own directory.
+    st = os.stat(os.path.join(env.t.dir, "data", "f"))
+    assert (st.st_uid, st.st_gid) == (env.t.uid, env.t.gid)
+
+
+def test_tmp_is_private_and_capped(env):
+    """THREATS 41, 43: /tmp takes 16M (tenant-code.mounts), then ENOSPC;
+    it is not the host's /tmp and is gone after the run."""
+    marker = f"/tmp/tenantd-runner-{os.getpid()}"
+    open(marker, "w").close()
+    try:
+        r = env.t.py(f"""
+import errno, os
+n = 0
+try:
+    with open("/tmp/fill", "wb") as f:
+        while n < 64 << 20:
+            f.write(b"x" * 65536)
+            f.flush()
+            n += 65536
+    e = "none"
+except OSError as x:
+    e = errno.errorcode[x.errno]
+print(repr(dict(n=n, e=e, host=os.path.exists({marker!r}))))
+""")
+    finally:
+        os.unlink(marker)
+    assert r["e"] == "ENOSPC" and r["n"] <= 16 << 20, r
+    assert not r["host"]
+    assert env.t.py("import os\nprint(repr(os.listdir('/tmp')))\n") == []
+
+
+def test_no_exec_from_writable_places(env):
+    """Files the handler writes cannot be run: data/ and /tmp are
+    noexec; app/ is where handlers live and it is read-only."""
+    r = env.t.py("""
+import errno, os, subprocess
+res = {}
+for d in ["/tenant/data", "/tmp"]:
+    p = d + "/x.sh"
+    with open(p, "w") as f:
+        f.write("#!/bin/sh\\necho ran\\n")
+    os.chmod(p, 0o755)
+    try:
+        res[d] = subprocess.run([p], capture_output=True).stdout
+    except OSError as e:
+        res[d] = errno.errorcode[e.errno]
+print(repr(res))
+""")
+    assert r == {"/tenant/data": "EACCES", "/tmp": "EACCES"}
+
+
+def test_rlimits_from_the_policy(env):
+    r = env.t.py("""
+import resource as r
+print(repr({n: r.getrlimit(getattr(r, "RLIMIT_" + n.upper()))
+            for n in ["core", "nproc", "nofile", "fsize", "as", "cpu",
+                      "stack", "memlock", "msgqueue"]}))
+""")
+    want = {"core": 0, "nproc": 64, "nofile": 256, "fsize": 100 << 20,
+            "as": 1 << 30, "cpu": 10, "stack": 8 << 20, "memlock": 0,
+            "msgqueue": 0}
+    assert r == {k: (v, v) for k, v in want.items()}
+
+
+def denied_syscalls():
+    """(name, number, errno) of every rule in tenant-code.seccomp."""
+    nrs = {}
+    with open(UNISTD) as f:
+        for line in f:
+            m = re.match(r"#define __NR_(\w+)\s+(\d+)", line)
+            if m:
+                nrs[m.group(1)] = int(m.group(2))
+    out = []
+    with open(os.path.join(POLICY, "tenant-code.seccomp")) as f:
+        for line in f:
+            w = line.split("#", 1)[0].split()
+            if len(w) == 3:
+                out.append((w[0], nrs[w[0]], w[2]))
+    return out
+
+
+@pytest.mark.skipif(not X86_64, reason="syscall numbers of x86_64 (CI)")
+def test_every_denied_syscall_fails_with_its_errno(env):
+    """THREATS 26-29: each call the deny list names answers its errno
+    (zero arguments: where the kernel itself would answer, it answers
+    something else, e.g. 0 for unshare(0) or ptrace(TRACEME))."""
+    calls = denied_syscalls()
+    assert len(calls) > 40
+    r = env.t.py(LIBC + f"""
+print(repr({{name: sysc(nr, 0, 0, 0, 0, 0, 0) for name, nr, _ in {calls!r}}}))
+""")
+    assert r == {name: want for name, _, want in calls}
+
+
+@pytest.mark.skipif(not X86_64, reason="syscall numbers of x86_64 (CI)")
+def test_namespaces_and_mounts_refused(env):
+    """THREATS 27: clone with a CLONE_NEW* flag, unshare, mount fail; a
+    plain fork and a thread still work (interpreters need them)."""
+    r = env.t.py(LIBC + """
+import threading
+SIGCHLD, NEWUSER, NEWNET, NEWNS = 17, 0x10000000, 0x40000000, 0x20000
+res = {}
+for name, flags in [("user", NEWUSER), ("net", NEWNET), ("ns", NEWNS),
+                    ("user-high", NEWUSER | (1 << 32))]:
+    res["clone-" + name] = sysc(56, flags | SIGCHLD, 0, 0, 0, 0)
+    if isinstance(res["clone-" + name], int) and res["clone-" + name] == 0:
+        os._exit(0)
+res["unshare-user"] = sysc(272, NEWUSER)
+res["mount"] = sysc(165, 0, 0, 0, 0, 0)
+pid = os.fork()
+if pid == 0:
+    os._exit(3)
+res["fork"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+t = threading.Thread(target=lambda: res.setdefault("thread", "ran"))
+t.start()
+t.join()
+print(repr(res))
+""")
+    assert r.pop("fork") == 3 and r.pop("thread") == "ran"
+    assert r == {"clone-user": "EPERM", "clone-net": "EPERM",
+                 "clone-ns": "EPERM", "clone-user-high": "EPERM",
+                 "unshare-user": "EPERM", "mount": "EPERM"}
+
+
+SOCKETS = """
+import socket
+def sock(fam, typ=socket.SOCK_STREAM):
+    try:
+        socket.socket(fam, typ).close()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+def conn(fam, addr):
+    try:
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(3)
+        s.connect(addr)
+        return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e))
+"""
+
+
+@pytest.fixture
+def listeners():
+    """A TCP port on 127.0.0.1 and an abstract Unix socket, outside."""
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(8)
+    ab = socket.socket(socket.AF_UNIX)
+    name = f"tenantd-runner-test-{os.getpid()}"
+    ab.bind("\0" + name)
+    ab.listen(8)
+    yield types.SimpleNamespace(port=tcp.getsockname()[1], abstract=name)
+    tcp.close()
+    ab.close()
+
+
+@pytest.mark.parametrize("network", [0, 1])
+def test_network(env, listeners, network):
+    """THREATS 10, 30: without the network no socket but AF_UNIX, nothing
+    reachable, not even the host's abstract sockets (own network
+    namespace); with it AF_INET/AF_INET6 reach the host, other families
+    still fail. Socket families are compared as 32-bit ints (THREATS 24)."""
+    r = env.t.py(LIBC + SOCKETS + f"""
+print(repr(dict(
+    inet=sock(socket.AF_INET), inet6=sock(socket.AF_INET6),
+    udp=sock(socket.AF_INET, socket.SOCK_DGRAM),
+    netlink=sock(socket.AF_NETLINK, socket.SOCK_RAW),
+    packet=sock(socket.AF_PACKET, socket.SOCK_RAW),
+    vsock=sock(40), unix=sock(socket.AF_UNIX),
+    inet_high=sysc(41, (1 << 32) | socket.AF_INET, 1, 0),
+    tcp=conn(socket.AF_INET, ("127.0.0.1", {listeners.port})),
+    abstract=conn(socket.AF_UNIX, "\\0{listeners.abstract}"),
+)))
+""", network=network)
+    assert r.pop("unix") == "ok"
+    assert r.pop("netlink") == r.pop("packet") == r.pop("vsock") == "EPERM"
+    abstract = r.pop("abstract")
+    if network:
+        assert r.pop("inet_high") >= 0
+        assert r == {"inet": "ok", "inet6": "ok", "udp": "ok", "tcp": "ok"}
+    else:
+        assert r == {"inet": "EPERM", "inet6": "EPERM", "udp": "EPERM",
+                     "inet_high": "EPERM", "tcp": "EPERM"}
+        assert abstract == "ECONNREFUSED"
+
+
+def test_signals_and_ptrace_stay_inside(env):
+    """THREATS 34-35: the handler's PID namespace holds only its own
+    processes (it is pid 2, the runner's init is 1); kill(-1) reaches none
+    outside; ptrace of
+    anything is refused by the filter."""
+    victim = subprocess.Popen(["sleep", "30"],
+                              preexec_fn=lambda: os.setresuid(env.t.uid,
+                                                              env.t.uid,
+                                                              env.t.uid))
+    try:
+        r = env.t.py(LIBC + f"""
+import signal
+res = dict(pid=os.getpid(), ppid=os.getppid())
+try:
+    os.kill({victim.pid}, 0)
+    res["victim"] = "visible"
+except OSError as e:
+    res["victim"] = errno.errorcode[e.errno]
+res["ptrace_attach"] = sysc(101, 16, {victim.pid}, 0, 0)
+res["ptrace_traceme"] = sysc(101, 0, 0, 0, 0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+res["kill_all"] = sysc(62, -1, 9)
+print(repr(res))
+""")
+        assert r["pid"] == 2 and r["ppid"] == 1
+        assert r["victim"] == "ESRCH"
+        assert r["ptrace_attach"] == r["ptrace_traceme"] == "EPERM"
+        assert victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+@pytest.mark.skipif(not X86_64, reason="i386 and x32 entry points are "
+                    "x86_64 things (CI is x86_64)")
+@pytest.mark.parametrize("how", ["x32", "int80"])
+def test_foreign_architectures_killed(env, how):
+    """THREATS 21-22: the x32 bit and i386 int 0x80 kill the handler
+    (SIGSYS), not an ENOSYS it could shrug off."""
+    code = LIBC + {
+        "x32": "print(sysc(0x40000000 | 39))\n",
+        "int80": """
+import mmap
+m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE |
+              mmap.PROT_EXEC)
+m.write(b"\\xb8\\x14\\x00\\x00\\x00\\xcd\\x80\\xc3")  # getpid; int 0x80
+f = ctypes.CFUNCTYPE(ctypes.c_long)(
+    ctypes.addressof(ctypes.c_char.from_buffer(m)))
+print(f())
+""",
+    }[how]
+    out, rc, err = env.t.run(PY + code)
+    assert rc == 128 + signal.SIGSYS, (out, rc, err)
+    assert out == b""
+
+
+def wait_no_tenant_procs(uid, timeout=5):
+    wait_for(lambda: not tenant_pids(uid), timeout,
+             f"the processes of uid {uid} to be gone: {tenant_pids(uid)}")
+
+
+def test_background_process_dies_with_the_handler(env):
+    """No process outlives its run: the handler is its namespace's init."""
+    t0 = time.monotonic()
+    out, rc, err = env.t.run(SH + "/usr/bin/sleep 1000 &\n"
+                             "/usr/bin/setsid /usr/bin/sleep 1000 &\n"
+                             "echo started\n")
+    assert rc == 0 and out == b"started\n", err
+    assert time.monotonic() - t0 < 10
+    assert tenant_pids(env.t.uid) == []
+
+
+def test_fork_bomb_stops_at_nproc(env):
+    """THREATS 40: forks stop at RLIMIT_NPROC (64, every process of the
+    uid), the handler still finishes, and every child dies with it."""
+    r = env.t.py("""
+import errno, os, time
+n, e = 0, None
+while n < 1000:
+    try:
+        pid = os.fork()
+    except OSError as x:
+        e = errno.errorcode[x.errno]
+        break
+    if pid == 0:
+        time.sleep(100)
+        os._exit(0)
+    n += 1
+print(repr((n, e)))
+""")
+    n, e = r
+    assert e == "EAGAIN" and 40 < n < 64, r
+    wait_no_tenant_procs(env.t.uid)
+
+
+def test_killing_the_runner_kills_everything(env):
+    """The supervisor's timeout: SIGKILL to tenantd-run, and the handler
+    and all it started are gone too (parent-death signal, PID 1)."""
+    def kill_when_ready(p, sock):
+        line = b""
+        while not line.endswith(b"ready\n"):
+            b = sock.recv(100)
+            assert b, "handler ended early"
+            line += b
+        assert len(tenant_pids(env.t.uid)) >= 3
+        p.kill()
+
+    t0 = time.monotonic()
+    out, rc, err = env.t.run(SH + "/usr/bin/sleep 1000 &\n"
+                             "/usr/bin/sleep 1000 &\necho ready\n"
+                             "/usr/bin/sleep 1000\n",
+                             on_start=kill_when_ready)
+    assert rc == -signal.SIGKILL
+    assert time.monotonic() - t0 < 10
+    wait_no_tenant_procs(env.t.uid)
+
+
+def test_stderr_goes_to_handler_log(env):
+    out, rc, err = env.t.run(SH + "echo to-the-log >&2\n")
+    assert rc == 0 and "to-the-log" in env.t.log()
+    st = os.stat(os.path.join(env.t.dir, "logs", "handler.log"))
+    assert (st.st_uid, st.st_mode & 0o777) == (env.t.uid, 0o600)
+
+
+def test_missing_handler_is_127(env):
+    out, rc, err = spawn(env.t.spec("no-such-handler"))
+    assert rc == EXIT_EXEC
+    assert "no-such-handler" in env.t.log()
+
+
+@pytest.fixture
+def planted(env):
+    """Swap one of the tenant's directories for something else, then put
+    it back."""
+    moved = []
+
+    def plant(name, how):
+        path = os.path.join(env.t.dir, name)
+        os.rename(path, path + ".real")
+        moved.append(path)
+        how(path)
+    yield plant
+    for path in moved:
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
+            os.rmdir(path)
+        os.rename(path + ".real", path)
+
+
+@pytest.mark.parametrize("name,how", [
+    ("data", "symlink-etc"), ("logs", "symlink-other"),
+    ("app", "symlink-other"), ("uploads", "root-dir"),
+    ("public", "file")])
+def test_planted_tenant_dir_refused(env, planted, name, how):
+    """THREATS 8: a tenant directory the tenant swapped for a symlink (to
+    /etc, or to another tenant's), or one not the tenant's: the runner
+    refuses before the handler runs, and mounts nothing through it."""
+    def symlink_to(target):
+        return lambda p: os.symlink(target, p)
+
+    def root_dir(p):
+        os.mkdir(p, 0o755)
+
+    def a_file(p):
+        open(p, "w").close()
+        os.chown(p, env.t.uid, env.t.gid)
+
+    env.t.write_app("handler", SH + "echo ran\n")
+    planted(name, {"symlink-etc": symlink_to("/etc"),
+                   "symlink-other": symlink_to(os.path.join(env.other.dir,
+                                                            name)),
+                   "root-dir": root_dir, "file": a_file}[how])
+    out, rc, err = spawn(env.t.spec("handler"))
+    assert rc == EXIT_SETUP and out == b"", err
+    assert name in err
+
+
+BAD_SPECS = {
+    "uid-0": dict(uid=0),
+    "handler-dotdot": dict(handler="../handler"),
+    "handler-slash": dict(handler="a/b"),
+    "handler-dot": dict(handler=".hidden"),
+    "handler-empty": dict(handler=""),
+    "handler-long": dict(handler="h" * 65),
+    "env-no-equals": dict(env=["FOO"]),
+    "env-bad-name": dict(env=["1FOO=x"]),
+    "env-dash": dict(env=["FO-O=x"]),
+    "network-2": dict(network=2),
+    "root-relative": dict(root="state/tenants/acme"),
+    "root-other-slug": dict(slug="globex"),
+    "root-not-jail": dict(root="/tmp", slug="tmp"),
+    "policy-relative": dict(policy="policy"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(BAD_SPECS))
+def test_bad_spec_refused(env, what):
+    kw = dict(BAD_SPECS[what])
+    env.t.write_app("handler", SH + "echo ran\n")
+    spec = env.t.spec(kw.pop("handler", "handler"), **kw)
+    out, rc, err = spawn(spec)
+    assert rc == EXIT_SETUP and out == b"", err
+    assert "tenantd-run" in err
+
+
+def test_malformed_message_refused(env):
+    env.t.write_app("handler", SH + "echo ran\n")
+    good = env.t.spec("handler")
+    for bad in [good[:-1], good + b"\0", b"\0" * 16,
+                struct.pack("=I", msg_type("MSG_RUN_REQUEST")) + good[4:]]:
+        out, rc, err = spawn(bad)
+        assert rc == EXIT_SETUP and out == b"", err
+
+
+def test_broken_policy_refused(env):
+    """A policy file that does not parse fails the run before anything
+    is mounted; so does one the tenant (or anyone but root) could write."""
+    pol = os.path.join(env.daemon.dir, "policy-broken")
+    shutil.copytree(env.daemon.policy, pol)
+    try:
+        env.t.write_app("handler", SH + "echo ran\n")
+        for name, text in [("tenant-code.mounts", "ro /proc # no\n"),
+                           ("tenant-code.seccomp", "read # allow\n"),
+                           ("tenant-code.limits", "nproc 1\n")]:
+            path = os.path.join(pol, name)
+            shutil.copy(os.path.join(env.daemon.policy, name), path)
+            with open(path, "a") as f:
+                f.write(text)
+            out, rc, err = spawn(env.t.spec("handler", policy=pol))
+            assert rc == EXIT_SETUP and out == b"", err
+            assert name in err
+            shutil.copy(os.path.join(env.daemon.policy, name), path)
+        os.chmod(os.path.join(pol, "tenant-code.seccomp"), 0o666)
+        out, rc, err = spawn(env.t.spec("handler", policy=pol))
+        assert rc == EXIT_SETUP and "writable by root only" in err, err
+    finally:
+        shutil.rmtree(pol)
