@@ -206,6 +206,7 @@ msg_type_str(uint32_t type)
 		[MSG_RUN_FAILED] = "RUN_FAILED",
 		[MSG_RUN_KILL] = "RUN_KILL",
 		[MSG_RUN_SPEC] = "RUN_SPEC",
+		[MSG_APP_CONNECT] = "APP_CONNECT",
 	};
 
 	if (type >= MSG_TYPE_MAX)

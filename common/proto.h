@@ -84,6 +84,7 @@ enum msg_type {
 	MSG_RUN_FAILED,		/* sup -> worker */
 	MSG_RUN_KILL,		/* worker -> sup */
 	MSG_RUN_SPEC,		/* sup -> tenantd-run, on its fd 3 */
+	MSG_APP_CONNECT,	/* worker -> sup: a connection to a persistent app */
 	MSG_TYPE_MAX
 };
 
@@ -151,7 +152,23 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
  * MSG_RUN_SPEC (to tenantd-run, whose fd 4 is the handler's stdio): u32
  *     uid, u32 gid, u32 network (0/1), str jail root, str policy dir, str
  *     slug, str handler, u32 n, n x str "NAME=value".
+ *     With m_flags RUN_SPEC_PERSISTENT, fd 4 is instead a listening
+ *     SOCK_STREAM socket: the program is a persistent app, which gets it
+ *     as its fd 3 the systemd way (LISTEN_FDS=1, LISTEN_PID=its pid,
+ *     LISTEN_FDNAMES=http), stdin and stdout /dev/null.
+ *
+ * Persistent apps. A route marked "persistent" names a long-running HTTP
+ * server. The worker sends MSG_APP_CONNECT: m_conn_id = run id, str
+ * program (the same rules as a handler's name). The supervisor starts the
+ * app if it is not running (through tenantd-run, with a listening socket
+ * it keeps across restarts), connects to it, and answers MSG_RUN_STARTED
+ * with the connected socket, or MSG_RUN_FAILED (503: cannot start, or in
+ * its crash backoff). The worker sends the request (HTTP/1.0, Connection:
+ * close), reads the response to EOF, and closes; MSG_RUN_KILL is not used
+ * for apps. The supervisor restarts a crashed app with backoff and stops
+ * one idle for app_idle.
  */
+#define RUN_SPEC_PERSISTENT	1
 #define RUN_NAME_MAX		64
 #define RUN_ENV_MAX		128
 #define RUN_MAX_PER_WORKER	16

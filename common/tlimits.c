@@ -51,6 +51,7 @@ static const struct {
 	[TL_HANDLER_OUTPUT] = { "handler_output", U_SIZE, 1 * M_, 1 * K_,
 	    64 * M_ },
 	[TL_NETWORK] = { "network", U_BOOL, 0, 0, 1 },
+	[TL_APP_IDLE] = { "app_idle", U_MS, 300000, 1000, 86400000 },
 };
 
 static int

@@ -33,6 +33,7 @@ enum tlimit {
 	TL_HANDLER_TIMEOUT,		/* ms, 5000: a handler's wall time; 504 */
 	TL_HANDLER_OUTPUT,		/* bytes, 1M: a handler's response; 502 */
 	TL_NETWORK,			/* 0/1, 0: tenant code gets no network */
+	TL_APP_IDLE,			/* ms, 300000: a persistent app stops */
 	TL_MAX
 };
 

@@ -10,9 +10,11 @@
  *      /dev of three devices, no /proc; pivot_root into it, read-only
  *   3. capabilities and ids dropped for good, and the drop proved
  *   4. rlimits (tenant-code.limits)
- *   5. stdio: the stream socket on 0 and 1, logs/handler.log on 2
+ *   5. stdio: the stream socket on 0 and 1, logs/handler.log on 2; a
+ *      persistent app: /dev/null on 0 and 1, the listening socket on 3
  *   6. no_new_privs, then the seccomp deny list, last
- *   7. fork: the child execs /tenant/app/<handler>, we stay its init
+ *   7. fork: the child execs /tenant/app/<handler> (an app with the
+ *      LISTEN_* variables of sd_listen_fds(3)), we stay its init
  *
  * Because this process is the namespace's init, its exit (on the
  * handler's) makes the kernel kill every process the handler left behind.
@@ -333,7 +335,7 @@ jail_drop(const struct run_spec *rs, const struct run_setup *ru)
  * cannot be opened, fd 2 stays what the supervisor gave.
  */
 static void
-jail_stdio(void)
+jail_stdio(int persistent)
 {
 	struct stat	 st;
 	int		 fd;
@@ -345,12 +347,51 @@ jail_stdio(void)
 		DIE("dup2 handler.log");
 	if (fd != -1)
 		close(fd);
-	if (dup2(PROTO_RUN_STDIO_FD, STDIN_FILENO) == -1 ||
-	    dup2(PROTO_RUN_STDIO_FD, STDOUT_FILENO) == -1)
-		DIE("dup2 stdio");
-	/* The tenant directory, the alive pipe, fd 4: nothing else passes. */
-	if (closefrom_safe(STDERR_FILENO + 1) == -1)
+	if (!persistent) {
+		if (dup2(PROTO_RUN_STDIO_FD, STDIN_FILENO) == -1 ||
+		    dup2(PROTO_RUN_STDIO_FD, STDOUT_FILENO) == -1)
+			DIE("dup2 stdio");
+		/* The tenant directory, the alive pipe, fd 4: none passes. */
+		if (closefrom_safe(STDERR_FILENO + 1) == -1)
+			DIE("closefrom");
+		return;
+	}
+
+	/*
+	 * An app talks through its socket only. Its /dev/null is the one in
+	 * the new root, opened as the tenant: a bind of the host's (checked
+	 * to be a character device when bound) on a root nobody else can
+	 * write, so no host descriptor need be carried through the build.
+	 * The open lands above 2 and may land on 3, so it is closed before
+	 * the socket goes there; whatever else 3 held (the tenant
+	 * directory's O_PATH, used up by now) is replaced. dup2 leaves the
+	 * copy on 3 open across exec; fd 4 itself is closed.
+	 */
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		DIE("/dev/null (\"dev null\" in %s)", RUN_MOUNTS_FILE);
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1)
+		DIE("dup2 /dev/null");
+	if (close(fd) == -1)
+		DIE("close");
+	if (dup2(PROTO_RUN_STDIO_FD, RUN_APP_LISTEN_FD) == -1)
+		DIE("dup2 listening socket");
+	if (closefrom_safe(RUN_APP_LISTEN_FD + 1) == -1)
 		DIE("closefrom");
+}
+
+/* The variables of sd_listen_fds(3), which only we may set for an app. */
+static int
+jail_listen_var(const char *e)
+{
+	static const char	*const names[] = {
+		"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+	};
+	size_t			 i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strncmp(e, names[i], strlen(names[i])) == 0)
+			return 1;
+	return 0;
 }
 
 /*
@@ -366,7 +407,8 @@ jail_init(pid_t handler)
 	pid_t	 pid;
 	int	 status, fd;
 
-	for (fd = 0; fd <= 2; fd++)
+	/* 3: a persistent app's listening socket, which stays the app's. */
+	for (fd = 0; fd <= RUN_APP_LISTEN_FD; fd++)
 		close(fd);
 	for (;;) {
 		if ((pid = waitpid(-1, &status, 0)) == -1 && errno != EINTR)
@@ -382,9 +424,13 @@ jail_init(pid_t handler)
 void
 jail_run(const struct run_spec *rs, const struct run_setup *ru)
 {
+	static char	 listen_fds[] = "LISTEN_FDS=1";
+	static char	 listen_names[] = "LISTEN_FDNAMES=http";
+	static char	 listen_pid[32];
+	static char	*envp[RUN_ENV_MAX + 4];
 	struct rlimit	 rl;
 	char		 path[PATH_MAX], err[256];
-	size_t		 k;
+	size_t		 k, n;
 	pid_t		 pid;
 
 	/* Root from here to the drop: not a moment without the parent. */
@@ -420,7 +466,7 @@ jail_run(const struct run_spec *rs, const struct run_setup *ru)
 			    limits_name(ru->ru_limits.l_ent[k].pl_resource));
 	}
 
-	jail_stdio();
+	jail_stdio(rs->rs_persistent);
 
 	/*
 	 * no_new_privs: a setuid binary under /usr (nosuid anyway) gains
@@ -433,12 +479,34 @@ jail_run(const struct run_spec *rs, const struct run_setup *ru)
 	if (policy_install(ru->ru_filter, err, sizeof(err)) == -1)
 		DIEX("%s", err);
 
+	/*
+	 * An app's LISTEN_* come first, and the spec's own of those names
+	 * are dropped, so nothing in its environment can point the app at
+	 * another descriptor or process (sd_listen_fds(3) checks LISTEN_PID).
+	 */
+	n = 0;
+	if (rs->rs_persistent) {
+		envp[n++] = listen_fds;
+		envp[n++] = listen_pid;
+		envp[n++] = listen_names;
+	}
+	for (k = 0; rs->rs_env[k] != NULL; k++)
+		if (!rs->rs_persistent || !jail_listen_var(rs->rs_env[k]))
+			envp[n++] = rs->rs_env[k];
+	envp[n] = NULL;
+
 	snprintf(path, sizeof(path), "/tenant/app/%s", rs->rs_handler);
 	if ((pid = fork()) == -1)
 		DIE("fork");
 	if (pid == 0) {
+		/*
+		 * The pid the app sees, in this PID namespace, only known
+		 * after the fork. snprintf is safe here: we have no threads.
+		 */
+		snprintf(listen_pid, sizeof(listen_pid), "LISTEN_PID=%ld",
+		    (long)getpid());
 		execve(path, (char *[]){ (char *)rs->rs_handler, NULL },
-		    rs->rs_env);
+		    envp);
 		log_warn("exec %s", path);
 		_exit(RUN_EXIT_EXEC);
 	}

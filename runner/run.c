@@ -4,7 +4,8 @@
  * tenantd-run, the parent side. The supervisor (root) spawns it with
  *
  *	fd 3	a SOCK_SEQPACKET socket carrying one MSG_RUN_SPEC (proto.h)
- *	fd 4	a SOCK_STREAM socket, the handler's stdin and stdout
+ *	fd 4	a SOCK_STREAM socket, the handler's stdin and stdout; or,
+ *		with RUN_SPEC_PERSISTENT, a listening one, the app's fd 3
  *	0-2	/dev/null (stderr: where our own failures are reported)
  *
  * no arguments and no environment. We read and check the spec and every
@@ -91,6 +92,23 @@ run_name_ok(const char *s, const char *first, const char *rest, size_t max)
 	    strspn(s + 1, rest) == len - 1;
 }
 
+/*
+ * A persistent app's fd 4 is the supervisor's listening socket, which it
+ * keeps across the app's restarts. A connected socket here would give an
+ * app that can never accept: refuse it now, not as a hung request later.
+ */
+static void
+run_check_listening(int fd)
+{
+	socklen_t	 len = sizeof(int);
+	int		 on;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1 ||
+	    on != 1)
+		DIEX("fd %d is not the listening socket a persistent app needs",
+		    fd);
+}
+
 #define ALPHA	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #define ALNUM	ALPHA "0123456789"
 
@@ -99,11 +117,12 @@ run_spec_read(struct run_spec *rs)
 {
 	static uint8_t	 buf[PROTO_MSG_MAX];
 	static char	 tag[16 + PROTO_STR_MAX];
+	struct msg_hdr	 h;
 	struct pollfd	 pfd;
 	struct msg	 m;
 	ssize_t		 n;
 	size_t		 off = 0;
-	uint32_t	 i, cnt, v[3];
+	uint32_t	 i, cnt, v[3], flags = 0;
 	char		 err[256], *e, *eq;
 	int		 fd;
 
@@ -114,6 +133,17 @@ run_spec_read(struct run_spec *rs)
 	if ((n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd)) <= 0 ||
 	    fd != -1)
 		DIEX("run spec: cannot receive it");
+	/*
+	 * MSG_RUN_SPEC is the one message with header flags, and msg_parse()
+	 * refuses flags on all (no other has any): take them from the raw
+	 * header and clear them before it looks. They are checked below.
+	 */
+	if ((size_t)n >= sizeof(h)) {
+		memcpy(&h, buf, sizeof(h));
+		flags = h.flags;
+		h.flags = 0;
+		memcpy(buf, &h, sizeof(h));
+	}
 	if (msg_parse(&m, buf, (size_t)n) == -1 || m.m_type != MSG_RUN_SPEC ||
 	    msg_get_u32(&m, &v[0]) == -1 || msg_get_u32(&m, &v[1]) == -1 ||
 	    msg_get_u32(&m, &v[2]) == -1 ||
@@ -143,6 +173,7 @@ run_spec_read(struct run_spec *rs)
 	rs->rs_uid = v[0];
 	rs->rs_gid = v[1];
 	rs->rs_network = (int)v[2];
+	rs->rs_persistent = flags == RUN_SPEC_PERSISTENT;
 	snprintf(tag, sizeof(tag), "tenantd-run %s", rs->rs_slug);
 	log_procinit(tag);
 
@@ -152,6 +183,8 @@ run_spec_read(struct run_spec *rs)
 		    v[1]);
 	if (v[2] > 1)
 		DIEX("run spec: network is %u", v[2]);
+	if (flags != 0 && flags != RUN_SPEC_PERSISTENT)
+		DIEX("run spec: unknown flags %#x", flags);
 	if (slug_check_syntax(rs->rs_slug, strlen(rs->rs_slug)) != SLUG_OK)
 		DIEX("run spec: bad slug");
 	/* A handler is a plain file name in app/: no path, no dot file. */
@@ -301,6 +334,8 @@ main(int argc, char *argv[])
 	run_check_fd(PROTO_CHAN_FD, SOCK_SEQPACKET);
 	run_check_fd(PROTO_RUN_STDIO_FD, SOCK_STREAM);
 	run_spec_read(rs);
+	if (rs->rs_persistent)
+		run_check_listening(PROTO_RUN_STDIO_FD);
 	if (close(PROTO_CHAN_FD) == -1)
 		DIE("close");
 	run_setup_load(rs, ru);

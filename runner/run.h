@@ -29,6 +29,12 @@
 #define RUN_EXIT_SETUP		125	/* the sandbox could not be built */
 #define RUN_EXIT_EXEC		127	/* the handler could not be executed */
 
+/*
+ * Where a persistent app finds its listening socket: the first fd of
+ * sd_listen_fds(3) (SD_LISTEN_FDS_START), so stock libraries find it.
+ */
+#define RUN_APP_LISTEN_FD	3
+
 /* Every failure before the handler runs ends the run; nothing is retried. */
 #define DIE(...)	do { log_warn(__VA_ARGS__); _exit(RUN_EXIT_SETUP); } \
 			while (0)
@@ -40,6 +46,7 @@ struct run_spec {
 	uid_t		 rs_uid;
 	gid_t		 rs_gid;
 	int		 rs_network;
+	int		 rs_persistent;	/* RUN_SPEC_PERSISTENT: fd 4 listens */
 	char		 rs_root[PATH_MAX];
 	char		 rs_policy[PATH_MAX];
 	char		 rs_slug[SLUG_MAX_LEN + 1];

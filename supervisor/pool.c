@@ -1079,6 +1079,30 @@ on_run_request(struct worker *w, struct msg *m, int fd)
 	return 0;
 }
 
+/*
+ * A worker wants a connection to one of its tenant's persistent apps.
+ * A name that is not a plain file name is the worker's fault; an app that
+ * cannot start, or is in its crash backoff, is a 503 for that request.
+ */
+static int
+on_app_connect(struct worker *w, struct msg *m, int fd)
+{
+	char		 name[RUN_NAME_MAX + 1];
+	struct msgbuf	 mb;
+
+	if (m->m_conn_id == 0 || msg_get_str(m, name, sizeof(name)) == -1 ||
+	    !run_name_ok(name) || msg_end(m) == -1)
+		return -1;
+	if (shutting_down || priv_app_connect(w, m->m_conn_id, name,
+	    (int)w->w_tenant->t_lim[TL_NETWORK],
+	    w->w_tenant->t_lim[TL_APP_IDLE]) == -1) {
+		msg_init(&mb, MSG_RUN_FAILED, m->m_conn_id);
+		msg_put_u32(&mb, 503);
+		return priv_send(w, &mb);
+	}
+	return 0;
+}
+
 static int
 on_run_kill(struct worker *w, struct msg *m, int fd)
 {
@@ -1114,6 +1138,7 @@ static const struct {
 	{ MSG_STATE_USAGE, ST(W_READY) | ST(W_DRAINING), 0, on_usage },
 	{ MSG_RUN_REQUEST, ST(W_READY) | ST(W_DRAINING), 0, on_run_request },
 	{ MSG_RUN_KILL, ST(W_READY) | ST(W_DRAINING), 0, on_run_kill },
+	{ MSG_APP_CONNECT, ST(W_READY) | ST(W_DRAINING), 0, on_app_connect },
 };
 
 /*
@@ -1465,6 +1490,7 @@ pool_registry_changed(uint64_t gen)
 				}
 				tenant_fail_queue(t, t->t_status ==
 				    TENANT_SUSPENDED ? 503 : 404, 60);
+				priv_apps_stop(t->t_id);
 				continue;
 			}
 			/*
@@ -1578,6 +1604,7 @@ pool_kill_all(void)
 	TAILQ_FOREACH(w, &all_workers, w_all)
 		priv_kill(w);
 	priv_runs_kill_all();
+	priv_apps_stop(0);
 }
 
 /*

@@ -13,7 +13,10 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -161,62 +164,57 @@ fd_above(int fd, int min)
 }
 
 /*
- * Start worker w's run `id` of `handler` with the environment `env`
- * (validated by the caller). 0: started, and the worker has been sent its
- * end of the handler's stdio; -1: nothing started (the caller answers the
- * worker with RUN_FAILED).
+ * Exec tenantd-run for tenant t's program `prog`, with the spec on its fd 3
+ * and `fd4` on its fd 4 (the handler's stdio, or an app's listening
+ * socket with RUN_SPEC_PERSISTENT in `flags`). The environment was checked
+ * by the caller. Returns the pid with *pidfd set, or -1.
  */
-int
-priv_run(struct worker *w, uint32_t id, const char *handler,
-    char *const env[], size_t nenv, int network, uint64_t timeout_ms)
+static pid_t
+runner_spawn(const struct tenant *t, const char *prog, char *const env[],
+    size_t nenv, int network, uint32_t flags, int fd4, int *pidfd)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
-	struct tenant			 t;
 	struct msgbuf			 mb;
-	struct run			*r;
+	struct msg_hdr			 h;
 	char				*argv[] = { "tenantd-run", NULL };
 	char				*envp[] = { NULL };
 	char				 dir[PATH_MAX];
-	int				 spec[2] = { -1, -1 }, io[2] = { -1, -1 };
-	int				 rc;
+	int				 spec[2] = { -1, -1 }, io = -1, rc;
 	size_t				 i;
-	pid_t				 pid;
+	pid_t				 pid = -1;
 
-	if (registry_tenant_by_id(priv_registry(), w->w_tenant->t_id, &t) !=
-	    REG_OK || t.t_status != TENANT_ACTIVE || t.t_uid == 0 ||
-	    t.t_gid == 0)
-		return -1;
+	*pidfd = -1;
 	snprintf(dir, sizeof(dir), "%s/tenants/%s", conf->c_state_dir,
-	    t.t_slug);
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return -1;
+	    t->t_slug);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, spec) == -1 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io) == -1 ||
 	    (spec[1] = fd_above(spec[1], PROTO_RUN_STDIO_FD + 1)) == -1 ||
-	    (io[1] = fd_above(io[1], PROTO_RUN_STDIO_FD + 1)) == -1) {
+	    (io = fcntl(fd4, F_DUPFD_CLOEXEC, PROTO_RUN_STDIO_FD + 1)) == -1) {
 		log_warn("%s: socketpair", __func__);
-		goto fail;
+		goto out;
 	}
 	/*
 	 * The spec goes out first: the socket holds it until tenantd-run
 	 * reads it, and a spec that does not fit is refused before any
 	 * process exists.
 	 */
-	msg_init(&mb, MSG_RUN_SPEC, id);
-	msg_put_u32(&mb, t.t_uid);
-	msg_put_u32(&mb, t.t_gid);
+	msg_init(&mb, MSG_RUN_SPEC, 0);
+	memcpy(&h, mb.mb_data, sizeof(h));
+	h.flags = flags;
+	memcpy(mb.mb_data, &h, sizeof(h));
+	msg_put_u32(&mb, t->t_uid);
+	msg_put_u32(&mb, t->t_gid);
 	msg_put_u32(&mb, network != 0);
 	msg_put_str(&mb, dir);
 	msg_put_str(&mb, conf->c_policy_dir);
-	msg_put_str(&mb, t.t_slug);
-	msg_put_str(&mb, handler);
+	msg_put_str(&mb, t->t_slug);
+	msg_put_str(&mb, prog);
 	msg_put_u32(&mb, (uint32_t)nenv);
 	for (i = 0; i < nenv; i++)
 		msg_put_str(&mb, env[i]);
 	if (msg_finish(&mb) == -1 || msg_send(spec[0], &mb, -1) == -1) {
 		log_warn("%s: spec", __func__);
-		goto fail;
+		goto out;
 	}
 
 	/* As for a worker: a fresh session, default signals, no env. */
@@ -225,7 +223,7 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	posix_spawn_file_actions_adddup2(&fa, 0, 1);
 	/* Our stderr: tenantd-run's own failures land in our log. */
 	posix_spawn_file_actions_adddup2(&fa, spec[1], PROTO_CHAN_FD);
-	posix_spawn_file_actions_adddup2(&fa, io[1], PROTO_RUN_STDIO_FD);
+	posix_spawn_file_actions_adddup2(&fa, io, PROTO_RUN_STDIO_FD);
 	posix_spawn_file_actions_addclosefrom_np(&fa, PROTO_RUN_STDIO_FD + 1);
 	posix_spawn_file_actions_addchdir_np(&fa, "/");
 	priv_spawnattr(&attr);
@@ -235,17 +233,56 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	if (rc != 0) {
 		errno = rc;
 		log_warn("%s: %s", __func__, conf->c_runner);
-		goto fail;
+		pid = -1;
+		goto out;
 	}
-	close(spec[0]);
-	close(spec[1]);
-	close(io[1]);
-	spec[0] = spec[1] = io[1] = -1;
-	r->r_pid = pid;
-	if ((r->r_pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1) {
+	if ((*pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1) {
 		log_warn("%s: pidfd_open", __func__);
 		kill(pid, SIGKILL);
 	}
+out:
+	for (i = 0; i < 2; i++)
+		if (spec[i] != -1)
+			close(spec[i]);
+	if (io != -1)
+		close(io);
+	return pid;
+}
+
+/*
+ * Start worker w's run `id` of `handler` with the environment `env`
+ * (validated by the caller). 0: started, and the worker has been sent its
+ * end of the handler's stdio; -1: nothing started (the caller answers the
+ * worker with RUN_FAILED).
+ */
+int
+priv_run(struct worker *w, uint32_t id, const char *handler,
+    char *const env[], size_t nenv, int network, uint64_t timeout_ms)
+{
+	struct tenant	 t;
+	struct msgbuf	 mb;
+	struct run	*r;
+	int		 io[2];
+	pid_t		 pid;
+
+	if (registry_tenant_by_id(priv_registry(), w->w_tenant->t_id, &t) !=
+	    REG_OK || t.t_status != TENANT_ACTIVE || t.t_uid == 0 ||
+	    t.t_gid == 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (pid = runner_spawn(&t, handler, env, nenv, network, 0, io[1],
+	    &r->r_pidfd)) == -1) {
+		free(r);
+		close(io[0]);
+		close(io[1]);
+		return -1;
+	}
+	close(io[1]);
+	r->r_pid = pid;
 	r->r_worker = w;
 	r->r_id = id;
 	snprintf(r->r_what, sizeof(r->r_what), "%s/%s", t.t_slug, handler);
@@ -266,13 +303,200 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	}
 	close(io[0]);
 	return 0;
-fail:
-	for (i = 0; i < 2; i++) {
-		if (spec[i] != -1)
-			close(spec[i]);
-		if (io[i] != -1)
-			close(io[i]);
+}
+
+/*
+ * Persistent apps: one per tenant and program, started on the first
+ * request and kept while used. Its listening socket is ours, bound in a
+ * root-only directory, and outlives the app's restarts: connections made
+ * while it restarts wait in the backlog. We connect for each request and
+ * give the worker that connection, so the worker needs no socket() of
+ * its own and the app never learns a path to anything outside.
+ */
+#define APP_BACKOFF_MAX		60	/* seconds */
+#define APP_STABLE		10.0	/* an app up this long did not crash-loop */
+
+struct app {
+	TAILQ_ENTRY(app) a_entry;
+	int64_t		 a_tenant;
+	char		 a_name[RUN_NAME_MAX + 1];
+	char		 a_what[SLUG_MAX_LEN + RUN_NAME_MAX + 8];
+	struct sockaddr_un a_sun;
+	int		 a_lfd;
+	pid_t		 a_pid;		/* 0: not running */
+	int		 a_pidfd;
+	int		 a_stopping;	/* we killed it: idle or the tenant went */
+	unsigned int	 a_failures;
+	ev_tstamp	 a_started;
+	ev_tstamp	 a_next_start;
+	ev_child	 a_child;
+	ev_timer	 a_idle;
+};
+static TAILQ_HEAD(, app) apps = TAILQ_HEAD_INITIALIZER(apps);
+
+static void
+app_stop(struct app *a, const char *why)
+{
+	if (a->a_pid == 0 || a->a_pidfd == -1)
+		return;
+	log_info("app %s (pid %d): stopping: %s", a->a_what, (int)a->a_pid,
+	    why);
+	a->a_stopping = 1;
+	if (syscall(SYS_pidfd_send_signal, a->a_pidfd, SIGKILL, NULL, 0) ==
+	    -1 && errno != ESRCH)
+		log_warn("%s: pid %d", __func__, (int)a->a_pid);
+}
+
+static void
+app_idle_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	app_stop(t->data, "idle");
+}
+
+static void
+app_child_cb(struct ev_loop *l, ev_child *c, int revents)
+{
+	struct app	*a = c->data;
+	ev_tstamp	 up = ev_now(l) - a->a_started, wait;
+
+	ev_child_stop(l, c);
+	if (a->a_pidfd != -1)
+		close(a->a_pidfd);
+	a->a_pidfd = -1;
+	a->a_pid = 0;
+	if (a->a_stopping) {
+		a->a_stopping = 0;
+		a->a_failures = 0;
+		return;
 	}
-	free(r);
-	return -1;
+	/* It ended on its own: a crash. Back off, more so if it keeps on. */
+	if (up >= APP_STABLE)
+		a->a_failures = 0;
+	a->a_failures++;
+	wait = a->a_failures >= 7 ? APP_BACKOFF_MAX :
+	    (1 << (a->a_failures - 1));
+	if (wait > APP_BACKOFF_MAX)
+		wait = APP_BACKOFF_MAX;
+	a->a_next_start = ev_now(l) + wait;
+	log_warnx("app %s ended after %.1fs (%s %d); next start in %.0fs",
+	    a->a_what, up, WIFSIGNALED(c->rstatus) ? "signal" : "status",
+	    WIFSIGNALED(c->rstatus) ? WTERMSIG(c->rstatus) :
+	    WEXITSTATUS(c->rstatus), wait);
+}
+
+/* Our listening socket for the app, in a directory only root can enter. */
+static int
+app_listen(struct app *a, const char *slug)
+{
+	char	 dir[PATH_MAX];
+	int	 fd;
+
+	if (snprintf(dir, sizeof(dir), "%s/apps", conf->c_run_dir) >=
+	    (int)sizeof(dir) || (mkdir(dir, 0700) == -1 && errno != EEXIST))
+		return -1;
+	memset(&a->a_sun, 0, sizeof(a->a_sun));
+	a->a_sun.sun_family = AF_UNIX;
+	if (snprintf(a->a_sun.sun_path, sizeof(a->a_sun.sun_path),
+	    "%s/%s.%s", dir, slug, a->a_name) >= (int)sizeof(a->a_sun.sun_path))
+		return -1;
+	(void)unlink(a->a_sun.sun_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a->a_sun, sizeof(a->a_sun)) == -1 ||
+	    chmod(a->a_sun.sun_path, 0600) == -1 || listen(fd, 128) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static struct app *
+app_get(const struct tenant *t, const char *name)
+{
+	struct app	*a;
+
+	TAILQ_FOREACH(a, &apps, a_entry)
+		if (a->a_tenant == t->t_id && strcmp(a->a_name, name) == 0)
+			return a;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->a_tenant = t->t_id;
+	a->a_pidfd = -1;
+	snprintf(a->a_name, sizeof(a->a_name), "%s", name);
+	snprintf(a->a_what, sizeof(a->a_what), "%s/%s", t->t_slug, name);
+	if ((a->a_lfd = app_listen(a, t->t_slug)) == -1) {
+		log_warn("app %s: listening socket", a->a_what);
+		free(a);
+		return NULL;
+	}
+	ev_timer_init(&a->a_idle, app_idle_cb, 0., 0.);
+	a->a_idle.data = a;
+	TAILQ_INSERT_TAIL(&apps, a, a_entry);
+	return a;
+}
+
+/*
+ * A connection to tenant w's persistent app `name`, started if need be,
+ * for the worker's run `id`. -1: none (not startable, or backing off).
+ */
+int
+priv_app_connect(struct worker *w, uint32_t id, const char *name,
+    int network, uint64_t idle_ms)
+{
+	static char	 tenv[16 + SLUG_MAX_LEN];
+	char		*env[] = { tenv, "PATH=/usr/bin:/bin" };
+	struct tenant	 t;
+	struct msgbuf	 mb;
+	struct app	*a;
+	int		 fd;
+
+	if (registry_tenant_by_id(priv_registry(), w->w_tenant->t_id, &t) !=
+	    REG_OK || t.t_status != TENANT_ACTIVE || t.t_uid == 0 ||
+	    t.t_gid == 0 || (a = app_get(&t, name)) == NULL)
+		return -1;
+	if (a->a_pid == 0) {
+		if (ev_now(loop) < a->a_next_start)
+			return -1;
+		snprintf(tenv, sizeof(tenv), "TENANT=%s", t.t_slug);
+		if ((a->a_pid = runner_spawn(&t, name, env, 2, network,
+		    RUN_SPEC_PERSISTENT, a->a_lfd, &a->a_pidfd)) == -1) {
+			a->a_pid = 0;
+			return -1;
+		}
+		a->a_started = ev_now(loop);
+		ev_child_init(&a->a_child, app_child_cb, a->a_pid, 0);
+		a->a_child.data = a;
+		ev_child_start(loop, &a->a_child);
+		log_info("app %s started (pid %d)", a->a_what, (int)a->a_pid);
+	}
+	/* Connected at once: the kernel queues it until the app accepts. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a->a_sun, sizeof(a->a_sun)) ==
+	    -1) {
+		log_warn("app %s: connect", a->a_what);
+		close(fd);
+		return -1;
+	}
+	ev_timer_stop(loop, &a->a_idle);
+	ev_timer_set(&a->a_idle, idle_ms / 1000.0, 0.);
+	ev_timer_start(loop, &a->a_idle);
+	msg_init(&mb, MSG_RUN_STARTED, id);
+	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, fd) == -1)
+		log_warn("%s: worker %d", __func__, (int)w->w_pid);
+	close(fd);
+	return 0;
+}
+
+/* A tenant no longer active: its apps stop (they start again if it is). */
+void
+priv_apps_stop(int64_t tenant)
+{
+	struct app	*a;
+
+	TAILQ_FOREACH(a, &apps, a_entry)
+		if (tenant == 0 || a->a_tenant == tenant)
+			app_stop(a, tenant == 0 ? "tenantd is stopping" :
+			    "its tenant is not active");
 }

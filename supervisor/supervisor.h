@@ -238,5 +238,8 @@ unsigned int priv_runs_of(const struct worker *);
 void	 priv_run_kill(const struct worker *, uint32_t);
 void	 priv_runs_orphan(const struct worker *);
 void	 priv_runs_kill_all(void);
+int	 priv_app_connect(struct worker *, uint32_t, const char *, int,
+	    uint64_t);
+void	 priv_apps_stop(int64_t);
 
 #endif

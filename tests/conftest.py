@@ -351,8 +351,8 @@ def proc_status(pid):
     return out
 
 
-def children(ppid):
-    """(pid, uid) of the live children of ppid."""
+def processes():
+    """(pid, status dict) of every live process."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -361,9 +361,15 @@ def children(ppid):
             st = proc_status(int(d))
         except OSError:
             continue
-        if st.get("PPid") == str(ppid) and st.get("State", "")[:1] != "Z":
-            out.append((int(d), int(st["Uid"].split()[0])))
+        if st.get("State", "")[:1] != "Z":
+            out.append((int(d), st))
     return out
+
+
+def children(ppid):
+    """(pid, uid) of the live children of ppid."""
+    return [(p, int(st["Uid"].split()[0])) for p, st in processes()
+            if st.get("PPid") == str(ppid)]
 
 
 @pytest.fixture

@@ -13,6 +13,12 @@
  *                             cgi_started <-- RUN_STARTED + fd (or FAILED)
  *                             body -> fd, SHUT_WR, fd -> output until EOF
  *   http_cgi_done        <-   (or 502 oversize, 504 timeout -- RUN_KILL -->)
+ *
+ * A persistent app (a route marked "persistent") goes the same way with
+ * MSG_APP_CONNECT instead of MSG_RUN_REQUEST: the fd is a connection to
+ * the app, which gets an HTTP/1.0 request (built by http.c) and answers
+ * until it closes. The app outlives the request, so giving up on it only
+ * closes our connection: it is never killed from here.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +52,7 @@ struct cgi_run {
 	size_t		 ru_out_len;
 	size_t		 ru_out_cap;
 	char		 ru_handler[RUN_NAME_MAX + 1];
+	int		 ru_app;	/* 1: an app's connection */
 };
 
 static struct cgi_run	*runs[RUN_MAX_PER_WORKER];
@@ -135,8 +142,9 @@ routes_refresh(void)
 	}
 	if (cgi_routes_parse(buf, len, &routes, &line) == -1) {
 		log_warnx("%s: line %zu is invalid (\"<path-prefix> "
-		    "<handler>\", at most %d routes); no handlers are served "
-		    "until it is fixed", ROUTES_PATH, line, CGI_ROUTES_MAX);
+		    "<handler> [persistent]\", at most %d routes); no "
+		    "handlers are served until it is fixed", ROUTES_PATH, line,
+		    CGI_ROUTES_MAX);
 		return;
 	}
 	log_debug("%s: %zu routes", ROUTES_PATH, routes.cr_n);
@@ -220,7 +228,10 @@ cgi_free(struct cgi_run *ru)
 	free(ru);
 }
 
-/* The run is over: status 0 with its output, or the status to answer. */
+/*
+ * The run is over: status 0 with its output, or the status to answer.
+ * kill asks the supervisor to end a handler; an app is only let go.
+ */
 static void
 cgi_finish(struct cgi_run *ru, int status, int kill)
 {
@@ -228,8 +239,8 @@ cgi_finish(struct cgi_run *ru, int status, int kill)
 	uint8_t		*out = ru->ru_out;
 	size_t		 len = ru->ru_out_len;
 
-	if (kill && worker_send(MSG_RUN_KILL, ru->ru_id, NULL, 0, -1, 0,
-	    0) == -1)
+	if (kill && !ru->ru_app && worker_send(MSG_RUN_KILL, ru->ru_id, NULL,
+	    0, -1, 0, 0) == -1)
 		log_warn("%s: run %u: RUN_KILL", __func__, ru->ru_id);
 	cgi_detach(ru);
 	ru->ru_out = NULL;
@@ -243,7 +254,8 @@ cgi_cancel(struct cgi_run *ru)
 {
 	if (ru == NULL)
 		return;
-	if (worker_send(MSG_RUN_KILL, ru->ru_id, NULL, 0, -1, 0, 0) == -1)
+	if (!ru->ru_app && worker_send(MSG_RUN_KILL, ru->ru_id, NULL, 0, -1,
+	    0, 0) == -1)
 		log_warn("%s: run %u: RUN_KILL", __func__, ru->ru_id);
 	cgi_detach(ru);
 	cgi_free(ru);
@@ -254,12 +266,15 @@ cgi_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct cgi_run	*ru = w->data;
 
-	log_debug("run %u: %s: past handler_timeout", ru->ru_id,
-	    ru->ru_handler);
+	log_debug("run %u: %s%s: past handler_timeout", ru->ru_id,
+	    ru->ru_app ? "app " : "", ru->ru_handler);
 	cgi_finish(ru, 504, 1);
 }
 
-/* The body, as far as the handler takes it; then its stdin ends. */
+/*
+ * The body (for an app, the request head and body), as far as the handler
+ * takes it; then a handler's stdin ends.
+ */
 static void
 cgi_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -285,9 +300,12 @@ cgi_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 	/*
 	 * One socket is the handler's stdin and stdout: only a half close
-	 * gives it EOF on stdin while we still read its output.
+	 * gives it EOF on stdin while we still read its output. An app knows
+	 * where the request ends from its Content-Length, and some servers
+	 * take a half close for a client that left and drop the response.
 	 */
-	if (shutdown(ru->ru_fd, SHUT_WR) == -1 && errno != ENOTCONN)
+	if (!ru->ru_app && shutdown(ru->ru_fd, SHUT_WR) == -1 &&
+	    errno != ENOTCONN)
 		log_debug("run %u: shutdown: %s", ru->ru_id, strerror(errno));
 	explicit_bzero(ru->ru_in, ru->ru_in_len);
 	free(ru->ru_in);
@@ -359,12 +377,14 @@ cgi_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /*
- * Ask for a run of handler with env and the body (taken over, even on
- * failure). Returns the run, or NULL and *status to answer (503).
+ * Ask for a run of handler with env and the body, or (app 1, e unused) a
+ * connection to the app handler names, to be sent body: the request head
+ * and body. The body is taken over, even on failure. Returns the run, or
+ * NULL and *status to answer (503).
  */
 struct cgi_run *
 cgi_start(struct wconn *c, const char *handler, const struct cgi_env *e,
-    uint8_t *body, size_t len, int *status)
+    int app, uint8_t *body, size_t len, int *status)
 {
 	static struct msgbuf	 mb;
 	struct cgi_run		*ru = NULL;
@@ -385,8 +405,19 @@ cgi_start(struct wconn *c, const char *handler, const struct cgi_env *e,
 	ru->ru_in = body;
 	ru->ru_in_len = len;
 	body = NULL;
+	ru->ru_app = app;
 	snprintf(ru->ru_handler, sizeof(ru->ru_handler), "%s", handler);
-	if (cgi_env_encode(e, handler, ru->ru_id, &mb) == -1) {
+	if (app) {
+		msg_init(&mb, MSG_APP_CONNECT, ru->ru_id);
+		msg_put_str(&mb, handler);
+		if (mb.mb_overflow) {
+			/* A routes file name is RUN_NAME_MAX at most. */
+			log_warnx("%s: run %u: APP_CONNECT does not fit",
+			    __func__, ru->ru_id);
+			*status = 500;
+			goto fail;
+		}
+	} else if (cgi_env_encode(e, handler, ru->ru_id, &mb) == -1) {
 		/* cgi_env_build() left room for it: our bug. */
 		log_warnx("%s: run %u: environment does not fit", __func__,
 		    ru->ru_id);
@@ -394,7 +425,8 @@ cgi_start(struct wconn *c, const char *handler, const struct cgi_env *e,
 		goto fail;
 	}
 	if (worker_send_msg(&mb) == -1) {
-		log_warn("%s: run %u: RUN_REQUEST", __func__, ru->ru_id);
+		log_warn("%s: run %u: %s", __func__, ru->ru_id,
+		    app ? "APP_CONNECT" : "RUN_REQUEST");
 		goto fail;
 	}
 	explicit_bzero(&mb, sizeof(mb));
@@ -403,7 +435,8 @@ cgi_start(struct wconn *c, const char *handler, const struct cgi_env *e,
 	/*
 	 * handler_timeout from our request: the supervisor's own deadline
 	 * (handler_timeout plus a grace second from its start) is later, so
-	 * the client gets our 504 rather than a run that just stopped.
+	 * the client gets our 504 rather than a run that just stopped. For an
+	 * app it bounds the connect, the request and the whole response.
 	 */
 	ev_timer_init(&ru->ru_tmo, cgi_timeout_cb,
 	    (double)env->we_tl[TL_HANDLER_TIMEOUT] / 1000., 0.);
@@ -440,7 +473,7 @@ cgi_msg_run(struct msg *m)
 	return ru;
 }
 
-/* MSG_RUN_STARTED: the handler's stdio. */
+/* MSG_RUN_STARTED: the handler's stdio, or a connection to the app. */
 void
 cgi_msg_started(struct msg *m, int fd)
 {
@@ -485,7 +518,7 @@ cgi_msg_failed(struct msg *m)
 	if (ru->ru_fd != -1)
 		fatalx("%s: RUN_FAILED after RUN_STARTED for run %u",
 		    __func__, ru->ru_id);
-	log_debug("run %u: %s: not started (%u)", ru->ru_id, ru->ru_handler,
-	    status);
+	log_debug("run %u: %s%s: not started (%u)", ru->ru_id,
+	    ru->ru_app ? "app " : "", ru->ru_handler, status);
 	cgi_finish(ru, (int)status, 0);
 }

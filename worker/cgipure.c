@@ -87,10 +87,12 @@ cgi_prefix_valid(const char *s, size_t len)
 }
 
 /*
- * app/routes: "<path-prefix> <handler>" per line, '#' comments, blank
- * lines. Returns 0 with every route, or -1 with *errline the first bad
- * line and rt empty: half a file would route some paths to static files
- * the tenant meant to hide behind a handler.
+ * app/routes: "<path-prefix> <handler> [persistent]" per line, '#'
+ * comments, blank lines; "persistent" (exactly) makes the handler an HTTP
+ * app. Returns 0 with every route, or -1 with *errline the first bad line
+ * and rt empty: half a file would route some paths to static files the
+ * tenant meant to hide behind a handler, and a misspelt third word would
+ * run an app as a CGI handler that never answers.
  */
 int
 cgi_routes_parse(const char *buf, size_t len, struct cgi_routes *rt,
@@ -128,7 +130,9 @@ cgi_routes_parse(const char *buf, size_t len, struct cgi_routes *rt,
 		p = eol + (eol < end);
 		if (nf == 0)
 			continue;
-		if (nf != 2 || !cgi_prefix_valid(f[0], fl[0]) ||
+		if ((nf != 2 && !(nf == 3 && fl[2] == 10 &&
+		    memcmp(f[2], "persistent", 10) == 0)) ||
+		    !cgi_prefix_valid(f[0], fl[0]) ||
 		    !cgi_handler_valid(f[1], fl[1]) ||
 		    rt->cr_n == CGI_ROUTES_MAX)
 			goto bad;
@@ -142,6 +146,7 @@ cgi_routes_parse(const char *buf, size_t len, struct cgi_routes *rt,
 		r->cr_prefix_len = fl[0];
 		memcpy(r->cr_handler, f[1], fl[1]);
 		r->cr_handler[fl[1]] = '\0';
+		r->cr_persistent = nf == 3;
 	}
 	return 0;
  bad_first:
@@ -589,6 +594,43 @@ cgi_status(const uint8_t *v, size_t len, struct cgi_resp *cs)
 }
 
 /*
+ * The next line of a response head in [*pp, end): 0 at the empty line that
+ * ends the head, 1 with a field's name (up to its colon) and its value
+ * without the blanks around it, -1 if no whole line is there or it is not
+ * a field line (a CR inside, a blank first: obsolete folding, no colon).
+ */
+static int
+head_field(const uint8_t **pp, const uint8_t *end, const uint8_t **n,
+    size_t *nlen, const uint8_t **v, size_t *vl)
+{
+	const uint8_t	*p = *pp, *lf, *colon;
+	size_t		 nl;
+
+	if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		return -1;
+	nl = (size_t)(lf - p);
+	if (nl > 0 && p[nl - 1] == '\r')
+		nl--;
+	*pp = lf + 1;
+	if (nl == 0)
+		return 0;
+	if (memchr(p, '\r', nl) != NULL || p[0] == ' ' || p[0] == '\t' ||
+	    (colon = memchr(p, ':', nl)) == NULL)
+		return -1;
+	*n = p;
+	*nlen = (size_t)(colon - p);
+	*v = colon + 1;
+	*vl = nl - (size_t)(*v - p);
+	while (*vl > 0 && (**v == ' ' || **v == '\t')) {
+		(*v)++;
+		(*vl)--;
+	}
+	while (*vl > 0 && ((*v)[*vl - 1] == ' ' || (*v)[*vl - 1] == '\t'))
+		(*vl)--;
+	return 1;
+}
+
+/*
  * A CGI response (RFC 3875 6): header lines ended by LF or CRLF up to an
  * empty line, then the body. Status, Content-Type and Location are
  * understood; other well-formed fields pass; fields a handler may not set
@@ -599,61 +641,40 @@ cgi_status(const uint8_t *v, size_t len, struct cgi_resp *cs)
 int
 cgi_resp_parse(const uint8_t *out, size_t len, struct cgi_resp *cs)
 {
-	const uint8_t	*p = out, *end, *lf, *colon, *v;
-	size_t		 i, vl, nl;
-	int		 have_status = 0, have_type = 0, have_loc = 0, ok;
+	const uint8_t	*p = out, *end, *n, *v;
+	size_t		 i, vl, nlen, total = len;
+	int		 have_status = 0, have_type = 0, have_loc = 0, ok, r;
 
 	memset(cs, 0, sizeof(*cs));
 	if (len > CGI_HEAD_MAX * 2)
 		len = CGI_HEAD_MAX * 2;	/* the head must end before */
 	end = out + len;
 	for (;;) {
-		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		if ((r = head_field(&p, end, &n, &nlen, &v, &vl)) == -1)
 			return -1;
-		nl = (size_t)(lf - p);
-		if (nl > 0 && p[nl - 1] == '\r')
-			nl--;
-		if (nl == 0) {
-			p = lf + 1;
+		if (r == 0)
 			break;
-		}
-		if (memchr(p, '\r', nl) != NULL || p[0] == ' ' ||
-		    p[0] == '\t' || (colon = memchr(p, ':', nl)) == NULL)
-			return -1;
-		v = colon + 1;
-		vl = nl - (size_t)(v - p);
-		while (vl > 0 && (*v == ' ' || *v == '\t')) {
-			v++;
-			vl--;
-		}
-		while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-			vl--;
-		ok = hh_is_token(p, (size_t)(colon - p));
+		ok = hh_is_token(n, nlen);
 		for (i = 0; ok && i < vl; i++)
 			if (v[i] != '\t' && is_ctl(v[i]))
 				ok = 0;
-		if (ieq((const char *)p, (size_t)(colon - p), "status")) {
+		if (ieq((const char *)n, nlen, "status")) {
 			if (have_status++ || !ok ||
 			    cgi_status(v, vl, cs) == -1)
 				return -1;
-		} else if (!ok || cgi_resp_hidden((const char *)p,
-		    (size_t)(colon - p))) {
+		} else if (!ok || cgi_resp_hidden((const char *)n, nlen)) {
 			/* dropped */
 		} else {
-			if (ieq((const char *)p, (size_t)(colon - p),
-			    "content-type")) {
+			if (ieq((const char *)n, nlen, "content-type")) {
 				if (have_type++ || vl == 0)
 					return -1;
-			} else if (ieq((const char *)p, (size_t)(colon - p),
-			    "location")) {
+			} else if (ieq((const char *)n, nlen, "location")) {
 				if (have_loc++ || vl == 0)
 					return -1;
 			}
-			if (cgi_head_add(cs, p, (size_t)(colon - p), v,
-			    vl) == -1)
+			if (cgi_head_add(cs, n, nlen, v, vl) == -1)
 				return -1;
 		}
-		p = lf + 1;
 	}
 	if (!have_status && !have_type && !have_loc)
 		return -1;
@@ -664,5 +685,189 @@ cgi_resp_parse(const uint8_t *out, size_t len, struct cgi_resp *cs)
 	if (!have_status)
 		cs->cs_status = have_loc ? 302 : 200;
 	cs->cs_body_off = (size_t)(p - out);
+	cs->cs_body_len = total - cs->cs_body_off;
+	return 0;
+}
+
+/*
+ * Request fields a persistent app is not sent: those that belong to one
+ * hop (RFC 9110 7.6.1), the framing, which we redo for the buffered body
+ * ("Expect: 100-continue" too: the body is already here), and "Proxy"
+ * (httpoxy, as for handlers). Unlike a handler, an app sees Authorization:
+ * it does its own auth. Names a Connection field lists are not dropped:
+ * "Connection: X-Forwarded-For" is the classic way to strip the client
+ * address the proxy set; an app gets what the proxy sent.
+ */
+static int
+cgi_app_req_hidden(const char *n, size_t len)
+{
+	return ieq(n, len, "connection") || ieq(n, len, "keep-alive") ||
+	    ieq(n, len, "proxy-connection") || ieq(n, len, "te") ||
+	    ieq(n, len, "trailer") || ieq(n, len, "transfer-encoding") ||
+	    ieq(n, len, "upgrade") || ieq(n, len, "content-length") ||
+	    ieq(n, len, "expect") || ieq(n, len, "proxy") ||
+	    ieq(n, len, "proxy-authorization");
+}
+
+static int
+ab_add(uint8_t *buf, size_t sz, size_t *o, const void *s, size_t len)
+{
+	if (len > sz - *o)
+		return -1;
+	memcpy(buf + *o, s, len);
+	*o += len;
+	return 0;
+}
+
+/*
+ * The HTTP/1.0 request head for a persistent app: our request line with
+ * the client's method and target, the client's fields but the hidden
+ * ones, "Connection: close" and the body's Content-Length. Field names
+ * outside [A-Za-z0-9-] and values with a control byte other than HTAB are
+ * dropped, as for handlers: many app frameworks map "X_User" and "X-User"
+ * to one name. Returns 0 with *len, 400 for a target or head we cannot
+ * repeat, or 500 if buf (CGI_APP_HEAD_SIZE of the head) is too small.
+ */
+int
+cgi_app_request(const struct cgi_req *cq, uint8_t *buf, size_t sz,
+    size_t *len)
+{
+	const uint8_t	*h = cq->cq_head;
+	struct hh_span	 n, v;
+	size_t		 o = 0, pos = 0, i;
+	char		 num[48];
+	int		 r, ok;
+
+	*len = 0;
+	if (cq->cq_target_len == 0)
+		return 400;
+	for (i = 0; i < cq->cq_target_len; i++)
+		if ((unsigned char)cq->cq_target[i] <= 0x20 ||
+		    (unsigned char)cq->cq_target[i] == 0x7f)
+			return 400;
+	if (ab_add(buf, sz, &o, cq->cq_method, strlen(cq->cq_method)) == -1 ||
+	    ab_add(buf, sz, &o, " ", 1) == -1 ||
+	    ab_add(buf, sz, &o, cq->cq_target, cq->cq_target_len) == -1 ||
+	    ab_add(buf, sz, &o, " HTTP/1.0\r\n", 11) == -1)
+		return 500;
+	while ((r = hh_field_next(h, cq->cq_head_len, &pos, &n, &v)) == 1) {
+		ok = !cgi_app_req_hidden((const char *)h + n.off, n.len);
+		for (i = 0; ok && i < n.len; i++) {
+			unsigned char	 c = h[n.off + i];
+
+			ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '-';
+		}
+		for (i = 0; ok && i < v.len; i++)
+			if (h[v.off + i] != '\t' && is_ctl(h[v.off + i]))
+				ok = 0;
+		if (!ok)
+			continue;
+		if (ab_add(buf, sz, &o, h + n.off, n.len) == -1 ||
+		    ab_add(buf, sz, &o, v.len ? ": " : ":", v.len ? 2 : 1) ==
+		    -1 || ab_add(buf, sz, &o, h + v.off, v.len) == -1 ||
+		    ab_add(buf, sz, &o, "\r\n", 2) == -1)
+			return 500;
+	}
+	if (r == -1)
+		return 400;
+	if (ab_add(buf, sz, &o, "Connection: close\r\n", 19) == -1)
+		return 500;
+	if (cq->cq_has_body) {
+		snprintf(num, sizeof(num), "Content-Length: %llu\r\n",
+		    (unsigned long long)cq->cq_clen);
+		if (ab_add(buf, sz, &o, num, strlen(num)) == -1)
+			return 500;
+	}
+	if (ab_add(buf, sz, &o, "\r\n", 2) == -1)
+		return 500;
+	*len = o;
+	return 0;
+}
+
+/* 1..19 digits, nothing else: no sign, no list, no overflow. */
+static int
+cgi_clen(const uint8_t *v, size_t len, uint64_t *out)
+{
+	size_t	 i;
+
+	if (len == 0 || len > 19)
+		return -1;
+	*out = 0;
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		*out = *out * 10 + (uint64_t)(v[i] - '0');
+	}
+	return 0;
+}
+
+/*
+ * A persistent app's response, read to EOF: "HTTP/1.x NNN reason", header
+ * lines ended by CRLF (or LF) up to an empty line, within CGI_HEAD_MAX,
+ * then the body. head is 1 for a HEAD request. Fields a client must get
+ * from us (framing, persistence, Date) are dropped; everything else must
+ * be well-formed, or the app is a bad gateway: a bad status line or a 1xx,
+ * a name that is no token, a control byte in a value, obs-fold, any
+ * Transfer-Encoding (we do not decode one, and dropping it would hand on
+ * a body in a coding nobody announces), a Content-Length that is no
+ * number, disagrees with another, or is not the body's length. Returns 0
+ * or -1 (502).
+ */
+int
+cgi_app_resp_parse(const uint8_t *out, size_t len, int head,
+    struct cgi_resp *cs)
+{
+	const uint8_t	*p, *end, *lf, *n, *v;
+	size_t		 i, vl, nl, nlen, hl;
+	uint64_t	 clen;
+	int		 r;
+
+	memset(cs, 0, sizeof(*cs));
+	hl = len > CGI_HEAD_MAX ? CGI_HEAD_MAX : len;
+	end = out + hl;
+	if ((lf = memchr(out, '\n', hl)) == NULL)
+		return -1;
+	nl = (size_t)(lf - out);
+	if (nl > 0 && out[nl - 1] == '\r')
+		nl--;
+	if (nl < 12 || memcmp(out, "HTTP/1.", 7) != 0 || out[7] < '0' ||
+	    out[7] > '9' || out[8] != ' ' || memchr(out, '\r', nl) != NULL ||
+	    cgi_status(out + 9, nl - 9, cs) == -1)
+		return -1;
+	p = lf + 1;
+	for (;;) {
+		if ((r = head_field(&p, end, &n, &nlen, &v, &vl)) == -1)
+			return -1;
+		if (r == 0)
+			break;
+		if (!hh_is_token(n, nlen))
+			return -1;
+		for (i = 0; i < vl; i++)
+			if (v[i] != '\t' && is_ctl(v[i]))
+				return -1;
+		if (ieq((const char *)n, nlen, "transfer-encoding"))
+			return -1;
+		if (ieq((const char *)n, nlen, "content-length")) {
+			if (cgi_clen(v, vl, &clen) == -1 ||
+			    (cs->cs_has_clen && clen != cs->cs_clen))
+				return -1;
+			cs->cs_has_clen = 1;
+			cs->cs_clen = clen;
+		} else if (!cgi_resp_hidden((const char *)n, nlen) &&
+		    cgi_head_add(cs, n, nlen, v, vl) == -1)
+			return -1;
+	}
+	cs->cs_body_off = (size_t)(p - out);
+	/*
+	 * These have no body (RFC 9110 6.4.1, 9.3.2): a Content-Length
+	 * describes the representation, not bytes that follow, and whatever
+	 * follows is dropped.
+	 */
+	if (head || cs->cs_status == 204 || cs->cs_status == 304)
+		return 0;
+	cs->cs_body_len = len - cs->cs_body_off;
+	if (cs->cs_has_clen && cs->cs_clen != cs->cs_body_len)
+		return -1;	/* cut short, or more than it said */
 	return 0;
 }

@@ -21,11 +21,18 @@
 #define CGI_PREFIX_MAX		255
 #define CGI_HEAD_MAX		8192	/* a handler's header section */
 #define CGI_REASON_MAX		64
+/*
+ * An app's request head is the client's, rebuilt: at most one byte more
+ * per field ("a:b" becomes "a: b", and a field line is at least 5 bytes
+ * with its CRLF) plus our own fields. Callers size the buffer with this.
+ */
+#define CGI_APP_HEAD_SIZE(hl)	((hl) + (hl) / 4 + 128)
 
 struct cgi_route {
 	char		 cr_prefix[CGI_PREFIX_MAX + 1];
 	size_t		 cr_prefix_len;
 	char		 cr_handler[RUN_NAME_MAX + 1];
+	int		 cr_persistent;	/* 1: an HTTP app, MSG_APP_CONNECT */
 };
 
 struct cgi_routes {
@@ -34,8 +41,9 @@ struct cgi_routes {
 };
 
 /*
- * What the environment is built from. Spans point into the caller's
- * request head (cq_head); cq_path is the origin-form path and query.
+ * What the environment (or an app's request head) is built from. Spans
+ * point into the caller's request head (cq_head); cq_path is the
+ * origin-form path and query.
  */
 struct cgi_req {
 	const uint8_t	*cq_head;
@@ -63,13 +71,16 @@ struct cgi_env {
 	uint32_t	 ce_off[RUN_ENV_MAX];
 };
 
-/* A handler's response, parsed; spans point into its output. */
+/* A handler's or an app's response, parsed; offsets into its output. */
 struct cgi_resp {
 	int		 cs_status;
 	char		 cs_reason[CGI_REASON_MAX + 1];	/* "" for ours */
 	char		 cs_head[CGI_HEAD_MAX];	/* "Name: value\r\n" lines */
 	size_t		 cs_head_len;
 	size_t		 cs_body_off;
+	size_t		 cs_body_len;	/* 0 when the response has none */
+	int		 cs_has_clen;	/* an app's valid Content-Length */
+	uint64_t	 cs_clen;
 };
 
 int	 cgi_routes_parse(const char *, size_t, struct cgi_routes *,
@@ -82,5 +93,8 @@ int	 cgi_env_build(const struct cgi_req *, const struct cgi_route *,
 int	 cgi_env_encode(const struct cgi_env *, const char *, uint32_t,
 	    struct msgbuf *);
 int	 cgi_resp_parse(const uint8_t *, size_t, struct cgi_resp *);
+int	 cgi_app_request(const struct cgi_req *, uint8_t *, size_t,
+	    size_t *);
+int	 cgi_app_resp_parse(const uint8_t *, size_t, int, struct cgi_resp *);
 
 #endif

@@ -79,6 +79,7 @@ struct wconn {
 	/* per-request handlers (cgi.c) */
 	struct cgi_env	*c_env;		/* until the run is asked for */
 	char		 c_handler[RUN_NAME_MAX + 1];
+	int		 c_app;		/* 1: the handler is a persistent app */
 	struct cgi_run	*c_run;
 	char		*c_head;	/* a handler response's head */
 	size_t		 c_head_len;
@@ -478,7 +479,9 @@ host_is_mine(const struct host_result *hr)
 /*
  * A request app/routes gives to a handler. Returns 0 with a response
  * ready, or 2 to read its body and then ask for the run (C_CGI). The
- * environment is built now, while the head is still in c_buf.
+ * environment is built now, while the head is still in c_buf; for a
+ * persistent app, the request head it is sent, at the start of c_in, where
+ * the body follows it.
  */
 static int
 conn_cgi(struct wconn *c, const struct hh_span *path,
@@ -487,8 +490,10 @@ conn_cgi(struct wconn *c, const struct hh_span *path,
 	struct http_head	*h = &c->c_hp.hp_head;
 	struct cgi_req		 cq;
 	const char		*extra = NULL;
+	size_t			 hsz;
 	int			 status;
 
+	c->c_app = rt->cr_persistent;
 	if (h->hh_chunked) {
 		/* A handler is told CONTENT_LENGTH; we decode no chunks. */
 		c->c_close = 1;
@@ -503,10 +508,6 @@ conn_cgi(struct wconn *c, const struct hh_span *path,
 	status = 503;
 	if (!cgi_slot_free()) {
 		extra = "Retry-After: 1\r\n";
-		goto refuse;
-	}
-	if ((c->c_env = malloc(sizeof(*c->c_env))) == NULL) {
-		log_warn("%s: conn %u", __func__, c->c_id);
 		goto refuse;
 	}
 	memset(&cq, 0, sizeof(cq));
@@ -525,9 +526,29 @@ conn_cgi(struct wconn *c, const struct hh_span *path,
 	cq.cq_slug = env->we_slug;
 	cq.cq_has_body = h->hh_has_clen;
 	cq.cq_clen = h->hh_clen;
+	snprintf(c->c_handler, sizeof(c->c_handler), "%s", rt->cr_handler);
+	if (c->c_app) {
+		/* hh_clen <= CGI_BODY_MAX: the sum cannot wrap. */
+		hsz = CGI_APP_HEAD_SIZE(h->hh_len);
+		if ((c->c_in = malloc(hsz + h->hh_clen)) == NULL) {
+			log_warn("%s: conn %u", __func__, c->c_id);
+			goto refuse;
+		}
+		if ((status = cgi_app_request(&cq, c->c_in, hsz,
+		    &c->c_in_len)) != 0) {
+			if (status == 500)
+				log_warnx("%s: conn %u: app request head does "
+				    "not fit", __func__, c->c_id);
+			goto refuse;
+		}
+		return 2;
+	}
+	if ((c->c_env = malloc(sizeof(*c->c_env))) == NULL) {
+		log_warn("%s: conn %u", __func__, c->c_id);
+		goto refuse;
+	}
 	if ((status = cgi_env_build(&cq, rt, c->c_env)) != 0)
 		goto refuse;
-	snprintf(c->c_handler, sizeof(c->c_handler), "%s", rt->cr_handler);
 	if (h->hh_clen > 0 && (c->c_in = malloc(h->hh_clen)) == NULL) {
 		log_warn("%s: conn %u", __func__, c->c_id);
 		status = 503;
@@ -537,6 +558,12 @@ conn_cgi(struct wconn *c, const struct hh_span *path,
  refuse:
 	free(c->c_env);
 	c->c_env = NULL;
+	/* Nothing of a refused request is kept, not even its body. */
+	if (c->c_in != NULL)
+		explicit_bzero(c->c_in, c->c_in_len);
+	free(c->c_in);
+	c->c_in = NULL;
+	c->c_in_len = 0;
 	/* A body we will not read either is skipped, if small. */
 	if (h->hh_clen > BODY_DISCARD_MAX)
 		c->c_close = 1;
@@ -550,7 +577,7 @@ conn_cgi_start(struct wconn *c)
 {
 	int	 status;
 
-	c->c_run = cgi_start(c, c->c_handler, c->c_env, c->c_in,
+	c->c_run = cgi_start(c, c->c_handler, c->c_env, c->c_app, c->c_in,
 	    c->c_in_len, &status);
 	c->c_in = NULL;		/* the run's now, or freed */
 	c->c_in_len = 0;
@@ -564,9 +591,9 @@ conn_cgi_start(struct wconn *c)
 }
 
 /*
- * The run is over (cgi.c): status 0 and the handler's output, which we
- * now own, or the status to answer. The body is buffered, so the client
- * gets our Content-Length and keep-alive goes on.
+ * The run is over (cgi.c): status 0 and the handler's output (or the
+ * app's response), which we now own, or the status to answer. The body is
+ * buffered, so the client gets our Content-Length and keep-alive goes on.
  */
 void
 http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
@@ -577,7 +604,13 @@ http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
 	int			 n, nobody;
 
 	c->c_run = NULL;
-	if (status == 0 && cgi_resp_parse(out, len, &cs) == -1) {
+	if (status == 0 && c->c_app && cgi_app_resp_parse(out, len,
+	    c->c_head_only, &cs) == -1) {
+		log_warnx("conn %u: app %s: its response is not a valid "
+		    "HTTP/1.x response", c->c_id, c->c_handler);
+		status = 502;
+	} else if (status == 0 && !c->c_app && cgi_resp_parse(out, len,
+	    &cs) == -1) {
 		log_warnx("conn %u: handler %s: its output is not a CGI "
 		    "response", c->c_id, c->c_handler);
 		status = 502;
@@ -588,12 +621,22 @@ http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
 		    status == 503 ? "Retry-After: 1\r\n" : NULL);
 		goto done;
 	}
-	blen = len - cs.cs_body_off;
+	blen = cs.cs_body_len;
 	/* These have no body (RFC 9110 6.4.1); what came is dropped. */
 	nobody = cs.cs_status == 204 || cs.cs_status == 304;
 	if (nobody)
 		clen[0] = '\0';
-	else
+	else if (c->c_app && c->c_head_only) {
+		/*
+		 * An app answers HEAD without the body: its Content-Length,
+		 * if any, is the one a GET would get (RFC 9110 9.3.2).
+		 */
+		if (cs.cs_has_clen)
+			snprintf(clen, sizeof(clen), "Content-Length: %llu\r\n",
+			    (unsigned long long)cs.cs_clen);
+		else
+			clen[0] = '\0';
+	} else
 		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", blen);
 	sz = cs.cs_head_len + CGI_REASON_MAX + 192;
 	if ((c->c_head = malloc(sz)) == NULL) {
@@ -889,6 +932,7 @@ conn_reset(struct wconn *c)
 	c->c_state = C_HEAD;
 	c->c_after = C_WRITE;
 	c->c_head_only = 0;
+	c->c_app = 0;
 	c->c_hdr_len = c->c_hdr_off = 0;
 	c->c_body_left = 0;
 	c->c_status = 0;
@@ -956,7 +1000,10 @@ conn_process(struct wconn *c)
 		case C_BODY:
 			take = c->c_len < c->c_body_left ? c->c_len :
 			    (size_t)c->c_body_left;
-			/* c_in, if kept, was sized to the Content-Length. */
+			/*
+			 * c_in, if kept, was sized to the Content-Length
+			 * (plus, for an app, the request head it holds).
+			 */
 			if (c->c_in != NULL) {
 				memcpy(c->c_in + c->c_in_len, c->c_buf, take);
 				c->c_in_len += take;

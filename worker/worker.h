@@ -77,12 +77,12 @@ void	 http_retire(void);
 void	 http_credit_resume(void);
 void	 http_cgi_done(struct wconn *, int, uint8_t *, size_t);
 
-/* cgi.c: per-request handlers, run by the supervisor for us */
+/* cgi.c: per-request handlers and persistent apps, via the supervisor */
 struct cgi_run;
 const struct cgi_route *cgi_lookup(const char *, size_t);
 int	 cgi_slot_free(void);
 struct cgi_run *cgi_start(struct wconn *, const char *,
-	    const struct cgi_env *, uint8_t *, size_t, int *);
+	    const struct cgi_env *, int, uint8_t *, size_t, int *);
 void	 cgi_cancel(struct cgi_run *);
 void	 cgi_msg_started(struct msg *, int);
 void	 cgi_msg_failed(struct msg *);

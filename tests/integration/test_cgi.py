@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import Daemon, read_responses, request_bytes, wait_for
+from conftest import (Daemon, processes, read_responses, request_bytes,
+                      wait_for)
 
 ENV_SH = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n'
@@ -234,20 +235,11 @@ def test_timeout_others_served(cgi):
     workers = set(cgi.workers("acme"))
 
     def leftovers():
-        out = []
-        for p in os.listdir("/proc"):
-            if not p.isdigit() or int(p) in workers:
-                continue
-            try:
-                with open(f"/proc/{p}/status") as f:
-                    st = dict(line.split(":", 1) for line in f if ":" in line)
-            except OSError:
-                continue
-            if (st["Uid"].split()[0] == str(uid) or
-                    (st["Name"].strip() == "tenantd-run" and
-                     int(st["PPid"]) == cgi.proc.pid)):
-                out.append((p, st["Name"].strip()))
-        return out
+        return [(p, st["Name"]) for p, st in processes()
+                if p not in workers and (
+                    st["Uid"].split()[0] == str(uid) or
+                    (st["Name"] == "tenantd-run" and
+                     int(st["PPid"]) == cgi.proc.pid))]
     wait_for(lambda: not leftovers(), 5, "no process left of the handler")
 
 

@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import types
 
@@ -42,32 +43,39 @@ def put_str(s):
     return struct.pack("=H", len(b)) + b
 
 
-def run_spec(uid, gid, network, root, policy, slug, handler, env):
+def run_spec(uid, gid, network, root, policy, slug, handler, env, flags=0):
     body = struct.pack("=III", uid, gid, network)
     body += b"".join(put_str(s) for s in (root, policy, slug, handler))
     body += struct.pack("=I", len(env))
     body += b"".join(put_str(e) for e in env)
     return struct.pack("=IIII", msg_type("MSG_RUN_SPEC"), 16 + len(body),
-                       0, 0) + body
+                       0, flags) + body
 
 
-def spawn(message, stdin=b"", on_start=None, timeout=30):
-    """Start tenantd-run as the supervisor does: spec on fd 3, stdio on fd
-    4, /dev/null on 0 and 1 (stderr is kept to see its reasons), no
-    environment. Returns (handler stdout, exit status, runner stderr)."""
+def launch(message, fd4):
+    """Start tenantd-run as the supervisor does: spec on fd 3, fd4 on 4,
+    /dev/null on 0 and 1 (stderr is kept to see its reasons), no
+    environment. Returns (process, our end of the spec channel)."""
     spec_here, spec_there = socket.socketpair(socket.AF_UNIX,
                                               socket.SOCK_SEQPACKET)
-    io_here, io_there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     spec_here.send(message)
-    # A small exec'd step puts the two ends on 3 and 4 (pass_fds cannot).
+    # A small exec'd step puts the two on 3 and 4 (pass_fds cannot).
     move = ("import os, sys; os.dup2(%d, 3); os.dup2(%d, 4); "
             "os.execv(sys.argv[1], sys.argv[1:])"
-            % (spec_there.fileno(), io_there.fileno()))
+            % (spec_there.fileno(), fd4.fileno()))
     p = subprocess.Popen([sys.executable, "-c", move, RUN],
-                         pass_fds=(spec_there.fileno(), io_there.fileno()),
+                         pass_fds=(spec_there.fileno(), fd4.fileno()),
                          env={}, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     spec_there.close()
+    return p, spec_here
+
+
+def spawn(message, stdin=b"", on_start=None, timeout=30):
+    """launch() with a stream socket on fd 4, the handler's stdio.
+    Returns (handler stdout, exit status, runner stderr)."""
+    io_here, io_there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    p, spec_here = launch(message, io_there)
     io_there.close()
     try:
         io_here.settimeout(timeout)
@@ -126,11 +134,11 @@ class Tenant:
         return path
 
     def spec(self, handler, env=(), network=0, uid=None, root=None,
-             policy=None, slug=None):
+             policy=None, slug=None, flags=0):
         return run_spec(self.uid if uid is None else uid, self.gid,
                         network, root or self.dir,
                         policy or self.daemon.policy, slug or self.slug,
-                        handler, list(env))
+                        handler, list(env), flags)
 
     def run(self, code, env=("PATH=/usr/bin:/bin",), stdin=b"", network=0,
             name="handler", **kw):
@@ -750,3 +758,212 @@ def test_broken_policy_refused(env):
         assert rc == EXIT_SETUP and "writable by root only" in err, err
     finally:
         shutil.rmtree(pol)
+
+
+# Persistent apps (proto.h RUN_SPEC_PERSISTENT): fd 4 is a listening socket
+# the supervisor keeps across the app's restarts; the app gets it as fd 3,
+# the sd_listen_fds(3) way, and stdin and stdout are /dev/null.
+
+def proto_define(name):
+    with open(os.path.join(SRC, "common", "proto.h")) as f:
+        return int(re.search(r"#define\s+%s\s+(\w+)" % name, f.read())
+                   .group(1), 0)
+
+
+PERSISTENT = proto_define("RUN_SPEC_PERSISTENT")
+
+APP_SERVER = PY + """
+import http.server, os, socket, socketserver, sys
+# sd_listen_fds(3): the fds are ours only if LISTEN_PID is our own pid.
+assert os.environ["LISTEN_PID"] == str(os.getpid()), dict(os.environ)
+assert os.environ["LISTEN_FDS"] == "1"
+listener = socket.socket(fileno=3)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("app %s %d" % (os.environ["TENANT"], os.getuid())).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt, *args):
+        # The default line wants a peer address, which AF_UNIX has not.
+        sys.stderr.write("app served %s\\n" % self.path)
+        sys.stderr.flush()
+
+
+server = socketserver.UnixStreamServer(None, Handler, bind_and_activate=False)
+server.socket.close()
+server.socket = listener
+server.serve_forever()
+"""
+
+
+@pytest.fixture
+def app_listener():
+    """What the supervisor holds for an app: a listening AF_UNIX socket
+    bound to a path."""
+    d = tempfile.mkdtemp(prefix="tenantd-app-")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(os.path.join(d, "app.sock"))
+        s.listen(8)
+        yield types.SimpleNamespace(sock=s, path=os.path.join(d, "app.sock"))
+    finally:
+        s.close()
+        shutil.rmtree(d)
+
+
+def ask(path, request, timeout=30):
+    """Connect to the app's socket, send request, read to EOF."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        c.settimeout(timeout)
+        c.connect(path)
+        c.sendall(request)
+        out = b""
+        while True:
+            b = c.recv(65536)
+            if not b:
+                return out
+            out += b
+    finally:
+        c.close()
+
+
+def stop(p, spec):
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    p.stderr.close()
+    spec.close()
+
+
+def test_persistent_app_serves_http(env, app_listener):
+    """An http.server app on the socket it got as fd 3 answers requests
+    until tenantd-run is killed; then nothing of the tenant's is left,
+    and the socket, still ours, serves the app started next."""
+    env.t.write_app("app", APP_SERVER)
+    spec = env.t.spec("app", ["PATH=/usr/bin:/bin", "TENANT=acme"],
+                      flags=PERSISTENT)
+    for run in range(2):
+        p, chan = launch(spec, app_listener.sock)
+        try:
+            for i in range(2):
+                path = "/persist-%d-%d-%d" % (os.getpid(), run, i)
+                out = ask(app_listener.path,
+                          b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
+                head, _, body = out.partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.0 200 "), (out, env.t.log())
+                assert body == b"app acme %d" % env.t.uid
+                assert "app served " + path in env.t.log()
+            assert p.poll() is None
+            assert tenant_pids(env.t.uid)
+            p.kill()
+            p.wait(timeout=10)
+            wait_no_tenant_procs(env.t.uid)
+        finally:
+            stop(p, chan)
+
+
+def test_persistent_app_fds_and_environment(env, app_listener):
+    """The app holds 0-3 and nothing else: /dev/null on 0 and 1, the
+    handler log on 2, the listening socket on 3 (fd 4 is closed). The
+    LISTEN_* variables are ours, whatever the spec says; the rest of the
+    spec's environment passes. Its exit status is the run's."""
+    env.t.write_app("app", PY + """
+import os
+fds = []
+for fd in range(1024):
+    try:
+        os.fstat(fd)
+        fds.append(fd)
+    except OSError:
+        pass
+import ctypes, socket, stat, sys
+null = os.stat("/dev/null")
+# environ as execve gave it: os.environ would hide a second LISTEN_PID.
+raw = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
+environ = []
+while raw[len(environ)] is not None:
+    environ.append(raw[len(environ)].decode())
+def dev(fd):
+    st = os.fstat(fd)
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev
+listener = socket.socket(fileno=3)
+r = dict(fds=fds, stdin_null=dev(0), stdout_null=dev(1),
+         stdin_read=os.read(0, 10), stdout_write=os.write(1, b"x"),
+         accepting=listener.getsockopt(socket.SOL_SOCKET,
+                                       socket.SO_ACCEPTCONN),
+         family=int(listener.family), type=int(listener.type),
+         pid=os.getpid(), uid=os.getuid(), env=environ)
+sys.stderr.write("app stderr %d\\n" % os.getpid())
+sys.stderr.flush()
+conn, _ = listener.accept()
+conn.sendall(repr(r).encode())
+conn.close()
+sys.exit(5)
+""")
+    spec = env.t.spec("app", ["PATH=/usr/bin:/bin", "LISTEN_PID=1",
+                              "LISTEN_FDS=9", "TENANT=acme",
+                              "LISTEN_FDNAMES=evil"], flags=PERSISTENT)
+    p, chan = launch(spec, app_listener.sock)
+    try:
+        import ast
+        r = ast.literal_eval(ask(app_listener.path, b"").decode())
+        _, err = p.communicate(timeout=30)
+        assert p.returncode == 5, err
+    finally:
+        stop(p, chan)
+    assert r.pop("fds") == [0, 1, 2, 3]
+    assert r.pop("stdin_null") and r.pop("stdout_null")
+    assert r.pop("stdin_read") == b"" and r.pop("stdout_write") == 1
+    # Less LC_CTYPE, which python sets itself (PEP 538).
+    assert sorted(e for e in r.pop("env") if not e.startswith("LC_CTYPE=")) \
+        == ["LISTEN_FDNAMES=http", "LISTEN_FDS=1", "LISTEN_PID=2",
+            "PATH=/usr/bin:/bin", "TENANT=acme"]
+    assert r == dict(accepting=1, family=socket.AF_UNIX,
+                     type=socket.SOCK_STREAM, pid=2, uid=env.t.uid)
+    assert "app stderr 2\n" in env.t.log()
+    wait_no_tenant_procs(env.t.uid)
+
+
+def listening(family=socket.AF_UNIX, type=socket.SOCK_STREAM):
+    s = socket.socket(family, type)
+    s.bind("")                  # an abstract name the kernel picks
+    s.listen(1)
+    return s
+
+
+@pytest.mark.parametrize("what,flags,why", [
+    ("connected", PERSISTENT, "not the listening socket"),
+    ("unconnected", PERSISTENT, "not the listening socket"),
+    ("seqpacket", PERSISTENT, "not the STREAM socket"),
+    ("listening", 2, "unknown flags"),
+    ("listening", 0x80000001, "unknown flags"),
+])
+def test_persistent_bad_socket_or_flags_refused(env, what, flags, why):
+    """A persistent run needs a listening stream socket on fd 4; header
+    flags other than 0 and RUN_SPEC_PERSISTENT are refused. The app never
+    runs."""
+    marker = os.path.join(env.t.dir, "data", "app-ran")
+    if os.path.exists(marker):
+        os.unlink(marker)
+    env.t.write_app("app", SH + "echo > /tenant/data/app-ran\n")
+    fd4 = {"connected": lambda: socket.socketpair(socket.AF_UNIX,
+                                                  socket.SOCK_STREAM)[0],
+           "unconnected": lambda: socket.socket(socket.AF_UNIX),
+           "seqpacket": lambda: listening(type=socket.SOCK_SEQPACKET),
+           "listening": listening}[what]()
+    p, chan = launch(env.t.spec("app", flags=flags), fd4)
+    fd4.close()
+    try:
+        _, err = p.communicate(timeout=30)
+    finally:
+        stop(p, chan)
+    err = err.decode(errors="replace")
+    assert p.returncode == EXIT_SETUP, err
+    assert why in err, err
+    assert not os.path.exists(marker)

@@ -5,7 +5,9 @@
  * file taken whole or not at all, longest-prefix matching on segment
  * boundaries, the RFC 3875 environment (what a handler sees and, above
  * all, what it never sees: Authorization, Proxy, look-alike names), and
- * the handler's response rebuilt from its well-formed parts only.
+ * the handler's response rebuilt from its well-formed parts only; for a
+ * persistent app, the HTTP/1.0 request it is sent (hop-by-hop and framing
+ * fields out, ours in) and its response, taken only when well-formed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,6 +67,12 @@ test_routes_bad(void **state)
 		{ "api h\n", 1 },			/* no leading / */
 		{ "/api\n", 1 },			/* no handler */
 		{ "/api h extra\n", 1 },
+		{ "/api h Persistent\n", 1 },		/* only "persistent" */
+		{ "/api h persistentx\n", 1 },
+		{ "/api h persist\n", 1 },
+		{ "/api h persistent x\n", 1 },
+		{ "/api h persistent persistent\n", 1 },
+		{ "/ok h persistent\n/api h extra\n", 2 },
 		{ "/ok h\n/a%2e h\n", 2 },		/* '%' */
 		{ "/a?b h\n", 1 },
 		{ "/a//b h\n", 1 },
@@ -131,6 +139,50 @@ test_routes_bad(void **state)
 	assert_int_equal(cgi_routes_parse(many, o, &rt, &line), -1);
 	assert_int_equal(line, CGI_ROUTES_MAX + 1);
 	assert_int_equal(rt.cr_n, 0);
+}
+
+static void
+test_routes_persistent(void **state)
+{
+	static const char	 f[] =
+	    "/api api.py\n"
+	    "/app server persistent   # a long-running one\n"
+	    "\t/app/v2\tsrv2\tpersistent\r\n"
+	    "/x y #persistent is a comment here\n";
+	const struct cgi_route	*r;
+	size_t			 line;
+
+	assert_int_equal(cgi_routes_parse(IN(f), &rt, &line), 0);
+	assert_int_equal(rt.cr_n, 4);
+	assert_false(rt.cr_ent[0].cr_persistent);
+	assert_string_equal(rt.cr_ent[1].cr_handler, "server");
+	assert_true(rt.cr_ent[1].cr_persistent);
+	assert_string_equal(rt.cr_ent[2].cr_prefix, "/app/v2");
+	assert_string_equal(rt.cr_ent[2].cr_handler, "srv2");
+	assert_true(rt.cr_ent[2].cr_persistent);
+	assert_false(rt.cr_ent[3].cr_persistent);
+	assert_non_null(r = cgi_route_match(&rt, IN("/app/x?q")));
+	assert_true(r->cr_persistent);
+	assert_non_null(r = cgi_route_match(&rt, IN("/app/v2/y")));
+	assert_string_equal(r->cr_handler, "srv2");
+	/* The name "persistent" is a handler like any other. */
+	assert_int_equal(cgi_routes_parse(IN("/p persistent\n"), &rt, &line),
+	    0);
+	assert_string_equal(rt.cr_ent[0].cr_handler, "persistent");
+	assert_false(rt.cr_ent[0].cr_persistent);
+	/* A handler name of RUN_NAME_MAX is fine with the third word too. */
+	{
+		char	 big[8 + RUN_NAME_MAX + 16];
+		int	 n;
+
+		memset(big, 'h', sizeof(big));
+		memcpy(big, "/a ", 3);
+		n = snprintf(big + 3 + RUN_NAME_MAX, sizeof(big) - 3 -
+		    RUN_NAME_MAX, " persistent");
+		assert_int_equal(cgi_routes_parse(big, 3 + RUN_NAME_MAX +
+		    (size_t)n, &rt, &line), 0);
+		assert_true(rt.cr_ent[0].cr_persistent);
+	}
 }
 
 static const char *
@@ -561,12 +613,306 @@ test_resp_bad(void **state)
 	assert_int_equal(resp(big), -1);
 }
 
+/* Parse a raw request and build the head a persistent app is sent. */
+static char	 areq[PROTO_MSG_MAX];
+static size_t	 areq_len;
+
+static int
+app_build(const char *req)
+{
+	static struct hh_parser	 hp;
+	struct cgi_req		 cq;
+	static uint8_t		 buf[CGI_APP_HEAD_SIZE(PROTO_MSG_MAX)];
+	size_t			 len;
+	int			 r;
+
+	hh_init(&hp, PROTO_MSG_MAX - 64, 15000);
+	if (hh_feed(&hp, (const uint8_t *)req, strlen(req)) != HH_DONE) {
+		print_error("%s\n", hp.hp_head.hh_error);
+		fail();
+	}
+	memset(&cq, 0, sizeof(cq));
+	cq.cq_head = (const uint8_t *)req;
+	cq.cq_head_len = hp.hp_head.hh_len;
+	cq.cq_method = http_method_str(hp.hp_head.hh_method);
+	cq.cq_target = req + hp.hp_head.hh_target.off;
+	cq.cq_target_len = hp.hp_head.hh_target.len;
+	cq.cq_has_body = hp.hp_head.hh_has_clen;
+	cq.cq_clen = hp.hp_head.hh_clen;
+	if ((r = cgi_app_request(&cq, buf, CGI_APP_HEAD_SIZE(cq.cq_head_len),
+	    &len)) != 0)
+		return r;
+	assert_true(len < sizeof(areq));
+	memcpy(areq, buf, len);
+	areq[len] = '\0';
+	areq_len = len;
+	/* What we send is a request our own reader takes, and no more. */
+	hh_init(&hp, sizeof(areq), 15000);
+	assert_int_equal(hh_feed(&hp, (const uint8_t *)areq, len), HH_DONE);
+	assert_int_equal(hp.hp_head.hh_len, len);
+	assert_int_equal(hp.hp_head.hh_minor, 0);
+	assert_false(hp.hp_head.hh_chunked);
+	assert_false(hp.hp_head.hh_keepalive);
+	assert_int_equal(hp.hp_head.hh_has_clen, cq.cq_has_body);
+	assert_int_equal(hp.hp_head.hh_clen, cq.cq_clen);
+	return 0;
+}
+
+static void
+test_app_request(void **state)
+{
+	static const char	 req[] = "POST /app/x?a=1 HTTP/1.1\r\n" HOST
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: 5\r\n"
+	    "Authorization: Bearer app-own\r\n"
+	    "Connection: keep-alive, X-Forwarded-For\r\n"
+	    "Keep-Alive: timeout=5\r\n"
+	    "Proxy-Connection: keep-alive\r\n"
+	    "TE: trailers\r\n"
+	    "Trailer: X-T\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Expect: 100-continue\r\n"
+	    "Proxy: http://evil.example/\r\n"
+	    "Proxy-Authorization: Basic eA==\r\n"
+	    "X-Forwarded-For: 1.2.3.4, 203.0.113.9\r\n"
+	    "X-Forwarded-Proto: https\r\n"
+	    "X-Multi: a\r\n"
+	    "x-multi: b\r\n"
+	    "X_Under: sneaky\r\n"
+	    "X-Tab: a\tb\r\n"
+	    "X-Empty:\r\n"
+	    "X-Tight:v\r\n"
+	    "Accept:   */*  \r\n\r\n";
+
+	assert_int_equal(app_build(req), 0);
+	assert_string_equal(areq, "POST /app/x?a=1 HTTP/1.0\r\n"
+	    "Host: acme.test.localhost:8080\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Authorization: Bearer app-own\r\n"
+	    "X-Forwarded-For: 1.2.3.4, 203.0.113.9\r\n"
+	    "X-Forwarded-Proto: https\r\n"
+	    "X-Multi: a\r\n"
+	    "x-multi: b\r\n"
+	    "X-Tab: a\tb\r\n"
+	    "X-Empty:\r\n"
+	    "X-Tight: v\r\n"
+	    "Accept: */*\r\n"
+	    "Connection: close\r\n"
+	    "Content-Length: 5\r\n"
+	    "\r\n");
+
+	/* No body: no Content-Length; HEAD and the absolute form as sent. */
+	assert_int_equal(app_build("HEAD /app HTTP/1.0\r\n"
+	    "Host: acme.test.localhost\r\n\r\n"), 0);
+	assert_string_equal(areq, "HEAD /app HTTP/1.0\r\n"
+	    "Host: acme.test.localhost\r\n"
+	    "Connection: close\r\n\r\n");
+	assert_int_equal(app_build("GET http://acme.test.localhost/app "
+	    "HTTP/1.1\r\nHost: acme.test.localhost\r\n"
+	    "Content-Length: 0\r\n\r\n"), 0);
+	assert_string_equal(areq, "GET http://acme.test.localhost/app "
+	    "HTTP/1.0\r\nHost: acme.test.localhost\r\n"
+	    "Connection: close\r\nContent-Length: 0\r\n\r\n");
+}
+
+/*
+ * The worst case for CGI_APP_HEAD_SIZE: many fields, each as short as it
+ * gets and without a space. (Two short of HH_MAX_HEADERS, so that with
+ * our Connection field our own reader, which app_build() checks the
+ * result with, still takes it.)
+ */
+static void
+test_app_request_size(void **state)
+{
+	static char	 req[4096];
+	size_t		 o, i;
+
+	o = (size_t)snprintf(req, sizeof(req), "GET /a HTTP/1.1\r\n"
+	    "Host:acme.test.localhost\r\n");
+	for (i = 1; i < HH_MAX_HEADERS - 2; i++)
+		o += (size_t)snprintf(req + o, sizeof(req) - o, "a:b\r\n");
+	snprintf(req + o, sizeof(req) - o, "\r\n");
+	assert_int_equal(app_build(req), 0);
+	assert_true(areq_len > strlen(req));
+}
+
+static int
+aresp(const char *out, int head)
+{
+	return cgi_app_resp_parse((const uint8_t *)out, strlen(out), head,
+	    &cs);
+}
+
+static void
+test_app_resp(void **state)
+{
+	static const char	 ok[] = "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "X-Extra:  yes \r\n"
+	    "X-Tab: a\tb\r\n"
+	    "Set-Cookie: a=1\r\n"
+	    "Set-Cookie: b=2\r\n"
+	    "Status: 404\r\n"
+	    "Connection: keep-alive\r\n"
+	    "Content-Length: 6\r\n"
+	    "content-length: 6\r\n"
+	    "Keep-Alive: timeout=9\r\n"
+	    "Upgrade: h2c\r\n"
+	    "Trailer: X\r\n"
+	    "TE: trailers\r\n"
+	    "Proxy-Connection: close\r\n"
+	    "Date: yesterday\r\n"
+	    "\r\n"
+	    "hello\n";
+
+	assert_int_equal(aresp(ok, 0), 0);
+	assert_int_equal(cs.cs_status, 200);
+	assert_string_equal(cs.cs_reason, "OK");
+	assert_string_equal((const char *)ok + cs.cs_body_off, "hello\n");
+	assert_int_equal(cs.cs_body_len, 6);
+	assert_true(cs.cs_has_clen);
+	assert_int_equal(cs.cs_clen, 6);
+	assert_true(head_has("Content-Type: text/plain\r\n"));
+	assert_true(head_has("X-Extra: yes\r\n"));
+	assert_true(head_has("X-Tab: a\tb\r\n"));
+	assert_true(head_has("Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n"));
+	/* Only a field here, not the status. */
+	assert_true(head_has("Status: 404\r\n"));
+	assert_false(head_has("Connection"));
+	assert_false(head_has("ength"));
+	assert_false(head_has("timeout"));
+	assert_false(head_has("h2c"));
+	assert_false(head_has("Trailer"));
+	assert_false(head_has("trailers"));
+	assert_false(head_has("Proxy"));
+	assert_false(head_has("yesterday"));
+
+	/* HTTP/1.0, LF only, no reason, no Content-Length: to EOF. */
+	assert_int_equal(aresp("HTTP/1.0 404\nX-A: 1\n\nnot here", 0), 0);
+	assert_int_equal(cs.cs_status, 404);
+	assert_string_equal(cs.cs_reason, "");
+	assert_int_equal(cs.cs_body_len, 8);
+	assert_false(cs.cs_has_clen);
+	assert_int_equal(aresp("HTTP/1.1 201 \r\n\r\n", 0), 0);
+	assert_int_equal(cs.cs_status, 201);
+	assert_string_equal(cs.cs_reason, "");
+	assert_int_equal(cs.cs_body_len, 0);
+	/* A reason we will not repeat is replaced by ours. */
+	assert_int_equal(aresp("HTTP/1.1 500 \xff\r\n\r\n", 0), 0);
+	assert_string_equal(cs.cs_reason, "");
+	/* The body may hold anything, empty lines included. */
+	assert_int_equal(aresp("HTTP/1.1 200 OK\r\n\r\n\r\n\r\nx", 0), 0);
+	assert_int_equal(cs.cs_body_len, 5);
+
+	/*
+	 * HEAD, 204 and 304 have no body: Content-Length is not the length
+	 * of what follows, and what follows is dropped.
+	 */
+	assert_int_equal(aresp("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n"
+	    "\r\n", 1), 0);
+	assert_true(cs.cs_has_clen);
+	assert_int_equal(cs.cs_clen, 1234);
+	assert_int_equal(cs.cs_body_len, 0);
+	assert_int_equal(aresp("HTTP/1.1 200 OK\r\n\r\nstray", 1), 0);
+	assert_int_equal(cs.cs_body_len, 0);
+	assert_int_equal(aresp("HTTP/1.1 304 Not Modified\r\n"
+	    "Content-Length: 99\r\nETag: \"x\"\r\n\r\n", 0), 0);
+	assert_int_equal(cs.cs_status, 304);
+	assert_int_equal(cs.cs_body_len, 0);
+	assert_true(head_has("ETag: \"x\"\r\n"));
+	assert_int_equal(aresp("HTTP/1.1 204 No Content\r\n\r\njunk", 0), 0);
+	assert_int_equal(cs.cs_body_len, 0);
+}
+
+static void
+test_app_resp_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"HTTP/1.1 200 OK",			/* no line end */
+		"HTTP/1.1 200 OK\r\n",			/* no empty line */
+		"HTTP/1.1 200 OK\r\nX-A: 1\r\n",
+		"hello world\r\n\r\n",
+		"Status: 200\r\n\r\n",			/* CGI, not HTTP */
+		"HTTP/2 200\r\n\r\n",
+		"HTTP/2.0 200 OK\r\n\r\n",
+		"HTTP/1.x 200 OK\r\n\r\n",
+		"HTTP/1.1  200 OK\r\n\r\n",
+		"http/1.1 200 OK\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+		"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+		"HTTP/1.1 199 X\r\n\r\n",
+		"HTTP/1.1 600 X\r\n\r\n",
+		"HTTP/1.1 099 X\r\n\r\n",
+		"HTTP/1.1 2000 OK\r\n\r\n",
+		"HTTP/1.1 20 OK\r\n\r\n",
+		"HTTP/1.1 2x0 OK\r\n\r\n",
+		"HTTP/1.1 200OK\r\n\r\n",
+		"HTTP/1.1 200 O\rK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX-A : x\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n: x\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX-A: a\r\n folded\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX-A: a\rX-Injected: 1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX-Ctl: a\x01" "b\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX-Del: a\x7f\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "5\r\nhello\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nx",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhell",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello!",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+		    "Content-Length: 6\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0x5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: "
+		    "99999999999999999999\r\n\r\n",
+		/* Even for HEAD, the framing must be well-formed. */
+		"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+	};
+	static char	 big[CGI_HEAD_MAX * 3];
+	size_t		 i, o;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (aresp(bad[i], 0) != -1 || (i == sizeof(bad) /
+		    sizeof(bad[0]) - 1 && aresp(bad[i], 1) != -1)) {
+			print_error("accepted: %s\n", bad[i]);
+			fail();
+		}
+	/* A head past CGI_HEAD_MAX is a bad gateway; just below is fine. */
+	o = (size_t)snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\n");
+	while (o < CGI_HEAD_MAX - 100)
+		o += (size_t)snprintf(big + o, sizeof(big) - o,
+		    "X-Pad: 0123456789012345678901234567890123456789\r\n");
+	snprintf(big + o, sizeof(big) - o, "\r\nbody");
+	assert_int_equal(aresp(big, 0), 0);
+	assert_int_equal(cs.cs_body_len, 4);
+	while (o < CGI_HEAD_MAX + 100)
+		o += (size_t)snprintf(big + o, sizeof(big) - o,
+		    "X-Pad: 0123456789012345678901234567890123456789\r\n");
+	snprintf(big + o, sizeof(big) - o, "\r\nbody");
+	assert_int_equal(aresp(big, 0), -1);
+}
+
+/* The CGI parser reports the body's length too. */
+static void
+test_resp_body_len(void **state)
+{
+	assert_int_equal(resp("Content-Type: a/b\n\nbody"), 0);
+	assert_int_equal(cs.cs_body_len, 4);
+	assert_false(cs.cs_has_clen);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes_good),
 		cmocka_unit_test(test_routes_bad),
+		cmocka_unit_test(test_routes_persistent),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_env_defaults),
@@ -574,6 +920,11 @@ main(void)
 		cmocka_unit_test(test_env_limits),
 		cmocka_unit_test(test_resp),
 		cmocka_unit_test(test_resp_bad),
+		cmocka_unit_test(test_resp_body_len),
+		cmocka_unit_test(test_app_request),
+		cmocka_unit_test(test_app_request_size),
+		cmocka_unit_test(test_app_resp),
+		cmocka_unit_test(test_app_resp_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
