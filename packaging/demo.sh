@@ -52,6 +52,11 @@ ctl() { build/tenantctl/tenantctl -c "$conf" "$@"; }
 ctl init >/dev/null
 for t in acme globex; do
 	ctl show "$t" >/dev/null 2>&1 || ctl create "$t" >/dev/null
+	# A demo tenant made before the credit ledger existed has an empty
+	# one: give it what a new tenant gets, so the API examples work.
+	if ctl credits show "$t" --json | grep -q '"transactions": 0'; then
+		ctl credits add "$t" 1000 --note "demo: initial credits" >/dev/null
+	fi
 done
 
 stop
