@@ -698,8 +698,8 @@ def test_registration_failure_after_extraction_leaves_nothing():
 # --- failures half-way, by fault injection (strace -e inject) ----------------
 
 def under_strace(d, fault, *args):
-    if shutil.which("strace") is None:
-        pytest.skip("strace is not installed")
+    # packaging/deps.sh installs strace: its absence is a broken setup.
+    assert shutil.which("strace"), "strace missing: run packaging/deps.sh"
     r = subprocess.run(["strace", "-qq", "-o", "/dev/null", "-e", fault,
                         TENANTCTL, "-c", d.conf, *args],
                        capture_output=True, text=True, timeout=60)
@@ -755,8 +755,8 @@ def test_archive_rewritten_between_check_and_extraction(daemon):
     """Whoever can write FILE (a customer's upload) may change it after it
     was checked: the extraction must notice, not trust the first read."""
     d = daemon
-    if shutil.which("strace") is None:
-        pytest.skip("strace is not installed")
+    # packaging/deps.sh installs strace: its absence is a broken setup.
+    assert shutil.which("strace"), "strace missing: run packaging/deps.sh"
     arc = os.path.join(d.dir, "swap.tgz")
     evil = os.path.join(d.dir, "evil.tgz")
     make_archive(arc, meta(), [f_("public/index.html", b"hi"),
