@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1740,6 +1741,23 @@ open_fds(void)
 	return n - 1;	/* the directory's own */
 }
 
+/* One counter family with a sample per tenant: a uint64_t of its stats. */
+static void
+metric_tenants(FILE *f, const char *name, const char *help, size_t field)
+{
+	struct tenant_rt	*t;
+	size_t			 b;
+	uint64_t		 v;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			memcpy(&v, (const char *)&t->t_stats + field, sizeof(v));
+			fprintf(f, "%s{tenant=\"%s\"} %llu\n", name, t->t_slug,
+			    (unsigned long long)v);
+		}
+}
+
 /* Prometheus text exposition (version 0.0.4). */
 void
 pool_metrics(FILE *f)
@@ -1846,29 +1864,14 @@ pool_metrics(FILE *f)
 			    "tenant=\"%s\"} %llu\n", t->t_slug,
 			    (unsigned long long)cum);
 		}
-	fprintf(f, "# HELP tenantd_response_bytes_total Response body bytes "
-	    "sent by a tenant's workers.\n"
-	    "# TYPE tenantd_response_bytes_total counter\n");
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext)
-			fprintf(f, "tenantd_response_bytes_total{tenant=\"%s\"} "
-			    "%llu\n", t->t_slug,
-			    (unsigned long long)t->t_stats.ts_bytes);
-	fprintf(f, "# HELP tenantd_tenant_worker_spawns_total Workers bound "
-	    "to a tenant.\n# TYPE tenantd_tenant_worker_spawns_total counter\n");
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext)
-			fprintf(f, "tenantd_tenant_worker_spawns_total{tenant="
-			    "\"%s\"} %llu\n", t->t_slug,
-			    (unsigned long long)t->t_stats.ts_spawns);
-	fprintf(f, "# HELP tenantd_tenant_worker_crashes_total Start "
-	    "failures and early abnormal deaths of a tenant's workers.\n"
-	    "# TYPE tenantd_tenant_worker_crashes_total counter\n");
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext)
-			fprintf(f, "tenantd_tenant_worker_crashes_total{tenant="
-			    "\"%s\"} %llu\n", t->t_slug,
-			    (unsigned long long)t->t_stats.ts_crashes);
+	metric_tenants(f, "tenantd_response_bytes_total", "Response body "
+	    "bytes sent by a tenant's workers.",
+	    offsetof(struct tenant_stats, ts_bytes));
+	metric_tenants(f, "tenantd_tenant_worker_spawns_total", "Workers "
+	    "bound to a tenant.", offsetof(struct tenant_stats, ts_spawns));
+	metric_tenants(f, "tenantd_tenant_worker_crashes_total", "Start "
+	    "failures and early abnormal deaths of a tenant's workers.",
+	    offsetof(struct tenant_stats, ts_crashes));
 	fprintf(f, "# HELP tenantd_tenant_backoff Whether a tenant's starts "
 	    "are held back after crashes.\n"
 	    "# TYPE tenantd_tenant_backoff gauge\n");
@@ -1900,14 +1903,9 @@ pool_metrics(FILE *f)
 				    conns);
 			}
 	}
-	fprintf(f, "# HELP tenantd_tenant_handbacks_total Connections a "
+	metric_tenants(f, "tenantd_tenant_handbacks_total", "Connections a "
 	    "tenant's workers handed back (another host, a registry change, "
-	    "retirement).\n# TYPE tenantd_tenant_handbacks_total counter\n");
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext)
-			fprintf(f, "tenantd_tenant_handbacks_total{tenant="
-			    "\"%s\"} %llu\n", t->t_slug,
-			    (unsigned long long)t->t_stats.ts_handbacks);
+	    "retirement).", offsetof(struct tenant_stats, ts_handbacks));
 }
 
 /*
