@@ -15,6 +15,12 @@
  *
  *	<resource> <value>         # why
  *
+ * Cgroup file (tenant-code.cgroup), one setting a line, each exactly once:
+ *
+ *	cpu_weight <1..10000>      # why
+ *	memory <number[K|M|G]>     # why
+ *	pids <number>              # why
+ *
  * The reason is not optional: a rule nobody can explain is a rule nobody
  * can review. Unknown syscall names (resolved for the native architecture
  * by libseccomp), duplicates and malformed lines fail with the line number.
@@ -396,4 +402,86 @@ limits_name(int resource)
 		if (rlimits[j].resource == resource)
 			return rlimits[j].name;
 	return "unknown";
+}
+
+struct cgroup_state {
+	struct cgroup_policy	*cs_cg;
+	unsigned int		 cs_seen;	/* bit i: entry i was set */
+};
+
+static const char *const cgroup_names[] = { "cpu_weight", "memory",
+    "pids" };
+
+static int
+cgroup_entry(int line, const char *name, const char *value, void *arg,
+    char *err, size_t errsz)
+{
+	static const char *const sfx[] = { "", "K", "M", "G", NULL };
+	static const uint64_t	 mul[] = { 1, 1ULL << 10, 1ULL << 20,
+	    1ULL << 30 };
+	static const char *const plain[] = { "", NULL };
+	struct cgroup_state	*cs = arg;
+	uint64_t		 v;
+	size_t			 i;
+
+	for (i = 0; i < NELEM(cgroup_names); i++)
+		if (strcmp(cgroup_names[i], name) == 0)
+			break;
+	if (i == NELEM(cgroup_names)) {
+		snprintf(err, errsz, "line %d: unknown setting \"%s\"", line,
+		    name);
+		return -1;
+	}
+	if (cs->cs_seen & (1U << i)) {
+		snprintf(err, errsz, "line %d: %s set twice", line, name);
+		return -1;
+	}
+	/* Only memory takes a unit: a weight or a count of 1K is a typo. */
+	if (policy_number(value, i == 1 ? sfx : plain, mul, &v) == -1) {
+		snprintf(err, errsz, "line %d: %s: bad value \"%s\"", line,
+		    name, value);
+		return -1;
+	}
+	/*
+	 * Floors, so an edit cannot leave a tenant unable to run one shell
+	 * (a handler is tenantd-run's child, the init it forks and the
+	 * handler, which may run a few commands).
+	 */
+	if ((i == 0 && (v < CGROUP_WEIGHT_MIN || v > CGROUP_WEIGHT_MAX)) ||
+	    (i == 1 && v < CGROUP_MEMORY_MIN) ||
+	    (i == 2 && (v < CGROUP_PIDS_MIN || v > INT32_MAX))) {
+		snprintf(err, errsz, "line %d: %s: %s is out of range", line,
+		    name, value);
+		return -1;
+	}
+	if (i == 0)
+		cs->cs_cg->cg_cpu_weight = v;
+	else if (i == 1)
+		cs->cs_cg->cg_memory = v;
+	else
+		cs->cs_cg->cg_pids = v;
+	cs->cs_seen |= 1U << i;
+	return 0;
+}
+
+int
+cgroup_parse(const char *text, size_t len, struct cgroup_policy *cg,
+    char *err, size_t errsz)
+{
+	struct cgroup_state	 cs;
+	size_t			 i;
+
+	memset(cg, 0, sizeof(*cg));
+	cs.cs_cg = cg;
+	cs.cs_seen = 0;
+	if (policy_pairs(text, len, "setting", cgroup_entry, &cs, err,
+	    errsz) == -1)
+		return -1;
+	/* A missing line would silently mean "no limit": refuse it. */
+	for (i = 0; i < NELEM(cgroup_names); i++)
+		if (!(cs.cs_seen & (1U << i))) {
+			snprintf(err, errsz, "%s is not set", cgroup_names[i]);
+			return -1;
+		}
+	return 0;
 }

@@ -24,6 +24,7 @@
 #define RUN_SECCOMP_FILE	"tenant-code.seccomp"
 #define RUN_LIMITS_FILE		"tenant-code.limits"
 #define RUN_MOUNTS_FILE		"tenant-code.mounts"
+#define RUN_CGROUP_FILE		"tenant-code.cgroup"
 #define MOUNTS_MAX		64
 
 struct policy_rule {
@@ -72,6 +73,21 @@ struct mounts {
 	size_t			 m_n;
 };
 
+/*
+ * tenant-code.cgroup: what one tenant's handlers and apps share, all of
+ * them together (policy.c has the format). Every entry is required.
+ */
+#define CGROUP_WEIGHT_MIN	1	/* cgroup v2 cpu.weight's range */
+#define CGROUP_WEIGHT_MAX	10000
+#define CGROUP_MEMORY_MIN	(16ULL << 20)
+#define CGROUP_PIDS_MIN		8
+
+struct cgroup_policy {
+	uint64_t	 cg_cpu_weight;	/* v2 cpu.weight; 100: the default */
+	uint64_t	 cg_memory;	/* bytes */
+	uint64_t	 cg_pids;
+};
+
 /* policy.c: pure parsing */
 int		 policy_parse(const char *, size_t, struct policy *, char *,
 		    size_t);
@@ -83,6 +99,8 @@ int		 policy_lines(const char *, size_t, int, int, const char *,
 int		 limits_parse(const char *, size_t, struct limits *, char *,
 		    size_t);
 const char	*limits_name(int);
+int		 cgroup_parse(const char *, size_t, struct cgroup_policy *,
+		    char *, size_t);
 int		 policy_words(const char **, const char *, char [3][48],
 		    int *);
 int		 policy_number(const char *, const char *const *,
@@ -102,6 +120,8 @@ int		 policy_load(const char *, struct policy *, char *, size_t);
 int		 limits_load(const char *, struct limits *, char *, size_t);
 int		 denylist_load(const char *, struct policy *, char *, size_t);
 int		 mounts_load(const char *, struct mounts *, char *, size_t);
+int		 cgroup_load(const char *, struct cgroup_policy *, char *,
+		    size_t);
 
 /* seccomp.c: turning a policy into a loaded filter */
 void		*policy_compile(const struct policy *, char *, size_t);

@@ -65,7 +65,7 @@ prefix_err(const char *path, char *err, size_t errsz)
 	return -1;
 }
 
-enum policy_kind { PK_ALLOW, PK_DENY, PK_LIMITS, PK_MOUNTS };
+enum policy_kind { PK_ALLOW, PK_DENY, PK_LIMITS, PK_MOUNTS, PK_CGROUP };
 
 /* Read a policy-format file and parse it as the kind of file it is. */
 static int
@@ -97,6 +97,9 @@ policy_file_load(const char *path, enum policy_kind kind, void *out,
 	case PK_MOUNTS:
 		r = mounts_parse(buf, (size_t)n, out, err, errsz);
 		break;
+	case PK_CGROUP:
+		r = cgroup_parse(buf, (size_t)n, out, err, errsz);
+		break;
 	}
 	free(buf);
 	return r == -1 ? prefix_err(path, err, errsz) : 0;
@@ -124,4 +127,11 @@ int
 mounts_load(const char *path, struct mounts *m, char *err, size_t errsz)
 {
 	return policy_file_load(path, PK_MOUNTS, m, err, errsz);
+}
+
+int
+cgroup_load(const char *path, struct cgroup_policy *cg, char *err,
+    size_t errsz)
+{
+	return policy_file_load(path, PK_CGROUP, cg, err, errsz);
 }

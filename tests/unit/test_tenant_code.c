@@ -333,6 +333,77 @@ test_mounts_syntax(void **state)
 	assert_int_equal(m.m_n, MOUNTS_MAX);
 }
 
+/* The shipped tenant-code.cgroup parses and bounds every tenant. */
+static void
+test_shipped_cgroup(void **state)
+{
+	struct cgroup_policy	 cg;
+	char			 err[256], *buf;
+	size_t			 len;
+
+	(void)state;
+	buf = slurp(RUN_CGROUP_FILE, &len);
+	if (cgroup_parse(buf, len, &cg, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	free(buf);
+	/* The default weight: every tenant the same share. */
+	assert_int_equal(cg.cg_cpu_weight, 100);
+	assert_int_equal(cg.cg_memory, 512ULL << 20);
+	assert_int_equal(cg.cg_pids, 256);
+}
+
+static void
+test_cgroup_syntax(void **state)
+{
+	static const struct bad	 bad[] = {
+		{ "cpu_weight 100 # a\nmemory 1G # b\n", "pids is not set" },
+		{ "cpu_weight 100\nmemory 1G # b\npids 9 # c\n", "line 1" },
+		{ "cpu_weight 0 # a\nmemory 1G # b\npids 9 # c\n",
+		    "out of range" },
+		{ "cpu_weight 10001 # a\nmemory 1G # b\npids 9 # c\n",
+		    "out of range" },
+		{ "cpu_weight 1K # a\nmemory 1G # b\npids 9 # c\n",
+		    "bad value" },
+		{ "cpu_weight 100 # a\nmemory 1M # b\npids 9 # c\n",
+		    "out of range" },
+		{ "cpu_weight 100 # a\nmemory 1T # b\npids 9 # c\n",
+		    "bad value" },
+		{ "cpu_weight 100 # a\nmemory -1 # b\npids 9 # c\n",
+		    "bad value" },
+		{ "cpu_weight 100 # a\nmemory 1G # b\npids 7 # c\n",
+		    "out of range" },
+		{ "cpu_weight 100 # a\nmemory 1G # b\npids 4294967296 # c\n",
+		    "out of range" },
+		{ "cpu_weight 100 # a\nmemory 1G # b\npids 9 # c\n"
+		    "pids 10 # d\n", "set twice" },
+		{ "cpu_weight 100 # a\nmemory 1G # b\npids 9 # c\n"
+		    "io 10 # d\n", "unknown setting" },
+		{ "cpu_weight 100 # a\nmemory 1G # b\npids 9 9 # c\n",
+		    "line 3" },
+	};
+	struct cgroup_policy	 cg;
+	const char		*good = "# a comment\n\npids 8 # floor\n"
+	    "memory 16M # floor\ncpu_weight 10000 # top\n";
+	char			 err[256];
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (cgroup_parse(bad[i].text, strlen(bad[i].text), &cg, err,
+		    sizeof(err)) != -1)
+			fail_msg("accepted: \"%s\"", bad[i].text);
+		if (strstr(err, bad[i].what) == NULL)
+			fail_msg("\"%s\": \"%s\" does not say \"%s\"",
+			    bad[i].text, err, bad[i].what);
+	}
+	if (cgroup_parse(good, strlen(good), &cg, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(cg.cg_cpu_weight, 10000);
+	assert_int_equal(cg.cg_memory, 16ULL << 20);
+	assert_int_equal(cg.cg_pids, 8);
+}
+
 int
 main(void)
 {
@@ -342,6 +413,8 @@ main(void)
 		cmocka_unit_test(test_shipped_mounts),
 		cmocka_unit_test(test_shipped_limits),
 		cmocka_unit_test(test_mounts_syntax),
+		cmocka_unit_test(test_shipped_cgroup),
+		cmocka_unit_test(test_cgroup_syntax),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
