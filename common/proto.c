@@ -207,6 +207,7 @@ msg_type_str(uint32_t type)
 		[MSG_RUN_KILL] = "RUN_KILL",
 		[MSG_RUN_SPEC] = "RUN_SPEC",
 		[MSG_APP_CONNECT] = "APP_CONNECT",
+		[MSG_RUN_SANDBOX] = "RUN_SANDBOX",
 	};
 
 	if (type >= MSG_TYPE_MAX)

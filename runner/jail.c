@@ -4,10 +4,13 @@
  * tenantd-run, the child: init of a fresh PID namespace, still root. It
  * builds the handler's world and becomes the handler, in this order:
  *
- *   1. namespaces: mount, IPC, UTS, cgroup, and network unless granted
- *   2. a new root on a tmpfs: the host paths of tenant-code.mounts
- *      read-only, /tenant from the tenant directory, a private /tmp, a
+ *   1. the tenant's sandbox: a mount namespace, and a network namespace
+ *      unless the tenant is granted the host's, joined if an earlier run
+ *      built them and the supervisor kept them (jail_sandbox), else built:
+ *      a new root on a tmpfs with the host paths of tenant-code.mounts
+ *      read-only, /tenant from the tenant directory, the tenant's /tmp, a
  *      /dev of three devices, no /proc; pivot_root into it, read-only
+ *   2. namespaces of this run alone: IPC, UTS, cgroup
  *   3. capabilities and ids dropped for good, and the drop proved
  *   4. rlimits (tenant-code.limits)
  *   5. stdio: the stream socket on 0 and 1, logs/handler.log on 2; a
@@ -19,6 +22,7 @@
  * Because this process is the namespace's init, its exit (on the
  * handler's) makes the kernel kill every process the handler left behind.
  */
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -27,6 +31,7 @@
 #include <sys/wait.h>
 
 #include <linux/capability.h>
+#include <linux/nsfs.h>
 #include <linux/securebits.h>
 
 #include <errno.h>
@@ -251,8 +256,97 @@ jail_build(const struct run_spec *rs, const struct run_setup *ru)
 	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
 	    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == -1)
 		DIE("remount / read-only");
-	if (sethostname("tenant", strlen("tenant")) == -1)
-		DIE("sethostname");
+}
+
+/* Is fd a namespace of this type (nsfs answers, nothing else does)? */
+static int
+jail_ns_is(int fd, int type)
+{
+	return ioctl(fd, NS_GET_NSTYPE) == type;
+}
+
+/* The fds a sandbox came on: 6 only without network (run.c checked). */
+static void
+jail_sandbox_close(const struct run_spec *rs)
+{
+	close(PROTO_RUN_MNTNS_FD);
+	if (!rs->rs_network)
+		close(PROTO_RUN_NETNS_FD);
+}
+
+/* A namespace we built, to the supervisor; losing it costs a rebuild. */
+static void
+jail_report(int type, int fd, const char *stamp)
+{
+	struct msgbuf	 mb;
+
+	msg_init(&mb, MSG_RUN_SANDBOX, 0);
+	msg_put_u32(&mb, (uint32_t)type);
+	msg_put_str(&mb, stamp);
+	if (msg_finish(&mb) == -1 || msg_send(PROTO_CHAN_FD, &mb, fd) == -1)
+		log_debug("%s: %s", __func__, strerror(errno));
+}
+
+/*
+ * The tenant's sandbox: its mount namespace, and its network namespace
+ * unless it has the host's. Built once and kept, not made per run, for
+ * the neighbours' sake: tearing down a mount namespace waits for an RCU
+ * grace period (synchronize_rcu_expedited in namespace_unlock), and so
+ * does detaching the old root; one tenant whose busy processes are
+ * preempted inside RCU read sections stretches every grace period of the
+ * machine, and another tenant's runs waited 100 ms and more on each
+ * (docs/tenant-code.md, section 4). Joining with setns() waits for none.
+ *
+ * So: if the supervisor passed the namespaces an earlier run reported,
+ * under the stamp this run would build (run.c), we join them. Otherwise
+ * we build them and report them on fd 3, named before pivot_root takes
+ * /proc away; the supervisor keeps them for the next run and drops them
+ * when the tenant is suspended or deleted. A tenant's runs share its
+ * /tmp, then, as they share its data/: it is the tenant's, not the run's.
+ */
+static void
+jail_sandbox(const struct run_spec *rs, const struct run_setup *ru)
+{
+	int	 mntfd, netfd = -1;
+
+	if (rs->rs_sandbox && strcmp(rs->rs_stamp, ru->ru_stamp) == 0 &&
+	    jail_ns_is(PROTO_RUN_MNTNS_FD, CLONE_NEWNS) &&
+	    (rs->rs_network || jail_ns_is(PROTO_RUN_NETNS_FD, CLONE_NEWNET))) {
+		if (!rs->rs_network &&
+		    setns(PROTO_RUN_NETNS_FD, CLONE_NEWNET) == -1)
+			DIE("setns network");
+		/* Moves our root and cwd to the sandbox's root. */
+		if (setns(PROTO_RUN_MNTNS_FD, CLONE_NEWNS) == -1)
+			DIE("setns mount");
+		if (chdir("/") == -1)
+			DIE("chdir /");
+		jail_sandbox_close(rs);
+		return;
+	}
+	if (rs->rs_sandbox) {
+		log_debug("sandbox of %s: stale, building it again",
+		    rs->rs_slug);
+		jail_sandbox_close(rs);
+	}
+	/*
+	 * A new network namespace has only a loopback that is down: no
+	 * network at all, and no abstract Unix socket of the host's
+	 * (THREATS 10).
+	 */
+	if (unshare(CLONE_NEWNS | (rs->rs_network ? 0 : CLONE_NEWNET)) == -1)
+		DIE("unshare");
+	if ((mntfd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (!rs->rs_network && (netfd = open("/proc/self/ns/net",
+	    O_RDONLY | O_CLOEXEC)) == -1))
+		DIE("/proc/self/ns");
+	jail_build(rs, ru);
+	/* Only a sandbox built whole is reported. */
+	jail_report(CLONE_NEWNS, mntfd, ru->ru_stamp);
+	if (netfd != -1)
+		jail_report(CLONE_NEWNET, netfd, ru->ru_stamp);
+	close(mntfd);
+	if (netfd != -1)
+		close(netfd);
 }
 
 /* Nothing in any set: effective, permitted, inheritable, bounding, ambient. */
@@ -363,8 +457,8 @@ jail_stdio(int persistent)
 	 * to be a character device when bound) on a root nobody else can
 	 * write, so no host descriptor need be carried through the build.
 	 * The open lands above 2 and may land on 3, so it is closed before
-	 * the socket goes there; whatever else 3 held (the tenant
-	 * directory's O_PATH, used up by now) is replaced. dup2 leaves the
+	 * the socket goes there; whatever else 3 held (used up by now) is
+	 * replaced. dup2 leaves the
 	 * copy on 3 open across exec; fd 4 itself is closed.
 	 */
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
@@ -431,24 +525,37 @@ jail_run(const struct run_spec *rs, const struct run_setup *ru)
 	struct rlimit	 rl;
 	char		 path[PATH_MAX], err[256];
 	size_t		 k, n;
+	ssize_t		 got;
 	pid_t		 pid;
+	char		 go;
 
 	/* Root from here to the drop: not a moment without the parent. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		DIE("PR_SET_PDEATHSIG");
+	/*
+	 * Nothing until the parent has put us in the tenant's cgroup
+	 * (run.c): its byte says so, EOF says it died first.
+	 */
+	while ((got = read(ru->ru_alivefd, &go, 1)) == -1 && errno == EINTR)
+		;
+	if (got != 1)
+		DIEX("tenantd-run's parent side is gone");
 	jail_parent_alive(ru->ru_alivefd);
 	/* No controlling terminal to push input into (THREATS 25). */
 	if (setsid() == -1)
 		DIE("setsid");
+	jail_sandbox(rs, ru);
+	/* Nothing more goes to the supervisor: fd 3 is not the handler's. */
+	close(PROTO_CHAN_FD);
 	/*
-	 * A new network namespace has only a loopback that is down: no
-	 * network at all, and no abstract Unix socket of the host's
-	 * (THREATS 10). IPC: no SysV object of anyone else's.
+	 * Per run, and cheap to make and drop: IPC, so no SysV object
+	 * outlives the run or reaches another; UTS; and cgroup, whose root
+	 * is the tenant's cgroup the parent has put us in.
 	 */
-	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
-	    CLONE_NEWCGROUP | (rs->rs_network ? 0 : CLONE_NEWNET)) == -1)
+	if (unshare(CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) == -1)
 		DIE("unshare");
-	jail_build(rs, ru);
+	if (sethostname("tenant", strlen("tenant")) == -1)
+		DIE("sethostname");
 	jail_drop(rs, ru);
 	/*
 	 * As the tenant: app/ is its own, mode 0700, and under the packaged

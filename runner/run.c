@@ -3,9 +3,12 @@
  *
  * tenantd-run, the parent side. The supervisor (root) spawns it with
  *
- *	fd 3	a SOCK_SEQPACKET socket carrying one MSG_RUN_SPEC (proto.h)
+ *	fd 3	a SOCK_SEQPACKET socket carrying one MSG_RUN_SPEC (proto.h),
+ *		and back MSG_RUN_SANDBOX if the child builds a sandbox
  *	fd 4	a SOCK_STREAM socket, the handler's stdin and stdout; or,
  *		with RUN_SPEC_PERSISTENT, a listening one, the app's fd 3
+ *	fd 5, 6	with RUN_SPEC_SANDBOX, the tenant's mount and network
+ *		namespaces that an earlier run built (6: without network)
  *	0-2	/dev/null (stderr: where our own failures are reported)
  *
  * no arguments and no environment. We read and check the spec and every
@@ -25,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -151,6 +155,7 @@ run_spec_read(struct run_spec *rs)
 	    msg_get_str(&m, rs->rs_policy, sizeof(rs->rs_policy)) == -1 ||
 	    msg_get_str(&m, rs->rs_slug, sizeof(rs->rs_slug)) == -1 ||
 	    msg_get_str(&m, rs->rs_handler, sizeof(rs->rs_handler)) == -1 ||
+	    msg_get_str(&m, rs->rs_stamp, sizeof(rs->rs_stamp)) == -1 ||
 	    msg_get_u32(&m, &cnt) == -1 || cnt > RUN_ENV_MAX)
 		DIEX("run spec: malformed");
 	for (i = 0; i < cnt; i++) {
@@ -173,7 +178,8 @@ run_spec_read(struct run_spec *rs)
 	rs->rs_uid = v[0];
 	rs->rs_gid = v[1];
 	rs->rs_network = (int)v[2];
-	rs->rs_persistent = flags == RUN_SPEC_PERSISTENT;
+	rs->rs_persistent = (flags & RUN_SPEC_PERSISTENT) != 0;
+	rs->rs_sandbox = (flags & RUN_SPEC_SANDBOX) != 0;
 	snprintf(tag, sizeof(tag), "tenantd-run %s", rs->rs_slug);
 	log_procinit(tag);
 
@@ -183,7 +189,7 @@ run_spec_read(struct run_spec *rs)
 		    v[1]);
 	if (v[2] > 1)
 		DIEX("run spec: network is %u", v[2]);
-	if (flags != 0 && flags != RUN_SPEC_PERSISTENT)
+	if ((flags & ~(uint32_t)(RUN_SPEC_PERSISTENT | RUN_SPEC_SANDBOX)) != 0)
 		DIEX("run spec: unknown flags %#x", flags);
 	if (slug_check_syntax(rs->rs_slug, strlen(rs->rs_slug)) != SLUG_OK)
 		DIEX("run spec: bad slug");
@@ -259,15 +265,24 @@ run_policy_path(const struct run_spec *rs, const char *name,
 static void
 run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 {
-	struct stat	 st;
+	struct stat	 st, mst;
 	char		 path[PATH_MAX], buf[32], err[512];
 	ssize_t		 n;
 
 	memset(ru, 0, sizeof(*ru));
+	/*
+	 * What the sandbox would be built from is stat()ed before it is
+	 * read: a file changed in between gives a stamp that the next run
+	 * finds stale, never a stale sandbox under a fresh stamp.
+	 */
+	if (stat(run_policy_path(rs, RUN_MOUNTS_FILE, path), &mst) == -1)
+		DIE("%s", path);
 	if (mounts_load(run_policy_path(rs, RUN_MOUNTS_FILE, path),
 	    &ru->ru_mounts, err, sizeof(err)) == -1 ||
 	    limits_load(run_policy_path(rs, RUN_LIMITS_FILE, path),
-	    &ru->ru_limits, err, sizeof(err)) == -1)
+	    &ru->ru_limits, err, sizeof(err)) == -1 ||
+	    cgroup_load(run_policy_path(rs, RUN_CGROUP_FILE, path),
+	    &ru->ru_cgroup, err, sizeof(err)) == -1)
 		DIEX("%s", err);
 	ru->ru_filter = run_filter(rs, run_policy_path(rs, RUN_SECCOMP_FILE,
 	    path));
@@ -286,6 +301,19 @@ run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 		DIE("%s", rs->rs_root);
 	if (fstat(ru->ru_rootfd, &st) == -1 || st.st_uid != 0)
 		DIEX("%s: not root's", rs->rs_root);
+	/*
+	 * The stamp of the sandbox this run would build (jail.c): the
+	 * layout's version, the tenant directory itself (a tenant deleted
+	 * and made again is another directory), its ids and network, and
+	 * the mounts file as it is now. A kept sandbox is joined only under
+	 * the same stamp.
+	 */
+	snprintf(ru->ru_stamp, sizeof(ru->ru_stamp),
+	    "%d:%ju:%ju:%u:%u:%d:%ju:%ju:%jd:%lld.%09ld", RUN_SANDBOX_LAYOUT,
+	    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino, rs->rs_uid,
+	    rs->rs_gid, rs->rs_network, (uintmax_t)mst.st_dev,
+	    (uintmax_t)mst.st_ino, (intmax_t)mst.st_size,
+	    (long long)mst.st_mtim.tv_sec, mst.st_mtim.tv_nsec);
 
 	if ((mkdir(TENANTD_RUN_DIR, 0755) == -1 && errno != EEXIST) ||
 	    (mkdir(RUN_NEWROOT, 0755) == -1 && errno != EEXIST))
@@ -299,7 +327,9 @@ main(int argc, char *argv[])
 {
 	struct run_spec		*rs;
 	struct run_setup	*ru;
+	struct sigaction	 sa;
 	pid_t			 ppid, pid;
+	char			 err[512];
 	int			 alive[2], status, fd;
 
 	log_init(0, 0);
@@ -336,8 +366,14 @@ main(int argc, char *argv[])
 	run_spec_read(rs);
 	if (rs->rs_persistent)
 		run_check_listening(PROTO_RUN_STDIO_FD);
-	if (close(PROTO_CHAN_FD) == -1)
-		DIE("close");
+	/*
+	 * Before anything is opened, which could land on 5 or 6: a sandbox
+	 * announced must be there (what they are, jail.c checks).
+	 */
+	if (rs->rs_sandbox && (fcntl(PROTO_RUN_MNTNS_FD, F_GETFD) == -1 ||
+	    (!rs->rs_network && fcntl(PROTO_RUN_NETNS_FD, F_GETFD) == -1)))
+		DIEX("run spec: a sandbox without its fds");
+	/* fd 3 stays open: the child reports a sandbox it built on it. */
 	run_setup_load(rs, ru);
 
 	/*
@@ -350,7 +386,10 @@ main(int argc, char *argv[])
 	 */
 	if (unshare(CLONE_NEWPID) == -1)
 		DIE("unshare(CLONE_NEWPID)");
-	/* The child watches the read end: EOF means we died. */
+	/*
+	 * The child waits for one byte on the read end before it does
+	 * anything, and later watches it: EOF means we died.
+	 */
 	if (pipe2(alive, O_CLOEXEC) == -1)
 		DIE("pipe2");
 	if ((pid = fork()) == -1)
@@ -361,9 +400,41 @@ main(int argc, char *argv[])
 		jail_run(rs, ru);
 	}
 
+	/*
+	 * The child into its tenant's cgroup, from here, while it waits:
+	 * before it makes its cgroup namespace (whose root is the cgroup it
+	 * is in at that moment, so it must already be the tenant's) and
+	 * before anything it starts could be born outside (children inherit
+	 * the cgroup at fork). Not by moving ourselves before the fork: we
+	 * stay out, so the tenant's OOM killer can never pick its own
+	 * launcher and none of our memory is charged to the tenant. We see
+	 * the child's pid as the host does, which is what cgroup.procs
+	 * wants. A failure costs the run only its cgroup, never the run.
+	 */
+	if (cgroup_place(rs->rs_slug, &ru->ru_cgroup, pid, err,
+	    sizeof(err)) == -1)
+		cgroup_warn(err);
+	/* A child already killed must not take us with SIGPIPE: EPIPE. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		DIE("sigaction SIGPIPE");
+	while (write(alive[1], "", 1) == -1)
+		if (errno != EINTR) {
+			if (errno != EPIPE)
+				DIE("write");
+			break;
+		}
+
 	/* Nothing of the handler's may stay open here: its EOF is ours. */
 	close(alive[0]);
+	close(PROTO_CHAN_FD);
 	close(PROTO_RUN_STDIO_FD);
+	if (rs->rs_sandbox) {
+		close(PROTO_RUN_MNTNS_FD);
+		if (!rs->rs_network)
+			close(PROTO_RUN_NETNS_FD);
+	}
 	close(ru->ru_rootfd);
 	policy_release(ru->ru_filter);
 	while (waitpid(pid, &status, 0) == -1)

@@ -2,8 +2,9 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * tenantd-run: runs one tenant handler in a sandbox of its own. run.c reads
- * the spec and everything else it needs from the host, then forks; jail.c
- * is the child, which builds the sandbox and execs the handler.
+ * the spec and everything else it needs from the host, then forks and puts
+ * the child in its tenant's cgroup (cgroup.c); jail.c is the child, which
+ * builds the sandbox and execs the handler.
  */
 #ifndef TENANTD_RUN_H
 #define TENANTD_RUN_H
@@ -24,6 +25,14 @@
  * the same directory and none sees another's.
  */
 #define RUN_NEWROOT		TENANTD_RUN_DIR "/run-root"
+
+/*
+ * The version of what jail.c builds into a tenant's sandbox, part of its
+ * stamp: a tenantd-run that builds differently must not join a sandbox an
+ * older one built and the supervisor still keeps. Bump it with any change
+ * to jail_build().
+ */
+#define RUN_SANDBOX_LAYOUT	1
 
 /* Exit statuses of our own; otherwise the handler's (128 + N: signal N). */
 #define RUN_EXIT_SETUP		125	/* the sandbox could not be built */
@@ -47,10 +56,12 @@ struct run_spec {
 	gid_t		 rs_gid;
 	int		 rs_network;
 	int		 rs_persistent;	/* RUN_SPEC_PERSISTENT: fd 4 listens */
+	int		 rs_sandbox;	/* RUN_SPEC_SANDBOX: fds 5 and 6 */
 	char		 rs_root[PATH_MAX];
 	char		 rs_policy[PATH_MAX];
 	char		 rs_slug[SLUG_MAX_LEN + 1];
 	char		 rs_handler[RUN_NAME_MAX + 1];
+	char		 rs_stamp[PROTO_STR_MAX + 1];	/* of fds 5 and 6 */
 	char		*rs_env[RUN_ENV_MAX + 1];	/* NULL-terminated */
 	char		 rs_envbuf[PROTO_MSG_MAX];
 };
@@ -59,11 +70,18 @@ struct run_spec {
 struct run_setup {
 	struct mounts	 ru_mounts;
 	struct limits	 ru_limits;
+	struct cgroup_policy ru_cgroup;
 	void		*ru_filter;	/* compiled, loaded last */
 	int		 ru_last_cap;
 	int		 ru_rootfd;	/* O_PATH of the tenant directory */
-	int		 ru_alivefd;	/* EOF once the parent is gone */
+	int		 ru_alivefd;	/* one byte: go; EOF: the parent is gone */
+	char		 ru_stamp[PROTO_STR_MAX + 1];	/* what we would build */
 };
+
+/* cgroup.c */
+int	 cgroup_place(const char *, const struct cgroup_policy *, pid_t,
+	    char *, size_t);
+void	 cgroup_warn(const char *);
 
 /* jail.c */
 void	 jail_run(const struct run_spec *, const struct run_setup *)

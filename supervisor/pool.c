@@ -1492,6 +1492,7 @@ pool_registry_changed(uint64_t gen)
 				tenant_fail_queue(t, t->t_status ==
 				    TENANT_SUSPENDED ? 503 : 404, 60);
 				priv_apps_stop(t->t_id);
+				priv_sandboxes_drop(t->t_id);
 				continue;
 			}
 			/*

@@ -11,6 +11,7 @@
  * tenantd-run makes the handler PID 1's child in its own PID namespace:
  * killing tenantd-run ends every process the handler started.
  */
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,7 +19,10 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <linux/nsfs.h>
+
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -35,12 +39,16 @@
 
 #define RUN_GRACE	1.0	/* seconds past handler_timeout before we kill */
 
+static void	sandbox_collect(int64_t, int);
+
 struct run {
 	TAILQ_ENTRY(run) r_entry;
 	struct worker	*r_worker;	/* NULL once the worker is gone */
 	uint32_t	 r_id;
+	int64_t		 r_tenant;
 	pid_t		 r_pid;
 	int		 r_pidfd;
+	int		 r_specfd;
 	char		 r_what[SLUG_MAX_LEN + RUN_NAME_MAX + 8];
 	ev_child	 r_child;
 	ev_timer	 r_timer;
@@ -85,6 +93,8 @@ run_child_cb(struct ev_loop *l, ev_child *c, int revents)
 		    (int)r->r_pid, WEXITSTATUS(st));
 	if (r->r_pidfd != -1)
 		close(r->r_pidfd);
+	sandbox_collect(r->r_tenant, r->r_specfd);
+	close(r->r_specfd);
 	TAILQ_REMOVE(&runs, r, r_entry);
 	free(r);
 }
@@ -164,15 +174,123 @@ fd_above(int fd, int min)
 }
 
 /*
+ * Tenants' sandboxes, kept between runs (runner/jail.c, jail_sandbox):
+ * the mount namespace, and the network namespace unless the tenant has
+ * the host's, that a tenantd-run built and reported, with the stamp it
+ * built them under. Ours to hold, so they end with us, even on SIGKILL:
+ * nothing is mounted anywhere to keep them. The next run of the tenant
+ * gets them on its fds 5 and 6 and joins them if the stamp still holds.
+ */
+struct sandbox {
+	TAILQ_ENTRY(sandbox) s_entry;
+	int64_t		 s_tenant;
+	int		 s_mntfd;
+	int		 s_netfd;	/* -1: none reported (yet) */
+	char		 s_stamp[PROTO_STR_MAX + 1];
+};
+static TAILQ_HEAD(, sandbox) sandboxes = TAILQ_HEAD_INITIALIZER(sandboxes);
+
+static struct sandbox *
+sandbox_find(int64_t tenant)
+{
+	struct sandbox	*s;
+
+	TAILQ_FOREACH(s, &sandboxes, s_entry)
+		if (s->s_tenant == tenant)
+			return s;
+	return NULL;
+}
+
+static void
+sandbox_free(struct sandbox *s)
+{
+	TAILQ_REMOVE(&sandboxes, s, s_entry);
+	close(s->s_mntfd);
+	if (s->s_netfd != -1)
+		close(s->s_netfd);
+	free(s);
+}
+
+/* A tenant no longer active, or all of them (0): their sandboxes go. */
+void
+priv_sandboxes_drop(int64_t tenant)
+{
+	struct sandbox	*s, *tmp;
+
+	for (s = TAILQ_FIRST(&sandboxes); s != NULL; s = tmp) {
+		tmp = TAILQ_NEXT(s, s_entry);
+		if (tenant == 0 || s->s_tenant == tenant)
+			sandbox_free(s);
+	}
+}
+
+/*
+ * What a tenantd-run of `tenant` reported on its spec socket, read once
+ * it has ended: a mount namespace starts a new sandbox (replacing the one
+ * it was built instead of), a network namespace under the same stamp
+ * completes it. Anything else is dropped. Kept above fd 6, so the dup2s
+ * of the next spawn cannot clobber one with another.
+ */
+static void
+sandbox_collect(int64_t tenant, int sock)
+{
+	static uint8_t	 buf[PROTO_MSG_MAX];
+	static char	 stamp[PROTO_STR_MAX + 1];
+	struct sandbox	*s;
+	struct msg	 m;
+	uint32_t	 type;
+	ssize_t		 n;
+	int		 fd, i;
+
+	for (i = 0; i < 2; i++) {
+		if ((n = msg_recv(sock, buf, sizeof(buf), &fd)) <= 0)
+			return;
+		if (fd == -1 || msg_parse(&m, buf, (size_t)n) == -1 ||
+		    m.m_type != MSG_RUN_SANDBOX ||
+		    msg_get_u32(&m, &type) == -1 ||
+		    msg_get_str(&m, stamp, sizeof(stamp)) == -1 ||
+		    msg_end(&m) == -1 || ioctl(fd, NS_GET_NSTYPE) !=
+		    (int)type || (fd = fd_above(fd, PROTO_RUN_NETNS_FD + 1)) ==
+		    -1) {
+			log_warnx("tenantd-run: bad sandbox report");
+			if (fd != -1)
+				close(fd);
+			return;
+		}
+		s = sandbox_find(tenant);
+		if (type == CLONE_NEWNS) {
+			if (s != NULL)
+				sandbox_free(s);
+			if ((s = calloc(1, sizeof(*s))) == NULL) {
+				close(fd);
+				return;
+			}
+			s->s_tenant = tenant;
+			s->s_mntfd = fd;
+			s->s_netfd = -1;
+			memcpy(s->s_stamp, stamp, sizeof(s->s_stamp));
+			TAILQ_INSERT_TAIL(&sandboxes, s, s_entry);
+		} else if (type == CLONE_NEWNET && s != NULL &&
+		    s->s_netfd == -1 && strcmp(s->s_stamp, stamp) == 0)
+			s->s_netfd = fd;
+		else
+			close(fd);
+	}
+}
+
+/*
  * Exec tenantd-run for tenant t's program `prog`, with the spec on its fd 3
  * and `fd4` on its fd 4 (the handler's stdio, or an app's listening
  * socket with RUN_SPEC_PERSISTENT in `flags`). The environment was checked
- * by the caller. Returns the pid with *pidfd set, or -1.
+ * by the caller. Returns the pid with *pidfd set, and *specfd: our end of
+ * the spec socket, for sandbox_collect() once the run has ended; or -1.
  */
 static pid_t
 runner_spawn(const struct tenant *t, const char *prog, char *const env[],
-    size_t nenv, int network, uint32_t flags, int fd4, int *pidfd)
+    size_t nenv, int network, uint32_t flags, int fd4, int *pidfd,
+    int *specfd)
 {
+	struct sandbox			*s;
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
 	struct msgbuf			 mb;
@@ -184,7 +302,13 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 	size_t				 i;
 	pid_t				 pid = -1;
 
-	*pidfd = -1;
+	*pidfd = *specfd = -1;
+	/* A sandbox is passed only whole: with its network one if needed. */
+	if ((s = sandbox_find(t->t_id)) != NULL && !network &&
+	    s->s_netfd == -1)
+		s = NULL;
+	if (s != NULL)
+		flags |= RUN_SPEC_SANDBOX;
 	snprintf(dir, sizeof(dir), "%s/tenants/%s", conf->c_state_dir,
 	    t->t_slug);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, spec) == -1 ||
@@ -209,6 +333,7 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 	msg_put_str(&mb, conf->c_policy_dir);
 	msg_put_str(&mb, t->t_slug);
 	msg_put_str(&mb, prog);
+	msg_put_str(&mb, s != NULL ? s->s_stamp : "");
 	msg_put_u32(&mb, (uint32_t)nenv);
 	for (i = 0; i < nenv; i++)
 		msg_put_str(&mb, env[i]);
@@ -224,7 +349,15 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 	/* Our stderr: tenantd-run's own failures land in our log. */
 	posix_spawn_file_actions_adddup2(&fa, spec[1], PROTO_CHAN_FD);
 	posix_spawn_file_actions_adddup2(&fa, io, PROTO_RUN_STDIO_FD);
-	posix_spawn_file_actions_addclosefrom_np(&fa, PROTO_RUN_STDIO_FD + 1);
+	if (s != NULL) {
+		posix_spawn_file_actions_adddup2(&fa, s->s_mntfd,
+		    PROTO_RUN_MNTNS_FD);
+		if (!network)
+			posix_spawn_file_actions_adddup2(&fa, s->s_netfd,
+			    PROTO_RUN_NETNS_FD);
+	}
+	posix_spawn_file_actions_addclosefrom_np(&fa, s == NULL ?
+	    PROTO_RUN_STDIO_FD + 1 : PROTO_RUN_NETNS_FD + 1);
 	posix_spawn_file_actions_addchdir_np(&fa, "/");
 	priv_spawnattr(&attr);
 	rc = posix_spawn(&pid, conf->c_runner, &fa, &attr, argv, envp);
@@ -240,6 +373,9 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 		log_warn("%s: pidfd_open", __func__);
 		kill(pid, SIGKILL);
 	}
+	/* Kept: the child reports a sandbox it builds on it. */
+	*specfd = spec[0];
+	spec[0] = -1;
 out:
 	for (i = 0; i < 2; i++)
 		if (spec[i] != -1)
@@ -275,7 +411,7 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (pid = runner_spawn(&t, handler, env, nenv, network, 0, io[1],
-	    &r->r_pidfd)) == -1) {
+	    &r->r_pidfd, &r->r_specfd)) == -1) {
 		free(r);
 		close(io[0]);
 		close(io[1]);
@@ -283,6 +419,7 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	}
 	close(io[1]);
 	r->r_pid = pid;
+	r->r_tenant = t.t_id;
 	r->r_worker = w;
 	r->r_id = id;
 	snprintf(r->r_what, sizeof(r->r_what), "%s/%s", t.t_slug, handler);
@@ -325,6 +462,7 @@ struct app {
 	int		 a_lfd;
 	pid_t		 a_pid;		/* 0: not running */
 	int		 a_pidfd;
+	int		 a_specfd;
 	int		 a_stopping;	/* we killed it: idle or the tenant went */
 	unsigned int	 a_failures;
 	ev_tstamp	 a_started;
@@ -363,6 +501,9 @@ app_child_cb(struct ev_loop *l, ev_child *c, int revents)
 	if (a->a_pidfd != -1)
 		close(a->a_pidfd);
 	a->a_pidfd = -1;
+	sandbox_collect(a->a_tenant, a->a_specfd);
+	close(a->a_specfd);
+	a->a_specfd = -1;
 	a->a_pid = 0;
 	if (a->a_stopping) {
 		a->a_stopping = 0;
@@ -421,7 +562,7 @@ app_get(const struct tenant *t, const char *name)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
 	a->a_tenant = t->t_id;
-	a->a_pidfd = -1;
+	a->a_pidfd = a->a_specfd = -1;
 	snprintf(a->a_name, sizeof(a->a_name), "%s", name);
 	snprintf(a->a_what, sizeof(a->a_what), "%s/%s", t->t_slug, name);
 	if ((a->a_lfd = app_listen(a, t->t_slug)) == -1) {
@@ -459,7 +600,8 @@ priv_app_connect(struct worker *w, uint32_t id, const char *name,
 			return -1;
 		snprintf(tenv, sizeof(tenv), "TENANT=%s", t.t_slug);
 		if ((a->a_pid = runner_spawn(&t, name, env, 2, network,
-		    RUN_SPEC_PERSISTENT, a->a_lfd, &a->a_pidfd)) == -1) {
+		    RUN_SPEC_PERSISTENT, a->a_lfd, &a->a_pidfd,
+		    &a->a_specfd)) == -1) {
 			a->a_pid = 0;
 			return -1;
 		}

@@ -11,6 +11,9 @@
 #   5. first request to a new tenant: with a spare ready vs without
 #   6. a key-value GET (token check, SQLite, a credit) vs a static GET,
 #      keep-alive and a new connection per request
+#   7. a tenant's handler latency alone and beside a neighbour's fork bomb,
+#      memory bomb and disk filler (tests/integration/test_neighbours.py,
+#      whose own assertion is loose; its figures are reported here)
 #
 # Usage: tests/bench/run.sh [seconds per run, default 10]
 # Needs root. Installs wrk and php-fpm from Debian if missing.
@@ -282,3 +285,10 @@ echo "== idle worker memory"
 for p in $(pgrep -P "$tpid" | head -3); do
 	awk -v p="$p" '/Private_Dirty/ { pd = $2 } /^Rss/ { r = $2 } END { printf "  pid %s: private dirty %d kB, rss %d kB\n", p, pd, r }' "/proc/$p/smaps_rollup"
 done
+
+echo
+echo "== 7. noisy neighbour: globex's sh handler, 200 requests each way"
+TENANTD_BUILD="$top/build" TENANTD_SOURCE="$top" PYTHONDONTWRITEBYTECODE=1 \
+    /usr/bin/python3 -m pytest -q -s -p no:cacheprovider \
+    --rootdir "$top/tests" "$top/tests/integration/test_neighbours.py" 2>&1 |
+    grep -E '^(globex|acme)' | sed 's/^/  /'

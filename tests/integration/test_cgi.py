@@ -51,6 +51,10 @@ SCRIPTS = {
     "big.sh": ("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
                "head -c 200000 /dev/zero\n"),
     "sleep.sh": "#!/bin/sh\nsleep 30\n",
+    # What the tenant's earlier runs left in its /tmp, then one more line.
+    "tmp.sh": ("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+               "cat /tmp/seen 2>/dev/null\n"
+               "echo \"$QUERY_STRING\" >> /tmp/seen\n"),
 }
 
 ROUTES = """# test routes
@@ -63,6 +67,7 @@ ROUTES = """# test routes
 /silent silent.sh
 /big big.sh
 /sleep sleep.sh
+/tmp tmp.sh
 """
 
 
@@ -309,3 +314,29 @@ def test_refused_requests(cgi):
                         headers={"Content-Length": str(2 * 1024 * 1024)})
     r = one(cgi, raw)
     assert r.status == 413
+
+
+def test_sandbox_kept_per_tenant(cgi):
+    """A tenant's runs share its sandbox, kept by the supervisor between
+    runs (docs/tenant-code.md, section 4): one run finds in /tmp what an
+    earlier one left. Another tenant's runs never see it. Suspending the
+    tenant drops its sandbox: after resume, /tmp starts empty."""
+    def tmp(slug, q):
+        r = one(cgi, f"GET /tmp?{q} HTTP/1.1\r\nHost: {cgi.host(slug)}"
+                     "\r\n\r\n".encode())
+        assert r.status == 200, (r.status, r.body, cgi.logtext()[-2000:])
+        return r.body.decode().split()
+
+    assert tmp("acme", "a1") == []
+    assert tmp("acme", "a2") == ["a1"]
+    assert tmp("globex", "g1") == []
+    assert tmp("acme", "a3") == ["a1", "a2"]
+    cgi.ctl("suspend", "acme")
+    wait_for(lambda: cgi.get(cgi.host("acme"), "/").status == 503,
+             what="acme suspended")
+    cgi.ctl("resume", "acme")
+    # Served again once the supervisor has seen the registry change.
+    wait_for(lambda: cgi.get(cgi.host("acme"), "/").status == 200,
+             what="acme resumed")
+    assert tmp("acme", "a4") == []
+    assert tmp("globex", "g2") == ["g1"]

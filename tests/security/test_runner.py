@@ -4,6 +4,7 @@
 # stdio on fd 4, no environment), then asked to do what tenant code must
 # not (THREATS.md A-E). Needs root, like CI.
 import ctypes
+import fcntl
 import os
 import re
 import shutil
@@ -43,39 +44,62 @@ def put_str(s):
     return struct.pack("=H", len(b)) + b
 
 
-def run_spec(uid, gid, network, root, policy, slug, handler, env, flags=0):
+def run_spec(uid, gid, network, root, policy, slug, handler, env, flags=0,
+             stamp=""):
     body = struct.pack("=III", uid, gid, network)
-    body += b"".join(put_str(s) for s in (root, policy, slug, handler))
+    body += b"".join(put_str(s) for s in (root, policy, slug, handler,
+                                          stamp))
     body += struct.pack("=I", len(env))
     body += b"".join(put_str(e) for e in env)
     return struct.pack("=IIII", msg_type("MSG_RUN_SPEC"), 16 + len(body),
                        0, flags) + body
 
 
-def launch(message, fd4):
+def launch(message, fd4, ns=()):
     """Start tenantd-run as the supervisor does: spec on fd 3, fd4 on 4,
-    /dev/null on 0 and 1 (stderr is kept to see its reasons), no
-    environment. Returns (process, our end of the spec channel)."""
+    the namespace fds ns on 5 and 6, /dev/null on 0 and 1 (stderr is kept
+    to see its reasons), no environment. Returns (process, our end of the
+    spec channel)."""
     spec_here, spec_there = socket.socketpair(socket.AF_UNIX,
                                               socket.SOCK_SEQPACKET)
     spec_here.send(message)
-    # A small exec'd step puts the two on 3 and 4 (pass_fds cannot).
-    move = ("import os, sys; os.dup2(%d, 3); os.dup2(%d, 4); "
-            "os.execv(sys.argv[1], sys.argv[1:])"
-            % (spec_there.fileno(), fd4.fileno()))
-    p = subprocess.Popen([sys.executable, "-c", move, RUN],
-                         pass_fds=(spec_there.fileno(), fd4.fileno()),
+    # A small exec'd step puts them on 3, 4, ... (pass_fds cannot).
+    fds = [spec_there.fileno(), fd4.fileno()] + list(ns)
+    move = ("import os, sys; fds = %r\n"
+            "for i, fd in enumerate(fds): os.dup2(fd, 3 + i)\n"
+            "os.execv(sys.argv[1], sys.argv[1:])" % fds)
+    p = subprocess.Popen([sys.executable, "-c", move, RUN], pass_fds=fds,
                          env={}, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     spec_there.close()
     return p, spec_here
 
 
-def spawn(message, stdin=b"", on_start=None, timeout=30):
-    """launch() with a stream socket on fd 4, the handler's stdio.
+def sandbox_reports(chan):
+    """The MSG_RUN_SANDBOX messages a finished run sent back on fd 3:
+    [(namespace type, stamp, fd)]."""
+    out = []
+    chan.setblocking(False)
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(chan, 65536, 1)
+        except (BlockingIOError, ConnectionResetError):
+            break
+        if not msg:
+            break
+        assert struct.unpack("=I", msg[:4])[0] == msg_type("MSG_RUN_SANDBOX")
+        nstype, n = struct.unpack("=IH", msg[16:22])
+        out.append((nstype, msg[22:22 + n].decode(), fds[0]))
+    return out
+
+
+def spawn(message, stdin=b"", on_start=None, timeout=30, ns=(),
+          reports=None):
+    """launch() with a stream socket on fd 4, the handler's stdio. With
+    reports, a list, the sandbox the run reported is appended to it.
     Returns (handler stdout, exit status, runner stderr)."""
     io_here, io_there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    p, spec_here = launch(message, io_there)
+    p, spec_here = launch(message, io_there, ns)
     io_there.close()
     try:
         io_here.settimeout(timeout)
@@ -96,6 +120,8 @@ def spawn(message, stdin=b"", on_start=None, timeout=30):
                 break
             out += b
         _, err = p.communicate(timeout=timeout)
+        if reports is not None:
+            reports.extend(sandbox_reports(spec_here))
         return out, p.returncode, err.decode(errors="replace")
     finally:
         if p.poll() is None:
@@ -134,11 +160,11 @@ class Tenant:
         return path
 
     def spec(self, handler, env=(), network=0, uid=None, root=None,
-             policy=None, slug=None, flags=0):
+             policy=None, slug=None, flags=0, stamp=""):
         return run_spec(self.uid if uid is None else uid, self.gid,
                         network, root or self.dir,
                         policy or self.daemon.policy, slug or self.slug,
-                        handler, list(env), flags)
+                        handler, list(env), flags, stamp)
 
     def run(self, code, env=("PATH=/usr/bin:/bin",), stdin=b"", network=0,
             name="handler", **kw):
@@ -941,12 +967,12 @@ def listening(family=socket.AF_UNIX, type=socket.SOCK_STREAM):
     ("connected", PERSISTENT, "not the listening socket"),
     ("unconnected", PERSISTENT, "not the listening socket"),
     ("seqpacket", PERSISTENT, "not the STREAM socket"),
-    ("listening", 2, "unknown flags"),
+    ("listening", 4, "unknown flags"),
     ("listening", 0x80000001, "unknown flags"),
 ])
 def test_persistent_bad_socket_or_flags_refused(env, what, flags, why):
     """A persistent run needs a listening stream socket on fd 4; header
-    flags other than 0 and RUN_SPEC_PERSISTENT are refused. The app never
+    flags other than RUN_SPEC_PERSISTENT and RUN_SPEC_SANDBOX are refused. The app never
     runs."""
     marker = os.path.join(env.t.dir, "data", "app-ran")
     if os.path.exists(marker):
@@ -967,3 +993,142 @@ def test_persistent_bad_socket_or_flags_refused(env, what, flags, why):
     assert p.returncode == EXIT_SETUP, err
     assert why in err, err
     assert not os.path.exists(marker)
+
+
+# Kept sandboxes (runner/jail.c, jail_sandbox): a run that builds its
+# tenant's mount and network namespaces reports them on fd 3 with a stamp;
+# a run given them (RUN_SPEC_SANDBOX, fds 5 and 6) joins them only under
+# the stamp it would build itself, and builds anew otherwise.
+SANDBOX = proto_define("RUN_SPEC_SANDBOX")
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+NS_GET_NSTYPE = 0xb703          # _IO(0xb7, 0x3), linux/nsfs.h
+
+MARK_SH = SH + """\
+[ -e /tmp/mark ] && echo "seen $(cat /tmp/mark)"
+echo "$1${MARK:-}" > /tmp/mark
+ls /tenant/data
+"""
+
+
+def marked(t, mark, network=0, flags=0, stamp="", ns=()):
+    """A run of t that says whether it finds /tmp/mark, then leaves its
+    own there. Returns (stdout lines, reports)."""
+    t.write_app("mark", MARK_SH)
+    got = []
+    out, rc, err = spawn(t.spec("mark", ["PATH=/usr/bin:/bin", "MARK=" + mark],
+                                network, flags=flags, stamp=stamp),
+                         ns=ns, reports=got)
+    assert rc == 0, (rc, err, t.log())
+    return out.decode().splitlines(), got
+
+
+def close_all(reports):
+    for _, _, fd in reports:
+        os.close(fd)
+
+
+def test_sandbox_built_reported_and_joined(env):
+    """A first run reports its mount and network namespaces under one
+    stamp; the namespaces are what they claim. A run given them joins them:
+    it finds what the first left in /tmp, and reports nothing. A run given
+    them under another stamp builds its own: an empty /tmp."""
+    first, rep = marked(env.t, "one")
+    assert not any(l.startswith("seen") for l in first), first
+    assert sorted(r[0] for r in rep) == [CLONE_NEWNS, CLONE_NEWNET], rep
+    assert len({r[1] for r in rep}) == 1 and rep[0][1], rep
+    for nstype, _, fd in rep:
+        assert fcntl.ioctl(fd, NS_GET_NSTYPE) == nstype
+    stamp = rep[0][1]
+    byt = {r[0]: r[2] for r in rep}
+    try:
+        ns = (byt[CLONE_NEWNS], byt[CLONE_NEWNET])
+        again, rep2 = marked(env.t, "two", flags=SANDBOX, stamp=stamp, ns=ns)
+        assert "seen one" in again and rep2 == [], (again, rep2)
+        stale, rep3 = marked(env.t, "three", flags=SANDBOX,
+                             stamp=stamp + "x", ns=ns)
+        close_all(rep3)
+        assert not any(l.startswith("seen") for l in stale), stale
+        assert len(rep3) == 2, rep3
+    finally:
+        close_all(rep)
+
+
+def test_sandbox_of_another_tenant_is_not_joined(env):
+    """globex handed acme's namespaces with acme's own stamp (a supervisor
+    mixing them up) gets neither acme's /tmp nor acme's files: its stamp
+    is another (its directory, its uid), so it builds its own."""
+    env.daemon.write_public("acme", "../data/acme-only", "x")
+    _, rep = marked(env.t, "acme")
+    byt = {r[0]: r[2] for r in rep}
+    try:
+        out, rep2 = marked(env.other, "globex", flags=SANDBOX,
+                           stamp=rep[0][1],
+                           ns=(byt[CLONE_NEWNS], byt[CLONE_NEWNET]))
+        close_all(rep2)
+        assert not any(l.startswith("seen") for l in out), out
+        assert "acme-only" not in out, out
+        assert rep2 and rep2[0][1] != rep[0][1], (rep, rep2)
+    finally:
+        close_all(rep)
+
+
+@pytest.mark.parametrize("what", ["directory", "swapped", "two-nets",
+                                  "pipe"])
+def test_sandbox_fds_not_namespaces_are_not_joined(env, what):
+    """Under the right stamp, fds 5 and 6 that are not a mount and a
+    network namespace (a directory of the host's, the two swapped, the
+    network one twice, a pipe) are not joined: the run builds its own sandbox, and still works."""
+    _, rep = marked(env.t, "real")
+    byt = {r[0]: r[2] for r in rep}
+    extra = []
+    try:
+        if what == "directory":
+            extra = [os.open("/", os.O_RDONLY), os.open("/etc", os.O_RDONLY)]
+            ns = tuple(extra)
+        elif what == "swapped":
+            ns = (byt[CLONE_NEWNET], byt[CLONE_NEWNS])
+        elif what == "two-nets":
+            ns = (byt[CLONE_NEWNET], byt[CLONE_NEWNET])
+        else:
+            extra = list(os.pipe())
+            ns = tuple(extra)
+        out, rep2 = marked(env.t, what, flags=SANDBOX, stamp=rep[0][1],
+                           ns=ns)
+        close_all(rep2)
+        assert not any(l.startswith("seen") for l in out), out
+        assert len(rep2) == 2, rep2
+    finally:
+        close_all(rep)
+        for fd in extra:
+            os.close(fd)
+
+
+def test_sandbox_with_network_has_no_network_namespace(env):
+    """A tenant granted the host's network has a kept mount namespace
+    only, under a stamp of its own: the same tenant without network does
+    not join it."""
+    _, rep = marked(env.t, "net", network=1)
+    root = os.open("/", os.O_RDONLY)
+    try:
+        assert [r[0] for r in rep] == [CLONE_NEWNS], rep
+        out, rep2 = marked(env.t, "nonet", flags=SANDBOX, stamp=rep[0][1],
+                           ns=(rep[0][2], root))
+        close_all(rep2)
+        assert not any(l.startswith("seen") for l in out), out
+    finally:
+        close_all(rep)
+        os.close(root)
+
+
+def test_sandbox_announced_without_its_fds_refused(env):
+    """RUN_SPEC_SANDBOX without fd 6 (no network): refused before anything
+    is opened, since an fd of tenantd-run's own could land there and be
+    taken for the namespace."""
+    env.t.write_app("mark", MARK_SH)
+    root = os.open("/", os.O_RDONLY)
+    try:
+        out, rc, err = spawn(env.t.spec("mark", flags=SANDBOX, stamp="x"),
+                             ns=(root,))
+    finally:
+        os.close(root)
+    assert rc == EXIT_SETUP and "a sandbox without its fds" in err, err
