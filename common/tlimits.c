@@ -52,6 +52,7 @@ static const struct {
 	    64 * M_ },
 	[TL_NETWORK] = { "network", U_BOOL, 0, 0, 1 },
 	[TL_APP_IDLE] = { "app_idle", U_MS, 300000, 1000, 86400000 },
+	[TL_COST_RUN] = { "cost_run", U_COUNT, 1, 0, 1000000 },
 };
 
 static int

@@ -34,6 +34,7 @@ enum tlimit {
 	TL_HANDLER_OUTPUT,		/* bytes, 1M: a handler's response; 502 */
 	TL_NETWORK,			/* 0/1, 0: tenant code gets no network */
 	TL_APP_IDLE,			/* ms, 300000: a persistent app stops */
+	TL_COST_RUN,			/* credits per request to tenant code, 1 */
 	TL_MAX
 };
 

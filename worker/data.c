@@ -181,7 +181,7 @@ data_apply(uint64_t changed)
 		kv_limits_changed();
 	/* A raised balance may be worth asking for again at once. */
 	if (changed & (DATA_CHANGED(TL_COST_READ) | DATA_CHANGED(TL_COST_WRITE)
-	    | DATA_CHANGED(TL_CREDIT_HOLD)))
+	    | DATA_CHANGED(TL_COST_RUN) | DATA_CHANGED(TL_CREDIT_HOLD)))
 		credit.cr_dry_ms = 0;
 }
 
@@ -223,7 +223,8 @@ data_rate_take(uint64_t *retry_s)
 static int
 credit_priced(void)
 {
-	return env->we_tl[TL_COST_READ] != 0 || env->we_tl[TL_COST_WRITE] != 0;
+	return env->we_tl[TL_COST_READ] != 0 ||
+	    env->we_tl[TL_COST_WRITE] != 0 || env->we_tl[TL_COST_RUN] != 0;
 }
 
 /*

@@ -67,7 +67,7 @@ struct wconn {
 	/* the data plane (api.c) */
 	enum conn_state	 c_after;	/* after the body: C_RUN or C_WRITE */
 	int		 c_head_only;
-	int		 c_parked;	/* C_RUN waiting for CTL_CREDIT */
+	int		 c_parked;	/* C_RUN, C_CGI waiting for CTL_CREDIT */
 	unsigned int	 c_round;	/* http_credit_resume() */
 	struct api_req	*c_api;
 	struct api_resp	 c_ar;
@@ -571,6 +571,54 @@ conn_cgi(struct wconn *c, const struct hh_span *path,
 	return 0;
 }
 
+/*
+ * Out of credits until the supervisor answers (CTL_CREDIT, then
+ * http_credit_resume()): read nothing more, so pipelined requests wait
+ * behind this one, for one header timeout (conn_timeout_cb()).
+ */
+static void
+conn_park(struct wconn *c)
+{
+	if (c->c_parked)
+		return;
+	c->c_parked = 1;
+	ev_io_stop(env->we_loop, &c->c_rev);
+	conn_timer_set(c, env->we_header_timeout_ms);
+}
+
+/* A request to tenant code that will not run: its body and environment. */
+static void
+conn_cgi_forget(struct wconn *c)
+{
+	free(c->c_in);
+	c->c_in = NULL;
+	c->c_in_len = 0;
+	free(c->c_env);
+	c->c_env = NULL;
+}
+
+/*
+ * A request to tenant code costs cost_run credits, taken from the hold
+ * when its run is asked for: the tenant pays for the process it gets,
+ * whatever it answers. 1: paid (or free); 0: park until the supervisor
+ * answers for credits; -1: the balance is used up, 402 is set.
+ */
+static int
+conn_cgi_pay(struct wconn *c)
+{
+	switch (data_credit_check(env->we_tl[TL_COST_RUN])) {
+	case CREDIT_OK:
+		return 1;
+	case CREDIT_PARK:
+		return 0;
+	case CREDIT_DRY:
+		break;
+	}
+	conn_cgi_forget(c);
+	conn_respond(c, 402, !c->c_head_only, NULL);
+	return -1;
+}
+
 /* The body is in: ask for the run. 0: parked until http_cgi_done(). */
 static int
 conn_cgi_start(struct wconn *c)
@@ -583,8 +631,11 @@ conn_cgi_start(struct wconn *c)
 	c->c_in_len = 0;
 	free(c->c_env);
 	c->c_env = NULL;
-	if (c->c_run != NULL)
+	if (c->c_run != NULL) {
+		/* Checked just before, in this same turn of the loop. */
+		data_credit_spend(env->we_tl[TL_COST_RUN]);
 		return 0;
+	}
 	conn_respond(c, status, !c->c_head_only,
 	    status == 503 ? "Retry-After: 1\r\n" : NULL);
 	return -1;
@@ -1025,17 +1076,7 @@ conn_process(struct wconn *c)
 		case C_RUN:
 			if (api_run(c->c_api, c->c_in, c->c_in_len,
 			    &c->c_ar) == API_PARK) {
-				/*
-				 * Out of credits until the supervisor answers:
-				 * read nothing more (pipelined requests wait
-				 * behind this one), for one header timeout.
-				 */
-				if (!c->c_parked) {
-					c->c_parked = 1;
-					ev_io_stop(env->we_loop, &c->c_rev);
-					conn_timer_set(c,
-					    env->we_header_timeout_ms);
-				}
+				conn_park(c);
 				return;
 			}
 			c->c_parked = 0;
@@ -1045,6 +1086,15 @@ conn_process(struct wconn *c)
 		case C_CGI:
 			if (c->c_run != NULL)
 				return;		/* http_cgi_done() resumes */
+			if ((r = conn_cgi_pay(c)) == 0) {
+				conn_park(c);
+				return;
+			}
+			c->c_parked = 0;
+			if (r == -1) {
+				c->c_state = C_WRITE;
+				break;
+			}
 			if (conn_cgi_start(c) == 0) {
 				/*
 				 * Nothing more is read (pipelined requests
@@ -1137,6 +1187,15 @@ conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_process(c);
 		return;
 	}
+	if (c->c_state == C_CGI && c->c_parked) {
+		c->c_parked = 0;
+		conn_cgi_forget(c);
+		c->c_close = 1;
+		conn_respond(c, 503, !c->c_head_only, "Retry-After: 1\r\n");
+		c->c_state = C_WRITE;
+		conn_process(c);
+		return;
+	}
 	/* A head that started but never finished gets a 408, best effort. */
 	if (c->c_state == C_HEAD && c->c_len > 0)
 		(void)send(c->c_fd, resp, sizeof(resp) - 1,
@@ -1220,7 +1279,8 @@ http_credit_resume(void)
 	round++;
  again:
 	TAILQ_FOREACH(c, &env->we_conns, c_entry)
-		if (c->c_state == C_RUN && c->c_parked &&
+		if ((c->c_state == C_RUN || c->c_state == C_CGI) &&
+		    c->c_parked &&
 		    c->c_round != round) {
 			c->c_round = round;
 			conn_process(c);

@@ -340,3 +340,30 @@ def test_sandbox_kept_per_tenant(cgi):
              what="acme resumed")
     assert tmp("acme", "a4") == []
     assert tmp("globex", "g2") == ["g1"]
+
+
+def test_runs_cost_credits(cgi):
+    """Each request to tenant code costs cost_run credits, charged when its
+    run is asked for (docs/data-plane.md, section 3): with 1000 credits and
+    300 a run, the fourth gets 402 and never runs. Static files cost
+    nothing, another tenant pays its own, and credits added bring the runs
+    back. The ledger shows what was spent."""
+    def env_status(slug):
+        return one(cgi, f"GET /env HTTP/1.1\r\nHost: {cgi.host(slug)}"
+                        "\r\n\r\n".encode()).status
+
+    def balance():
+        return cgi.ctl_json("credits", "show", "acme")["balance"]
+
+    start = balance()
+    cgi.ctl("limits", "set", "acme", "cost_run", "300")
+    cgi.ctl("limits", "set", "acme", "credit_hold", "300")
+    runs = [env_status("acme") for _ in range(start // 300 + 1)]
+    assert runs == [200] * (start // 300) + [402], runs
+    assert cgi.get(cgi.host("acme"), "/").status == 200
+    assert env_status("globex") == 200
+    # Reported with the worker's per-second statistics.
+    wait_for(lambda: balance() == start % 300, what="the ledger debited")
+    cgi.ctl("credits", "add", "acme", "600")
+    wait_for(lambda: env_status("acme") == 200, what="runs paid again")
+    wait_for(lambda: balance() == start % 300 + 300, what="debited again")

@@ -24,7 +24,7 @@ LIMITS = {"requests_per_minute", "storage", "kv_max_entries", "kv_max_key",
           "kv_max_value", "statement_timeout", "max_connections",
           "max_workers", "kv_public_reads", "cost_read", "cost_write",
           "credit_hold", "db_idle", "initial_credits", "handler_timeout",
-          "handler_output", "network", "app_idle"}
+          "handler_output", "network", "app_idle", "cost_run"}
 
 
 def expect(d, code, *args, stderr=None):
