@@ -165,7 +165,7 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
  * MSG_RUN_SANDBOX (from tenantd-run, on fd 3, after it built a tenant's
  *     namespaces): u32 type (CLONE_NEWNS or CLONE_NEWNET), str stamp,
  *     with the namespace's fd. The supervisor keeps them for the tenant's
- *     next runs and reads them once the run has ended.
+ *     next runs and reads them as they come, while the run goes on.
  *
  * Persistent apps. A route marked "persistent" names a long-running HTTP
  * server. The worker sends MSG_APP_CONNECT: m_conn_id = run id, str

@@ -39,16 +39,27 @@
 
 #define RUN_GRACE	1.0	/* seconds past handler_timeout before we kill */
 
-static void	sandbox_collect(int64_t, int);
+/*
+ * Our end of a tenantd-run's spec socket while it runs: a sandbox the run
+ * builds is reported there, early (before its program starts), and read
+ * as soon as it comes, so the tenant's next run can join it.
+ */
+struct spec_watch {
+	ev_io		 sw_io;
+	int64_t		 sw_tenant;
+	unsigned int	 sw_reports;
+};
+
+static void	spec_watch_start(struct spec_watch *, int64_t, int);
+static void	spec_watch_end(struct spec_watch *);
 
 struct run {
 	TAILQ_ENTRY(run) r_entry;
 	struct worker	*r_worker;	/* NULL once the worker is gone */
 	uint32_t	 r_id;
-	int64_t		 r_tenant;
 	pid_t		 r_pid;
 	int		 r_pidfd;
-	int		 r_specfd;
+	struct spec_watch r_spec;
 	char		 r_what[SLUG_MAX_LEN + RUN_NAME_MAX + 8];
 	ev_child	 r_child;
 	ev_timer	 r_timer;
@@ -93,8 +104,7 @@ run_child_cb(struct ev_loop *l, ev_child *c, int revents)
 		    (int)r->r_pid, WEXITSTATUS(st));
 	if (r->r_pidfd != -1)
 		close(r->r_pidfd);
-	sandbox_collect(r->r_tenant, r->r_specfd);
-	close(r->r_specfd);
+	spec_watch_end(&r->r_spec);
 	TAILQ_REMOVE(&runs, r, r_entry);
 	free(r);
 }
@@ -225,14 +235,15 @@ priv_sandboxes_drop(int64_t tenant)
 }
 
 /*
- * What a tenantd-run of `tenant` reported on its spec socket, read once
- * it has ended: a mount namespace starts a new sandbox (replacing the one
- * it was built instead of), a network namespace under the same stamp
- * completes it. Anything else is dropped. Kept above fd 6, so the dup2s
- * of the next spawn cannot clobber one with another.
+ * What a tenantd-run of `tenant` reported on its spec socket: a mount
+ * namespace starts a new sandbox (replacing the one it was built instead
+ * of), a network namespace under the same stamp completes it. Kept above
+ * fd 6, so the dup2s of the next spawn cannot clobber one with another.
+ * 0: nothing more for now; -1: nothing more ever (EOF, an error, a bad
+ * report, or both reports in), stop watching.
  */
-static void
-sandbox_collect(int64_t tenant, int sock)
+static int
+sandbox_collect(struct spec_watch *sw, int sock)
 {
 	static uint8_t	 buf[PROTO_MSG_MAX];
 	static char	 stamp[PROTO_STR_MAX + 1];
@@ -240,11 +251,15 @@ sandbox_collect(int64_t tenant, int sock)
 	struct msg	 m;
 	uint32_t	 type;
 	ssize_t		 n;
-	int		 fd, i;
+	int		 fd;
 
-	for (i = 0; i < 2; i++) {
-		if ((n = msg_recv(sock, buf, sizeof(buf), &fd)) <= 0)
-			return;
+	while (sw->sw_reports < 2) {
+		if ((n = msg_recv(sock, buf, sizeof(buf), &fd)) == -1 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		sw->sw_reports++;
 		if (fd == -1 || msg_parse(&m, buf, (size_t)n) == -1 ||
 		    m.m_type != MSG_RUN_SANDBOX ||
 		    msg_get_u32(&m, &type) == -1 ||
@@ -255,17 +270,17 @@ sandbox_collect(int64_t tenant, int sock)
 			log_warnx("tenantd-run: bad sandbox report");
 			if (fd != -1)
 				close(fd);
-			return;
+			return -1;
 		}
-		s = sandbox_find(tenant);
+		s = sandbox_find(sw->sw_tenant);
 		if (type == CLONE_NEWNS) {
 			if (s != NULL)
 				sandbox_free(s);
 			if ((s = calloc(1, sizeof(*s))) == NULL) {
 				close(fd);
-				return;
+				return -1;
 			}
-			s->s_tenant = tenant;
+			s->s_tenant = sw->sw_tenant;
 			s->s_mntfd = fd;
 			s->s_netfd = -1;
 			memcpy(s->s_stamp, stamp, sizeof(s->s_stamp));
@@ -276,6 +291,38 @@ sandbox_collect(int64_t tenant, int sock)
 		else
 			close(fd);
 	}
+	return -1;
+}
+
+static void
+spec_read_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	if (sandbox_collect(w->data, w->fd) == -1)
+		ev_io_stop(l, w);
+}
+
+static void
+spec_watch_start(struct spec_watch *sw, int64_t tenant, int fd)
+{
+	sw->sw_tenant = tenant;
+	sw->sw_reports = 0;
+	ev_io_init(&sw->sw_io, spec_read_cb, fd, EV_READ);
+	sw->sw_io.data = sw;
+	ev_io_start(loop, &sw->sw_io);
+}
+
+/* The run has ended: what it sent last, then the socket goes. */
+static void
+spec_watch_end(struct spec_watch *sw)
+{
+	if (sw->sw_io.fd == -1)
+		return;
+	if (ev_is_active(&sw->sw_io)) {
+		(void)sandbox_collect(sw, sw->sw_io.fd);
+		ev_io_stop(loop, &sw->sw_io);
+	}
+	close(sw->sw_io.fd);
+	sw->sw_io.fd = -1;
 }
 
 /*
@@ -283,7 +330,7 @@ sandbox_collect(int64_t tenant, int sock)
  * and `fd4` on its fd 4 (the handler's stdio, or an app's listening
  * socket with RUN_SPEC_PERSISTENT in `flags`). The environment was checked
  * by the caller. Returns the pid with *pidfd set, and *specfd: our end of
- * the spec socket, for sandbox_collect() once the run has ended; or -1.
+ * the spec socket, for spec_watch_start(); or -1.
  */
 static pid_t
 runner_spawn(const struct tenant *t, const char *prog, char *const env[],
@@ -398,7 +445,7 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	struct tenant	 t;
 	struct msgbuf	 mb;
 	struct run	*r;
-	int		 io[2];
+	int		 io[2], specfd;
 	pid_t		 pid;
 
 	if (registry_tenant_by_id(priv_registry(), w->w_tenant->t_id, &t) !=
@@ -411,7 +458,7 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (pid = runner_spawn(&t, handler, env, nenv, network, 0, io[1],
-	    &r->r_pidfd, &r->r_specfd)) == -1) {
+	    &r->r_pidfd, &specfd)) == -1) {
 		free(r);
 		close(io[0]);
 		close(io[1]);
@@ -419,7 +466,7 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	}
 	close(io[1]);
 	r->r_pid = pid;
-	r->r_tenant = t.t_id;
+	spec_watch_start(&r->r_spec, t.t_id, specfd);
 	r->r_worker = w;
 	r->r_id = id;
 	snprintf(r->r_what, sizeof(r->r_what), "%s/%s", t.t_slug, handler);
@@ -462,7 +509,7 @@ struct app {
 	int		 a_lfd;
 	pid_t		 a_pid;		/* 0: not running */
 	int		 a_pidfd;
-	int		 a_specfd;
+	struct spec_watch a_spec;
 	int		 a_stopping;	/* we killed it: idle or the tenant went */
 	unsigned int	 a_failures;
 	ev_tstamp	 a_started;
@@ -501,9 +548,7 @@ app_child_cb(struct ev_loop *l, ev_child *c, int revents)
 	if (a->a_pidfd != -1)
 		close(a->a_pidfd);
 	a->a_pidfd = -1;
-	sandbox_collect(a->a_tenant, a->a_specfd);
-	close(a->a_specfd);
-	a->a_specfd = -1;
+	spec_watch_end(&a->a_spec);
 	a->a_pid = 0;
 	if (a->a_stopping) {
 		a->a_stopping = 0;
@@ -562,7 +607,7 @@ app_get(const struct tenant *t, const char *name)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
 	a->a_tenant = t->t_id;
-	a->a_pidfd = a->a_specfd = -1;
+	a->a_pidfd = -1;
 	snprintf(a->a_name, sizeof(a->a_name), "%s", name);
 	snprintf(a->a_what, sizeof(a->a_what), "%s/%s", t->t_slug, name);
 	if ((a->a_lfd = app_listen(a, t->t_slug)) == -1) {
@@ -600,11 +645,11 @@ priv_app_connect(struct worker *w, uint32_t id, const char *name,
 			return -1;
 		snprintf(tenv, sizeof(tenv), "TENANT=%s", t.t_slug);
 		if ((a->a_pid = runner_spawn(&t, name, env, 2, network,
-		    RUN_SPEC_PERSISTENT, a->a_lfd, &a->a_pidfd,
-		    &a->a_specfd)) == -1) {
+		    RUN_SPEC_PERSISTENT, a->a_lfd, &a->a_pidfd, &fd)) == -1) {
 			a->a_pid = 0;
 			return -1;
 		}
+		spec_watch_start(&a->a_spec, t.t_id, fd);
 		a->a_started = ev_now(loop);
 		ev_child_init(&a->a_child, app_child_cb, a->a_pid, 0);
 		a->a_child.data = a;
