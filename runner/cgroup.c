@@ -9,8 +9,10 @@
  * many processes it runs, a memory limit inside which the OOM killer
  * picks its victim, a process count.
  *
- * Where, in the hierarchy tenantd itself runs in (we are its child, so
- * /proc/self/cgroup is its cgroup):
+ * The child of tenantd-run moves itself, first thing, while it is still
+ * in tenantd's cgroups (so /proc/self/cgroup is tenantd's), before it
+ * makes its cgroup namespace, and before it starts anything, which is
+ * then born inside. Where:
  *
  *	v1	<mount>/<own>/tenantd-code/<slug> per controller, or
  *		<mount>/tenantd/<slug> if <own> is not ours to write
@@ -283,8 +285,8 @@ cg_setting(int c, int v2, const struct cgroup_policy *cp,
 }
 
 static int
-cg_v1(const char *slug, const struct cgroup_policy *cp, pid_t pid,
-    char *err, size_t errsz)
+cg_v1(const char *slug, const struct cgroup_policy *cp, char *err,
+    size_t errsz)
 {
 	char		 mnt[PATH_MAX], root[PATH_MAX], own[PATH_MAX];
 	char		 base[PATH_MAX], dir[PATH_MAX], val[32];
@@ -310,16 +312,23 @@ cg_v1(const char *slug, const struct cgroup_policy *cp, pid_t pid,
 		cg_setting(c, 0, cp, &file, val);
 		if (cg_write(dir, file, val, err, errsz) == -1)
 			return -1;
-		snprintf(val, sizeof(val), "%ld", (long)pid);
-		if (cg_write(dir, "cgroup.procs", val, err, errsz) == -1)
+		/*
+		 * Ourselves, one thread, by "0" in tasks: the one move the
+		 * kernel makes without cgroup_threadgroup_rwsem, whose every
+		 * write lock waits for an RCU grace period and holds up
+		 * every fork on the machine meanwhile (cgroup_procs_write_
+		 * start()). A neighbour's busy processes stretch those
+		 * grace periods; see cgroup_place().
+		 */
+		if (cg_write(dir, "tasks", "0", err, errsz) == -1)
 			return -1;
 	}
 	return 0;
 }
 
 static int
-cg_v2(const char *slug, const struct cgroup_policy *cp, pid_t pid,
-    char *err, size_t errsz)
+cg_v2(const char *slug, const struct cgroup_policy *cp, char *err,
+    size_t errsz)
 {
 	static const char	 ctrls[] = "+cpu +memory +pids";
 	char			 mnt[PATH_MAX], root[PATH_MAX], own[PATH_MAX];
@@ -365,20 +374,21 @@ cg_v2(const char *slug, const struct cgroup_policy *cp, pid_t pid,
 		if (cg_write(dir, file, val, err, errsz) == -1)
 			return -1;
 	}
-	snprintf(val, sizeof(val), "%ld", (long)pid);
-	return cg_write(dir, "cgroup.procs", val, err, errsz);
+	/* "0": ourselves (v2 has no single-thread move for us). */
+	return cg_write(dir, "cgroup.procs", "0", err, errsz);
 }
 
+/* The calling process into slug's cgroups; 0, or -1 with err set. */
 int
-cgroup_place(const char *slug, const struct cgroup_policy *cp, pid_t pid,
-    char *err, size_t errsz)
+cgroup_place(const char *slug, const struct cgroup_policy *cp, char *err,
+    size_t errsz)
 {
 	char	 mnt[PATH_MAX], root[PATH_MAX];
 
 	/* v1 if its controllers have hierarchies of their own (hybrid too). */
 	if (cg_mount(cg_ctrl[CG_CPU], mnt, root) == 0)
-		return cg_v1(slug, cp, pid, err, errsz);
-	return cg_v2(slug, cp, pid, err, errsz);
+		return cg_v1(slug, cp, err, errsz);
+	return cg_v2(slug, cp, err, errsz);
 }
 
 /*

@@ -525,22 +525,23 @@ jail_run(const struct run_spec *rs, const struct run_setup *ru)
 	struct rlimit	 rl;
 	char		 path[PATH_MAX], err[256];
 	size_t		 k, n;
-	ssize_t		 got;
 	pid_t		 pid;
-	char		 go;
 
 	/* Root from here to the drop: not a moment without the parent. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		DIE("PR_SET_PDEATHSIG");
-	/*
-	 * Nothing until the parent has put us in the tenant's cgroup
-	 * (run.c): its byte says so, EOF says it died first.
-	 */
-	while ((got = read(ru->ru_alivefd, &go, 1)) == -1 && errno == EINTR)
-		;
-	if (got != 1)
-		DIEX("tenantd-run's parent side is gone");
 	jail_parent_alive(ru->ru_alivefd);
+	/*
+	 * Into the tenant's cgroups before anything else (cgroup.c): all
+	 * we start is born there. A failure costs the run its cgroup, not
+	 * the run. Then the tenant's code is what the OOM killer takes
+	 * first, before any worker (500) and long before tenantd (-900),
+	 * whose score we inherited: raising it needs no privilege.
+	 */
+	if (cgroup_place(rs->rs_slug, &ru->ru_cgroup, err, sizeof(err)) == -1)
+		cgroup_warn(err);
+	if (oom_score_set("1000") == -1)
+		DIE("oom_score_adj");
 	/* No controlling terminal to push input into (THREATS 25). */
 	if (setsid() == -1)
 		DIE("setsid");

@@ -327,9 +327,7 @@ main(int argc, char *argv[])
 {
 	struct run_spec		*rs;
 	struct run_setup	*ru;
-	struct sigaction	 sa;
 	pid_t			 ppid, pid;
-	char			 err[512];
 	int			 alive[2], status, fd;
 
 	log_init(0, 0);
@@ -386,10 +384,7 @@ main(int argc, char *argv[])
 	 */
 	if (unshare(CLONE_NEWPID) == -1)
 		DIE("unshare(CLONE_NEWPID)");
-	/*
-	 * The child waits for one byte on the read end before it does
-	 * anything, and later watches it: EOF means we died.
-	 */
+	/* The child watches the read end: EOF means we died. */
 	if (pipe2(alive, O_CLOEXEC) == -1)
 		DIE("pipe2");
 	if ((pid = fork()) == -1)
@@ -399,32 +394,6 @@ main(int argc, char *argv[])
 		ru->ru_alivefd = alive[0];
 		jail_run(rs, ru);
 	}
-
-	/*
-	 * The child into its tenant's cgroup, from here, while it waits:
-	 * before it makes its cgroup namespace (whose root is the cgroup it
-	 * is in at that moment, so it must already be the tenant's) and
-	 * before anything it starts could be born outside (children inherit
-	 * the cgroup at fork). Not by moving ourselves before the fork: we
-	 * stay out, so the tenant's OOM killer can never pick its own
-	 * launcher and none of our memory is charged to the tenant. We see
-	 * the child's pid as the host does, which is what cgroup.procs
-	 * wants. A failure costs the run only its cgroup, never the run.
-	 */
-	if (cgroup_place(rs->rs_slug, &ru->ru_cgroup, pid, err,
-	    sizeof(err)) == -1)
-		cgroup_warn(err);
-	/* A child already killed must not take us with SIGPIPE: EPIPE. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		DIE("sigaction SIGPIPE");
-	while (write(alive[1], "", 1) == -1)
-		if (errno != EINTR) {
-			if (errno != EPIPE)
-				DIE("write");
-			break;
-		}
 
 	/* Nothing of the handler's may stay open here: its EOF is ours. */
 	close(alive[0]);

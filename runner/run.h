@@ -2,9 +2,9 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * tenantd-run: runs one tenant handler in a sandbox of its own. run.c reads
- * the spec and everything else it needs from the host, then forks and puts
- * the child in its tenant's cgroup (cgroup.c); jail.c is the child, which
- * builds the sandbox and execs the handler.
+ * the spec and everything else it needs from the host, then forks; jail.c
+ * is the child, which moves itself into its tenant's cgroups (cgroup.c),
+ * joins or builds the tenant's sandbox and execs the handler.
  */
 #ifndef TENANTD_RUN_H
 #define TENANTD_RUN_H
@@ -74,13 +74,13 @@ struct run_setup {
 	void		*ru_filter;	/* compiled, loaded last */
 	int		 ru_last_cap;
 	int		 ru_rootfd;	/* O_PATH of the tenant directory */
-	int		 ru_alivefd;	/* one byte: go; EOF: the parent is gone */
+	int		 ru_alivefd;	/* EOF: the parent is gone */
 	char		 ru_stamp[PROTO_STR_MAX + 1];	/* what we would build */
 };
 
 /* cgroup.c */
-int	 cgroup_place(const char *, const struct cgroup_policy *, pid_t,
-	    char *, size_t);
+int	 cgroup_place(const char *, const struct cgroup_policy *, char *,
+	    size_t);
 void	 cgroup_warn(const char *);
 
 /* jail.c */

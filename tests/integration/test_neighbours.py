@@ -219,14 +219,15 @@ def test_neighbours_contained():
                            "memory.max_usage_in_bytes")) <= 512 << 20
 
         # Loose on purpose, and why: p99 of SAMPLES is their second
-        # largest, and a run's move into its tenant's cgroup now and then
-        # waits for an RCU grace period of the whole machine (up to ~25 ms
-        # here with nothing else running; docs/tenant-code.md, section 4).
-        # Those 30 ms are that wait, not the neighbour; without the kept
+        # largest, and on two cores kept busy by acme's cgroup, each of
+        # the ten or so wake-ups of a globex run (supervisor, worker,
+        # tenantd-run, its child, sh) may wait for a slice of acme's: fair
+        # sharing, which the 25 ms allow for (measured: 3.7 ms alone, 17
+        # beside the bombs; docs/performance.md). Without the kept
         # sandboxes and the cgroups, acme's bombs took globex's p99 to
         # 100-180 ms, which this fails. The figures go to the benchmark
         # report (tests/bench/run.sh, section 7).
-        assert l99 <= 2 * b99 + 30, (b99, l99)
+        assert l99 <= 2 * b99 + 25, (b99, l99)
     finally:
         stop.set()
         for t in threads:

@@ -1132,3 +1132,27 @@ def test_sandbox_announced_without_its_fds_refused(env):
     finally:
         os.close(root)
     assert rc == EXIT_SETUP and "a sandbox without its fds" in err, err
+
+
+def test_tenant_code_first_for_the_oom_killer(env):
+    """Tenant code runs with oom_score_adj 1000, whatever tenantd-run
+    inherited (tenantd sets -900 for itself under its unit): the OOM killer
+    takes it before a worker (500) or tenantd. Every process of the run,
+    the namespace's init included, is read from outside (here tenantd-run
+    inherits 0: lowering it takes a privilege this machine's root lacks)."""
+    seen = {}
+
+    def read_scores(p, sock):
+        line = b""
+        while not line.endswith(b"ready\n"):
+            b = sock.recv(100)
+            assert b, "handler ended early"
+            line += b
+        for pid in tenant_pids(env.t.uid):
+            with open(f"/proc/{pid}/oom_score_adj") as f:
+                seen[pid] = int(f.read())
+
+    out, rc, err = env.t.run(SH + "echo ready\nexec /usr/bin/sleep 0.5\n",
+                             on_start=read_scores)
+    assert rc == 0, err
+    assert len(seen) >= 2 and set(seen.values()) == {1000}, seen
