@@ -41,6 +41,7 @@ cat > "$conf" <<CONF
 state_dir = $state
 run_dir = $state/run
 worker = $top/build/worker/tenantd-worker
+runner = $top/build/runner/tenantd-run
 policy_dir = $top/policy
 
 [hosts]
@@ -58,6 +59,21 @@ for t in acme globex; do
 		ctl credits add "$t" 1000 --note "demo: initial credits" >/dev/null
 	fi
 done
+
+# A request handler of acme's, run in its sandbox (docs/tenant-code.md):
+# app/ and what is in it belong to the tenant's uid, as a deploy would.
+app=$state/tenants/acme/app
+cat >"$app/hello.sh" <<'SH'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n'
+printf 'hello from %s, uid %s, in %s\n' "$TENANT" "$(id -u)" "$(pwd)"
+ls / | tr '\n' ' '
+echo
+SH
+printf '/hello hello.sh\n' >"$app/routes"
+chown "$(stat -c %u:%g "$app")" "$app/hello.sh" "$app/routes"
+chmod 0755 "$app/hello.sh"
+chmod 0644 "$app/routes"
 
 stop
 setsid build/supervisor/tenantd -c "$conf" >>"$state/tenantd.log" 2>&1 \
@@ -93,6 +109,9 @@ Tenants acme and globex are served as <slug>.$suffix. Try:
       -H 'Authorization: Bearer $tok' http://x/.tenantd/kv/greeting  # 401
   build/tenantctl/tenantctl -c $conf credits show acme  # one credit a call
   build/tenantctl/tenantctl -c $conf limits show acme
+
+  # acme's handler, app/hello.sh, in acme's sandbox: its uid, no /proc
+  curl --unix-socket $sock -H 'Host: acme.$suffix' http://x/hello
 
   build/tenantctl/tenantctl -c $conf list
   build/tenantctl/tenantctl -c $conf suspend acme    # next request: 503
