@@ -288,7 +288,15 @@ done
 
 echo
 echo "== 7. noisy neighbour: globex's sh handler, 200 requests each way"
-TENANTD_BUILD="$top/build" TENANTD_SOURCE="$top" PYTHONDONTWRITEBYTECODE=1 \
-    /usr/bin/python3 -m pytest -q -s -p no:cacheprovider \
-    --rootdir "$top/tests" "$top/tests/integration/test_neighbours.py" 2>&1 |
-    grep -E '^(globex|acme)' | sed 's/^/  /'
+# The test's own loose assertion decides only the last line, not the run.
+nrc=0
+nout=$(TENANTD_BUILD="$top/build" TENANTD_SOURCE="$top" \
+    PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest -q -s \
+    -p no:cacheprovider --rootdir "$top/tests" \
+    "$top/tests/integration/test_neighbours.py" 2>&1) || nrc=$?
+grep -E '^(globex|acme)' <<<"$nout" | sed 's/^/  /' || true
+if [ $nrc -eq 0 ]; then
+	echo "  test_neighbours: passed"
+else
+	echo "  test_neighbours: FAILED (exit $nrc; other load on the machine?)"
+fi
