@@ -1516,6 +1516,11 @@ pool_registry_changed(uint64_t gen)
 					worker_drain(w, DRAIN_HANDBACK);
 				}
 		}
+	/*
+	 * Apps and kept sandboxes outlive their tenant's workers (app_idle,
+	 * no expiry), so a tenant with none left is not skipped for them.
+	 */
+	priv_code_check();
 }
 
 /*

@@ -47,6 +47,7 @@
 struct spec_watch {
 	ev_io		 sw_io;
 	int64_t		 sw_tenant;
+	uint64_t	 sw_gen;	/* sandbox_gen when the run started */
 	unsigned int	 sw_reports;
 };
 
@@ -199,6 +200,22 @@ struct sandbox {
 	char		 s_stamp[PROTO_STR_MAX + 1];
 };
 static TAILQ_HEAD(, sandbox) sandboxes = TAILQ_HEAD_INITIALIZER(sandboxes);
+/*
+ * Counts the drops: a run started before one may still report the
+ * sandbox it built for a tenant since suspended or deleted, and that
+ * report must not bring it back.
+ */
+static uint64_t sandbox_gen;
+
+/* Is the tenant still active in the registry, now? */
+static int
+tenant_active(int64_t tenant)
+{
+	struct tenant	 t;
+
+	return registry_tenant_by_id(priv_registry(), tenant, &t) == REG_OK &&
+	    t.t_status == TENANT_ACTIVE;
+}
 
 static struct sandbox *
 sandbox_find(int64_t tenant)
@@ -227,6 +244,7 @@ priv_sandboxes_drop(int64_t tenant)
 {
 	struct sandbox	*s, *tmp;
 
+	sandbox_gen++;
 	for (s = TAILQ_FIRST(&sandboxes); s != NULL; s = tmp) {
 		tmp = TAILQ_NEXT(s, s_entry);
 		if (tenant == 0 || s->s_tenant == tenant)
@@ -272,6 +290,11 @@ sandbox_collect(struct spec_watch *sw, int sock)
 				close(fd);
 			return -1;
 		}
+		/* Built for a tenant dropped meanwhile: not kept. */
+		if (sw->sw_gen != sandbox_gen || !tenant_active(sw->sw_tenant)) {
+			close(fd);
+			continue;
+		}
 		s = sandbox_find(sw->sw_tenant);
 		if (type == CLONE_NEWNS) {
 			if (s != NULL)
@@ -305,6 +328,7 @@ static void
 spec_watch_start(struct spec_watch *sw, int64_t tenant, int fd)
 {
 	sw->sw_tenant = tenant;
+	sw->sw_gen = sandbox_gen;
 	sw->sw_reports = 0;
 	ev_io_init(&sw->sw_io, spec_read_cb, fd, EV_READ);
 	sw->sw_io.data = sw;
@@ -686,4 +710,26 @@ priv_apps_stop(int64_t tenant)
 		if (tenant == 0 || a->a_tenant == tenant)
 			app_stop(a, tenant == 0 ? "tenantd is stopping" :
 			    "its tenant is not active");
+}
+
+/*
+ * After any registry change: the apps and kept sandboxes of tenants no
+ * longer active go, whether or not the tenant still has a worker.
+ */
+void
+priv_code_check(void)
+{
+	struct sandbox	*s, *stmp;
+	struct app	*a;
+
+	for (s = TAILQ_FIRST(&sandboxes); s != NULL; s = stmp) {
+		stmp = TAILQ_NEXT(s, s_entry);
+		if (!tenant_active(s->s_tenant)) {
+			sandbox_gen++;
+			sandbox_free(s);
+		}
+	}
+	TAILQ_FOREACH(a, &apps, a_entry)
+		if (a->a_pid != 0 && !tenant_active(a->a_tenant))
+			app_stop(a, "its tenant is not active");
 }

@@ -242,5 +242,6 @@ int	 priv_app_connect(struct worker *, uint32_t, const char *, int,
 	    uint64_t);
 void	 priv_apps_stop(int64_t);
 void	 priv_sandboxes_drop(int64_t);
+void	 priv_code_check(void);
 
 #endif

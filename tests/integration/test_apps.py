@@ -56,22 +56,27 @@ srv.serve_forever()
 '''
 
 
+def install_app(d, slug):
+    """A new tenant whose /app is SERVER, a persistent app."""
+    d.create(slug, f"{slug}'s own page\n")
+    uid, gid = d.tenant_ids(slug)
+    app = os.path.join(d.tenant_dir(slug), "app")
+    for name, text, mode in (
+            ("routes", "/app server.py persistent\n", 0o644),
+            ("server.py", SERVER, 0o755)):
+        path = os.path.join(app, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+
+
 @pytest.fixture
 def apps():
     d = Daemon()
     try:
         for slug in ("acme", "globex"):
-            d.create(slug, f"{slug}'s own page\n")
-            uid, gid = d.tenant_ids(slug)
-            app = os.path.join(d.tenant_dir(slug), "app")
-            for name, text, mode in (
-                    ("routes", "/app server.py persistent\n", 0o644),
-                    ("server.py", SERVER, 0o755)):
-                path = os.path.join(app, name)
-                with open(path, "w") as f:
-                    f.write(text)
-                os.chown(path, uid, gid)
-                os.chmod(path, mode)
+            install_app(d, slug)
         d.ctl("limits", "set", "acme", "app_idle", "2s")
         d.start()
         yield d
@@ -135,3 +140,22 @@ def test_idle_app_stops_and_starts_on_demand(apps):
     assert r.status == 200 and b"request 1 " in r.body
     # globex's app (default app_idle, 5 min) was never started: no request.
     assert not app_pids(apps, "globex")
+
+
+def test_app_of_tenant_without_workers_stops_on_suspend():
+    """An app outlives its tenant's workers (they retire when idle after
+    a second here, the app stays for app_idle, 5 min): suspending the
+    tenant stops it all the same."""
+    d = Daemon(workers__idle_timeout="1s")
+    try:
+        install_app(d, "acme")
+        d.start()
+        assert d.get(d.host("acme"), "/app").status == 200
+        wait_for(lambda: not d.workers("acme"), 10, "acme's worker retired")
+        assert app_pids(d, "acme")
+        d.ctl("suspend", "acme")
+        wait_for(lambda: not app_pids(d, "acme"), 6, "the app stopped")
+        d.wait_log(r"app acme/server\.py \(pid \d+\): stopping: its tenant "
+                   r"is not active")
+    finally:
+        d.close()
