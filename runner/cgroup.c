@@ -284,13 +284,32 @@ cg_setting(int c, int v2, const struct cgroup_policy *cp,
 	}
 }
 
+/*
+ * Controller c's limit for the tenant, written on every run (the policy
+ * may have changed). Best effort, and said each time it fails: a limit
+ * the kernel refuses (v1 answers EBUSY to a memory limit below what the
+ * cgroup uses now) keeps the old one, and must not cost the run its move
+ * into the cgroup, which still bounds it by that old limit.
+ */
+static void
+cg_limit(int c, int v2, const struct cgroup_policy *cp, const char *dir,
+    const char *slug)
+{
+	const char	*file;
+	char		 val[32], err[PATH_MAX + 128];
+
+	cg_setting(c, v2, cp, &file, val);
+	if (cg_write(dir, file, val, err, sizeof(err)) == -1)
+		log_warnx("cgroup of %s: %s = %s refused, the old value stays: "
+		    "%s", slug, file, val, err);
+}
+
 static int
 cg_v1(const char *slug, const struct cgroup_policy *cp, char *err,
     size_t errsz)
 {
 	char		 mnt[PATH_MAX], root[PATH_MAX], own[PATH_MAX];
-	char		 base[PATH_MAX], dir[PATH_MAX], val[32];
-	const char	*file;
+	char		 base[PATH_MAX], dir[PATH_MAX];
 	int		 c;
 
 	for (c = 0; c < CG_NCTRL; c++) {
@@ -309,9 +328,7 @@ cg_v1(const char *slug, const struct cgroup_policy *cp, char *err,
 		if (cg_mkdirs(base, CG_SUBDIR, slug, dir) == -1 &&
 		    cg_mkdirs(mnt, CG_FALLBACK, slug, dir) == -1)
 			return cg_fail(err, errsz, "%s", dir);
-		cg_setting(c, 0, cp, &file, val);
-		if (cg_write(dir, file, val, err, errsz) == -1)
-			return -1;
+		cg_limit(c, 0, cp, dir, slug);
 		/*
 		 * Ourselves, one thread, by "0" in tasks: the one move the
 		 * kernel makes without cgroup_threadgroup_rwsem, whose every
@@ -333,7 +350,6 @@ cg_v2(const char *slug, const struct cgroup_policy *cp, char *err,
 	static const char	 ctrls[] = "+cpu +memory +pids";
 	char			 mnt[PATH_MAX], root[PATH_MAX], own[PATH_MAX];
 	char			 base[PATH_MAX], dir[PATH_MAX], val[32], *slash;
-	const char		*file;
 	int			 c;
 
 	if (cg_mount(NULL, mnt, root) == -1)
@@ -369,11 +385,8 @@ cg_v2(const char *slug, const struct cgroup_policy *cp, char *err,
 	if (cg_write(dir, "cgroup.subtree_control", ctrls, err, errsz) == -1)
 		return -1;
 	*strchr(dir, '\0') = '/';
-	for (c = 0; c < CG_NCTRL; c++) {
-		cg_setting(c, 1, cp, &file, val);
-		if (cg_write(dir, file, val, err, errsz) == -1)
-			return -1;
-	}
+	for (c = 0; c < CG_NCTRL; c++)
+		cg_limit(c, 1, cp, dir, slug);
 	/* "0": ourselves (v2 has no single-thread move for us). */
 	return cg_write(dir, "cgroup.procs", "0", err, errsz);
 }

@@ -131,6 +131,15 @@ def spawn(message, stdin=b"", on_start=None, timeout=30, ns=(),
         spec_here.close()
 
 
+def wait_ready(sock):
+    """Read the handler's stdout until its "ready" line."""
+    line = b""
+    while not line.endswith(b"ready\n"):
+        b = sock.recv(100)
+        assert b, "the handler ended before it was ready"
+        line += b
+
+
 def tenant_pids(uid):
     """Processes whose real uid is the tenant's, wherever they are."""
     found = []
@@ -645,11 +654,7 @@ def test_killing_the_runner_kills_everything(env):
     """The supervisor's timeout: SIGKILL to tenantd-run, and the handler
     and all it started are gone too (parent-death signal, PID 1)."""
     def kill_when_ready(p, sock):
-        line = b""
-        while not line.endswith(b"ready\n"):
-            b = sock.recv(100)
-            assert b, "handler ended early"
-            line += b
+        wait_ready(sock)
         assert len(tenant_pids(env.t.uid)) >= 3
         p.kill()
 
@@ -1143,11 +1148,7 @@ def test_tenant_code_first_for_the_oom_killer(env):
     seen = {}
 
     def read_scores(p, sock):
-        line = b""
-        while not line.endswith(b"ready\n"):
-            b = sock.recv(100)
-            assert b, "handler ended early"
-            line += b
+        wait_ready(sock)
         for pid in tenant_pids(env.t.uid):
             with open(f"/proc/{pid}/oom_score_adj") as f:
                 seen[pid] = int(f.read())
@@ -1156,3 +1157,52 @@ def test_tenant_code_first_for_the_oom_killer(env):
                              on_start=read_scores)
     assert rc == 0, err
     assert len(seen) >= 2 and set(seen.values()) == {1000}, seen
+
+
+def test_refused_cgroup_limit_keeps_the_run_in_its_cgroups(env):
+    """An operator lowers the tenant's memory below what its code holds
+    now: cgroup v1 refuses the new limit (EBUSY). The next run is still
+    moved into the tenant's memory and pids cgroups, under the old limit,
+    and the refusal is said."""
+    pol = os.path.join(env.daemon.dir, "policy-cgroup")
+    shutil.copytree(env.daemon.policy, pol)
+    try:
+        hog = PY + ("import time\nb = bytearray(200 << 20)\n"
+                    "for i in range(0, len(b), 4096): b[i] = 1\n"
+                    "print('ready', flush=True)\ntime.sleep(30)\n")
+        env.t.write_app("hog", hog)
+        done = []
+
+        def lower_then_run(p, sock):
+            wait_ready(sock)
+            cg = os.path.join(pol, "tenant-code.cgroup")
+            with open(cg) as f:
+                text = f.read()
+            assert "memory     512M" in text
+            with open(cg, "w") as f:
+                f.write(text.replace("memory     512M", "memory     64M"))
+            seen = {}
+
+            def look(p2, sock2):
+                wait_ready(sock2)
+                for pid in tenant_pids(env.t.uid):
+                    with open(f"/proc/{pid}/cgroup") as f:
+                        seen[pid] = f.read()
+            env.t.write_app("cg", SH + "echo ready\nexec sleep 1\n")
+            done.append((seen,) + spawn(
+                env.t.spec("cg", ["PATH=/usr/bin:/bin"], policy=pol),
+                on_start=look)[1:])
+            p.kill()
+
+        spawn(env.t.spec("hog", ["PATH=/usr/bin:/bin"], policy=pol),
+              on_start=lower_then_run)
+        seen, rc, err = done[0]
+        assert rc == 0, err
+        assert "memory.limit_in_bytes = 67108864 refused" in err, err
+        assert seen
+        for text in seen.values():
+            lines = dict(l.split(":", 2)[1:] for l in text.splitlines())
+            for ctrl in ("memory", "pids"):
+                assert lines[ctrl].endswith("tenantd-code/acme"), text
+    finally:
+        shutil.rmtree(pol)
