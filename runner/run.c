@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include <seccomp.h>
+#include <sodium.h>
 
 #include "run.h"
 #include "sys.h"
@@ -257,6 +258,47 @@ run_policy_path(const struct run_spec *rs, const char *name,
 }
 
 /*
+ * What a kept sandbox's mounts were made of: the mounts file's bytes, and
+ * for each host path it binds, the file or directory that path names now
+ * (device and inode; or that it is missing, for "ro?"). A bind shows
+ * changes made in place, but holds on to a file the host replaced by
+ * rename (/etc/resolv.conf, /etc/ld.so.cache) and never shows a path
+ * that appeared after it was built: either changes the digest, and the
+ * next run builds anew.
+ */
+static void
+run_mounts_digest(const char *text, size_t len, const struct mounts *m,
+    unsigned char digest[16])
+{
+	crypto_generichash_state	 h;
+	const struct mount_ent		*e;
+	struct stat			 st;
+	uint64_t			 id[3];
+	char				 p[PATH_MAX];
+	size_t				 i;
+
+	crypto_generichash_init(&h, NULL, 0, 16);
+	crypto_generichash_update(&h, (const unsigned char *)text, len);
+	for (i = 0; i < m->m_n; i++) {
+		e = &m->m_ent[i];
+		if (e->me_kind != MOUNT_RO && e->me_kind != MOUNT_DEV)
+			continue;
+		snprintf(p, sizeof(p), "%s%s", e->me_kind == MOUNT_DEV ?
+		    "/dev/" : "", e->me_path);
+		/* As jail_mounts() binds it: following links. */
+		memset(id, 0, sizeof(id));
+		if (stat(p, &st) == 0) {
+			id[0] = (uint64_t)st.st_dev;
+			id[1] = (uint64_t)st.st_ino;
+			id[2] = (uint64_t)st.st_mode;
+		}
+		crypto_generichash_update(&h, (const unsigned char *)id,
+		    sizeof(id));
+	}
+	crypto_generichash_final(&h, digest, 16);
+}
+
+/*
  * Everything from the host, before any namespace: a broken policy file or
  * a bad tenant directory fails here, before a single mount. The directory
  * the child mounts its new root on is fixed and root's, and made here when
@@ -265,21 +307,21 @@ run_policy_path(const struct run_spec *rs, const char *name,
 static void
 run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 {
-	struct stat	 st, mst;
-	char		 path[PATH_MAX], buf[32], err[512];
-	ssize_t		 n;
+	static char	 mbuf[POLICY_FILE_MAX];
+	struct stat	 st;
+	char		 path[PATH_MAX], buf[32], err[512], hex[33];
+	unsigned char	 digest[16];
+	ssize_t		 n, mlen;
 
 	memset(ru, 0, sizeof(*ru));
-	/*
-	 * What the sandbox would be built from is stat()ed before it is
-	 * read: a file changed in between gives a stamp that the next run
-	 * finds stale, never a stale sandbox under a fresh stamp.
-	 */
-	if (stat(run_policy_path(rs, RUN_MOUNTS_FILE, path), &mst) == -1)
-		DIE("%s", path);
-	if (mounts_load(run_policy_path(rs, RUN_MOUNTS_FILE, path),
-	    &ru->ru_mounts, err, sizeof(err)) == -1 ||
-	    limits_load(run_policy_path(rs, RUN_LIMITS_FILE, path),
+	/* Read once: the bytes parsed are the bytes the stamp covers. */
+	if ((mlen = policy_file_read(run_policy_path(rs, RUN_MOUNTS_FILE,
+	    path), mbuf, sizeof(mbuf), err, sizeof(err))) == -1)
+		DIEX("%s", err);
+	if (mounts_parse(mbuf, (size_t)mlen, &ru->ru_mounts, err,
+	    sizeof(err)) == -1)
+		DIEX("%s: %s", path, err);
+	if (limits_load(run_policy_path(rs, RUN_LIMITS_FILE, path),
 	    &ru->ru_limits, err, sizeof(err)) == -1 ||
 	    cgroup_load(run_policy_path(rs, RUN_CGROUP_FILE, path),
 	    &ru->ru_cgroup, err, sizeof(err)) == -1)
@@ -304,16 +346,16 @@ run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 	/*
 	 * The stamp of the sandbox this run would build (jail.c): the
 	 * layout's version, the tenant directory itself (a tenant deleted
-	 * and made again is another directory), its ids and network, and
-	 * the mounts file as it is now. A kept sandbox is joined only under
-	 * the same stamp.
+	 * and made again is another directory), its ids and network, and a
+	 * digest of what the mounts would be (run_mounts_digest). A kept
+	 * sandbox is joined only under the same stamp.
 	 */
-	snprintf(ru->ru_stamp, sizeof(ru->ru_stamp),
-	    "%d:%ju:%ju:%u:%u:%d:%ju:%ju:%jd:%lld.%09ld", RUN_SANDBOX_LAYOUT,
-	    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino, rs->rs_uid,
-	    rs->rs_gid, rs->rs_network, (uintmax_t)mst.st_dev,
-	    (uintmax_t)mst.st_ino, (intmax_t)mst.st_size,
-	    (long long)mst.st_mtim.tv_sec, mst.st_mtim.tv_nsec);
+	run_mounts_digest(mbuf, (size_t)mlen, &ru->ru_mounts, digest);
+	for (n = 0; n < (ssize_t)sizeof(digest); n++)
+		snprintf(hex + 2 * n, 3, "%02x", digest[n]);
+	snprintf(ru->ru_stamp, sizeof(ru->ru_stamp), "%d:%ju:%ju:%u:%u:%d:%s",
+	    RUN_SANDBOX_LAYOUT, (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+	    rs->rs_uid, rs->rs_gid, rs->rs_network, hex);
 
 	if ((mkdir(TENANTD_RUN_DIR, 0755) == -1 && errno != EEXIST) ||
 	    (mkdir(RUN_NEWROOT, 0755) == -1 && errno != EEXIST))

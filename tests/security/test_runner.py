@@ -899,13 +899,8 @@ def test_persistent_app_serves_http(env, app_listener):
             stop(p, chan)
 
 
-def test_persistent_app_fds_and_environment(env, app_listener):
-    """The app holds 0-3 and nothing else: /dev/null on 0 and 1, the
-    handler log on 2, the listening socket on 3 (fd 4 is closed). The
-    LISTEN_* variables are ours, whatever the spec says; the rest of the
-    spec's environment passes. Its exit status is the run's."""
-    env.t.write_app("app", PY + """
-import os
+# Python that lists the descriptors it holds, in fds.
+FDS_OPEN = """import os
 fds = []
 for fd in range(1024):
     try:
@@ -913,6 +908,15 @@ for fd in range(1024):
         fds.append(fd)
     except OSError:
         pass
+"""
+
+
+def test_persistent_app_fds_and_environment(env, app_listener):
+    """The app holds 0-3 and nothing else: /dev/null on 0 and 1, the
+    handler log on 2, the listening socket on 3 (fd 4 is closed). The
+    LISTEN_* variables are ours, whatever the spec says; the rest of the
+    spec's environment passes. Its exit status is the run's."""
+    env.t.write_app("app", PY + FDS_OPEN + """
 import ctypes, socket, stat, sys
 null = os.stat("/dev/null")
 # environ as execve gave it: os.environ would hide a second LISTEN_PID.
@@ -1206,3 +1210,114 @@ def test_refused_cgroup_limit_keeps_the_run_in_its_cgroups(env):
                 assert lines[ctrl].endswith("tenantd-code/acme"), text
     finally:
         shutil.rmtree(pol)
+
+
+def policy_with(env, name, extra):
+    """A copy of the policy whose tenant-code.mounts binds extra too."""
+    pol = os.path.join(env.daemon.dir, name)
+    shutil.rmtree(pol, ignore_errors=True)
+    shutil.copytree(env.daemon.policy, pol)
+    with open(os.path.join(pol, "tenant-code.mounts"), "a") as f:
+        f.write(extra)
+    return pol
+
+
+def cat_in_sandbox(t, pol, path, flags=0, stamp="", ns=()):
+    """cat path from inside a run; (output, reports)."""
+    t.write_app("cat", SH + f"cat {path} 2>&1\n")
+    got = []
+    out, rc, err = spawn(t.spec("cat", ["PATH=/usr/bin:/bin"], 0,
+                                policy=pol, flags=flags, stamp=stamp),
+                         ns=ns, reports=got)
+    assert rc in (0, 1), (rc, out, err, t.log())
+    return out.decode().strip(), got
+
+
+def test_sandbox_rebuilt_when_a_bound_host_file_is_replaced(env):
+    """A bind holds on to the file it was made of: when the host replaces
+    one by rename (resolv.conf, ld.so.cache) or an optional path appears,
+    the stamp changes and the next run builds anew, seeing both."""
+    share = os.path.join(env.daemon.dir, "share")
+    os.makedirs(share, exist_ok=True)
+    f = os.path.join(share, "greeting")
+    with open(f, "w") as fh:
+        fh.write("v1\n")
+    pol = policy_with(env, "policy-share",
+                      f"ro {f}  # a host file\n"
+                      f"ro? {share}/later  # optional, not there yet\n")
+    out, rep = cat_in_sandbox(env.t, pol, f)
+    assert out == "v1"
+    byt = {r[0]: r[2] for r in rep}
+    try:
+        with open(f + ".new", "w") as fh:
+            fh.write("v2\n")
+        os.rename(f + ".new", f)
+        with open(share + "/later", "w") as fh:
+            fh.write("here\n")
+        ns = (byt[CLONE_NEWNS], byt[CLONE_NEWNET])
+        out2, rep2 = cat_in_sandbox(env.t, pol, f, SANDBOX, rep[0][1], ns)
+        out3, rep3 = cat_in_sandbox(env.t, pol, share + "/later", SANDBOX,
+                                    rep2[0][1], (rep2[0][2], rep2[1][2]))
+        close_all(rep2 + rep3)
+        assert (out2, out3) == ("v2", "here"), (out2, out3)
+        assert rep2[0][1] != rep[0][1] and rep3 == [], (rep, rep2, rep3)
+    finally:
+        close_all(rep)
+
+
+def test_sandbox_rebuilt_when_mounts_edited_in_place(env):
+    """The mounts file fixed in place with its size and mtime kept (cp -p,
+    rsync --inplace -t): the stamp covers its bytes, so the path it no
+    longer lists is gone from the next run."""
+    share = os.path.join(env.daemon.dir, "share2")
+    os.makedirs(share, exist_ok=True)
+    for name in ("aaaa", "bbbb"):
+        with open(os.path.join(share, name), "w") as fh:
+            fh.write(f"secret-{name}\n")
+    pol = policy_with(env, "policy-edit",
+                      f"ro {share}/aaaa  # exposed by mistake\n")
+    mounts = os.path.join(pol, "tenant-code.mounts")
+    out, rep = cat_in_sandbox(env.t, pol, share + "/aaaa")
+    assert out == "secret-aaaa"
+    byt = {r[0]: r[2] for r in rep}
+    try:
+        st = os.stat(mounts)
+        with open(mounts) as fh:
+            text = fh.read().replace("/aaaa ", "/bbbb ")
+        with open(mounts, "r+") as fh:
+            fh.write(text)
+        os.utime(mounts, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert os.stat(mounts).st_size == st.st_size
+        out2, rep2 = cat_in_sandbox(env.t, pol, share + "/aaaa", SANDBOX,
+                                    rep[0][1],
+                                    (byt[CLONE_NEWNS], byt[CLONE_NEWNET]))
+        close_all(rep2)
+        assert "secret-aaaa" not in out2 and len(rep2) == 2, (out2, rep2)
+    finally:
+        close_all(rep)
+
+
+FDS_PY = PY + FDS_OPEN + "print(fds)\n"
+
+
+def test_handler_holds_only_stdio_built_or_joined(env):
+    """Whether its run built the sandbox (fd 3 reported on) or joined it
+    (fds 5 and 6 passed in), the handler holds 0, 1 and 2 and nothing
+    else: no way to the supervisor, no namespace to enter."""
+    env.t.write_app("fds", FDS_PY)
+    rep = []
+    out, rc, err = spawn(env.t.spec("fds", ["PATH=/usr/bin:/bin"]),
+                         reports=rep)
+    assert rc == 0, err
+    byt = {r[0]: r[2] for r in rep}
+    try:
+        rep2 = []
+        out2, rc2, err2 = spawn(env.t.spec("fds", ["PATH=/usr/bin:/bin"],
+                                           flags=SANDBOX, stamp=rep[0][1]),
+                                ns=(byt[CLONE_NEWNS], byt[CLONE_NEWNET]),
+                                reports=rep2)
+        close_all(rep2)
+        assert rc2 == 0 and rep2 == [], (err2, rep2)
+        assert out.decode().strip() == out2.decode().strip() == "[0, 1, 2]"
+    finally:
+        close_all(rep)
