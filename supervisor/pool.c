@@ -932,9 +932,10 @@ on_stats(struct worker *w, struct msg *m, int fd)
 
 /*
  * A worker wants credits for its hold, trimmed to twice its tenant's hold
- * size (which may have just been lowered under it). A worker reports what
- * it spent before it asks, so one that already holds four holds' worth
- * unspent is not given more: a broken or hostile worker cannot reserve
+ * size (which may have just been lowered under it), or to the tenant's
+ * highest price if that is more, so that any one request can be paid. A
+ * worker reports what it spent before it asks, so one that already holds
+ * twice that unspent is not given more: a broken or hostile worker cannot reserve
  * its tenant's whole balance, or make us write the ledger in a loop. Each
  * grant is a ledger write, so the hold size sets how often a busy worker
  * comes back (docs/data-plane.md).
@@ -942,16 +943,24 @@ on_stats(struct worker *w, struct msg *m, int fd)
 static int
 on_credit_want(struct worker *w, struct msg *m, int fd)
 {
+	static const enum tlimit priced[] = {
+		TL_COST_READ, TL_COST_WRITE, TL_COST_RUN,
+	};
 	struct tenant_rt	*t = w->w_tenant;
 	struct msgbuf		 mb;
-	uint64_t		 want;
+	uint64_t		 want, cap;
 	int64_t			 granted = 0;
+	size_t			 i;
 
 	if (msg_get_u64(m, &want) == -1 || msg_end(m) == -1 || want == 0)
 		return -1;
-	if (want > 2 * t->t_lim[TL_CREDIT_HOLD])
-		want = 2 * t->t_lim[TL_CREDIT_HOLD];
-	if (w->w_granted - w->w_spent > 4 * t->t_lim[TL_CREDIT_HOLD])
+	cap = 2 * t->t_lim[TL_CREDIT_HOLD];
+	for (i = 0; i < sizeof(priced) / sizeof(priced[0]); i++)
+		if (t->t_lim[priced[i]] > cap)
+			cap = t->t_lim[priced[i]];
+	if (want > cap)
+		want = cap;
+	if (w->w_granted - w->w_spent > 2 * cap)
 		granted = 0;
 	else if (priv_hold(t->t_id, &w->w_hold, w->w_pid, (int64_t)want,
 	    &granted) == -1)

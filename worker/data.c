@@ -246,12 +246,11 @@ credit_want(uint64_t need)
 	    WANT_DRY_PAUSE_MS)
 		return;
 	/*
-	 * The supervisor grants at most two holds' worth at once; a costlier
-	 * request waits for a second grant, holds add up.
+	 * A hold's worth, or what the waiting request costs if more: the
+	 * supervisor grants that much at once (on_credit_want()), so even a
+	 * request priced above any number of holds can be paid.
 	 */
 	want = hold > need ? hold : need;
-	if (want > 2 * hold)
-		want = 2 * hold;
 	/*
 	 * Report first: then what a kill -9 can leave unreported is what was
 	 * spent since the last grant, never more than about a hold, however

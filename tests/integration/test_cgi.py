@@ -367,3 +367,19 @@ def test_runs_cost_credits(cgi):
     cgi.ctl("credits", "add", "acme", "600")
     wait_for(lambda: env_status("acme") == 200, what="runs paid again")
     wait_for(lambda: balance() == start % 300 + 300, what="debited again")
+
+
+def test_run_priced_above_many_holds_is_paid(cgi):
+    """A request costing ten holds (cost_run 1000, credit_hold 100) is
+    paid from a balance that has it: one grant covers one request's price,
+    however many holds that is. Before, holds could add up to six at most
+    and the run got 402 with the credits there."""
+    cgi.ctl("credits", "add", "acme", "100000")
+    cgi.ctl("limits", "set", "acme", "credit_hold", "100")
+    cgi.ctl("limits", "set", "acme", "cost_run", "1000")
+    start = cgi.ctl_json("credits", "show", "acme")["balance"]
+    r = one(cgi, f"GET /env HTTP/1.1\r\nHost: {cgi.host('acme')}"
+                 "\r\n\r\n".encode())
+    assert r.status == 200, (r.status, cgi.logtext()[-1500:])
+    wait_for(lambda: cgi.ctl_json("credits", "show", "acme")["balance"] ==
+             start - 1000, what="the run debited")

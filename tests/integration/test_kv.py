@@ -454,8 +454,8 @@ def test_credits_park_then_402_and_usage_on_stop():
 
 
 def test_a_request_costing_more_than_two_holds_is_served(kv):
-    """A write costing more than the most one grant gives is paid from
-    two grants; the worker is not mistaken for a hostile one."""
+    """A write costing more than two holds is paid (one grant covers a
+    request's price); the worker is not mistaken for a hostile one."""
     kv.ctl("limits", "set", "acme", "credit_hold", "100")
     kv.ctl("limits", "set", "acme", "cost_write", "201")
     time.sleep(0.3)
