@@ -93,6 +93,9 @@ static const struct conf_key conf_keys[] = {
 	    "60s", "A worker with no connection for this long is retired."),
 	LU("workers", "keepalive_timeout", CT_MS, c_keepalive_timeout_ms, 100,
 	    3600000, "15s", "An idle keep-alive connection is closed after this."),
+	LU("workers", "sandbox_idle", CT_MS, c_sandbox_idle_ms, 1000, 86400000,
+	    "600s", "A tenant's kept sandbox (and its /tmp) unused this long is "
+	    "dropped."),
 	U("workers", "storage_scan", CT_MS, c_storage_scan_ms, 1000, 86400000,
 	    "30s", "How often a busy tenant's directory is measured for its "
 	    "storage quota."),

@@ -50,6 +50,7 @@ struct config {
 	unsigned int	 c_start_timeout_ms;
 	unsigned int	 c_idle_timeout_ms;
 	unsigned int	 c_storage_scan_ms;
+	unsigned int	 c_sandbox_idle_ms;
 	unsigned int	 c_keepalive_timeout_ms;
 	unsigned int	 c_max_requests;
 	unsigned int	 c_backoff_min_ms;

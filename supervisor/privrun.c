@@ -197,6 +197,7 @@ struct sandbox {
 	int64_t		 s_tenant;
 	int		 s_mntfd;
 	int		 s_netfd;	/* -1: none reported (yet) */
+	ev_tstamp	 s_used;	/* made, or last passed to a run */
 	char		 s_stamp[PROTO_STR_MAX + 1];
 };
 static TAILQ_HEAD(, sandbox) sandboxes = TAILQ_HEAD_INITIALIZER(sandboxes);
@@ -206,6 +207,21 @@ static TAILQ_HEAD(, sandbox) sandboxes = TAILQ_HEAD_INITIALIZER(sandboxes);
  * report must not bring it back.
  */
 static uint64_t sandbox_gen;
+
+/*
+ * A sandbox unused for [workers] sandbox_idle is dropped, as an idle app
+ * is stopped: an idle tenant holds no namespace and no /tmp in memory.
+ */
+static ev_timer sandbox_timer;
+
+/* Seconds between looks: a quarter of sandbox_idle, at most 30. */
+static ev_tstamp
+sandbox_sweep_every(void)
+{
+	ev_tstamp	 t = conf->c_sandbox_idle_ms / 4000.0;
+
+	return t > 30.0 ? 30.0 : t;
+}
 
 /* Is the tenant still active in the registry, now? */
 static int
@@ -236,6 +252,27 @@ sandbox_free(struct sandbox *s)
 	if (s->s_netfd != -1)
 		close(s->s_netfd);
 	free(s);
+}
+
+static void
+sandbox_sweep_cb(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	struct sandbox	*s, *tmp;
+
+	for (s = TAILQ_FIRST(&sandboxes); s != NULL; s = tmp) {
+		tmp = TAILQ_NEXT(s, s_entry);
+		if (ev_now(l) - s->s_used >= conf->c_sandbox_idle_ms / 1000.0) {
+			log_debug("sandbox of tenant %lld: idle, dropped",
+			    (long long)s->s_tenant);
+			sandbox_free(s);
+		}
+	}
+	if (TAILQ_EMPTY(&sandboxes))
+		ev_timer_stop(l, tm);
+	else {
+		tm->repeat = sandbox_sweep_every();	/* sandbox_idle is live */
+		ev_timer_again(l, tm);
+	}
 }
 
 /* A tenant no longer active, or all of them (0): their sandboxes go. */
@@ -306,8 +343,14 @@ sandbox_collect(struct spec_watch *sw, int sock)
 			s->s_tenant = sw->sw_tenant;
 			s->s_mntfd = fd;
 			s->s_netfd = -1;
+			s->s_used = ev_now(loop);
 			memcpy(s->s_stamp, stamp, sizeof(s->s_stamp));
 			TAILQ_INSERT_TAIL(&sandboxes, s, s_entry);
+			if (!ev_is_active(&sandbox_timer)) {
+				ev_timer_init(&sandbox_timer, sandbox_sweep_cb,
+				    sandbox_sweep_every(), sandbox_sweep_every());
+				ev_timer_start(loop, &sandbox_timer);
+			}
 		} else if (type == CLONE_NEWNET && s != NULL &&
 		    s->s_netfd == -1 && strcmp(s->s_stamp, stamp) == 0)
 			s->s_netfd = fd;
@@ -378,8 +421,10 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 	if ((s = sandbox_find(t->t_id)) != NULL && !network &&
 	    s->s_netfd == -1)
 		s = NULL;
-	if (s != NULL)
+	if (s != NULL) {
 		flags |= RUN_SPEC_SANDBOX;
+		s->s_used = ev_now(loop);
+	}
 	snprintf(dir, sizeof(dir), "%s/tenants/%s", conf->c_state_dir,
 	    t->t_slug);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, spec) == -1 ||

@@ -118,3 +118,25 @@ def test_report_after_suspend_is_not_kept():
         assert tmp(d, "acme", "a2") == []
     finally:
         d.close()
+
+
+def test_idle_sandbox_is_dropped():
+    """[workers] sandbox_idle: a tenant whose code has not run for that
+    long holds no namespace in tenantd any more, and its next run builds
+    a new sandbox (an empty /tmp)."""
+    d = Daemon(workers__sandbox_idle="2s")
+    try:
+        d.create("acme", "acme\n")
+        write_app(d, "acme", "tmp.sh", TMP_SH)
+        write_app(d, "acme", "routes", "/tmp tmp.sh\n", 0o644)
+        d.start()
+        assert tmp(d, "acme", "a1") == []
+        assert len(namespaces_held(d)) == 2
+        # Used again within the idle time: kept.
+        time.sleep(1)
+        assert tmp(d, "acme", "a2") == ["a1"]
+        wait_for(lambda: namespaces_held(d) == [], timeout=6,
+                 what="the idle sandbox dropped")
+        assert tmp(d, "acme", "a3") == []
+    finally:
+        d.close()
