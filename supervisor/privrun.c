@@ -472,8 +472,10 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 			posix_spawn_file_actions_adddup2(&fa, s->s_netfd,
 			    PROTO_RUN_NETNS_FD);
 	}
+	/* Nothing of ours above what the spec announces. */
 	posix_spawn_file_actions_addclosefrom_np(&fa, s == NULL ?
-	    PROTO_RUN_STDIO_FD + 1 : PROTO_RUN_NETNS_FD + 1);
+	    PROTO_RUN_STDIO_FD + 1 : network ? PROTO_RUN_MNTNS_FD + 1 :
+	    PROTO_RUN_NETNS_FD + 1);
 	posix_spawn_file_actions_addchdir_np(&fa, "/");
 	priv_spawnattr(&attr);
 	rc = posix_spawn(&pid, conf->c_runner, &fa, &attr, argv, envp);
