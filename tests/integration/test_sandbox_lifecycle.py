@@ -140,3 +140,17 @@ def test_idle_sandbox_is_dropped():
         assert tmp(d, "acme", "a3") == []
     finally:
         d.close()
+
+
+def test_tenant_with_network_keeps_its_mount_namespace_only():
+    """network on: the host's network, so tenantd keeps the tenant's mount
+    namespace alone, and the next run joins it."""
+    d = daemon()
+    try:
+        d.ctl("limits", "set", "acme", "network", "on")
+        d.start()
+        assert tmp(d, "acme", "n1") == []
+        assert [n[:4] for n in namespaces_held(d)] == ["mnt:"]
+        assert tmp(d, "acme", "n2") == ["n1"]
+    finally:
+        d.close()
