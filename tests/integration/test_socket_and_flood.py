@@ -328,8 +328,12 @@ def test_negative_cache_is_capped():
         rss2 = rss_kb(sup)
         print(f"VmRSS {rss0} -> {rss1} -> {rss2} kB")
         # A full cache is some tens of MB; a second one would double it.
+        # Refilled, it reuses the freed entries' memory, but not all of
+        # it: the connections of the flood take chunks in between, and
+        # a CI run once saw 4.7 MB of 21 come back that way. Half of the
+        # first cache is still far from a second one.
         assert rss1 - rss0 < 48 * 1024, (rss0, rss1)
-        assert rss2 - rss1 < 4 * 1024, (rss0, rss1, rss2)
+        assert rss2 - rss1 < (rss1 - rss0) / 2, (rss0, rss1, rss2)
         assert d.get(d.host("nobody-here")).status == 404
     finally:
         d.close()
