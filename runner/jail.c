@@ -301,7 +301,7 @@ jail_report(int type, int fd, const char *stamp)
  * under the stamp this run would build (run.c), we join them. Otherwise
  * we build them and report them on fd 3, named before pivot_root takes
  * /proc away; the supervisor keeps them for the next run and drops them
- * when the tenant is suspended or deleted. A tenant's runs share its
+ * when the tenant is suspended, deleted or idle. A tenant's runs share its
  * /tmp, then, as they share its data/: it is the tenant's, not the run's.
  */
 static void
@@ -458,8 +458,8 @@ jail_stdio(int persistent)
 	 * write, so no host descriptor need be carried through the build.
 	 * The open lands above 2 and may land on 3, so it is closed before
 	 * the socket goes there; whatever else 3 held (used up by now) is
-	 * replaced. dup2 leaves the
-	 * copy on 3 open across exec; fd 4 itself is closed.
+	 * replaced. dup2 leaves the copy on 3 open across exec; fd 4 itself
+	 * is closed.
 	 */
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		DIE("/dev/null (\"dev null\" in %s)", RUN_MOUNTS_FILE);
@@ -551,7 +551,7 @@ jail_run(const struct run_spec *rs, const struct run_setup *ru)
 	/*
 	 * Per run, and cheap to make and drop: IPC, so no SysV object
 	 * outlives the run or reaches another; UTS; and cgroup, whose root
-	 * is the tenant's cgroup the parent has put us in.
+	 * is the tenant's cgroup we moved into above.
 	 */
 	if (unshare(CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) == -1)
 		DIE("unshare");
