@@ -56,10 +56,7 @@
  * tenant.json, billing.db (root's ledger) and anything else in the
  * tenant directory itself, which is not mounted at all.
  */
-static const struct {
-	const char	*td_name;
-	unsigned long	 td_flags;
-} tenant_dirs[] = {
+const struct tenant_dir tenant_dirs[RUN_TENANT_DIRS] = {
 	{ "app", RO_FLAGS },			/* the handlers: exec allowed */
 	{ "public", RO_FLAGS | MS_NOEXEC },	/* served as is by the worker */
 	{ "data", RW_FLAGS },
@@ -204,7 +201,7 @@ jail_tenant(const struct run_spec *rs, int checkedfd)
 		DIE("%s", rs->rs_root);
 	if (st.st_dev != checked.st_dev || st.st_ino != checked.st_ino)
 		DIEX("%s: changed since it was checked", rs->rs_root);
-	for (i = 0; i < sizeof(tenant_dirs) / sizeof(tenant_dirs[0]); i++) {
+	for (i = 0; i < RUN_TENANT_DIRS; i++) {
 		if ((fd = open_beneath(rootfd, tenant_dirs[i].td_name,
 		    O_PATH | O_DIRECTORY, 0)) == -1)
 			DIE("%s/%s", rs->rs_root, tenant_dirs[i].td_name);

@@ -257,23 +257,37 @@ run_policy_path(const struct run_spec *rs, const char *name,
 	return path;
 }
 
+/* Device, inode and type of what st names, into the digest; 0s: missing. */
+static void
+run_digest_id(crypto_generichash_state *h, const struct stat *st)
+{
+	uint64_t	 id[3] = { 0, 0, 0 };
+
+	if (st != NULL) {
+		id[0] = (uint64_t)st->st_dev;
+		id[1] = (uint64_t)st->st_ino;
+		id[2] = (uint64_t)st->st_mode;
+	}
+	crypto_generichash_update(h, (const unsigned char *)id, sizeof(id));
+}
+
 /*
  * What a kept sandbox's mounts were made of: the mounts file's bytes, and
- * for each host path it binds, the file or directory that path names now
- * (device and inode; or that it is missing, for "ro?"). A bind shows
- * changes made in place, but holds on to a file the host replaced by
- * rename (/etc/resolv.conf, /etc/ld.so.cache) and never shows a path
- * that appeared after it was built: either changes the digest, and the
- * next run builds anew.
+ * for each host path it binds, and each of the tenant's directories under
+ * /tenant, the file or directory that path names now (device and inode;
+ * or that it is missing, for "ro?"). A bind shows changes made in place,
+ * but holds on to a file or directory replaced by rename (/etc/resolv.conf,
+ * /etc/ld.so.cache, a tenant's data/ restored from a backup) and never
+ * shows a path that appeared after it was built: either changes the
+ * digest, and the next run builds anew.
  */
 static void
 run_mounts_digest(const char *text, size_t len, const struct mounts *m,
-    unsigned char digest[16])
+    int rootfd, unsigned char digest[16])
 {
 	crypto_generichash_state	 h;
 	const struct mount_ent		*e;
 	struct stat			 st;
-	uint64_t			 id[3];
 	char				 p[PATH_MAX];
 	size_t				 i;
 
@@ -286,15 +300,12 @@ run_mounts_digest(const char *text, size_t len, const struct mounts *m,
 		snprintf(p, sizeof(p), "%s%s", e->me_kind == MOUNT_DEV ?
 		    "/dev/" : "", e->me_path);
 		/* As jail_mounts() binds it: following links. */
-		memset(id, 0, sizeof(id));
-		if (stat(p, &st) == 0) {
-			id[0] = (uint64_t)st.st_dev;
-			id[1] = (uint64_t)st.st_ino;
-			id[2] = (uint64_t)st.st_mode;
-		}
-		crypto_generichash_update(&h, (const unsigned char *)id,
-		    sizeof(id));
+		run_digest_id(&h, stat(p, &st) == 0 ? &st : NULL);
 	}
+	/* As jail_tenant() opens them: no link followed. */
+	for (i = 0; i < RUN_TENANT_DIRS; i++)
+		run_digest_id(&h, fstatat(rootfd, tenant_dirs[i].td_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 ? &st : NULL);
 	crypto_generichash_final(&h, digest, 16);
 }
 
@@ -350,7 +361,8 @@ run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 	 * digest of what the mounts would be (run_mounts_digest). A kept
 	 * sandbox is joined only under the same stamp.
 	 */
-	run_mounts_digest(mbuf, (size_t)mlen, &ru->ru_mounts, digest);
+	run_mounts_digest(mbuf, (size_t)mlen, &ru->ru_mounts, ru->ru_rootfd,
+	    digest);
 	for (n = 0; n < (ssize_t)sizeof(digest); n++)
 		snprintf(hex + 2 * n, 3, "%02x", digest[n]);
 	snprintf(ru->ru_stamp, sizeof(ru->ru_stamp), "%d:%ju:%ju:%u:%u:%d:%s",

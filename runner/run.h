@@ -84,6 +84,13 @@ int	 cgroup_place(const char *, const struct cgroup_policy *, char *,
 void	 cgroup_warn(const char *);
 
 /* jail.c */
+#define RUN_TENANT_DIRS		5
+struct tenant_dir {
+	const char	*td_name;
+	unsigned long	 td_flags;	/* its bind's mount flags */
+};
+extern const struct tenant_dir tenant_dirs[RUN_TENANT_DIRS];
+
 void	 jail_run(const struct run_spec *, const struct run_setup *)
 	    __attribute__((__noreturn__));
 

@@ -1321,3 +1321,28 @@ def test_handler_holds_only_stdio_built_or_joined(env):
         assert out.decode().strip() == out2.decode().strip() == "[0, 1, 2]"
     finally:
         close_all(rep)
+
+
+def test_sandbox_rebuilt_when_a_tenant_directory_is_replaced(env):
+    """data/ replaced by rename (a restore from a backup): the kept
+    sandbox still binds the old one, so the stamp covers each tenant
+    directory too, and the next run builds anew and writes into the new
+    data/, not into the old one."""
+    data = os.path.join(env.t.dir, "data")
+    env.daemon.write_public("acme", "../data/old-marker", "x")
+    out, rep = marked(env.t, "d1")
+    assert "old-marker" in out, out
+    byt = {r[0]: r[2] for r in rep}
+    st = os.stat(data)
+    os.rename(data, data + ".old")
+    try:
+        os.mkdir(data, st.st_mode & 0o7777)
+        os.chown(data, st.st_uid, st.st_gid)
+        out2, rep2 = marked(env.t, "d2", flags=SANDBOX, stamp=rep[0][1],
+                            ns=(byt[CLONE_NEWNS], byt[CLONE_NEWNET]))
+        close_all(rep2)
+        assert "old-marker" not in out2 and len(rep2) == 2, (out2, rep2)
+    finally:
+        close_all(rep)
+        shutil.rmtree(data)
+        os.rename(data + ".old", data)
