@@ -1781,7 +1781,7 @@ pool_metrics(FILE *f)
 	struct pool_counts	 pc;
 	struct worker		*w;
 	uint64_t		 cum;
-	unsigned int		 i, nw, conns;
+	unsigned int		 i, nw, conns, nruns, napps, nsandboxes;
 	size_t			 b;
 
 	pool_counts(&pc);
@@ -1836,6 +1836,15 @@ pool_metrics(FILE *f)
 	    (unsigned long long)dstats.ds_deaths);
 	fprintf(f, "# HELP tenantd_open_fds Descriptors open in tenantd.\n"
 	    "# TYPE tenantd_open_fds gauge\ntenantd_open_fds %u\n", open_fds());
+	priv_code_stats(&nruns, &napps, &nsandboxes);
+	fprintf(f, "# HELP tenantd_code_runs Runs of tenant code in flight "
+	    "(handlers).\n# TYPE tenantd_code_runs gauge\n"
+	    "tenantd_code_runs %u\n", nruns);
+	fprintf(f, "# HELP tenantd_code_apps Persistent apps running.\n"
+	    "# TYPE tenantd_code_apps gauge\ntenantd_code_apps %u\n", napps);
+	fprintf(f, "# HELP tenantd_code_sandboxes Tenants' sandboxes kept "
+	    "between runs.\n# TYPE tenantd_code_sandboxes gauge\n"
+	    "tenantd_code_sandboxes %u\n", nsandboxes);
 	fprintf(f, "# HELP tenantd_registry_generation The registry "
 	    "generation in use.\n# TYPE tenantd_registry_generation gauge\n"
 	    "tenantd_registry_generation %llu\n",

@@ -780,3 +780,22 @@ priv_code_check(void)
 		if (a->a_pid != 0 && !tenant_active(a->a_tenant))
 			app_stop(a, "its tenant is not active");
 }
+
+/* For /metrics: runs in flight, apps running, sandboxes kept. */
+void
+priv_code_stats(unsigned int *nruns, unsigned int *napps,
+    unsigned int *nsandboxes)
+{
+	struct run	*r;
+	struct app	*a;
+	struct sandbox	*s;
+
+	*nruns = *napps = *nsandboxes = 0;
+	TAILQ_FOREACH(r, &runs, r_entry)
+		(*nruns)++;
+	TAILQ_FOREACH(a, &apps, a_entry)
+		if (a->a_pid != 0)
+			(*napps)++;
+	TAILQ_FOREACH(s, &sandboxes, s_entry)
+		(*nsandboxes)++;
+}

@@ -243,5 +243,6 @@ int	 priv_app_connect(struct worker *, uint32_t, const char *, int,
 void	 priv_apps_stop(int64_t);
 void	 priv_sandboxes_drop(int64_t);
 void	 priv_code_check(void);
+void	 priv_code_stats(unsigned int *, unsigned int *, unsigned int *);
 
 #endif

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import Daemon, processes, wait_for
+from test_admin import parse_metrics
 
 SERVER = r'''#!/usr/bin/python3
 # A persistent app: its socket comes from tenantd-run, the systemd way.
@@ -142,6 +143,11 @@ def test_idle_app_stops_and_starts_on_demand(apps):
     assert not app_pids(apps, "globex")
 
 
+def apps_running(d):
+    """tenantd_code_apps, from tenantctl metrics."""
+    return parse_metrics(d.ctl("metrics").stdout)[1]["tenantd_code_apps"]
+
+
 def test_app_of_tenant_without_workers_stops_on_suspend():
     """An app outlives its tenant's workers (they retire when idle after
     a second here, the app stays for app_idle, 5 min): suspending the
@@ -152,9 +158,10 @@ def test_app_of_tenant_without_workers_stops_on_suspend():
         d.start()
         assert d.get(d.host("acme"), "/app").status == 200
         wait_for(lambda: not d.workers("acme"), 10, "acme's worker retired")
-        assert app_pids(d, "acme")
+        assert app_pids(d, "acme") and apps_running(d) == 1
         d.ctl("suspend", "acme")
         wait_for(lambda: not app_pids(d, "acme"), 6, "the app stopped")
+        wait_for(lambda: apps_running(d) == 0, 5, "the gauge back to 0")
         d.wait_log(r"app acme/server\.py \(pid \d+\): stopping: its tenant "
                    r"is not active")
     finally:

@@ -9,6 +9,7 @@ import threading
 import time
 
 from conftest import RUNNER, Daemon, wait_for
+from test_admin import parse_metrics
 
 TMP_SH = ("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
           "cat /tmp/seen 2>/dev/null\n"
@@ -55,18 +56,25 @@ def daemon():
     return d
 
 
+def kept(d):
+    """tenantd_code_sandboxes, from tenantctl metrics."""
+    return parse_metrics(d.ctl("metrics").stdout)[1]["tenantd_code_sandboxes"]
+
+
 def test_idle_tenant_suspended_loses_its_sandbox():
     d = daemon()
     try:
         d.start()
+        assert kept(d) == 0
         assert tmp(d, "acme", "a1") == []
         assert tmp(d, "acme", "a2") == ["a1"]
-        assert len(namespaces_held(d)) == 2
+        assert len(namespaces_held(d)) == 2 and kept(d) == 1
         wait_for(lambda: not d.workers("acme"), timeout=10,
                  what="acme's worker retired")
         d.ctl("suspend", "acme")
         wait_for(lambda: namespaces_held(d) == [], timeout=5,
                  what="acme's sandbox dropped")
+        assert kept(d) == 0
         resume(d)
         assert tmp(d, "acme", "a3") == []
     finally:
