@@ -119,7 +119,6 @@ ssize_t		 policy_file_read(const char *, char *, size_t, char *,
 int		 policy_load(const char *, struct policy *, char *, size_t);
 int		 limits_load(const char *, struct limits *, char *, size_t);
 int		 denylist_load(const char *, struct policy *, char *, size_t);
-int		 mounts_load(const char *, struct mounts *, char *, size_t);
 int		 cgroup_load(const char *, struct cgroup_policy *, char *,
 		    size_t);
 

@@ -65,7 +65,7 @@ prefix_err(const char *path, char *err, size_t errsz)
 	return -1;
 }
 
-enum policy_kind { PK_ALLOW, PK_DENY, PK_LIMITS, PK_MOUNTS, PK_CGROUP };
+enum policy_kind { PK_ALLOW, PK_DENY, PK_LIMITS, PK_CGROUP };
 
 /* Read a policy-format file and parse it as the kind of file it is. */
 static int
@@ -94,9 +94,6 @@ policy_file_load(const char *path, enum policy_kind kind, void *out,
 	case PK_LIMITS:
 		r = limits_parse(buf, (size_t)n, out, err, errsz);
 		break;
-	case PK_MOUNTS:
-		r = mounts_parse(buf, (size_t)n, out, err, errsz);
-		break;
 	case PK_CGROUP:
 		r = cgroup_parse(buf, (size_t)n, out, err, errsz);
 		break;
@@ -121,12 +118,6 @@ int
 limits_load(const char *path, struct limits *lim, char *err, size_t errsz)
 {
 	return policy_file_load(path, PK_LIMITS, lim, err, errsz);
-}
-
-int
-mounts_load(const char *path, struct mounts *m, char *err, size_t errsz)
-{
-	return policy_file_load(path, PK_MOUNTS, m, err, errsz);
 }
 
 int

@@ -1500,8 +1500,6 @@ pool_registry_changed(uint64_t gen)
 				}
 				tenant_fail_queue(t, t->t_status ==
 				    TENANT_SUSPENDED ? 503 : 404, 60);
-				priv_apps_stop(t->t_id);
-				priv_sandboxes_drop(t->t_id);
 				continue;
 			}
 			/*
@@ -1527,7 +1525,7 @@ pool_registry_changed(uint64_t gen)
 		}
 	/*
 	 * Apps and kept sandboxes outlive their tenant's workers (app_idle,
-	 * no expiry), so a tenant with none left is not skipped for them.
+	 * sandbox_idle), so they are checked for every tenant, not above.
 	 */
 	priv_code_check();
 }
@@ -1620,7 +1618,7 @@ pool_kill_all(void)
 	TAILQ_FOREACH(w, &all_workers, w_all)
 		priv_kill(w);
 	priv_runs_kill_all();
-	priv_apps_stop(0);
+	priv_apps_stop();
 }
 
 /*

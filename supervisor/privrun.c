@@ -275,20 +275,6 @@ sandbox_sweep_cb(struct ev_loop *l, ev_timer *tm, int revents)
 	}
 }
 
-/* A tenant no longer active, or all of them (0): their sandboxes go. */
-void
-priv_sandboxes_drop(int64_t tenant)
-{
-	struct sandbox	*s, *tmp;
-
-	sandbox_gen++;
-	for (s = TAILQ_FIRST(&sandboxes); s != NULL; s = tmp) {
-		tmp = TAILQ_NEXT(s, s_entry);
-		if (tenant == 0 || s->s_tenant == tenant)
-			sandbox_free(s);
-	}
-}
-
 /*
  * What a tenantd-run of `tenant` reported on its spec socket: a mount
  * namespace starts a new sandbox (replacing the one it was built instead
@@ -747,21 +733,20 @@ priv_app_connect(struct worker *w, uint32_t id, const char *name,
 	return 0;
 }
 
-/* A tenant no longer active: its apps stop (they start again if it is). */
+/* tenantd is stopping: every app with it. */
 void
-priv_apps_stop(int64_t tenant)
+priv_apps_stop(void)
 {
 	struct app	*a;
 
 	TAILQ_FOREACH(a, &apps, a_entry)
-		if (tenant == 0 || a->a_tenant == tenant)
-			app_stop(a, tenant == 0 ? "tenantd is stopping" :
-			    "its tenant is not active");
+		app_stop(a, "tenantd is stopping");
 }
 
 /*
  * After any registry change: the apps and kept sandboxes of tenants no
- * longer active go, whether or not the tenant still has a worker.
+ * longer active go, whether or not the tenant still has a worker (an app
+ * starts again, a sandbox is built again, if it is active again).
  */
 void
 priv_code_check(void)

@@ -240,8 +240,7 @@ void	 priv_runs_orphan(const struct worker *);
 void	 priv_runs_kill_all(void);
 int	 priv_app_connect(struct worker *, uint32_t, const char *, int,
 	    uint64_t);
-void	 priv_apps_stop(int64_t);
-void	 priv_sandboxes_drop(int64_t);
+void	 priv_apps_stop(void);
 void	 priv_code_check(void);
 void	 priv_code_stats(unsigned int *, unsigned int *, unsigned int *);
 
