@@ -39,6 +39,58 @@ static char		 gen_path[PATH_MAX];
 static void	priv_child_cb(struct ev_loop *, ev_child *, int);
 
 /*
+ * The tenant-code.* files, parsed as tenantd-run parses them on every run:
+ * a broken one would otherwise fail every handler and app (503) after a
+ * start or reload that said nothing (tests/system found one).
+ */
+static int
+priv_check_code_policy(char *err, size_t errsz)
+{
+	struct mounts		*m = NULL;
+	struct policy		*pol = NULL;
+	struct limits		 lim;
+	struct cgroup_policy	 cg;
+	static char		 buf[POLICY_FILE_MAX];
+	char			 path[PATH_MAX], e[384];
+	ssize_t			 len;
+	int			 r = -1;
+
+	if ((m = malloc(sizeof(*m))) == NULL ||
+	    (pol = malloc(sizeof(*pol))) == NULL) {
+		snprintf(err, errsz, "%s", strerror(errno));
+		goto done;
+	}
+	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
+	    RUN_MOUNTS_FILE);
+	if ((len = policy_file_read(path, buf, sizeof(buf), err,
+	    errsz)) == -1)
+		goto done;
+	if (mounts_parse(buf, (size_t)len, m, e, sizeof(e)) == -1) {
+		/* Cut short if it must be: still the file and the reason. */
+		if (snprintf(err, errsz, "%s: %s", path, e) >= (int)errsz)
+			err[errsz - 1] = '\0';
+		goto done;
+	}
+	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
+	    RUN_LIMITS_FILE);
+	if (limits_load(path, &lim, err, errsz) == -1)
+		goto done;
+	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
+	    RUN_CGROUP_FILE);
+	if (cgroup_load(path, &cg, err, errsz) == -1)
+		goto done;
+	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
+	    RUN_SECCOMP_FILE);
+	if (denylist_load(path, pol, err, errsz) == -1)
+		goto done;
+	r = 0;
+done:
+	free(m);
+	free(pol);
+	return r;
+}
+
+/*
  * Read and check the policy files. The workers read the seccomp file
  * themselves at bind time; checking it here makes a broken policy fail the
  * daemon's start (or a reload) with a clear message instead of every spawn.
@@ -78,6 +130,8 @@ priv_load_policy(char *err, size_t errsz)
 			    conf->c_conns_per_worker + 16);
 			return -1;
 		}
+	if (priv_check_code_policy(err, errsz) == -1)
+		return -1;
 	worker_limits = lim;
 	return 0;
 }

@@ -230,6 +230,42 @@ def test_reload_with_a_broken_config_or_policy_keeps_the_running_one():
         d.close()
 
 
+def test_broken_tenant_code_policy_fails_the_check():
+    """tenantd-run parses the tenant-code.* files on every run; tenantd
+    parses them too at start, on reload and for "tenantd -n" (what the
+    unit's ExecReload= runs first), so a broken one fails "systemctl
+    reload" loudly instead of every handler afterwards. The system test
+    found this: a reload said OK, then every run failed."""
+    d = Daemon()
+    try:
+        d.create("acme", "acme's own page\n")
+        cmd = [TENANTD, "-n", "-c", d.conf]
+        ok = subprocess.run(cmd, capture_output=True, text=True)
+        assert ok.returncode == 0, ok.stderr
+        for name, bad in (("tenant-code.cgroup", "pids 24\n"),
+                          ("tenant-code.limits", "nproc 64\n"),
+                          ("tenant-code.mounts", "ro /usr\n"),
+                          ("tenant-code.seccomp", "bpf errno EPERM\n")):
+            path = os.path.join(d.policy, name)
+            with open(path) as f:
+                good = f.read()
+            # One more line without its "# why" comment.
+            with open(path, "a") as f:
+                f.write(bad)
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            with open(path, "w") as f:
+                f.write(good)
+            assert r.returncode != 0 and name in r.stderr, (name, r)
+        d.start()
+        with open(os.path.join(d.policy, "tenant-code.cgroup"), "a") as f:
+            f.write("memory 48M\n")
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload: policy: .*tenant-code\.cgroup.*keeping")
+        assert d.get(d.host("acme")).status == 200
+    finally:
+        d.close()
+
+
 def test_reload_drops_no_request():
     """SIGHUP repeatedly while clients send requests, on new and on
     keep-alive connections: every request is answered 200."""
