@@ -21,6 +21,7 @@
 #include <sodium.h>
 #include <systemd/sd-daemon.h>
 
+#include "cgroup.h"
 #include "config-paths.h"
 #include "log.h"
 #include "supervisor.h"
@@ -390,6 +391,22 @@ main(int argc, char *argv[])
 		printf("configuration OK (%s)\n", conf->c_file[0] ?
 		    conf->c_file : "built-in defaults");
 		return 0;
+	}
+	/*
+	 * Before we start any process: under a delegated cgroup v2 (the
+	 * packaged unit's Delegate=), into a leaf of it, so that tenantd-run
+	 * can hang each tenant's cgroup beside us (docs/tenant-code.md).
+	 * Not fatal: tenant code then runs with its rlimits only, and
+	 * tenantd-run says why on its first run.
+	 */
+	switch (cgroup_leaf(err, sizeof(err))) {
+	case 1:
+		log_info("moved into cgroup leaf \"%s\" of our delegated cgroup",
+		    CG_LEAF);
+		break;
+	case -1:
+		log_warnx("cgroup: %s", err);
+		break;
 	}
 	/*
 	 * The supervisor should be the last thing the OOM killer picks;

@@ -8,49 +8,12 @@ import os
 import threading
 import time
 
-from conftest import Daemon, proc_status, processes, wait_for
+from conftest import SRC, Daemon, proc_status, processes, wait_for
 
 HELLO_SH = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello\\n'\n"
 
-# Forks until EAGAIN (nproc or pids.max); every process spins.
-FORK_PY = """#!/usr/bin/python3
-import os
-while True:
-    try:
-        if os.fork() == 0:
-            break
-    except OSError:
-        break
-while True:
-    pass
-"""
-
-# Allocates and touches 16 MiB at a time until the OOM killer acts in
-# acme's cgroup, or malloc fails (then says so in logs/handler.log).
-MEM_PY = """#!/usr/bin/python3
-import sys
-hoard = []
-try:
-    while True:
-        hoard.append(b"x" * (16 << 20))
-except MemoryError:
-    sys.stderr.write("memory bomb: MemoryError\\n")
-    sys.exit(1)
-"""
-
-# Writes into /tenant/data until an error (fsize, EFBIG: python ignores
-# SIGXFSZ); one fixed file, so re-runs do not add up on the disk.
-DISK_PY = """#!/usr/bin/python3
-import sys
-block = b"d" * (1 << 20)
-try:
-    with open("/tenant/data/filler", "wb") as f:
-        while True:
-            f.write(block)
-            f.flush()
-except OSError as e:
-    sys.stderr.write("disk filler: %s\\n" % e)
-"""
+# The bombs, shared with tests/system's virtual machine.
+BOMBS = os.path.join(SRC, "tests", "bombs")
 
 CONTROLLERS = ("cpu", "memory", "pids")
 SAMPLES = 200
@@ -143,9 +106,9 @@ def test_neighbours_contained():
             d.create(slug, f"{slug}'s own page\n")
         write_app(d, "globex", "hello.sh", HELLO_SH)
         write_app(d, "globex", "routes", "/hello hello.sh\n", 0o644)
-        for name, text in (("fork.py", FORK_PY), ("mem.py", MEM_PY),
-                           ("disk.py", DISK_PY)):
-            write_app(d, "acme", name, text)
+        for name in ("fork.py", "mem.py", "disk.py"):
+            with open(os.path.join(BOMBS, name)) as f:
+                write_app(d, "acme", name, f.read())
         write_app(d, "acme", "routes",
                   "/fork fork.py\n/mem mem.py\n/disk disk.py\n", 0o644)
         d.ctl("limits", "set", "acme", "handler_timeout", "5000")
