@@ -41,11 +41,15 @@ static void	priv_child_cb(struct ev_loop *, ev_child *, int);
 /*
  * The tenant-code.* files, parsed as tenantd-run parses them on every run:
  * a broken one would otherwise fail every handler and app (503) after a
- * start or reload that said nothing (tests/system found one).
+ * start or reload that said nothing (tests/system found one). A policy
+ * directory without them (one made for workers only) is not refused: no
+ * tenant code can run then, which is said once here and by every run.
  */
 static int
 priv_check_code_policy(char *err, size_t errsz)
 {
+	static const char *const files[] = { RUN_MOUNTS_FILE, RUN_LIMITS_FILE,
+	    RUN_CGROUP_FILE, RUN_SECCOMP_FILE };
 	struct mounts		*m = NULL;
 	struct policy		*pol = NULL;
 	struct limits		 lim;
@@ -53,8 +57,17 @@ priv_check_code_policy(char *err, size_t errsz)
 	static char		 buf[POLICY_FILE_MAX];
 	char			 path[PATH_MAX], e[384];
 	ssize_t			 len;
+	size_t			 i;
 	int			 r = -1;
 
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
+		    files[i]);
+		if (access(path, F_OK) == -1 && errno == ENOENT) {
+			log_warnx("policy: no %s: tenant code cannot run", path);
+			return 0;
+		}
+	}
 	if ((m = malloc(sizeof(*m))) == NULL ||
 	    (pol = malloc(sizeof(*pol))) == NULL) {
 		snprintf(err, errsz, "%s", strerror(errno));

@@ -149,7 +149,8 @@ done
 # What packaging installs: the parent of the state directory, the policy
 # files and the worker binary at their configured places.
 mkdir -p "$(dirname "$state")" "$policy_dir" "$(dirname "$worker_dst")"
-cp "$policy_src/worker.seccomp" "$policy_src/worker.limits" "$policy_dir/"
+cp "$policy_src"/*.seccomp "$policy_src"/*.limits "$policy_src"/tenant-code.* \
+    "$policy_dir/"
 cp "$worker" "$worker_dst"
 set +e
 echo "== init"
