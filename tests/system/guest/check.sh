@@ -530,6 +530,15 @@ SH
 	    "$(cat $unit/tenantd-code/acme/cgroup.procs 2>&1)" ""
 	check no_cgroup_warning sh -c "! journalctl -b -u tenantd.service |
 	    grep -q 'without its cgroup'"
+
+	# Once the unit's cgroup hands controllers down, it may hold no process
+	# of its own: systemd's reload (tenantd -n, kill -HUP) and a restart
+	# must still find their place.
+	check reload_after_runs systemctl reload tenantd
+	check restart_after_runs systemctl restart tenantd.service
+	expect restarted_in_leaf "$(cut -d: -f3 /proc/$(mainpid)/cgroup)" \
+	    "$cg/supervisor"
+	wait_body handler_after_restart globex /hello "hello from globex"
 	check stop systemctl stop tenantd.service tenantd.socket
 	check stop_leaves_nothing sh -c "! pgrep -u $auid && ! pgrep -u $guid"
 	finish
