@@ -38,6 +38,14 @@ static char		 gen_path[PATH_MAX];
 
 static void	priv_child_cb(struct ev_loop *, ev_child *, int);
 
+/* The policy file name, in [paths] policy_dir. */
+static const char *
+priv_policy_path(const char *name, char path[PATH_MAX])
+{
+	snprintf(path, PATH_MAX, "%s/%s", conf->c_policy_dir, name);
+	return path;
+}
+
 /*
  * The tenant-code.* files, parsed as tenantd-run parses them on every run:
  * a broken one would otherwise fail every handler and app (503) after a
@@ -61,9 +69,8 @@ priv_check_code_policy(char *err, size_t errsz)
 	int			 r = -1;
 
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
-		    files[i]);
-		if (access(path, F_OK) == -1 && errno == ENOENT) {
+		if (access(priv_policy_path(files[i], path), F_OK) == -1 &&
+		    errno == ENOENT) {
 			log_warnx("policy: no %s: tenant code cannot run", path);
 			return 0;
 		}
@@ -73,10 +80,8 @@ priv_check_code_policy(char *err, size_t errsz)
 		snprintf(err, errsz, "%s", strerror(errno));
 		goto done;
 	}
-	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
-	    RUN_MOUNTS_FILE);
-	if ((len = policy_file_read(path, buf, sizeof(buf), err,
-	    errsz)) == -1)
+	if ((len = policy_file_read(priv_policy_path(RUN_MOUNTS_FILE, path),
+	    buf, sizeof(buf), err, errsz)) == -1)
 		goto done;
 	if (mounts_parse(buf, (size_t)len, m, e, sizeof(e)) == -1) {
 		/* Cut short if it must be: still the file and the reason. */
@@ -84,17 +89,11 @@ priv_check_code_policy(char *err, size_t errsz)
 			err[errsz - 1] = '\0';
 		goto done;
 	}
-	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
-	    RUN_LIMITS_FILE);
-	if (limits_load(path, &lim, err, errsz) == -1)
-		goto done;
-	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
-	    RUN_CGROUP_FILE);
-	if (cgroup_load(path, &cg, err, errsz) == -1)
-		goto done;
-	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
-	    RUN_SECCOMP_FILE);
-	if (denylist_load(path, pol, err, errsz) == -1)
+	if (limits_load(priv_policy_path(RUN_LIMITS_FILE, path), &lim, err,
+	    errsz) == -1 || cgroup_load(priv_policy_path(RUN_CGROUP_FILE,
+	    path), &cg, err, errsz) == -1 ||
+	    denylist_load(priv_policy_path(RUN_SECCOMP_FILE, path), pol, err,
+	    errsz) == -1)
 		goto done;
 	r = 0;
 done:
@@ -120,16 +119,14 @@ priv_load_policy(char *err, size_t errsz)
 		snprintf(err, errsz, "%s", strerror(errno));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
-	    POLICY_SECCOMP_FILE);
-	r = policy_load(path, pol, err, errsz);
+	r = policy_load(priv_policy_path(POLICY_SECCOMP_FILE, path), pol, err,
+	    errsz);
 	free(pol);
 	if (r == -1)
 		return -1;
 	snprintf(policy_path, sizeof(policy_path), "%s", path);
-	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
-	    POLICY_LIMITS_FILE);
-	if (limits_load(path, &lim, err, errsz) == -1)
+	if (limits_load(priv_policy_path(POLICY_LIMITS_FILE, path), &lim, err,
+	    errsz) == -1)
 		return -1;
 	/* A worker holds each connection plus a file and a few of its own. */
 	for (size_t i = 0; i < lim.l_n; i++)
