@@ -208,6 +208,7 @@ msg_type_str(uint32_t type)
 		[MSG_RUN_SPEC] = "RUN_SPEC",
 		[MSG_APP_CONNECT] = "APP_CONNECT",
 		[MSG_RUN_SANDBOX] = "RUN_SANDBOX",
+		[MSG_RUN_GO] = "RUN_GO",
 	};
 
 	if (type >= MSG_TYPE_MAX)

@@ -86,6 +86,7 @@ enum msg_type {
 	MSG_RUN_SPEC,		/* sup -> tenantd-run, on its fd 3 */
 	MSG_APP_CONNECT,	/* worker -> sup: a connection to a persistent app */
 	MSG_RUN_SANDBOX,	/* tenantd-run -> sup, on its fd 3 */
+	MSG_RUN_GO,		/* sup -> tenantd-run, on its fd 3 */
 	MSG_TYPE_MAX
 };
 
@@ -150,18 +151,24 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
  * MSG_RUN_KILL: m_conn_id = run id. The worker gave up (its timeout); the
  *     supervisor kills the run and everything it started. The supervisor
  *     also kills a run on its own at handler_timeout plus a grace second.
- * MSG_RUN_SPEC (to tenantd-run, whose fd 4 is the handler's stdio): u32
- *     uid, u32 gid, u32 network (0/1), str jail root, str policy dir, str
- *     slug, str handler, str sandbox stamp ("" if none), u32 n, n x str
- *     "NAME=value".
- *     With m_flags RUN_SPEC_PERSISTENT, fd 4 is instead a listening
- *     SOCK_STREAM socket: the program is a persistent app, which gets it
- *     as its fd 3 the systemd way (LISTEN_FDS=1, LISTEN_PID=its pid,
- *     LISTEN_FDNAMES=http), stdin and stdout /dev/null.
+ * MSG_RUN_SPEC (to tenantd-run): u32 uid, u32 gid, u32 network (0/1),
+ *     str jail root, str policy dir, str slug, str sandbox stamp ("" if
+ *     none). tenantd-run builds or joins the sandbox, drops to the tenant
+ *     and installs the filter, then waits for MSG_RUN_GO: a run prepared
+ *     ahead of its request, so that a request waits only for the fork and
+ *     exec of its program (the supervisor keeps one spare per tenant).
+ *     With m_flags RUN_SPEC_PERSISTENT, the program is a persistent app.
  *     With m_flags RUN_SPEC_SANDBOX, fd 5 is the tenant's mount namespace
  *     and, without network, fd 6 its network namespace, as tenantd-run
  *     reported them with that stamp: it joins them if the stamp is still
  *     what it would build, and builds new ones otherwise.
+ * MSG_RUN_GO (to tenantd-run, on fd 3, at most once): str program (a
+ *     file name in app/, as a handler's), u32 n, n x str "NAME=value",
+ *     with one fd: the handler's stdio, a SOCK_STREAM socket; or, with
+ *     RUN_SPEC_PERSISTENT, a listening SOCK_STREAM socket, which the app
+ *     gets as its fd 3 the systemd way (LISTEN_FDS=1, LISTEN_PID=its pid,
+ *     LISTEN_FDNAMES=http), stdin and stdout /dev/null. EOF on fd 3
+ *     instead: the run is not wanted, and ends.
  * MSG_RUN_SANDBOX (from tenantd-run, on fd 3, after it built a tenant's
  *     namespaces): u32 type (CLONE_NEWNS or CLONE_NEWNET), str stamp,
  *     with the namespace's fd. The supervisor keeps them for the tenant's
@@ -183,7 +190,7 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
 #define RUN_NAME_MAX		64
 #define RUN_ENV_MAX		128
 #define RUN_MAX_PER_WORKER	16
-#define PROTO_RUN_STDIO_FD	4	/* tenantd-run's handler stdio */
+#define PROTO_RUN_STDIO_FD	4	/* where MSG_RUN_GO's fd goes */
 #define PROTO_RUN_MNTNS_FD	5	/* with RUN_SPEC_SANDBOX */
 #define PROTO_RUN_NETNS_FD	6	/* with RUN_SPEC_SANDBOX, no network */
 

@@ -410,7 +410,8 @@ struct cgroup_state {
 };
 
 static const char *const cgroup_names[] = { "cpu_weight", "memory",
-    "pids" };
+    "pids", "cpu_idle" };
+#define CGROUP_OPTIONAL	3	/* from here on, a setting may be left out */
 
 static int
 cgroup_entry(int line, const char *name, const char *value, void *arg,
@@ -435,6 +436,16 @@ cgroup_entry(int line, const char *name, const char *value, void *arg,
 	if (cs->cs_seen & (1U << i)) {
 		snprintf(err, errsz, "line %d: %s set twice", line, name);
 		return -1;
+	}
+	if (i == 3) {
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
+			snprintf(err, errsz, "line %d: %s: \"%s\" is not yes "
+			    "or no", line, name, value);
+			return -1;
+		}
+		cs->cs_cg->cg_cpu_idle = strcmp(value, "yes") == 0;
+		cs->cs_seen |= 1U << i;
+		return 0;
 	}
 	/* Only memory takes a unit: a weight or a count of 1K is a typo. */
 	if (policy_number(value, i == 1 ? sfx : plain, mul, &v) == -1) {
@@ -472,13 +483,15 @@ cgroup_parse(const char *text, size_t len, struct cgroup_policy *cg,
 	size_t			 i;
 
 	memset(cg, 0, sizeof(*cg));
+	/* Older policy files have no cpu_idle line: they get the default. */
+	cg->cg_cpu_idle = 1;
 	cs.cs_cg = cg;
 	cs.cs_seen = 0;
 	if (policy_pairs(text, len, "setting", cgroup_entry, &cs, err,
 	    errsz) == -1)
 		return -1;
 	/* A missing line would silently mean "no limit": refuse it. */
-	for (i = 0; i < NELEM(cgroup_names); i++)
+	for (i = 0; i < CGROUP_OPTIONAL; i++)
 		if (!(cs.cs_seen & (1U << i))) {
 			snprintf(err, errsz, "%s is not set", cgroup_names[i]);
 			return -1;

@@ -86,6 +86,7 @@ struct cgroup_policy {
 	uint64_t	 cg_cpu_weight;	/* v2 cpu.weight; 100: the default */
 	uint64_t	 cg_memory;	/* bytes */
 	uint64_t	 cg_pids;
+	int		 cg_cpu_idle;	/* tenantd-code's cpu.idle; 1 if unset */
 };
 
 /* policy.c: pure parsing */
@@ -114,6 +115,21 @@ int		 mounts_parse(const char *, size_t, struct mounts *, char *,
 		    size_t);
 
 /* policy_file.c: reading the files */
+/*
+ * A handler's sandbox, as tenantd-run builds it and tenantd checks a spare
+ * run is still current: the tenant directory's parts under /tenant and
+ * their mount flags, and a digest of what the sandbox was made of.
+ */
+#define RO_FLAGS	(MS_RDONLY | MS_NOSUID | MS_NODEV)
+#define RW_FLAGS	(MS_NOSUID | MS_NODEV | MS_NOEXEC)
+#define RUN_TENANT_DIRS	5
+struct tenant_dir {
+	const char	*td_name;
+	unsigned long	 td_flags;	/* its bind's mount flags */
+};
+extern const struct tenant_dir tenant_dirs[RUN_TENANT_DIRS];
+void		 mounts_digest(const char *, size_t, const struct mounts *,
+		    int, unsigned char [16]);
 ssize_t		 policy_file_read(const char *, char *, size_t, char *,
 		    size_t);
 int		 policy_load(const char *, struct policy *, char *, size_t);

@@ -98,6 +98,29 @@ cg_setting(int c, int v2, const struct cgroup_policy *cp,
 }
 
 /*
+ * cpu.idle of the cgroup above the tenants' (tenantd-code), from
+ * cpu_idle: tenant code then runs at the lowest CPU priority there is
+ * next to tenantd and its workers, which preempt it whenever they wake,
+ * while the tenants still share among themselves by cpu_weight. Without
+ * it, the supervisor and worker steps of a request wait out whole
+ * scheduler ticks of a neighbour's spinners. Kernels before 5.15 have no
+ * cpu.idle; failing is said as a refused limit is.
+ */
+static void
+cg_idle(const struct cgroup_policy *cp, char *dir, const char *slug)
+{
+	char	*slash = strrchr(dir, '/'), err[PATH_MAX + 128];
+	int	 rc;
+
+	*slash = '\0';
+	rc = cg_write(dir, "cpu.idle", cp->cg_cpu_idle ? "1" : "0", err,
+	    sizeof(err));
+	*slash = '/';
+	if (rc == -1)
+		log_warnx("cgroup of %s: cpu.idle refused: %s", slug, err);
+}
+
+/*
  * Controller c's limit for the tenant, written on every run (the policy
  * may have changed). Best effort, and said each time it fails: a limit
  * the kernel refuses (v1 answers EBUSY to a memory limit below what the
@@ -142,6 +165,8 @@ cg_v1(const char *slug, const struct cgroup_policy *cp, char *err,
 		    cg_mkdirs(mnt, CG_FALLBACK, slug, dir) == -1)
 			return cg_fail(err, errsz, "%s", dir);
 		cg_limit(c, 0, cp, dir, slug);
+		if (c == CG_CPU)
+			cg_idle(cp, dir, slug);
 		/*
 		 * Ourselves, one thread, by "0" in tasks: the one move the
 		 * kernel makes without cgroup_threadgroup_rwsem, whose every
@@ -198,6 +223,7 @@ cg_v2(const char *slug, const struct cgroup_policy *cp, char *err,
 	*strchr(dir, '\0') = '/';
 	for (c = 0; c < CG_NCTRL; c++)
 		cg_limit(c, 1, cp, dir, slug);
+	cg_idle(cp, dir, slug);
 	/* "0": ourselves (v2 has no single-thread move for us). */
 	return cg_write(dir, "cgroup.procs", "0", err, errsz);
 }

@@ -48,21 +48,7 @@
 #include "sys.h"
 
 #define NEWROOT_OPTS	"mode=0755,size=256k,nr_inodes=256"
-#define RO_FLAGS	(MS_RDONLY | MS_NOSUID | MS_NODEV)
-#define RW_FLAGS	(MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-/*
- * The tenant directory's parts a handler sees, under /tenant. Not there:
- * tenant.json, billing.db (root's ledger) and anything else in the
- * tenant directory itself, which is not mounted at all.
- */
-const struct tenant_dir tenant_dirs[RUN_TENANT_DIRS] = {
-	{ "app", RO_FLAGS },			/* the handlers: exec allowed */
-	{ "public", RO_FLAGS | MS_NOEXEC },	/* served as is by the worker */
-	{ "data", RW_FLAGS },
-	{ "uploads", RW_FLAGS },
-	{ "logs", RW_FLAGS },
-};
 
 /* The parent is gone if the pipe it holds reads EOF. */
 static void
@@ -74,6 +60,29 @@ jail_parent_alive(int fd)
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 0) != 0)
 		DIEX("tenantd-run's parent side is gone");
+}
+
+/* Until fd 3 has something (a message, or EOF), or the parent is gone. */
+static void
+jail_go_wait(int alivefd)
+{
+	struct pollfd	 pfd[2];
+
+	pfd[0].fd = PROTO_CHAN_FD;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = alivefd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			DIE("poll");
+		}
+		if (pfd[1].revents != 0)
+			DIEX("tenantd-run's parent side is gone");
+		if (pfd[0].revents != 0)
+			return;
+	}
 }
 
 /* Make /a/b/c in the new root: the parents as directories, then c. */
@@ -513,7 +522,7 @@ jail_init(pid_t handler)
 }
 
 void
-jail_run(const struct run_spec *rs, const struct run_setup *ru)
+jail_run(struct run_spec *rs, const struct run_setup *ru)
 {
 	static char	 listen_fds[] = "LISTEN_FDS=1";
 	static char	 listen_names[] = "LISTEN_FDNAMES=http";
@@ -543,8 +552,6 @@ jail_run(const struct run_spec *rs, const struct run_setup *ru)
 	if (setsid() == -1)
 		DIE("setsid");
 	jail_sandbox(rs, ru);
-	/* Nothing more goes to the supervisor: fd 3 is not the handler's. */
-	close(PROTO_CHAN_FD);
 	/*
 	 * Per run, and cheap to make and drop: IPC, so no SysV object
 	 * outlives the run or reaches another; UTS; and cgroup, whose root
@@ -571,18 +578,29 @@ jail_run(const struct run_spec *rs, const struct run_setup *ru)
 			    limits_name(ru->ru_limits.l_ent[k].pl_resource));
 	}
 
-	jail_stdio(rs->rs_persistent);
-
 	/*
 	 * no_new_privs: a setuid binary under /usr (nosuid anyway) gains
-	 * nothing, and the filter needs it. The filter comes last, since it
-	 * would refuse the mounts above; it is inherited across exec.
+	 * nothing, and the filter needs it. The filter comes after the
+	 * mounts, which it would refuse, and before we wait for the request:
+	 * a run waiting is already everything its program will be but the
+	 * program. It is inherited across exec.
 	 */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
 	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		DIE("no_new_privs");
 	if (policy_install(ru->ru_filter, err, sizeof(err)) == -1)
 		DIEX("%s", err);
+
+	/*
+	 * Ready: now the request (MSG_RUN_GO). As the tenant, PDEATHSIG is
+	 * gone (a change of uid clears it), so the alive pipe is what tells
+	 * us tenantd-run died while we wait; EOF on fd 3 is the supervisor
+	 * dropping a spare it will not use.
+	 */
+	jail_go_wait(ru->ru_alivefd);
+	if (run_go_read(rs) == 0)
+		_exit(RUN_EXIT_SETUP);
+	jail_stdio(rs->rs_persistent);
 
 	/*
 	 * An app's LISTEN_* come first, and the spec's own of those names

@@ -4,9 +4,9 @@
  * tenantd-run, the parent side. The supervisor (root) spawns it with
  *
  *	fd 3	a SOCK_SEQPACKET socket carrying one MSG_RUN_SPEC (proto.h),
- *		and back MSG_RUN_SANDBOX if the child builds a sandbox
- *	fd 4	a SOCK_STREAM socket, the handler's stdin and stdout; or,
- *		with RUN_SPEC_PERSISTENT, a listening one, the app's fd 3
+ *		then MSG_RUN_GO with the program's stdio (or an app's
+ *		listening socket), and back MSG_RUN_SANDBOX if the child
+ *		builds a sandbox
  *	fd 5, 6	with RUN_SPEC_SANDBOX, the tenant's mount and network
  *		namespaces that an earlier run built (6: without network)
  *	0-2	/dev/null (stderr: where our own failures are reported)
@@ -14,7 +14,9 @@
  * no arguments and no environment. We read and check the spec and every
  * file the sandbox needs while we still see the host, make a new PID
  * namespace, fork the child that becomes its init and then the handler
- * (jail.c), and exit with the child's status: the handler's own, 128 + N
+ * (jail.c). The child is ready before the request is: it waits, sandboxed
+ * and as the tenant, for MSG_RUN_GO. We exit with the child's status:
+ * the handler's own, 128 + N
  * if signal N killed it, RUN_EXIT_SETUP or RUN_EXIT_EXEC if it never ran.
  * Killing us kills the child, and with it the namespace: every process the
  * handler started.
@@ -126,9 +128,8 @@ run_spec_read(struct run_spec *rs)
 	struct pollfd	 pfd;
 	struct msg	 m;
 	ssize_t		 n;
-	size_t		 off = 0;
-	uint32_t	 i, cnt, v[3], flags = 0;
-	char		 err[256], *e, *eq;
+	uint32_t	 v[3], flags = 0;
+	char		 err[256], *e;
 	int		 fd;
 
 	pfd.fd = PROTO_CHAN_FD;
@@ -155,25 +156,8 @@ run_spec_read(struct run_spec *rs)
 	    msg_get_str(&m, rs->rs_root, sizeof(rs->rs_root)) == -1 ||
 	    msg_get_str(&m, rs->rs_policy, sizeof(rs->rs_policy)) == -1 ||
 	    msg_get_str(&m, rs->rs_slug, sizeof(rs->rs_slug)) == -1 ||
-	    msg_get_str(&m, rs->rs_handler, sizeof(rs->rs_handler)) == -1 ||
-	    msg_get_str(&m, rs->rs_stamp, sizeof(rs->rs_stamp)) == -1 ||
-	    msg_get_u32(&m, &cnt) == -1 || cnt > RUN_ENV_MAX)
+	    msg_get_str(&m, rs->rs_stamp, sizeof(rs->rs_stamp)) == -1)
 		DIEX("run spec: malformed");
-	for (i = 0; i < cnt; i++) {
-		e = rs->rs_envbuf + off;
-		if (msg_get_str(&m, e, sizeof(rs->rs_envbuf) - off) == -1)
-			DIEX("run spec: malformed environment");
-		/* NAME=value, NAME as a shell would take it. */
-		if ((eq = strchr(e, '=')) == NULL)
-			DIEX("run spec: environment entry without '='");
-		*eq = '\0';
-		if (!run_name_ok(e, ALPHA "_", ALNUM "_", PROTO_STR_MAX))
-			DIEX("run spec: bad environment name");
-		*eq = '=';
-		rs->rs_env[i] = e;
-		off += strlen(e) + 1;
-	}
-	rs->rs_env[cnt] = NULL;
 	if (msg_end(&m) == -1)
 		DIEX("run spec: trailing bytes");
 	rs->rs_uid = v[0];
@@ -194,10 +178,6 @@ run_spec_read(struct run_spec *rs)
 		DIEX("run spec: unknown flags %#x", flags);
 	if (slug_check_syntax(rs->rs_slug, strlen(rs->rs_slug)) != SLUG_OK)
 		DIEX("run spec: bad slug");
-	/* A handler is a plain file name in app/: no path, no dot file. */
-	if (!run_name_ok(rs->rs_handler, ALNUM "_-", ALNUM "._-",
-	    RUN_NAME_MAX))
-		DIEX("run spec: bad handler name");
 	if (rs->rs_policy[0] != '/')
 		DIEX("run spec: policy dir is not absolute");
 	/* The tenant directory, checked as the supervisor checks a jail. */
@@ -207,6 +187,67 @@ run_spec_read(struct run_spec *rs)
 		    rs->rs_slug);
 	if (jail_path_check(rs->rs_root, rs->rs_gid, err, sizeof(err)) == -1)
 		DIEX("%s", err);
+}
+
+/*
+ * MSG_RUN_GO, in the child: sandboxed, as the tenant, under the filter.
+ * Its fd lands on PROTO_RUN_STDIO_FD and is checked to be what the spec
+ * said: a connected stream for a handler, a listening one for an app.
+ * The channel is the supervisor's, trusted, but checked as the spec is.
+ * Returns 0 for EOF (the supervisor no longer wants this run).
+ */
+int
+run_go_read(struct run_spec *rs)
+{
+	static uint8_t	 buf[PROTO_MSG_MAX];
+	struct msg	 m;
+	ssize_t		 n;
+	size_t		 off = 0;
+	uint32_t	 i, cnt;
+	char		*e, *eq;
+	int		 fd;
+
+	while ((n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n == 0 && fd == -1)
+		return 0;
+	if (n <= 0 || fd == -1)
+		DIEX("run go: cannot receive it");
+	if (fd != PROTO_RUN_STDIO_FD) {
+		if (dup2(fd, PROTO_RUN_STDIO_FD) == -1)
+			DIE("dup2 run go fd");
+		close(fd);
+	}
+	if (msg_parse(&m, buf, (size_t)n) == -1 || m.m_type != MSG_RUN_GO ||
+	    msg_get_str(&m, rs->rs_handler, sizeof(rs->rs_handler)) == -1 ||
+	    msg_get_u32(&m, &cnt) == -1 || cnt > RUN_ENV_MAX)
+		DIEX("run go: malformed");
+	for (i = 0; i < cnt; i++) {
+		e = rs->rs_envbuf + off;
+		if (msg_get_str(&m, e, sizeof(rs->rs_envbuf) - off) == -1)
+			DIEX("run go: malformed environment");
+		/* NAME=value, NAME as a shell would take it. */
+		if ((eq = strchr(e, '=')) == NULL)
+			DIEX("run go: environment entry without '='");
+		*eq = '\0';
+		if (!run_name_ok(e, ALPHA "_", ALNUM "_", PROTO_STR_MAX))
+			DIEX("run go: bad environment name");
+		*eq = '=';
+		rs->rs_env[i] = e;
+		off += strlen(e) + 1;
+	}
+	rs->rs_env[cnt] = NULL;
+	if (msg_end(&m) == -1)
+		DIEX("run go: trailing bytes");
+	/* A handler is a plain file name in app/: no path, no dot file. */
+	if (!run_name_ok(rs->rs_handler, ALNUM "_-", ALNUM "._-",
+	    RUN_NAME_MAX))
+		DIEX("run go: bad program name");
+	run_check_fd(PROTO_RUN_STDIO_FD, SOCK_STREAM);
+	if (rs->rs_persistent)
+		run_check_listening(PROTO_RUN_STDIO_FD);
+	return 1;
 }
 
 /*
@@ -255,58 +296,6 @@ run_policy_path(const struct run_spec *rs, const char *name,
 	    PATH_MAX)
 		DIEX("%s: path too long", rs->rs_policy);
 	return path;
-}
-
-/* Device, inode and type of what st names, into the digest; 0s: missing. */
-static void
-run_digest_id(crypto_generichash_state *h, const struct stat *st)
-{
-	uint64_t	 id[3] = { 0, 0, 0 };
-
-	if (st != NULL) {
-		id[0] = (uint64_t)st->st_dev;
-		id[1] = (uint64_t)st->st_ino;
-		id[2] = (uint64_t)st->st_mode;
-	}
-	crypto_generichash_update(h, (const unsigned char *)id, sizeof(id));
-}
-
-/*
- * What a kept sandbox's mounts were made of: the mounts file's bytes, and
- * for each host path it binds, and each of the tenant's directories under
- * /tenant, the file or directory that path names now (device and inode;
- * or that it is missing, for "ro?"). A bind shows changes made in place,
- * but holds on to a file or directory replaced by rename (/etc/resolv.conf,
- * /etc/ld.so.cache, a tenant's data/ restored from a backup) and never
- * shows a path that appeared after it was built: either changes the
- * digest, and the next run builds anew.
- */
-static void
-run_mounts_digest(const char *text, size_t len, const struct mounts *m,
-    int rootfd, unsigned char digest[16])
-{
-	crypto_generichash_state	 h;
-	const struct mount_ent		*e;
-	struct stat			 st;
-	char				 p[PATH_MAX];
-	size_t				 i;
-
-	crypto_generichash_init(&h, NULL, 0, 16);
-	crypto_generichash_update(&h, (const unsigned char *)text, len);
-	for (i = 0; i < m->m_n; i++) {
-		e = &m->m_ent[i];
-		if (e->me_kind != MOUNT_RO && e->me_kind != MOUNT_DEV)
-			continue;
-		snprintf(p, sizeof(p), "%s%s", e->me_kind == MOUNT_DEV ?
-		    "/dev/" : "", e->me_path);
-		/* As jail_mounts() binds it: following links. */
-		run_digest_id(&h, stat(p, &st) == 0 ? &st : NULL);
-	}
-	/* As jail_tenant() opens them: no link followed. */
-	for (i = 0; i < RUN_TENANT_DIRS; i++)
-		run_digest_id(&h, fstatat(rootfd, tenant_dirs[i].td_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 ? &st : NULL);
-	crypto_generichash_final(&h, digest, 16);
 }
 
 /*
@@ -358,10 +347,10 @@ run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 	 * The stamp of the sandbox this run would build (jail.c): the
 	 * layout's version, the tenant directory itself (a tenant deleted
 	 * and made again is another directory), its ids and network, and a
-	 * digest of what the mounts would be (run_mounts_digest). A kept
+	 * digest of what the mounts would be (mounts_digest()). A kept
 	 * sandbox is joined only under the same stamp.
 	 */
-	run_mounts_digest(mbuf, (size_t)mlen, &ru->ru_mounts, ru->ru_rootfd,
+	mounts_digest(mbuf, (size_t)mlen, &ru->ru_mounts, ru->ru_rootfd,
 	    digest);
 	for (n = 0; n < (ssize_t)sizeof(digest); n++)
 		snprintf(hex + 2 * n, 3, "%02x", digest[n]);
@@ -414,10 +403,7 @@ main(int argc, char *argv[])
 	    (ru = calloc(1, sizeof(*ru))) == NULL)
 		DIE("calloc");
 	run_check_fd(PROTO_CHAN_FD, SOCK_SEQPACKET);
-	run_check_fd(PROTO_RUN_STDIO_FD, SOCK_STREAM);
 	run_spec_read(rs);
-	if (rs->rs_persistent)
-		run_check_listening(PROTO_RUN_STDIO_FD);
 	/*
 	 * Before anything is opened, which could land on 5 or 6: a sandbox
 	 * announced must be there (what they are, jail.c checks).
@@ -449,10 +435,12 @@ main(int argc, char *argv[])
 		jail_run(rs, ru);
 	}
 
-	/* Nothing of the handler's may stay open here: its EOF is ours. */
+	/*
+	 * Nothing of the handler's may stay open here: its EOF is ours. The
+	 * spec channel is the child's from now on, for MSG_RUN_GO.
+	 */
 	close(alive[0]);
 	close(PROTO_CHAN_FD);
-	close(PROTO_RUN_STDIO_FD);
 	if (rs->rs_sandbox) {
 		close(PROTO_RUN_MNTNS_FD);
 		if (!rs->rs_network)

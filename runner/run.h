@@ -55,7 +55,7 @@ struct run_spec {
 	uid_t		 rs_uid;
 	gid_t		 rs_gid;
 	int		 rs_network;
-	int		 rs_persistent;	/* RUN_SPEC_PERSISTENT: fd 4 listens */
+	int		 rs_persistent;	/* RUN_SPEC_PERSISTENT: an app */
 	int		 rs_sandbox;	/* RUN_SPEC_SANDBOX: fds 5 and 6 */
 	char		 rs_root[PATH_MAX];
 	char		 rs_policy[PATH_MAX];
@@ -78,20 +78,16 @@ struct run_setup {
 	char		 ru_stamp[PROTO_STR_MAX + 1];	/* what we would build */
 };
 
+/* run.c */
+int	 run_go_read(struct run_spec *);
+
 /* cgroup.c */
 int	 cgroup_place(const char *, const struct cgroup_policy *, char *,
 	    size_t);
 void	 cgroup_warn(const char *);
 
 /* jail.c */
-#define RUN_TENANT_DIRS		5
-struct tenant_dir {
-	const char	*td_name;
-	unsigned long	 td_flags;	/* its bind's mount flags */
-};
-extern const struct tenant_dir tenant_dirs[RUN_TENANT_DIRS];
-
-void	 jail_run(const struct run_spec *, const struct run_setup *)
+void	 jail_run(struct run_spec *, const struct run_setup *)
 	    __attribute__((__noreturn__));
 
 #endif

@@ -1779,7 +1779,8 @@ pool_metrics(FILE *f)
 	struct pool_counts	 pc;
 	struct worker		*w;
 	uint64_t		 cum;
-	unsigned int		 i, nw, conns, nruns, napps, nsandboxes;
+	unsigned int		 i, nw, conns, nruns, napps, nsandboxes,
+				 ncspares;
 	size_t			 b;
 
 	pool_counts(&pc);
@@ -1834,7 +1835,7 @@ pool_metrics(FILE *f)
 	    (unsigned long long)dstats.ds_deaths);
 	fprintf(f, "# HELP tenantd_open_fds Descriptors open in tenantd.\n"
 	    "# TYPE tenantd_open_fds gauge\ntenantd_open_fds %u\n", open_fds());
-	priv_code_stats(&nruns, &napps, &nsandboxes);
+	priv_code_stats(&nruns, &napps, &nsandboxes, &ncspares);
 	fprintf(f, "# HELP tenantd_code_runs Runs of tenant code in flight "
 	    "(handlers).\n# TYPE tenantd_code_runs gauge\n"
 	    "tenantd_code_runs %u\n", nruns);
@@ -1843,6 +1844,9 @@ pool_metrics(FILE *f)
 	fprintf(f, "# HELP tenantd_code_sandboxes Tenants' sandboxes kept "
 	    "between runs.\n# TYPE tenantd_code_sandboxes gauge\n"
 	    "tenantd_code_sandboxes %u\n", nsandboxes);
+	fprintf(f, "# HELP tenantd_code_spares Runs prepared ahead of a "
+	    "request, one per tenant.\n# TYPE tenantd_code_spares gauge\n"
+	    "tenantd_code_spares %u\n", ncspares);
 	fprintf(f, "# HELP tenantd_registry_generation The registry "
 	    "generation in use.\n# TYPE tenantd_registry_generation gauge\n"
 	    "tenantd_registry_generation %llu\n",

@@ -179,7 +179,8 @@ priv_reload(void)
 		log_warnx("reload: policy: %s; keeping the previous one", err);
 		return -1;
 	}
-	log_info("reload: policy re-read; new workers use it");
+	priv_spares_reload();
+	log_info("reload: policy re-read; new workers and runs use it");
 	return 0;
 }
 

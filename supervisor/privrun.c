@@ -3,11 +3,16 @@
  *
  * The root half's share of tenant code (docs/tenant-code.md): starting a
  * request's handler through tenantd-run, and making sure it ends. A worker
- * asks for a run; we exec tenantd-run with the spec on its fd 3 and the
- * handler's stdio on its fd 4, and give the worker the other end of that
- * stdio. We kill the run when the worker gives up on it, when the worker
- * dies, and on our own at handler_timeout plus a grace second, so a
- * handler never outlives its limit even if its worker misbehaves.
+ * asks for a run; we give the tenant's spare tenantd-run (exec'd with the
+ * spec on its fd 3, and since then sandboxed and waiting as the tenant)
+ * the program, its environment and the handler's stdio, and give the
+ * worker the other end of that stdio. Then another spare is started, so
+ * the tenant's next request waits only for a fork and an exec: building
+ * a run costs several times what its handler does, and beside a busy
+ * neighbour every millisecond of it is one more chance to wait a whole
+ * scheduler tick. We kill the run when the worker gives up on it, when
+ * the worker dies, and on our own at handler_timeout plus a grace second,
+ * so a handler never outlives its limit even if its worker misbehaves.
  * tenantd-run makes the handler PID 1's child in its own PID namespace:
  * killing tenantd-run ends every process the handler started.
  */
@@ -32,12 +37,14 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "policy.h"
 #include "proto.h"
 #include "registry.h"
 #include "supervisor.h"
 #include "sys.h"
 
 #define RUN_GRACE	1.0	/* seconds past handler_timeout before we kill */
+#define MADE_OF_LEN	32	/* the digest, the tenant directory's ids */
 
 /*
  * Our end of a tenantd-run's spec socket while it runs: a sandbox the run
@@ -53,11 +60,21 @@ struct spec_watch {
 
 static void	spec_watch_start(struct spec_watch *, int64_t, int);
 static void	spec_watch_end(struct spec_watch *);
+static void	spare_wanted(int64_t, int);
 
 struct run {
 	TAILQ_ENTRY(run) r_entry;
 	struct worker	*r_worker;	/* NULL once the worker is gone */
 	uint32_t	 r_id;
+	int		 r_spare;	/* 1: started ahead, no request yet */
+	int		 r_want_spare;	/* start one once the sandbox is kept */
+	int64_t		 r_tenant;
+	uid_t		 r_uid;		/* what the spare was made for */
+	gid_t		 r_gid;
+	int		 r_network;
+	uint64_t	 r_policy_gen;
+	unsigned char	 r_made_of[MADE_OF_LEN];	/* sandbox_made_of() */
+	ev_tstamp	 r_made;
 	pid_t		 r_pid;
 	int		 r_pidfd;
 	struct spec_watch r_spec;
@@ -66,6 +83,11 @@ struct run {
 	ev_timer	 r_timer;
 };
 static TAILQ_HEAD(, run) runs = TAILQ_HEAD_INITIALIZER(runs);
+/*
+ * Counts reloads: a spare made under the policy files before one is not
+ * taken (they are read when it starts), only killed.
+ */
+static uint64_t policy_gen;
 
 static void
 run_kill(struct run *r, const char *why)
@@ -107,6 +129,9 @@ run_child_cb(struct ev_loop *l, ev_child *c, int revents)
 		close(r->r_pidfd);
 	spec_watch_end(&r->r_spec);
 	TAILQ_REMOVE(&runs, r, r_entry);
+	/* It built no sandbox to keep: the spare builds its own. */
+	if (r->r_want_spare)
+		spare_wanted(r->r_tenant, 1);
 	free(r);
 }
 
@@ -116,7 +141,7 @@ run_find(const struct worker *w, uint32_t id)
 	struct run	*r;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (r->r_worker == w && r->r_id == id)
+		if (!r->r_spare && r->r_worker == w && r->r_id == id)
 			return r;
 	return NULL;
 }
@@ -128,7 +153,7 @@ priv_runs_of(const struct worker *w)
 	unsigned int	 n = 0;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (r->r_worker == w)
+		if (!r->r_spare && r->r_worker == w)
 			n++;
 	return n;
 }
@@ -156,7 +181,7 @@ priv_runs_orphan(const struct worker *w)
 	struct run	*r;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (r->r_worker == w) {
+		if (!r->r_spare && r->r_worker == w) {
 			run_kill(r, "its worker is gone");
 			r->r_worker = NULL;
 		}
@@ -210,9 +235,11 @@ static uint64_t sandbox_gen;
 
 /*
  * A sandbox unused for [workers] sandbox_idle is dropped, as an idle app
- * is stopped: an idle tenant holds no namespace and no /tmp in memory.
+ * is stopped: an idle tenant holds no namespace and no /tmp in memory;
+ * and a spare run as old is killed, so it holds no processes either.
  */
 static ev_timer sandbox_timer;
+static void	sweep_arm(void);
 
 /* Seconds between looks: a quarter of sandbox_idle, at most 30. */
 static ev_tstamp
@@ -254,24 +281,53 @@ sandbox_free(struct sandbox *s)
 	free(s);
 }
 
+static int
+spares_exist(void)
+{
+	struct run	*r;
+
+	TAILQ_FOREACH(r, &runs, r_entry)
+		if (r->r_spare == 1)
+			return 1;
+	return 0;
+}
+
 static void
 sandbox_sweep_cb(struct ev_loop *l, ev_timer *tm, int revents)
 {
 	struct sandbox	*s, *tmp;
+	struct run	*r;
+	ev_tstamp	 idle = conf->c_sandbox_idle_ms / 1000.0;
 
 	for (s = TAILQ_FIRST(&sandboxes); s != NULL; s = tmp) {
 		tmp = TAILQ_NEXT(s, s_entry);
-		if (ev_now(l) - s->s_used >= conf->c_sandbox_idle_ms / 1000.0) {
+		if (ev_now(l) - s->s_used >= idle) {
 			log_debug("sandbox of tenant %lld: idle, dropped",
 			    (long long)s->s_tenant);
 			sandbox_free(s);
 		}
 	}
-	if (TAILQ_EMPTY(&sandboxes))
+	TAILQ_FOREACH(r, &runs, r_entry)
+		if (r->r_spare == 1 && ev_now(l) - r->r_made >= idle) {
+			run_kill(r, "idle");
+			r->r_spare = 2;
+		}
+	if (TAILQ_EMPTY(&sandboxes) && !spares_exist())
 		ev_timer_stop(l, tm);
 	else {
 		tm->repeat = sandbox_sweep_every();	/* sandbox_idle is live */
 		ev_timer_again(l, tm);
+	}
+}
+
+/* Sweeping from now on, if not yet: a sandbox or a spare was made. */
+static void
+sweep_arm(void)
+{
+	if (!ev_is_active(&sandbox_timer)) {
+		ev_timer_init(&sandbox_timer, sandbox_sweep_cb,
+		    sandbox_sweep_every(), sandbox_sweep_every());
+		ev_timer_start(loop, &sandbox_timer);
 	}
 }
 
@@ -332,16 +388,13 @@ sandbox_collect(struct spec_watch *sw, int sock)
 			s->s_used = ev_now(loop);
 			memcpy(s->s_stamp, stamp, sizeof(s->s_stamp));
 			TAILQ_INSERT_TAIL(&sandboxes, s, s_entry);
-			if (!ev_is_active(&sandbox_timer)) {
-				ev_timer_init(&sandbox_timer, sandbox_sweep_cb,
-				    sandbox_sweep_every(), sandbox_sweep_every());
-				ev_timer_start(loop, &sandbox_timer);
-			}
+			sweep_arm();
 		} else if (type == CLONE_NEWNET && s != NULL &&
 		    s->s_netfd == -1 && strcmp(s->s_stamp, stamp) == 0)
 			s->s_netfd = fd;
 		else
 			close(fd);
+		spare_wanted(sw->sw_tenant, 0);
 	}
 	return -1;
 }
@@ -379,16 +432,14 @@ spec_watch_end(struct spec_watch *sw)
 }
 
 /*
- * Exec tenantd-run for tenant t's program `prog`, with the spec on its fd 3
- * and `fd4` on its fd 4 (the handler's stdio, or an app's listening
- * socket with RUN_SPEC_PERSISTENT in `flags`). The environment was checked
- * by the caller. Returns the pid with *pidfd set, and *specfd: our end of
- * the spec socket, for spec_watch_start(); or -1.
+ * Exec tenantd-run for tenant t, with the spec on its fd 3 (RUN_SPEC_
+ * PERSISTENT in `flags` for an app). It prepares the run and waits for
+ * run_go(). Returns the pid with *pidfd set, and *specfd: our end of the
+ * spec socket, for spec_watch_start() and run_go(); or -1.
  */
 static pid_t
-runner_spawn(const struct tenant *t, const char *prog, char *const env[],
-    size_t nenv, int network, uint32_t flags, int fd4, int *pidfd,
-    int *specfd)
+runner_spawn(const struct tenant *t, int network, uint32_t flags,
+    int *pidfd, int *specfd)
 {
 	struct sandbox			*s;
 	posix_spawn_file_actions_t	 fa;
@@ -398,7 +449,7 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 	char				*argv[] = { "tenantd-run", NULL };
 	char				*envp[] = { NULL };
 	char				 dir[PATH_MAX];
-	int				 spec[2] = { -1, -1 }, io = -1, rc;
+	int				 spec[2] = { -1, -1 }, rc;
 	size_t				 i;
 	pid_t				 pid = -1;
 
@@ -414,8 +465,7 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 	snprintf(dir, sizeof(dir), "%s/tenants/%s", conf->c_state_dir,
 	    t->t_slug);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, spec) == -1 ||
-	    (spec[1] = fd_above(spec[1], PROTO_RUN_STDIO_FD + 1)) == -1 ||
-	    (io = fcntl(fd4, F_DUPFD_CLOEXEC, PROTO_RUN_STDIO_FD + 1)) == -1) {
+	    (spec[1] = fd_above(spec[1], PROTO_RUN_NETNS_FD + 1)) == -1) {
 		log_warn("%s: socketpair", __func__);
 		goto out;
 	}
@@ -434,11 +484,7 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 	msg_put_str(&mb, dir);
 	msg_put_str(&mb, conf->c_policy_dir);
 	msg_put_str(&mb, t->t_slug);
-	msg_put_str(&mb, prog);
 	msg_put_str(&mb, s != NULL ? s->s_stamp : "");
-	msg_put_u32(&mb, (uint32_t)nenv);
-	for (i = 0; i < nenv; i++)
-		msg_put_str(&mb, env[i]);
 	if (msg_finish(&mb) == -1 || msg_send(spec[0], &mb, -1) == -1) {
 		log_warn("%s: spec", __func__);
 		goto out;
@@ -450,7 +496,6 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 	posix_spawn_file_actions_adddup2(&fa, 0, 1);
 	/* Our stderr: tenantd-run's own failures land in our log. */
 	posix_spawn_file_actions_adddup2(&fa, spec[1], PROTO_CHAN_FD);
-	posix_spawn_file_actions_adddup2(&fa, io, PROTO_RUN_STDIO_FD);
 	if (s != NULL) {
 		posix_spawn_file_actions_adddup2(&fa, s->s_mntfd,
 		    PROTO_RUN_MNTNS_FD);
@@ -458,9 +503,9 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 			posix_spawn_file_actions_adddup2(&fa, s->s_netfd,
 			    PROTO_RUN_NETNS_FD);
 	}
-	/* Nothing of ours above what the spec announces. */
+	/* Nothing of ours above what the spec announces (fd 4 is unused). */
 	posix_spawn_file_actions_addclosefrom_np(&fa, s == NULL ?
-	    PROTO_RUN_STDIO_FD + 1 : network ? PROTO_RUN_MNTNS_FD + 1 :
+	    PROTO_CHAN_FD + 1 : network ? PROTO_RUN_MNTNS_FD + 1 :
 	    PROTO_RUN_NETNS_FD + 1);
 	posix_spawn_file_actions_addchdir_np(&fa, "/");
 	priv_spawnattr(&attr);
@@ -477,16 +522,191 @@ runner_spawn(const struct tenant *t, const char *prog, char *const env[],
 		log_warn("%s: pidfd_open", __func__);
 		kill(pid, SIGKILL);
 	}
-	/* Kept: the child reports a sandbox it builds on it. */
+	/* Kept: run_go() goes there, and a sandbox built is reported. */
 	*specfd = spec[0];
 	spec[0] = -1;
 out:
 	for (i = 0; i < 2; i++)
 		if (spec[i] != -1)
 			close(spec[i]);
-	if (io != -1)
-		close(io);
 	return pid;
+}
+
+/* The request for a prepared run: its program, environment and fd. */
+static int
+run_go(int specfd, const char *prog, char *const env[], size_t nenv,
+    int fd)
+{
+	struct msgbuf	 mb;
+	size_t		 i;
+
+	msg_init(&mb, MSG_RUN_GO, 0);
+	msg_put_str(&mb, prog);
+	msg_put_u32(&mb, (uint32_t)nenv);
+	for (i = 0; i < nenv; i++)
+		msg_put_str(&mb, env[i]);
+	if (msg_finish(&mb) == -1 || msg_send(specfd, &mb, fd) == -1) {
+		log_warn("%s", __func__);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What tenant t's sandbox would be made of now (mounts_digest(), with the
+ * tenant directory's own identity): a spare prepared before a host file
+ * was replaced by rename, a path appeared, or the mounts file or the
+ * tenant's directories changed, is not taken. tenantd-run checks the same
+ * for a kept sandbox when it starts; a spare started before the change
+ * needs this second look. All zeroes if anything cannot be read: that
+ * spare then fails when it starts, or is replaced.
+ */
+static void
+sandbox_made_of(const struct tenant *t, unsigned char out[MADE_OF_LEN])
+{
+	static char	 text[POLICY_FILE_MAX];
+	static struct mounts m;
+	struct stat	 st;
+	uint64_t	 id[2];
+	char		 path[PATH_MAX], err[512];
+	ssize_t		 len;
+	int		 fd = -1;
+
+	memset(out, 0, MADE_OF_LEN);
+	snprintf(path, sizeof(path), "%s/%s", conf->c_policy_dir,
+	    RUN_MOUNTS_FILE);
+	if ((len = policy_file_read(path, text, sizeof(text), err,
+	    sizeof(err))) == -1 || mounts_parse(text, (size_t)len, &m, err,
+	    sizeof(err)) == -1)
+		return;
+	snprintf(path, sizeof(path), "%s/tenants/%s", conf->c_state_dir,
+	    t->t_slug);
+	if ((fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	mounts_digest(text, (size_t)len, &m, fd, out);
+	close(fd);
+	/* A tenant made again under the same slug is another directory. */
+	id[0] = (uint64_t)st.st_dev;
+	id[1] = (uint64_t)st.st_ino;
+	memcpy(out + 16, id, sizeof(id));
+}
+
+/*
+ * A spare for tenant t: a run started before its request. It waits
+ * (sandboxed, as the tenant, in the tenant's cgroup) until priv_run()
+ * takes it, until [workers] sandbox_idle passes unused, or until the
+ * tenant or the policy changes (spares_drop()). One per tenant.
+ */
+static struct run *
+spare_start(const struct tenant *t, int network)
+{
+	struct run	*r;
+	int		 specfd;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	if ((r->r_pid = runner_spawn(t, network, 0, &r->r_pidfd,
+	    &specfd)) == -1) {
+		free(r);
+		return NULL;
+	}
+	r->r_spare = 1;
+	r->r_tenant = t->t_id;
+	r->r_uid = t->t_uid;
+	r->r_gid = t->t_gid;
+	r->r_network = network != 0;
+	r->r_policy_gen = policy_gen;
+	sandbox_made_of(t, r->r_made_of);
+	r->r_made = ev_now(loop);
+	spec_watch_start(&r->r_spec, t->t_id, specfd);
+	snprintf(r->r_what, sizeof(r->r_what), "%s/(spare)", t->t_slug);
+	ev_child_init(&r->r_child, run_child_cb, r->r_pid, 0);
+	r->r_child.data = r;
+	ev_child_start(loop, &r->r_child);
+	ev_init(&r->r_timer, run_timer_cb);
+	r->r_timer.data = r;
+	TAILQ_INSERT_TAIL(&runs, r, r_entry);
+	sweep_arm();
+	return r;
+}
+
+/*
+ * Tenant t's spare if it still fits: made for the same uid, gid and
+ * network setting, under the policy in force, and not being killed.
+ */
+static struct run *
+spare_find(const struct tenant *t, int network)
+{
+	unsigned char	 now[MADE_OF_LEN];
+	struct run	*r;
+
+	TAILQ_FOREACH(r, &runs, r_entry)
+		if (r->r_spare == 1 && r->r_tenant == t->t_id)
+			break;
+	if (r == NULL)
+		return NULL;
+	sandbox_made_of(t, now);
+	if (r->r_pidfd == -1 || r->r_uid != t->t_uid || r->r_gid !=
+	    t->t_gid || r->r_network != (network != 0) || r->r_policy_gen !=
+	    policy_gen || memcmp(r->r_made_of, now, sizeof(now)) != 0) {
+		run_kill(r, "its tenant, its sandbox or the policy changed");
+		r->r_spare = 2;		/* not taken, not found again */
+		return NULL;
+	}
+	return r;
+}
+
+/*
+ * A run of tenant `tenant` was taken while the tenant's sandbox was still
+ * being built (by that run): its spare waits for the sandbox to be kept,
+ * or it would build a second one beside it, with a /tmp of its own. Now:
+ * the sandbox is complete, or (`ended`) the run that built it is gone.
+ */
+static void
+spare_wanted(int64_t tenant, int ended)
+{
+	struct tenant	 t;
+	struct sandbox	*s;
+	struct run	*r;
+
+	TAILQ_FOREACH(r, &runs, r_entry)
+		if (r->r_want_spare && r->r_tenant == tenant)
+			break;
+	if (r == NULL)
+		return;
+	s = sandbox_find(tenant);
+	if (!ended && (s == NULL || (!r->r_network && s->s_netfd == -1)))
+		return;
+	r->r_want_spare = 0;
+	if (registry_tenant_by_id(priv_registry(), tenant, &t) == REG_OK &&
+	    t.t_status == TENANT_ACTIVE && t.t_uid != 0 && t.t_gid != 0 &&
+	    spare_find(&t, r->r_network) == NULL)
+		(void)spare_start(&t, r->r_network);
+}
+
+/* Kill the spares of tenants no longer active (or all: `all`). */
+static void
+spares_drop(int all, const char *why)
+{
+	struct run	*r;
+
+	TAILQ_FOREACH(r, &runs, r_entry)
+		if (r->r_spare == 1 && (all || !tenant_active(r->r_tenant))) {
+			run_kill(r, why);
+			r->r_spare = 2;
+		}
+}
+
+/* The policy files were read again: no spare made before is taken. */
+void
+priv_spares_reload(void)
+{
+	policy_gen++;
+	spares_drop(1, "the policy was reloaded");
 }
 
 /*
@@ -501,40 +721,36 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 {
 	struct tenant	 t;
 	struct msgbuf	 mb;
+	struct sandbox	*s;
 	struct run	*r;
-	int		 io[2], specfd;
-	pid_t		 pid;
+	int		 io[2];
 
 	if (registry_tenant_by_id(priv_registry(), w->w_tenant->t_id, &t) !=
 	    REG_OK || t.t_status != TENANT_ACTIVE || t.t_uid == 0 ||
 	    t.t_gid == 0)
 		return -1;
+	if ((r = spare_find(&t, network)) == NULL &&
+	    (r = spare_start(&t, network)) == NULL)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io) == -1) {
 		log_warn("%s: socketpair", __func__);
 		return -1;
 	}
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (pid = runner_spawn(&t, handler, env, nenv, network, 0, io[1],
-	    &r->r_pidfd, &specfd)) == -1) {
-		free(r);
+	if (run_go(r->r_spec.sw_io.fd, handler, env, nenv, io[1]) == -1) {
+		/* Unusable: it goes, and the next request makes another. */
+		run_kill(r, "cannot be given its request");
+		r->r_spare = 2;
 		close(io[0]);
 		close(io[1]);
 		return -1;
 	}
 	close(io[1]);
-	r->r_pid = pid;
-	spec_watch_start(&r->r_spec, t.t_id, specfd);
+	r->r_spare = 0;
 	r->r_worker = w;
 	r->r_id = id;
 	snprintf(r->r_what, sizeof(r->r_what), "%s/%s", t.t_slug, handler);
-	ev_child_init(&r->r_child, run_child_cb, pid, 0);
-	r->r_child.data = r;
-	ev_child_start(loop, &r->r_child);
-	ev_timer_init(&r->r_timer, run_timer_cb, timeout_ms / 1000.0 +
-	    RUN_GRACE, 0.);
-	r->r_timer.data = r;
+	ev_timer_set(&r->r_timer, timeout_ms / 1000.0 + RUN_GRACE, 0.);
 	ev_timer_start(loop, &r->r_timer);
-	TAILQ_INSERT_TAIL(&runs, r, r_entry);
 
 	msg_init(&mb, MSG_RUN_STARTED, id);
 	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, io[0]) == -1) {
@@ -543,6 +759,15 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 		run_kill(r, "cannot reach its worker");
 	}
 	close(io[0]);
+	/*
+	 * The next request of this tenant's finds its run ready: started
+	 * now, or once this run's sandbox is kept, if it is the one
+	 * building it (spare_wanted()).
+	 */
+	if ((s = sandbox_find(t.t_id)) != NULL && (network || s->s_netfd != -1))
+		(void)spare_start(&t, network);
+	else
+		r->r_want_spare = 1;
 	return 0;
 }
 
@@ -701,12 +926,15 @@ priv_app_connect(struct worker *w, uint32_t id, const char *name,
 		if (ev_now(loop) < a->a_next_start)
 			return -1;
 		snprintf(tenv, sizeof(tenv), "TENANT=%s", t.t_slug);
-		if ((a->a_pid = runner_spawn(&t, name, env, 2, network,
-		    RUN_SPEC_PERSISTENT, a->a_lfd, &a->a_pidfd, &fd)) == -1) {
+		if ((a->a_pid = runner_spawn(&t, network, RUN_SPEC_PERSISTENT,
+		    &a->a_pidfd, &fd)) == -1) {
 			a->a_pid = 0;
 			return -1;
 		}
 		spec_watch_start(&a->a_spec, t.t_id, fd);
+		/* Nothing to gain from a spare here: it starts at once. */
+		if (run_go(fd, name, env, 2, a->a_lfd) == -1)
+			app_stop(a, "cannot be given its socket");
 		a->a_started = ev_now(loop);
 		ev_child_init(&a->a_child, app_child_cb, a->a_pid, 0);
 		a->a_child.data = a;
@@ -764,20 +992,24 @@ priv_code_check(void)
 	TAILQ_FOREACH(a, &apps, a_entry)
 		if (a->a_pid != 0 && !tenant_active(a->a_tenant))
 			app_stop(a, "its tenant is not active");
+	spares_drop(0, "its tenant is not active");
 }
 
-/* For /metrics: runs in flight, apps running, sandboxes kept. */
+/* For /metrics: runs in flight, apps running, sandboxes kept, spares. */
 void
 priv_code_stats(unsigned int *nruns, unsigned int *napps,
-    unsigned int *nsandboxes)
+    unsigned int *nsandboxes, unsigned int *nspares)
 {
 	struct run	*r;
 	struct app	*a;
 	struct sandbox	*s;
 
-	*nruns = *napps = *nsandboxes = 0;
+	*nruns = *napps = *nsandboxes = *nspares = 0;
 	TAILQ_FOREACH(r, &runs, r_entry)
-		(*nruns)++;
+		if (!r->r_spare)
+			(*nruns)++;
+		else if (r->r_spare == 1)
+			(*nspares)++;
 	TAILQ_FOREACH(a, &apps, a_entry)
 		if (a->a_pid != 0)
 			(*napps)++;

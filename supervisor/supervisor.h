@@ -242,6 +242,8 @@ int	 priv_app_connect(struct worker *, uint32_t, const char *, int,
 	    uint64_t);
 void	 priv_apps_stop(void);
 void	 priv_code_check(void);
-void	 priv_code_stats(unsigned int *, unsigned int *, unsigned int *);
+void	 priv_spares_reload(void);
+void	 priv_code_stats(unsigned int *, unsigned int *, unsigned int *,
+	    unsigned int *);
 
 #endif

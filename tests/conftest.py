@@ -372,6 +372,26 @@ def children(ppid):
             if st.get("PPid") == str(ppid)]
 
 
+def spare_runs(d):
+    """The pids of d's spare runs (supervisor/privrun.c): a tenantd-run
+    child of tenantd whose one child is still tenantd-run (never exec'd a
+    program: waiting for its request) and has no child of its own. Both
+    pids of each."""
+    procs = processes()
+    kids = {}
+    for p, st in procs:
+        kids.setdefault(int(st["PPid"]), []).append((p, st))
+    out = set()
+    for p, st in kids.get(d.proc.pid, []):
+        if st["Name"] != "tenantd-run":
+            continue
+        c = kids.get(p, [])
+        if (len(c) == 1 and c[0][1]["Name"] == "tenantd-run" and
+                not kids.get(c[0][0])):
+            out |= {p, c[0][0]}
+    return out
+
+
 @pytest.fixture
 def td():
     """A started daemon with two tenants, acme and globex, each with its own

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (Daemon, processes, read_responses, request_bytes,
-                      wait_for)
+                      spare_runs, wait_for)
 
 ENV_SH = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n'
@@ -235,13 +235,15 @@ def test_timeout_others_served(cgi):
     finally:
         s.close()
     # Nothing of the killed handler is left: no process of acme's uid but
-    # its worker(s), and no tenantd-run of this daemon.
+    # its worker(s) and its spare run, and no other tenantd-run of this
+    # daemon.
     uid = cgi.tenant_ids("acme")[0]
     workers = set(cgi.workers("acme"))
 
     def leftovers():
+        spare = spare_runs(cgi)
         return [(p, st["Name"]) for p, st in processes()
-                if p not in workers and (
+                if p not in workers and p not in spare and (
                     st["Uid"].split()[0] == str(uid) or
                     (st["Name"] == "tenantd-run" and
                      int(st["PPid"]) == cgi.proc.pid))]

@@ -8,7 +8,8 @@ import os
 import threading
 import time
 
-from conftest import SRC, Daemon, proc_status, processes, wait_for
+from conftest import (SRC, Daemon, proc_status, processes, spare_runs,
+                      wait_for)
 
 HELLO_SH = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello\\n'\n"
 
@@ -85,11 +86,12 @@ def oom_kills(path):
 
 
 def tenant_procs(d, uid):
-    """acme's processes other than its workers: its handlers. By name, not
-    by a list of workers taken before: a spare worker bound to acme
-    meanwhile is not a handler."""
+    """acme's processes other than its workers and its spare run: its
+    handlers. By name, not by a list of workers taken before: a spare
+    worker bound to acme meanwhile is not a handler."""
+    spare = spare_runs(d)
     return [p for p, st in processes()
-            if int(st["Uid"].split()[0]) == uid and
+            if int(st["Uid"].split()[0]) == uid and p not in spare and
             st.get("Name") != "tenantd-worker"]
 
 
@@ -182,14 +184,14 @@ def test_neighbours_contained():
                            "memory.max_usage_in_bytes")) <= 512 << 20
 
         # Loose on purpose, and why: p99 of SAMPLES is their second
-        # largest, and on two cores kept busy by acme's cgroup, each of
-        # the ten or so wake-ups of a globex run (supervisor, worker,
-        # tenantd-run, its child, sh) may wait for a slice of acme's: fair
-        # sharing, which the 25 ms allow for (measured: 3.7 ms alone, 17
-        # beside the bombs; docs/performance.md). Without the kept
-        # sandboxes and the cgroups, acme's bombs took globex's p99 to
-        # 100-180 ms, which this fails. The figures go to the benchmark
-        # report (tests/bench/run.sh, section 7).
+        # largest, and on two cores kept busy by acme's cgroup, each
+        # wake-up of a globex request in its own handler may wait out a
+        # scheduler tick of acme's: fair sharing, which the 25 ms allow
+        # for (measured with spare runs and cpu_idle: 3.7-5.3 ms alone,
+        # 7.8-10.7 beside the bombs, 1.6-2.25x; docs/performance.md).
+        # Without the kept sandboxes and the cgroups, acme's bombs took
+        # globex's p99 to 100-180 ms, which this fails. The figures go to
+        # the benchmark report (tests/bench/run.sh, section 7).
         assert l99 <= 2 * b99 + 25, (b99, l99)
     finally:
         stop.set()

@@ -5,10 +5,13 @@
 # building when that happened does not bring them back. What tenantd
 # holds is read from its /proc fd table.
 import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
 
-from conftest import RUNNER, Daemon, wait_for
+from conftest import RUNNER, Daemon, spare_runs, wait_for
 from test_admin import parse_metrics
 
 TMP_SH = ("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
@@ -61,6 +64,11 @@ def kept(d):
     return parse_metrics(d.ctl("metrics").stdout)[1]["tenantd_code_sandboxes"]
 
 
+def spares(d):
+    """tenantd_code_spares, from tenantctl metrics."""
+    return parse_metrics(d.ctl("metrics").stdout)[1]["tenantd_code_spares"]
+
+
 def test_idle_tenant_suspended_loses_its_sandbox():
     d = daemon()
     try:
@@ -69,12 +77,16 @@ def test_idle_tenant_suspended_loses_its_sandbox():
         assert tmp(d, "acme", "a1") == []
         assert tmp(d, "acme", "a2") == ["a1"]
         assert len(namespaces_held(d)) == 2 and kept(d) == 1
+        # The run for acme's next request, ready and waiting.
+        wait_for(lambda: len(spare_runs(d)) == 2, what="acme's spare run")
+        assert spares(d) == 1
         wait_for(lambda: not d.workers("acme"), timeout=10,
                  what="acme's worker retired")
         d.ctl("suspend", "acme")
         wait_for(lambda: namespaces_held(d) == [], timeout=5,
                  what="acme's sandbox dropped")
-        assert kept(d) == 0
+        wait_for(lambda: not spare_runs(d), what="acme's spare killed")
+        assert kept(d) == 0 and spares(d) == 0
         resume(d)
         assert tmp(d, "acme", "a3") == []
     finally:
@@ -145,6 +157,10 @@ def test_idle_sandbox_is_dropped():
         assert tmp(d, "acme", "a2") == ["a1"]
         wait_for(lambda: namespaces_held(d) == [], timeout=6,
                  what="the idle sandbox dropped")
+        # The spare run goes with it: nothing of acme's is left.
+        wait_for(lambda: not spare_runs(d), timeout=3,
+                 what="the idle spare killed")
+        assert spares(d) == 0
         assert tmp(d, "acme", "a3") == []
     finally:
         d.close()
@@ -162,3 +178,54 @@ def test_tenant_with_network_keeps_its_mount_namespace_only():
         assert tmp(d, "acme", "n2") == ["n1"]
     finally:
         d.close()
+
+
+CAT_SH = ("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+          "cat \"$GREETING\"\n")
+
+
+def test_spare_not_taken_after_its_sandbox_or_policy_changed():
+    """A spare run is prepared before its request, so tenantd looks again
+    before it takes one: a host file its sandbox binds, replaced by rename
+    since (as /etc/resolv.conf is), and a policy reload each make the next
+    request run in a new one, which sees the change."""
+    d = Daemon()
+    # Short: a policy file's words are at most 47 bytes.
+    share = tempfile.mkdtemp(prefix="td-", dir="/var/tmp")
+    greeting = os.path.join(share, "greeting")
+    with open(greeting, "w") as f:
+        f.write("v1\n")
+    mounts = os.path.join(d.policy, "tenant-code.mounts")
+    with open(mounts, "a") as f:
+        f.write(f"ro {greeting}  # a host file, bound as itself\n")
+    try:
+        d.create("acme", "acme\n")
+        write_app(d, "acme", "cat.sh",
+                  CAT_SH.replace('"$GREETING"', greeting))
+        write_app(d, "acme", "routes", "/cat cat.sh\n", 0o644)
+        d.start()
+
+        def cat():
+            r = d.get(d.host("acme"), "/cat")
+            assert r.status == 200, (r, d.logtext()[-2000:])
+            return r.body.decode().strip()
+        assert cat() == "v1"
+        wait_for(lambda: spares(d) == 1, what="acme's spare run")
+        before = spare_runs(d)
+        with open(greeting + ".new", "w") as f:
+            f.write("v2\n")
+        os.rename(greeting + ".new", greeting)
+        assert cat() == "v2"
+        assert not before & spare_runs(d)
+        # A reload: the spare made before it is not taken either (the
+        # policy files are read when a run starts).
+        wait_for(lambda: spares(d) == 1, what="acme's next spare run")
+        before = spare_runs(d)
+        os.kill(d.proc.pid, signal.SIGHUP)
+        d.wait_log("reload: policy re-read")
+        wait_for(lambda: not before & spare_runs(d),
+                 what="the spare made before the reload killed")
+        assert cat() == "v2"
+    finally:
+        d.close()
+        shutil.rmtree(share)

@@ -1,8 +1,8 @@
 # tenantd-run, attacked from inside: handlers in sh and python3, written
 # into a real tenant's app/ (made by tenantctl), run through the runner
-# exactly as the supervisor spawns it (MSG_RUN_SPEC on fd 3, the handler's
-# stdio on fd 4, no environment), then asked to do what tenant code must
-# not (THREATS.md A-E). Needs root, like CI.
+# exactly as the supervisor spawns it (MSG_RUN_SPEC on fd 3, then
+# MSG_RUN_GO with the handler's stdio, no environment), then asked to do
+# what tenant code must not (THREATS.md A-E). Needs root, like CI.
 import ctypes
 import fcntl
 import os
@@ -44,34 +44,43 @@ def put_str(s):
     return struct.pack("=H", len(b)) + b
 
 
+def message(name, body, flags=0):
+    return struct.pack("=IIII", msg_type(name), 16 + len(body), 0,
+                       flags) + body
+
+
 def run_spec(uid, gid, network, root, policy, slug, handler, env, flags=0,
              stamp=""):
+    """The two messages of a run, (MSG_RUN_SPEC, MSG_RUN_GO)."""
     body = struct.pack("=III", uid, gid, network)
-    body += b"".join(put_str(s) for s in (root, policy, slug, handler,
-                                          stamp))
-    body += struct.pack("=I", len(env))
-    body += b"".join(put_str(e) for e in env)
-    return struct.pack("=IIII", msg_type("MSG_RUN_SPEC"), 16 + len(body),
-                       0, flags) + body
+    body += b"".join(put_str(s) for s in (root, policy, slug, stamp))
+    go = put_str(handler) + struct.pack("=I", len(env))
+    go += b"".join(put_str(e) for e in env)
+    return (message("MSG_RUN_SPEC", body, flags), message("MSG_RUN_GO", go))
 
 
-def launch(message, fd4, ns=()):
-    """Start tenantd-run as the supervisor does: spec on fd 3, fd4 on 4,
-    the namespace fds ns on 5 and 6, /dev/null on 0 and 1 (stderr is kept
-    to see its reasons), no environment. Returns (process, our end of the
-    spec channel)."""
+def launch(messages, fd4, ns=(), go=True):
+    """Start tenantd-run as the supervisor does: the spec on fd 3, the
+    namespace fds ns on 5 and 6, /dev/null on 0 and 1 (stderr is kept to
+    see its reasons), no environment; then, unless go is false, MSG_RUN_GO
+    with fd4. Returns (process, our end of the spec channel)."""
+    spec, gomsg = messages
     spec_here, spec_there = socket.socketpair(socket.AF_UNIX,
                                               socket.SOCK_SEQPACKET)
-    spec_here.send(message)
-    # A small exec'd step puts them on 3, 4, ... (pass_fds cannot).
-    fds = [spec_there.fileno(), fd4.fileno()] + list(ns)
+    spec_here.send(spec)
+    # A small exec'd step puts them on 3, 5 and 6 (pass_fds cannot).
+    fds = {3: spec_there.fileno()}
+    fds.update({5 + i: fd for i, fd in enumerate(ns)})
     move = ("import os, sys; fds = %r\n"
-            "for i, fd in enumerate(fds): os.dup2(fd, 3 + i)\n"
+            "for to, fd in fds.items(): os.dup2(fd, to)\n"
             "os.execv(sys.argv[1], sys.argv[1:])" % fds)
-    p = subprocess.Popen([sys.executable, "-c", move, RUN], pass_fds=fds,
-                         env={}, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen([sys.executable, "-c", move, RUN],
+                         pass_fds=list(fds.values()), env={},
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
     spec_there.close()
+    if go:
+        socket.send_fds(spec_here, [gomsg], [fd4.fileno()])
     return p, spec_here
 
 
@@ -758,12 +767,55 @@ def test_bad_spec_refused(env, what):
 
 
 def test_malformed_message_refused(env):
+    """A spec or a MSG_RUN_GO cut short, too long, all zeroes or of
+    another type ends the run before the handler: the spec before any
+    namespace, the go in the prepared child."""
     env.t.write_app("handler", SH + "echo ran\n")
-    good = env.t.spec("handler")
-    for bad in [good[:-1], good + b"\0", b"\0" * 16,
-                struct.pack("=I", msg_type("MSG_RUN_REQUEST")) + good[4:]]:
+    spec, go = env.t.spec("handler")
+
+    def broken(good):
+        return [good[:-1], good + b"\0", b"\0" * 16,
+                struct.pack("=I", msg_type("MSG_RUN_REQUEST")) + good[4:]]
+    for bad in ([(b, go) for b in broken(spec)] +
+                [(spec, b) for b in broken(go)]):
         out, rc, err = spawn(bad)
         assert rc == EXIT_SETUP and out == b"", err
+        assert "tenantd-run" in err, err
+
+
+def test_prepared_run_waits_and_ends_on_eof(env):
+    """A run prepared ahead (the supervisor's spare) sits sandboxed, as
+    the tenant, until MSG_RUN_GO; if its spec channel closes instead, it
+    ends without running anything. A go without its descriptor is
+    refused."""
+    marker = os.path.join(env.t.dir, "data", "spare-ran")
+    if os.path.exists(marker):
+        os.unlink(marker)
+    env.t.write_app("handler", SH + "echo > /tenant/data/spare-ran\n")
+    p, chan = launch(env.t.spec("handler"), None, go=False)
+    try:
+        # Ready: the child is the tenant's, waiting, and nothing ran.
+        wait_for(lambda: tenant_pids(env.t.uid), timeout=10,
+                 what="the prepared run as the tenant")
+        time.sleep(0.2)
+        assert p.poll() is None and not os.path.exists(marker)
+        chan.close()
+        _, err = p.communicate(timeout=10)
+        assert p.returncode == EXIT_SETUP, err
+        assert not os.path.exists(marker)
+        assert tenant_pids(env.t.uid) == []
+    finally:
+        stop(p, chan)
+    spec, go = env.t.spec("handler")
+    p, chan = launch((spec, go), None, go=False)
+    try:
+        chan.send(go)
+        _, err = p.communicate(timeout=10)
+        assert p.returncode == EXIT_SETUP, err
+        assert "run go: cannot receive it" in err.decode(), err
+        assert not os.path.exists(marker)
+    finally:
+        stop(p, chan)
 
 
 def test_broken_policy_refused(env):

@@ -350,6 +350,7 @@ test_shipped_cgroup(void **state)
 	assert_int_equal(cg.cg_cpu_weight, 100);
 	assert_int_equal(cg.cg_memory, 512ULL << 20);
 	assert_int_equal(cg.cg_pids, 256);
+	assert_int_equal(cg.cg_cpu_idle, 1);
 }
 
 static void
@@ -380,6 +381,10 @@ test_cgroup_syntax(void **state)
 		    "io 10 # d\n", "unknown setting" },
 		{ "cpu_weight 100 # a\nmemory 1G # b\npids 9 9 # c\n",
 		    "line 3" },
+		{ "cpu_weight 100 # a\nmemory 1G # b\npids 9 # c\n"
+		    "cpu_idle 1 # d\n", "not yes or no" },
+		{ "cpu_weight 100 # a\nmemory 1G # b\npids 9 # c\n"
+		    "cpu_idle no # d\ncpu_idle no # e\n", "set twice" },
 	};
 	struct cgroup_policy	 cg;
 	const char		*good = "# a comment\n\npids 8 # floor\n"
@@ -402,6 +407,13 @@ test_cgroup_syntax(void **state)
 	assert_int_equal(cg.cg_cpu_weight, 10000);
 	assert_int_equal(cg.cg_memory, 16ULL << 20);
 	assert_int_equal(cg.cg_pids, 8);
+	/* Left out: the default. */
+	assert_int_equal(cg.cg_cpu_idle, 1);
+	good = "cpu_idle no # x\npids 8 # y\nmemory 16M # z\n"
+	    "cpu_weight 1 # w\n";
+	if (cgroup_parse(good, strlen(good), &cg, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(cg.cg_cpu_idle, 0);
 }
 
 int
