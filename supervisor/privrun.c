@@ -128,10 +128,10 @@ run_child_cb(struct ev_loop *l, ev_child *c, int revents)
 	if (r->r_pidfd != -1)
 		close(r->r_pidfd);
 	spec_watch_end(&r->r_spec);
-	TAILQ_REMOVE(&runs, r, r_entry);
-	/* It built no sandbox to keep: the spare builds its own. */
+	/* It built no sandbox to keep (yet): the spare builds its own. */
 	if (r->r_want_spare)
 		spare_wanted(r->r_tenant, 1);
+	TAILQ_REMOVE(&runs, r, r_entry);
 	free(r);
 }
 
@@ -723,28 +723,38 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	struct msgbuf	 mb;
 	struct sandbox	*s;
 	struct run	*r;
-	int		 io[2];
+	int		 io[2], tries;
 
 	if (registry_tenant_by_id(priv_registry(), w->w_tenant->t_id, &t) !=
 	    REG_OK || t.t_status != TENANT_ACTIVE || t.t_uid == 0 ||
 	    t.t_gid == 0)
 		return -1;
-	if ((r = spare_find(&t, network)) == NULL &&
-	    (r = spare_start(&t, network)) == NULL)
-		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io) == -1) {
 		log_warn("%s: socketpair", __func__);
 		return -1;
 	}
-	if (run_go(r->r_spec.sw_io.fd, handler, env, nenv, io[1]) == -1) {
-		/* Unusable: it goes, and the next request makes another. */
+	/*
+	 * A spare may have died while it waited (the OOM killer takes tenant
+	 * code first, and its own tenant's memory bomb shares its cgroup):
+	 * it cannot take the request, and a new one, started now, gets it.
+	 */
+	for (tries = 0;; tries++) {
+		if ((r = spare_find(&t, network)) == NULL &&
+		    (r = spare_start(&t, network)) == NULL)
+			break;
+		if (run_go(r->r_spec.sw_io.fd, handler, env, nenv, io[1]) == 0)
+			break;
 		run_kill(r, "cannot be given its request");
 		r->r_spare = 2;
-		close(io[0]);
-		close(io[1]);
-		return -1;
+		r = NULL;
+		if (tries == 1)
+			break;
 	}
 	close(io[1]);
+	if (r == NULL) {
+		close(io[0]);
+		return -1;
+	}
 	r->r_spare = 0;
 	r->r_worker = w;
 	r->r_id = id;

@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 
-from conftest import RUNNER, Daemon, spare_runs, wait_for
+from conftest import RUNNER, Daemon, proc_status, spare_runs, wait_for
 from test_admin import parse_metrics
 
 TMP_SH = ("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
@@ -229,3 +229,30 @@ def test_spare_not_taken_after_its_sandbox_or_policy_changed():
     finally:
         d.close()
         shutil.rmtree(share)
+
+
+def test_spare_dead_while_waiting_is_replaced():
+    """A spare that died while it waited (the OOM killer takes tenant code
+    first) cannot take the request: tenantd starts another at once and the
+    request is served. Its tenantd-run is stopped here so that tenantd
+    has not yet seen the death when the request comes."""
+    d = daemon()
+    try:
+        d.start()
+        assert tmp(d, "acme", "a1") == []
+        assert tmp(d, "acme", "a2") == ["a1"]
+        wait_for(lambda: len(spare_runs(d)) == 2, what="acme's spare run")
+        parent = [p for p in spare_runs(d)
+                  if int(proc_status(p)["PPid"]) == d.proc.pid][0]
+        child = [p for p in spare_runs(d) if p != parent][0]
+        os.kill(parent, signal.SIGSTOP)
+        os.kill(child, signal.SIGKILL)
+        # Dead (a zombie its stopped parent cannot reap): its end of the
+        # spec channel is closed.
+        wait_for(lambda: proc_status(child)["State"].startswith("Z"),
+                 what="the spare's child dead")
+        assert tmp(d, "acme", "a3") == ["a1", "a2"]
+        wait_for(lambda: not os.path.exists(f"/proc/{parent}"),
+                 what="the dead spare's tenantd-run killed")
+    finally:
+        d.close()
