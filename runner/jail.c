@@ -553,6 +553,12 @@ jail_run(struct run_spec *rs, const struct run_setup *ru)
 		DIE("setsid");
 	jail_sandbox(rs, ru);
 	/*
+	 * The tenant directory as the host sees it: the sandbox is made, and
+	 * a run may now wait long for its request, holding nothing of the
+	 * host's but its channel and the alive pipe.
+	 */
+	close(ru->ru_rootfd);
+	/*
 	 * Per run, and cheap to make and drop: IPC, so no SysV object
 	 * outlives the run or reaches another; UTS; and cgroup, whose root
 	 * is the tenant's cgroup we moved into above.

@@ -797,6 +797,22 @@ def test_prepared_run_waits_and_ends_on_eof(env):
         # Ready: the child is the tenant's, waiting, and nothing ran.
         wait_for(lambda: tenant_pids(env.t.uid), timeout=10,
                  what="the prepared run as the tenant")
+        child = tenant_pids(env.t.uid)[0]
+
+        def held():
+            out = set()
+            for fd in os.listdir(f"/proc/{child}/fd"):
+                try:
+                    out.add(os.readlink(f"/proc/{child}/fd/{fd}"))
+                except OSError:
+                    pass
+            return out
+
+        # Waiting, it holds nothing of the host's but its stdio, its
+        # channel and the alive pipe: no directory, no namespace.
+        wait_for(lambda: all(link == "/dev/null" or link.startswith(
+            ("socket:", "pipe:")) for link in held()), timeout=10,
+            what=f"only the channel held while waiting: {held()}")
         time.sleep(0.2)
         assert p.poll() is None and not os.path.exists(marker)
         chan.close()
