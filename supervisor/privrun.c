@@ -609,6 +609,8 @@ spare_start(const struct tenant *t, int network)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
+	/* Before the spawn: a change while it starts is seen when taken. */
+	sandbox_made_of(t, r->r_made_of);
 	if ((r->r_pid = runner_spawn(t, network, 0, &r->r_pidfd,
 	    &specfd)) == -1) {
 		free(r);
@@ -620,7 +622,6 @@ spare_start(const struct tenant *t, int network)
 	r->r_gid = t->t_gid;
 	r->r_network = network != 0;
 	r->r_policy_gen = policy_gen;
-	sandbox_made_of(t, r->r_made_of);
 	r->r_made = ev_now(loop);
 	spec_watch_start(&r->r_spec, t->t_id, specfd);
 	snprintf(r->r_what, sizeof(r->r_what), "%s/(spare)", t->t_slug);

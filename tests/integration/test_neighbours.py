@@ -187,8 +187,9 @@ def test_neighbours_contained():
         # largest, and on two cores kept busy by acme's cgroup, each
         # wake-up of a globex request in its own handler may wait out a
         # scheduler tick of acme's: fair sharing, which the 25 ms allow
-        # for (measured with spare runs and cpu_idle: 3.7-5.3 ms alone,
-        # 7.8-10.7 beside the bombs, 1.6-2.25x; docs/performance.md).
+        # for (measured with spare runs and cpu_idle: 3.2-5.3 ms alone,
+        # 6.6-10.7 beside the bombs, 1.45-3.0x, 2.1 in the median run;
+        # docs/performance.md).
         # Without the kept sandboxes and the cgroups, acme's bombs took
         # globex's p99 to 100-180 ms, which this fails. The figures go to
         # the benchmark report (tests/bench/run.sh, section 7).
