@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tenantd under a real systemd: build the .deb from a scratch copy of the
 # tree, install it into a minimal Debian root and boot that root with
-# systemd-nspawn twice, then once more as a virtual machine (cgroup v2);
-# guest/check.sh runs the checks inside (see there).
+# systemd-nspawn twice, then twice as a virtual machine (cgroup v2, then
+# v1); guest/check.sh runs the checks inside (see there).
 #
 #   tests/system/run.sh            (meson test --suite system runs this)
 #
@@ -12,9 +12,10 @@
 #   TENANTD_SYSTEM_WORK scratch directory, emptied at start
 #                       (default /var/tmp/tenantd-system-test)
 #   TENANTD_KEEP_ROOT=1 keep the booted root after a passing run
-#   TENANTD_SYSTEM_PHASES  which boots, of "install cgroup2" (the default,
-#                       both): install is the container's two boots
-#                       (install, then main), cgroup2 the virtual machine's
+#   TENANTD_SYSTEM_PHASES  which boots, of "install cgroup2 cgroup1" (the
+#                       default, all): install is the container's two
+#                       boots (install, then main), cgroup2 and cgroup1
+#                       the virtual machine's
 #   TENANTD_SYSTEM_DROPIN  a file installed as a drop-in for tenantd.service
 #                       in the container, for experiments (a different
 #                       CapabilityBoundingSet=, say); checks still expect
@@ -35,7 +36,7 @@ root_format=1
 # container ignores it.
 base_packages=systemd,systemd-sysv,dbus,curl,procps,iproute2,python3,linux-image-amd64
 
-phases=${TENANTD_SYSTEM_PHASES:-install cgroup2}
+phases=${TENANTD_SYSTEM_PHASES:-install cgroup2 cgroup1}
 want() { case " $phases " in *" $1 "*) return 0 ;; esac; return 1; }
 t0=$(date +%s)
 say() { printf 'system: [%3ds] %s\n' $(($(date +%s) - t0)) "$*"; }
@@ -220,10 +221,13 @@ fi
 # tenantd.service (a container here gets the host's hierarchy, whose
 # controllers are v1 and read-only inside). Debian's kernel boots the root
 # under qemu with its software CPU: these machines' KVM accepts a guest and
-# then never runs it, and emulation boots in about 20 s. Phase cgroup2
-# installs the package and checks tenant code's cgroups (guest/check.sh).
+# then never runs it, and emulation boots in about 20 s. Phases cgroup2
+# and cgroup1 install the package and check tenant code's cgroups
+# (guest/check.sh), the second on a kernel command line that makes
+# systemd mount cgroup v1.
 vm() {
-	local phase=$1 limit=$2 rc=0 vroot=$work/vmroot img=$work/vm.img
+	local phase=$1 limit=$2 append=${3:-} rc=0 vroot=$work/vmroot
+	local img=$work/vm.img
 	local kernel initrd size
 	unpack "$vroot"
 	echo "$phase" >"$vroot/tenantd-test/phase"
@@ -243,10 +247,12 @@ vm() {
 	    -nographic -no-reboot -nic none \
 	    -kernel "$work/$(basename "$kernel")" \
 	    -initrd "$work/$(basename "$initrd")" \
-	    -append "root=/dev/vda rw console=ttyS0 panic=-1" \
+	    -append "root=/dev/vda rw console=ttyS0 panic=-1 $append" \
 	    -drive "file=$img,format=raw,if=virtio" \
 	    </dev/null >"$work/boot-$phase.log" 2>&1 || rc=$?
-	# The results, diagnostics and journal, out of the image unmounted.
+	# The results, diagnostics and journal, out of the image unmounted
+	# (into an empty directory: rdump does not replace an earlier boot's).
+	rm -rf "$work/vm-out"
 	mkdir -p "$work/vm-out"
 	debugfs -R "rdump /tenantd-test/out /var/log/journal $work/vm-out" \
 	    "$img" >/dev/null 2>&1 || true
@@ -256,6 +262,11 @@ vm() {
 }
 if want cgroup2; then
 	vm cgroup2 900
+fi
+# The same on cgroup v1, which Debian 12's systemd still boots when asked:
+# the unit's delegation there is per controller hierarchy.
+if want cgroup1; then
+	vm cgroup1 900 systemd.unified_cgroup_hierarchy=0
 fi
 
 say "all checks passed in $(($(date +%s) - t0)) s"

@@ -5,7 +5,8 @@
 #            starts the units), check what the postinst made
 #   main     a second boot: the units come up enabled; every other check
 #   cgroup2  a virtual machine on cgroup v2: install, then tenant code's
-#            cgroups under the unit's delegation (phase_cgroup2)
+#            cgroups under the unit's delegation (phase_cgroups)
+#   cgroup1  the same on cgroup v1 (systemd.unified_cgroup_hierarchy=0)
 # Results go to /tenantd-test/out/<phase>.results, one "PASS name" or
 # "FAIL name: why" a line, then "END"; diagnostics (unit status, journal)
 # to /tenantd-test/out/<phase>.diag when anything failed. The unit powers
@@ -423,12 +424,40 @@ except ValueError as e:
 	finish
 }
 
-# The virtual machine's boot (run.sh, step 5): a fresh root on cgroup v2 with
-# its controllers, as Debian 12 boots by default. The package as shipped,
+# The virtual machine's boots (run.sh, step 5): a fresh root on cgroup v2
+# with its controllers, as Debian 12 boots by default (phase cgroup2), and
+# on cgroup v1 (phase cgroup1: systemd.unified_cgroup_hierarchy=0). The
+# package as shipped, then tenant code's cgroups under its unit: where
+# tenantd and each tenant's code are, their limits from
+# policy/tenant-code.cgroup, and a fork bomb and a memory bomb stopped
+# inside their tenant's cgroup while the other tenant is served.
+
+# The directory of acme's code cgroup for controller $1 (v1: one per
+# hierarchy; v2: one for all), and of the cgroup above all tenants'.
+acme_cg() {
+	if [ "$v" = 2 ]; then
+		echo "$unit/tenantd-code/acme"
+	else
+		echo "/sys/fs/cgroup/$1$cg/tenantd-code/acme"
+	fi
+}
+code_cg() { dirname "$(acme_cg "$1")"; }
+# The cgroup of process $1 in controller $2's hierarchy (v2: the one).
+proc_cg() {
+	if [ "$v" = 2 ]; then
+		sed -n 's/^0:://p' /proc/$1/cgroup 2>&1
+	else
+		awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n;
+		    i++) if (a[i] == c) print $3 }' /proc/$1/cgroup 2>&1
+	fi
+}
+# A count from a "key value" cgroup file: $1 file, $2 key.
+cg_count() { awk -v k="$2" '$1 == k { print $2 }' "$1" 2>/dev/null; }
+
 # The processes in acme's code cgroup other than one waiting spare run.
 leftovers() {
 	local p n=0
-	for p in $(cat $unit/tenantd-code/acme/cgroup.procs 2>&1); do
+	for p in $(cat "$(acme_cg pids)/cgroup.procs" 2>&1); do
 		if [ "$(cat /proc/$p/comm 2>/dev/null)" = tenantd-run ] &&
 		    [ -z "$(cat /proc/$p/task/*/children 2>/dev/null)" ] &&
 		    [ $n -eq 0 ]; then
@@ -439,24 +468,28 @@ leftovers() {
 	done
 }
 
-# then tenant code's cgroups under its unit: where tenantd and each
-# tenant's code are, their limits from policy/tenant-code.cgroup, and a
-# fork bomb and a memory bomb stopped inside their tenant's cgroup while
-# the other tenant is served.
-phase_cgroup2() {
-	local cg unit pid auid guid i spid bomb
+phase_cgroups() {
+	local v=$1 cg unit pid auid guid i spid bomb c
 
 	if ! dpkg -i $T/tenantd.deb >$T/out/dpkg-install.log 2>&1; then
 		fail install "dpkg -i: $(tail -5 $T/out/dpkg-install.log | tr '\n' ' ')"
 		finish
 	fi
 	check service_active wait_active tenantd.service
-	expect cgroup2_mounted "$(stat -fc %T /sys/fs/cgroup)" cgroup2fs
 	cg=$(prop tenantd.service ControlGroup)
 	unit=/sys/fs/cgroup$cg
 	pid=$(mainpid)
-	expect supervisor_in_leaf "$(cut -d: -f3 /proc/$pid/cgroup)" \
-	    "$cg/supervisor"
+	if [ "$v" = 2 ]; then
+		expect cgroup2_mounted "$(stat -fc %T /sys/fs/cgroup)" cgroup2fs
+		expect supervisor_in_leaf "$(proc_cg $pid)" "$cg/supervisor"
+	else
+		expect cgroup1_mounted "$(stat -fc %T /sys/fs/cgroup/pids)" \
+		    cgroupfs
+		# v1 has no rule against processes beside child cgroups.
+		for c in cpu memory pids; do
+			expect "supervisor_in_unit_$c" "$(proc_cg $pid $c)" "$cg"
+		done
+	fi
 	# Smaller than nproc (64) in tenant-code.limits, so that the kernel's
 	# pids controller is what stops the fork bomb; small enough for the
 	# memory bomb to meet its limit quickly under emulation. A reload
@@ -498,38 +531,58 @@ SH
 		[ -n "$spid" ] && break
 		sleep 0.1
 	done
-	expect handler_cgroup "$(cut -d: -f3 /proc/${spid:-0}/cgroup 2>&1)" \
-	    "$cg/tenantd-code/acme"
+	for c in cpu memory pids; do
+		expect "handler_cgroup_$c" "$(proc_cg ${spid:-0} $c)" \
+		    "$cg/tenantd-code/acme"
+		[ "$v" = 2 ] && break
+	done
 	wait
-	expect handler_limits "$(cat $unit/tenantd-code/acme/cpu.weight \
-	    $unit/tenantd-code/acme/memory.max \
-	    $unit/tenantd-code/acme/pids.max 2>&1 | tr '\n' ' ')" \
-	    "100 50331648 24 "
+	if [ "$v" = 2 ]; then
+		expect handler_limits "$(cat $(acme_cg cpu)/cpu.weight \
+		    $(acme_cg memory)/memory.max $(acme_cg pids)/pids.max 2>&1 |
+		    tr '\n' ' ')" "100 50331648 24 "
+	else
+		expect handler_limits "$(cat $(acme_cg cpu)/cpu.shares \
+		    $(acme_cg memory)/memory.limit_in_bytes \
+		    $(acme_cg pids)/pids.max 2>&1 | tr '\n' ' ')" \
+		    "1024 50331648 24 "
+	fi
+	# cpu_idle yes (the default): all tenant code yields to tenantd.
+	expect code_cpu_idle "$(cat $(code_cg cpu)/cpu.idle 2>&1)" 1
 
 	# A fork bomb: held at pids.max inside acme; globex still answers.
 	curl -sS -o /dev/null --max-time 30 --unix-socket $sock \
 	    -H 'Host: acme.localhost' http://tenant/fork &
 	bomb=$!
 	for i in $(seq 100); do
-		[ "$(cat $unit/tenantd-code/acme/pids.current 2>/dev/null ||
+		[ "$(cat $(acme_cg pids)/pids.current 2>/dev/null ||
 		    echo 0)" -ge 24 ] && break
 		sleep 0.1
 	done
-	expect fork_bomb_held "$(cat $unit/tenantd-code/acme/pids.current 2>&1)" 24
+	expect fork_bomb_held "$(cat $(acme_cg pids)/pids.current 2>&1)" 24
 	expect neighbour_served "$(curl -sS --max-time 20 --unix-socket $sock \
 	    -H 'Host: globex.localhost' http://tenant/hello 2>&1)" \
 	    "hello from globex"
 	wait $bomb
 	check fork_bomb_counted sh -c "grep -q '^max [1-9]' \
-	    $unit/tenantd-code/acme/pids.events"
+	    $(acme_cg pids)/pids.events"
 
 	# A memory bomb: the OOM killer acts inside acme's cgroup.
 	curl -sS -o /dev/null --max-time 30 --unix-socket $sock \
 	    -H 'Host: acme.localhost' http://tenant/mem
-	check memory_bomb_oom_in_tenant sh -c "grep -q '^oom_kill [1-9]' \
-	    $unit/tenantd-code/acme/memory.events"
-	expect memory_bomb_held "$(awk '{ print ($1 <= 50331648) }' \
-	    $unit/tenantd-code/acme/memory.peak 2>&1)" 1
+	if [ "$v" = 2 ]; then
+		expect memory_bomb_oom_in_tenant "$(cg_count \
+		    $(acme_cg memory)/memory.events oom_kill | awk \
+		    '{ print ($1 > 0) }')" 1
+		expect memory_bomb_held "$(awk '{ print ($1 <= 50331648) }' \
+		    $(acme_cg memory)/memory.peak 2>&1)" 1
+	else
+		expect memory_bomb_oom_in_tenant "$(cg_count \
+		    $(acme_cg memory)/memory.oom_control oom_kill | awk \
+		    '{ print ($1 > 0) }')" 1
+		expect memory_bomb_held "$(awk '{ print ($1 <= 50331648) }' \
+		    $(acme_cg memory)/memory.max_usage_in_bytes 2>&1)" 1
+	fi
 	expect tenant_served_after_bombs "$(curl -sS --max-time 20 \
 	    --unix-socket $sock -H 'Host: globex.localhost' \
 	    http://tenant/hello 2>&1)" "hello from globex"
@@ -545,13 +598,17 @@ SH
 	check no_cgroup_warning sh -c "! journalctl -b -u tenantd.service |
 	    grep -q 'without its cgroup'"
 
-	# Once the unit's cgroup hands controllers down, it may hold no process
-	# of its own: systemd's reload (tenantd -n, kill -HUP) and a restart
-	# must still find their place.
+	# On v2, once the unit's cgroup hands controllers down, it may hold
+	# no process of its own: systemd's reload (tenantd -n, kill -HUP) and
+	# a restart must still find their place.
 	check reload_after_runs systemctl reload tenantd
 	check restart_after_runs systemctl restart tenantd.service
-	expect restarted_in_leaf "$(cut -d: -f3 /proc/$(mainpid)/cgroup)" \
-	    "$cg/supervisor"
+	if [ "$v" = 2 ]; then
+		expect restarted_in_leaf "$(proc_cg $(mainpid))" \
+		    "$cg/supervisor"
+	else
+		expect restarted_in_unit "$(proc_cg $(mainpid) pids)" "$cg"
+	fi
 	wait_body handler_after_restart globex /hello "hello from globex"
 	check stop systemctl stop tenantd.service tenantd.socket
 	check stop_leaves_nothing sh -c "! pgrep -u $auid && ! pgrep -u $guid"
@@ -563,6 +620,7 @@ log "phase $phase"
 case $phase in
 install) phase_install ;;
 main) phase_main ;;
-cgroup2) phase_cgroup2 ;;
+cgroup2) phase_cgroups 2 ;;
+cgroup1) phase_cgroups 1 ;;
 *) fail phase "unknown phase $phase"; finish ;;
 esac
