@@ -66,7 +66,11 @@ struct run {
 	TAILQ_ENTRY(run) r_entry;
 	struct worker	*r_worker;	/* NULL once the worker is gone */
 	uint32_t	 r_id;
-	int		 r_spare;	/* 1: started ahead, no request yet */
+	enum {
+		RUN_TAKEN,		/* a request's */
+		RUN_SPARE,		/* started ahead, no request yet */
+		RUN_SPARE_DROPPED,	/* killed unused, not yet reaped */
+	}		 r_state;
 	int		 r_want_spare;	/* start one once the sandbox is kept */
 	int64_t		 r_tenant;
 	uid_t		 r_uid;		/* what the spare was made for */
@@ -99,6 +103,14 @@ run_kill(struct run *r, const char *why)
 	if (syscall(SYS_pidfd_send_signal, r->r_pidfd, SIGKILL, NULL, 0) ==
 	    -1 && errno != ESRCH)
 		log_warn("%s: pid %d", __func__, (int)r->r_pid);
+}
+
+/* A spare killed unused: never taken, nor found again, until reaped. */
+static void
+spare_drop(struct run *r, const char *why)
+{
+	run_kill(r, why);
+	r->r_state = RUN_SPARE_DROPPED;
 }
 
 static void
@@ -141,7 +153,8 @@ run_find(const struct worker *w, uint32_t id)
 	struct run	*r;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (!r->r_spare && r->r_worker == w && r->r_id == id)
+		if (r->r_state == RUN_TAKEN && r->r_worker == w &&
+		    r->r_id == id)
 			return r;
 	return NULL;
 }
@@ -153,7 +166,7 @@ priv_runs_of(const struct worker *w)
 	unsigned int	 n = 0;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (!r->r_spare && r->r_worker == w)
+		if (r->r_state == RUN_TAKEN && r->r_worker == w)
 			n++;
 	return n;
 }
@@ -181,7 +194,7 @@ priv_runs_orphan(const struct worker *w)
 	struct run	*r;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (!r->r_spare && r->r_worker == w) {
+		if (r->r_state == RUN_TAKEN && r->r_worker == w) {
 			run_kill(r, "its worker is gone");
 			r->r_worker = NULL;
 		}
@@ -287,7 +300,7 @@ spares_exist(void)
 	struct run	*r;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (r->r_spare == 1)
+		if (r->r_state == RUN_SPARE)
 			return 1;
 	return 0;
 }
@@ -308,10 +321,8 @@ sandbox_sweep_cb(struct ev_loop *l, ev_timer *tm, int revents)
 		}
 	}
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (r->r_spare == 1 && ev_now(l) - r->r_made >= idle) {
-			run_kill(r, "idle");
-			r->r_spare = 2;
-		}
+		if (r->r_state == RUN_SPARE && ev_now(l) - r->r_made >= idle)
+			spare_drop(r, "idle");
 	if (TAILQ_EMPTY(&sandboxes) && !spares_exist())
 		ev_timer_stop(l, tm);
 	else {
@@ -616,7 +627,7 @@ spare_start(const struct tenant *t, int network)
 		free(r);
 		return NULL;
 	}
-	r->r_spare = 1;
+	r->r_state = RUN_SPARE;
 	r->r_tenant = t->t_id;
 	r->r_uid = t->t_uid;
 	r->r_gid = t->t_gid;
@@ -646,7 +657,7 @@ spare_find(const struct tenant *t, int network)
 	struct run	*r;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (r->r_spare == 1 && r->r_tenant == t->t_id)
+		if (r->r_state == RUN_SPARE && r->r_tenant == t->t_id)
 			break;
 	if (r == NULL)
 		return NULL;
@@ -654,8 +665,7 @@ spare_find(const struct tenant *t, int network)
 	if (r->r_pidfd == -1 || r->r_uid != t->t_uid || r->r_gid !=
 	    t->t_gid || r->r_network != (network != 0) || r->r_policy_gen !=
 	    policy_gen || memcmp(r->r_made_of, now, sizeof(now)) != 0) {
-		run_kill(r, "its tenant, its sandbox or the policy changed");
-		r->r_spare = 2;		/* not taken, not found again */
+		spare_drop(r, "its tenant, its sandbox or the policy changed");
 		return NULL;
 	}
 	return r;
@@ -696,10 +706,9 @@ spares_drop(int all, const char *why)
 	struct run	*r;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (r->r_spare == 1 && (all || !tenant_active(r->r_tenant))) {
-			run_kill(r, why);
-			r->r_spare = 2;
-		}
+		if (r->r_state == RUN_SPARE && (all ||
+		    !tenant_active(r->r_tenant)))
+			spare_drop(r, why);
 }
 
 /* The policy files were read again: no spare made before is taken. */
@@ -745,8 +754,7 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 			break;
 		if (run_go(r->r_spec.sw_io.fd, handler, env, nenv, io[1]) == 0)
 			break;
-		run_kill(r, "cannot be given its request");
-		r->r_spare = 2;
+		spare_drop(r, "cannot be given its request");
 		r = NULL;
 		if (tries == 1)
 			break;
@@ -756,7 +764,7 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 		close(io[0]);
 		return -1;
 	}
-	r->r_spare = 0;
+	r->r_state = RUN_TAKEN;
 	r->r_worker = w;
 	r->r_id = id;
 	snprintf(r->r_what, sizeof(r->r_what), "%s/%s", t.t_slug, handler);
@@ -1017,9 +1025,9 @@ priv_code_stats(unsigned int *nruns, unsigned int *napps,
 
 	*nruns = *napps = *nsandboxes = *nspares = 0;
 	TAILQ_FOREACH(r, &runs, r_entry)
-		if (!r->r_spare)
+		if (r->r_state == RUN_TAKEN)
 			(*nruns)++;
-		else if (r->r_spare == 1)
+		else if (r->r_state == RUN_SPARE)
 			(*nspares)++;
 	TAILQ_FOREACH(a, &apps, a_entry)
 		if (a->a_pid != 0)
