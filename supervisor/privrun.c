@@ -284,6 +284,17 @@ sandbox_find(int64_t tenant)
 	return NULL;
 }
 
+/* The tenant's sandbox if it is whole: with its network one if needed. */
+static struct sandbox *
+sandbox_whole(int64_t tenant, int network)
+{
+	struct sandbox	*s;
+
+	if ((s = sandbox_find(tenant)) != NULL && !network && s->s_netfd == -1)
+		return NULL;
+	return s;
+}
+
 static void
 sandbox_free(struct sandbox *s)
 {
@@ -465,11 +476,8 @@ runner_spawn(const struct tenant *t, int network, uint32_t flags,
 	pid_t				 pid = -1;
 
 	*pidfd = *specfd = -1;
-	/* A sandbox is passed only whole: with its network one if needed. */
-	if ((s = sandbox_find(t->t_id)) != NULL && !network &&
-	    s->s_netfd == -1)
-		s = NULL;
-	if (s != NULL) {
+	/* A sandbox is passed only whole. */
+	if ((s = sandbox_whole(t->t_id, network)) != NULL) {
 		flags |= RUN_SPEC_SANDBOX;
 		s->s_used = ev_now(loop);
 	}
@@ -681,16 +689,13 @@ static void
 spare_wanted(int64_t tenant, int ended)
 {
 	struct tenant	 t;
-	struct sandbox	*s;
 	struct run	*r;
 
 	TAILQ_FOREACH(r, &runs, r_entry)
 		if (r->r_want_spare && r->r_tenant == tenant)
 			break;
-	if (r == NULL)
-		return;
-	s = sandbox_find(tenant);
-	if (!ended && (s == NULL || (!r->r_network && s->s_netfd == -1)))
+	if (r == NULL || (!ended && sandbox_whole(tenant, r->r_network) ==
+	    NULL))
 		return;
 	r->r_want_spare = 0;
 	if (registry_tenant_by_id(priv_registry(), tenant, &t) == REG_OK &&
@@ -731,7 +736,6 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 {
 	struct tenant	 t;
 	struct msgbuf	 mb;
-	struct sandbox	*s;
 	struct run	*r;
 	int		 io[2], tries;
 
@@ -783,7 +787,7 @@ priv_run(struct worker *w, uint32_t id, const char *handler,
 	 * now, or once this run's sandbox is kept, if it is the one
 	 * building it (spare_wanted()).
 	 */
-	if ((s = sandbox_find(t.t_id)) != NULL && (network || s->s_netfd != -1))
+	if (sandbox_whole(t.t_id, network) != NULL)
 		(void)spare_start(&t, network);
 	else
 		r->r_want_spare = 1;
