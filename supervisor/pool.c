@@ -1169,6 +1169,18 @@ worker_read(struct worker *w)
 		n = msg_recv(w->w_chan, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return 0;
+		if (n == -1 && errno == ECONNRESET) {
+			/*
+			 * It is gone, with messages of ours unread. The error
+			 * is reported once, ahead of what it sent before it
+			 * died: read on to the end, so its hand-backs are
+			 * acted on (docs/routing.md, section 6).
+			 */
+			log_info("tenant %s worker %d (%s) died with messages "
+			    "unread; reading what it sent", worker_name(w),
+			    (int)w->w_pid, worker_state_str(w->w_state));
+			continue;
+		}
 		if (n == 0) {
 			/* It exited or closed the channel; reaping follows. */
 			worker_detach(w);

@@ -39,6 +39,10 @@
  *   log-flood     thousands of log lines a second with control bytes and
  *                 forged "tenant globex" prefixes, then answers
  *   deaf          READY, then never reads its channel again (THREATS 58)
+ *   die-back      holds its first connection; when the next message comes,
+ *                 leaves it unread and, once logs/die-back.go exists (the
+ *                 test stops the supervisor first), hands the first back
+ *                 and dies, so the supervisor reads ECONNRESET before it
  *
  * A connection's first request names the victim for hand-back attacks in
  * its path: "GET /good-b" aims at good-b.<suffix>. What the worker did goes
@@ -77,6 +81,7 @@ enum mode {
 	M_GOOD, M_ANSWER_ALL, M_FORGE_BACK, M_SWAP_BACK, M_WRONG_ID,
 	M_DEBIT_OTHER, M_DEBIT_CLOSED, M_FD_ONE, M_FD_PAIR, M_FD_STUFF,
 	M_GARBAGE, M_EARLY_READY, M_UNPERMITTED, M_LOG_FLOOD, M_DEAF,
+	M_DIE_BACK,
 };
 
 /* The first match wins: fd-stuff-one before fd-stuff. */
@@ -99,6 +104,7 @@ static const struct {
 	{ "unpermitted-", M_UNPERMITTED },
 	{ "log-flood", M_LOG_FLOOD },
 	{ "deaf", M_DEAF },
+	{ "die-back", M_DIE_BACK },
 };
 
 struct hconn {
@@ -117,6 +123,7 @@ static char		 root[PATH_MAX - 64];
 static char		 suffix[256];
 static unsigned int	 nconn_new;
 static unsigned int	 flood_lines;
+static struct hconn	*die_held;
 
 static void
 report(const char *fmt, ...)
@@ -514,6 +521,7 @@ conn_process(struct hconn *c)
 			snprintf(body, sizeof(body), "%s sent %u log lines\n",
 			    slug, flood_lines);
 			break;
+
 		default:
 			/* THREATS 86: Host is not even looked at. */
 			snprintf(body, sizeof(body), "%s answered Host %s\n",
@@ -901,11 +909,43 @@ conn_new(uint32_t id, int fd, const uint8_t *data, size_t len)
 		conn_add(id, fd, data, len, 0);
 		unpermitted(id, req);
 		return;
+	case M_DIE_BACK:
+		if (die_held == NULL) {
+			die_held = conn_add(id, fd, data, len, 0);
+			report("die-back: holding conn %u", id);
+			return;
+		}
+		break;
 	case M_EARLY_READY:
 	case M_DEAF:
 		break;
 	}
 	conn_add(id, fd, data, len, 0);
+}
+
+/*
+ * die-back: a message for us waits unread. When the test says go, hand the
+ * held connection back (for the victim its request named) and close the
+ * channel with that message still in it: the supervisor's next read of
+ * the channel then fails with ECONNRESET, ahead of our hand-back.
+ */
+static void __attribute__((__noreturn__))
+die_back(void)
+{
+	char	 req[PROTO_STR_MAX], go[PATH_MAX];
+	int	 i;
+
+	report("die-back: a message waits unread");
+	snprintf(go, sizeof(go), "%s/logs/die-back.go", root);
+	for (i = 0; i < 1000 && access(go, F_OK) == -1; i++)
+		usleep(10000);
+	victim_request(die_held->c_buf, die_held->c_len, req, sizeof(req));
+	report("die-back: handing back conn %u and dying with a message "
+	    "unread", die_held->c_id);
+	send_handback(die_held->c_id, HANDBACK_STALE, 0, req, strlen(req),
+	    &die_held->c_fd, 1);
+	close(CHAN);
+	_exit(0);
 }
 
 /* Everything the supervisor sends after READY. */
@@ -920,6 +960,8 @@ chan_read(void)
 	int		 fd, i;
 
 	for (;;) {
+		if (die_held != NULL)
+			return;		/* the next message stays unread */
 		n = msg_recv(CHAN, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
@@ -983,6 +1025,8 @@ serve(void)
 				continue;
 			die("poll");
 		}
+		if (pfd[0].revents != 0 && die_held != NULL)
+			die_back();
 		if (pfd[0].revents != 0) {
 			/* Connections may come and go: poll them afresh. */
 			chan_read();
