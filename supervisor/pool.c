@@ -34,6 +34,7 @@
 #define WORKER_LOG_PER_SEC	20
 #define SPARE_RETRY		1.0
 #define WATCHDOG_IDLE		5.0	/* seconds of silence before a ping */
+#define STOP_RETRY		5	/* Retry-After of 503s while stopping */
 
 struct daemon_stats	 dstats;
 static struct tenant_rt	*tenants[TENANT_BUCKETS];
@@ -653,7 +654,8 @@ pool_dispatch(const struct route *r, int fd, const uint8_t *data,
 	if ((t = tenant_get(r)) == NULL || shutting_down ||
 	    (ho = handoff_new(fd, data, len, hops)) == NULL) {
 		/* Stopping: a request handed back by a draining worker. */
-		front_reply(fd, data, len, 503, shutting_down ? 5 : 1);
+		front_reply(fd, data, len, 503, shutting_down ? STOP_RETRY :
+		    1);
 		return;
 	}
 	ho->ho_since = ev_now(loop);
@@ -828,16 +830,17 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	w->w_tenant->t_stats.ts_handbacks++;
 	w->w_requests += served;
 	worker_idle_check(w);
-	if (shutting_down) {
-		/*
-		 * We are stopping and nothing has processed this request:
-		 * close, as for any idle keep-alive connection. The client
-		 * retries on a new connection (RFC 9112 9.3.1), which under
-		 * socket activation reaches the next tenantd; a 503 would not
-		 * be retried.
-		 */
+	if (shutting_down && len == 0) {
+		/* Stopping, and idle: closed like any idle keep-alive one. */
 		close(fd);
 		dstats.ds_closed++;
+	} else if (shutting_down) {
+		/*
+		 * Stopping, and it carries a request no worker will take now:
+		 * the answer a new request would get, never a silent close
+		 * (docs/routing.md, section 5.7).
+		 */
+		front_reply(fd, data, len, 503, STOP_RETRY);
 	} else if (reason == HANDBACK_FOREIGN_HOST && served == 0) {
 		/* We routed its first request here; it disagrees. A bug. */
 		log_warnx("tenant %s worker %d refused the request it was "
@@ -1617,7 +1620,7 @@ pool_shutdown(void)
 
 		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
 			ev_timer_stop(loop, &t->t_timer);
-			tenant_fail_queue(t, 503, 5);
+			tenant_fail_queue(t, 503, STOP_RETRY);
 		}
 	}
 }

@@ -43,6 +43,9 @@
  *                 leaves it unread and, once logs/die-back.go exists (the
  *                 test stops the supervisor first), hands the first back
  *                 and dies, so the supervisor reads ECONNRESET before it
+ *   stop-back     serves its own Host, then leaves the connection unread;
+ *                 at a drain it reads it once and hands a request for
+ *                 another Host back, as the real worker does in a stop
  *
  * A connection's first request names the victim for hand-back attacks in
  * its path: "GET /good-b" aims at good-b.<suffix>. What the worker did goes
@@ -81,7 +84,7 @@ enum mode {
 	M_GOOD, M_ANSWER_ALL, M_FORGE_BACK, M_SWAP_BACK, M_WRONG_ID,
 	M_DEBIT_OTHER, M_DEBIT_CLOSED, M_FD_ONE, M_FD_PAIR, M_FD_STUFF,
 	M_GARBAGE, M_EARLY_READY, M_UNPERMITTED, M_LOG_FLOOD, M_DEAF,
-	M_DIE_BACK,
+	M_DIE_BACK, M_STOP_BACK,
 };
 
 /* The first match wins: fd-stuff-one before fd-stuff. */
@@ -105,6 +108,7 @@ static const struct {
 	{ "log-flood", M_LOG_FLOOD },
 	{ "deaf", M_DEAF },
 	{ "die-back", M_DIE_BACK },
+	{ "stop-back", M_STOP_BACK },
 };
 
 struct hconn {
@@ -521,7 +525,12 @@ conn_process(struct hconn *c)
 			snprintf(body, sizeof(body), "%s sent %u log lines\n",
 			    slug, flood_lines);
 			break;
-
+		case M_STOP_BACK:
+			/* The next request waits unread for the drain. */
+			snprintf(body, sizeof(body), "good page of %s\n", slug);
+			c->c_polled = 0;
+			report("stop-back: served conn %u, now idle", c->c_id);
+			break;
 		default:
 			/* THREATS 86: Host is not even looked at. */
 			snprintf(body, sizeof(body), "%s answered Host %s\n",
@@ -833,6 +842,7 @@ conn_new(uint32_t id, int fd, const uint8_t *data, size_t len)
 	switch (mode) {
 	case M_GOOD:
 	case M_ANSWER_ALL:
+	case M_STOP_BACK:
 		report("conn %u", id);
 		conn_process(conn_add(id, fd, data, len, 1));
 		return;
@@ -948,6 +958,33 @@ die_back(void)
 	_exit(0);
 }
 
+/*
+ * stop-back at a drain: each connection left unread is read once, like the
+ * real worker's idle connections in close mode, and a request for another
+ * Host found there is handed back with it.
+ */
+static void
+stop_back(void)
+{
+	ssize_t	 n;
+	int	 i;
+
+	for (i = 0; i < MAX_CONNS; i++) {
+		if (conns[i] == NULL || conns[i]->c_polled)
+			continue;
+		n = recv(conns[i]->c_fd, conns[i]->c_buf,
+		    sizeof(conns[i]->c_buf), MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		report("stop-back: handing back conn %u with %zd bytes at the "
+		    "drain", conns[i]->c_id, n);
+		send_handback(conns[i]->c_id, HANDBACK_FOREIGN_HOST,
+		    conns[i]->c_served, conns[i]->c_buf, (size_t)n,
+		    &conns[i]->c_fd, 1);
+		conn_del(conns[i]);
+	}
+}
+
 /* Everything the supervisor sends after READY. */
 static void
 chan_read(void)
@@ -990,6 +1027,8 @@ chan_read(void)
 			send_simple(MSG_STATE_PONG, 0);
 			break;
 		case MSG_CTL_DRAIN:
+			if (mode == M_STOP_BACK)
+				stop_back();
 			for (i = 0; i < MAX_CONNS; i++)
 				if (conns[i] != NULL)
 					conn_close(conns[i]);

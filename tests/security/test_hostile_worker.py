@@ -685,7 +685,7 @@ def test_watchdog_spares_a_quiet_but_healthy_worker():
         d.close()
 
 
-# --- what a worker sent before it died ---------------------------------------
+# --- what a worker sent before it died, and hand-backs in a stop -----------
 
 def test_handback_of_a_worker_that_died_is_routed():
     """A worker that dies with messages of ours unread makes the kernel
@@ -729,6 +729,33 @@ def test_handback_of_a_worker_that_died_is_routed():
     finally:
         if second is not None:
             second.close()
+        d.close()
+
+
+def test_request_handed_back_during_a_stop_gets_503():
+    """A keep-alive connection held by a worker carries a request for
+    another tenant when the stop begins; the worker, drained in close mode,
+    reads it and hands it back. No worker takes it now: the client gets
+    503 with Retry-After, not a silent close (docs/routing.md 5.7)."""
+    d = make("stop-back", "good-b")
+    try:
+        s = d.connect()
+        s.sendall(request_bytes(d.host("stop-back")))
+        rs, _, _ = read_responses(s, 1, 5)
+        assert [(r.status, r.body) for r in rs] == \
+            [(200, good_page("stop-back"))], rs
+        wait_for(lambda: "now idle" in hostile_log(d, "stop-back"), 5,
+                 "stop-back to leave the connection unread")
+        s.sendall(request_bytes(d.host("good-b")))
+        d.proc.send_signal(signal.SIGTERM)
+        rs, _, eof = read_responses(s, None, 5)
+        s.close()
+        assert "with %d bytes at the drain" % len(
+            request_bytes(d.host("good-b"))) in hostile_log(d, "stop-back")
+        assert [r.status for r in rs] == [503] and eof, (rs, d.logtext())
+        assert rs[0].headers.get("retry-after") == "5", rs[0].headers
+        d.proc.wait(10)
+    finally:
         d.close()
 
 
