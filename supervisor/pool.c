@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,18 +282,35 @@ tenant_delay(const struct tenant_rt *t)
 	return d;
 }
 
-/* A start failed or a young worker died: count it, and back off. */
+/*
+ * A start failed or a young worker died: count it, and back off. The
+ * reason is kept for tenantctl status, which says why a tenant is refused.
+ */
 static void
-tenant_failure(struct tenant_rt *t, ev_tstamp since)
+tenant_failure(struct tenant_rt *t, ev_tstamp since, const char *fmt, ...)
 {
+	va_list		 ap;
 	ev_tstamp	 wait;
 
+	va_start(ap, fmt);
+	vsnprintf(t->t_backoff_why, sizeof(t->t_backoff_why), fmt, ap);
+	va_end(ap);
 	t->t_failures++;
 	t->t_stats.ts_crashes++;
 	t->t_next_start = since + tenant_delay(t);
 	wait = t->t_next_start - ev_now(loop);
-	log_warnx("tenant %s: %u crashes in a row, next start in %.1fs",
-	    t->t_slug, t->t_failures, wait > 0 ? wait : 0);
+	log_warnx("tenant %s: %u crashes in a row, next start in %.1fs: %s",
+	    t->t_slug, t->t_failures, wait > 0 ? wait : 0, t->t_backoff_why);
+}
+
+/* tenantctl restart, or a resume: the tally and its backoff are gone. */
+static void
+tenant_backoff_clear(struct tenant_rt *t)
+{
+	t->t_failures = 0;
+	t->t_next_start = 0;
+	t->t_backoff_why[0] = '\0';
+	ev_timer_stop(loop, &t->t_timer);
 }
 
 static struct worker *
@@ -532,7 +550,8 @@ tenant_start(struct tenant_rt *t)
 				free(w->w_refs);
 				free(w);
 			}
-			tenant_failure(t, ev_now(loop));
+			tenant_failure(t, ev_now(loop), "cannot spawn a "
+			    "worker");
 			tenant_fail_queue(t, 503, 1 + (unsigned int)tenant_delay(t));
 			return;
 		}
@@ -574,7 +593,9 @@ tenant_start(struct tenant_rt *t)
 		TAILQ_INSERT_HEAD(&spares, w, w_entry);
 		nspares++;
 		if (rc == -1) {	/* unsafe to start (its directory): back off */
-			tenant_failure(t, ev_now(loop));
+			tenant_failure(t, ev_now(loop), "refused to start it "
+			    "as unsafe (its directory, uid or gid; see the "
+			    "log)");
 			tenant_fail_queue(t, 503, 1 +
 			    (unsigned int)tenant_delay(t));
 		} else		/* no longer active: deleted or suspended */
@@ -1303,11 +1324,13 @@ pool_worker_exited(struct worker *w, int status)
 			 * fail the same way, so whoever waits gets an answer
 			 * now instead of a string of retries.
 			 */
-			tenant_failure(t, w->w_bound);
+			tenant_failure(t, w->w_bound, "a worker died while "
+			    "starting: %s", how);
 			tenant_fail_queue(t, 503, (unsigned int)ceil(
 			    tenant_delay(t)));
 		} else if (abnormal && age < conf->c_crash_window_ms / 1000.0)
-			tenant_failure(t, w->w_bound);
+			tenant_failure(t, w->w_bound, "a worker died %.1fs "
+			    "after its start: %s", age, how);
 		else if (age >= conf->c_crash_window_ms / 1000.0)
 			t->t_failures = 0;
 		while ((ho = TAILQ_LAST(&w->w_outq, handoff_list)) != NULL) {
@@ -1466,6 +1489,39 @@ pool_init(void)
 }
 
 /*
+ * A tenant in crash backoff that was seen suspended or deleted starts
+ * clean once it is active again: the backoff was for a fault the operator
+ * has since had the chance to fix, and a resumed tenant must not answer
+ * 503 for the rest of it (docs/operations.md, section 10). Only tenants
+ * with a tally are looked up. This runs before anything else that notes
+ * a tenant's new status, so the change from suspended is seen here.
+ */
+static void
+pool_backoff_resume(void)
+{
+	struct tenant_rt	*t;
+	struct route		 r;
+	enum tenant_status	 st;
+	size_t			 b;
+	int			 rc;
+
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			if (t->t_failures == 0 ||
+			    (rc = priv_tenant(t->t_id, &r)) == -1)
+				continue;
+			st = rc == 1 ? TENANT_DELETED : r.r_status;
+			if (st == TENANT_ACTIVE &&
+			    t->t_status != TENANT_ACTIVE) {
+				log_info("tenant %s is active again: its crash "
+				    "backoff is cleared", t->t_slug);
+				tenant_backoff_clear(t);
+			}
+			t->t_status = st;
+		}
+}
+
+/*
  * The registry changed. For every tenant with workers: if it is no longer
  * active, its workers drain and its waiting connections are answered; if
  * it is, its workers get the new host list and generation.
@@ -1480,6 +1536,7 @@ pool_registry_changed(uint64_t gen)
 	size_t			 b;
 	int			 rc, rotated = 0;
 
+	pool_backoff_resume();
 	/*
 	 * A master key rotation: every worker holds keys of the old set, so
 	 * each is replaced (without dropping a connection) by one that gets
@@ -1702,9 +1759,12 @@ tenant_json(const struct tenant_rt *t)
 	    ts->ts_handoffs));
 	json_object_set_new(o, "handbacks", json_integer((json_int_t)
 	    ts->ts_handbacks));
-	if (t->t_next_start > now && t->t_failures > 0)
+	if (t->t_next_start > now && t->t_failures > 0) {
 		json_object_set_new(o, "backoff_seconds",
 		    json_real(t->t_next_start - now));
+		json_object_set_new(o, "backoff_reason",
+		    json_string(t->t_backoff_why));
+	}
 	if (ts->ts_last_start > 0)
 		json_object_set_new(o, "last_start_ago",
 		    json_real(now - ts->ts_last_start));
@@ -1967,11 +2027,8 @@ pool_restart(const char *slug, int clear)
 		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
 			if (strcmp(t->t_slug, slug) != 0)
 				continue;
-			if (clear) {
-				t->t_failures = 0;
-				t->t_next_start = 0;
-				ev_timer_stop(loop, &t->t_timer);
-			}
+			if (clear)
+				tenant_backoff_clear(t);
 			for (w = TAILQ_FIRST(&t->t_workers); w != NULL;
 			    w = tmp) {
 				tmp = TAILQ_NEXT(w, w_entry);
