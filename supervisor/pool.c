@@ -25,6 +25,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "proto.h"
 #include "supervisor.h"
@@ -272,14 +273,8 @@ tenant_fail_queue(struct tenant_rt *t, int status, unsigned int retry)
 static ev_tstamp
 tenant_delay(const struct tenant_rt *t)
 {
-	double	 d = conf->c_backoff_min_ms / 1000.0;
-
-	if (t->t_failures > 0)
-		d *= ldexp(1.0, (int)(t->t_failures > 20 ? 20 :
-		    t->t_failures));
-	if (d > conf->c_backoff_max_ms / 1000.0)
-		d = conf->c_backoff_max_ms / 1000.0;
-	return d;
+	return backoff_delay(t->t_failures, conf->c_backoff_min_ms,
+	    conf->c_backoff_max_ms);
 }
 
 /*
@@ -808,7 +803,8 @@ on_closed(struct worker *w, struct msg *m, int fd)
 	worker_unref(w, ref);
 	w->w_requests += served;
 	/* A worker that lived through the crash window clears the tally. */
-	if (ev_now(loop) - w->w_bound > conf->c_crash_window_ms / 1000.0)
+	if (backoff_outlived(ev_now(loop) - w->w_bound,
+	    conf->c_crash_window_ms))
 		w->w_tenant->t_failures = 0;
 	tenant_flush(w->w_tenant);
 	worker_idle_check(w);
@@ -1318,7 +1314,14 @@ pool_worker_exited(struct worker *w, int status)
 	} else if (t != NULL) {
 		TAILQ_REMOVE(&t->t_workers, w, w_entry);
 		t->t_nworkers--;
-		if (w->w_state == W_STARTING) {
+		switch (backoff_on_exit(w->w_state == W_STARTING, abnormal,
+		    age, conf->c_crash_window_ms)) {
+		case BX_CRASH:
+			if (w->w_state != W_STARTING) {
+				tenant_failure(t, w->w_bound, "a worker died "
+				    "%.1fs after its start: %s", age, how);
+				break;
+			}
 			/*
 			 * It never got ready: the next start would most likely
 			 * fail the same way, so whoever waits gets an answer
@@ -1328,11 +1331,13 @@ pool_worker_exited(struct worker *w, int status)
 			    "starting: %s", how);
 			tenant_fail_queue(t, 503, (unsigned int)ceil(
 			    tenant_delay(t)));
-		} else if (abnormal && age < conf->c_crash_window_ms / 1000.0)
-			tenant_failure(t, w->w_bound, "a worker died %.1fs "
-			    "after its start: %s", age, how);
-		else if (age >= conf->c_crash_window_ms / 1000.0)
+			break;
+		case BX_CLEAR:
 			t->t_failures = 0;
+			break;
+		case BX_NONE:
+			break;
+		}
 		while ((ho = TAILQ_LAST(&w->w_outq, handoff_list)) != NULL) {
 			TAILQ_REMOVE(&w->w_outq, ho, ho_entry);
 			TAILQ_INSERT_HEAD(&t->t_queue, ho, ho_entry);
