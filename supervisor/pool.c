@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "proto.h"
 #include "supervisor.h"
@@ -34,6 +36,7 @@
 #define WORKER_LOG_PER_SEC	20
 #define SPARE_RETRY		1.0
 #define WATCHDOG_IDLE		5.0	/* seconds of silence before a ping */
+#define STOP_RETRY		5	/* Retry-After of 503s while stopping */
 
 struct daemon_stats	 dstats;
 static struct tenant_rt	*tenants[TENANT_BUCKETS];
@@ -270,28 +273,39 @@ tenant_fail_queue(struct tenant_rt *t, int status, unsigned int retry)
 static ev_tstamp
 tenant_delay(const struct tenant_rt *t)
 {
-	double	 d = conf->c_backoff_min_ms / 1000.0;
-
-	if (t->t_failures > 0)
-		d *= ldexp(1.0, (int)(t->t_failures > 20 ? 20 :
-		    t->t_failures));
-	if (d > conf->c_backoff_max_ms / 1000.0)
-		d = conf->c_backoff_max_ms / 1000.0;
-	return d;
+	return backoff_delay(t->t_failures, conf->c_backoff_min_ms,
+	    conf->c_backoff_max_ms);
 }
 
-/* A start failed or a young worker died: count it, and back off. */
+/*
+ * A start failed or a young worker died: count it, and back off. The
+ * reason is kept for tenantctl status, which says why a tenant is refused.
+ */
 static void
-tenant_failure(struct tenant_rt *t, ev_tstamp since)
+tenant_failure(struct tenant_rt *t, ev_tstamp since, const char *fmt, ...)
 {
+	va_list		 ap;
 	ev_tstamp	 wait;
 
+	va_start(ap, fmt);
+	vsnprintf(t->t_backoff_why, sizeof(t->t_backoff_why), fmt, ap);
+	va_end(ap);
 	t->t_failures++;
 	t->t_stats.ts_crashes++;
 	t->t_next_start = since + tenant_delay(t);
 	wait = t->t_next_start - ev_now(loop);
-	log_warnx("tenant %s: %u crashes in a row, next start in %.1fs",
-	    t->t_slug, t->t_failures, wait > 0 ? wait : 0);
+	log_warnx("tenant %s: %u crashes in a row, next start in %.1fs: %s",
+	    t->t_slug, t->t_failures, wait > 0 ? wait : 0, t->t_backoff_why);
+}
+
+/* tenantctl restart, or a resume: the tally and its backoff are gone. */
+static void
+tenant_backoff_clear(struct tenant_rt *t)
+{
+	t->t_failures = 0;
+	t->t_next_start = 0;
+	t->t_backoff_why[0] = '\0';
+	ev_timer_stop(loop, &t->t_timer);
 }
 
 static struct worker *
@@ -531,7 +545,8 @@ tenant_start(struct tenant_rt *t)
 				free(w->w_refs);
 				free(w);
 			}
-			tenant_failure(t, ev_now(loop));
+			tenant_failure(t, ev_now(loop), "cannot spawn a "
+			    "worker");
 			tenant_fail_queue(t, 503, 1 + (unsigned int)tenant_delay(t));
 			return;
 		}
@@ -573,7 +588,9 @@ tenant_start(struct tenant_rt *t)
 		TAILQ_INSERT_HEAD(&spares, w, w_entry);
 		nspares++;
 		if (rc == -1) {	/* unsafe to start (its directory): back off */
-			tenant_failure(t, ev_now(loop));
+			tenant_failure(t, ev_now(loop), "refused to start it "
+			    "as unsafe (its directory, uid or gid; see the "
+			    "log)");
 			tenant_fail_queue(t, 503, 1 +
 			    (unsigned int)tenant_delay(t));
 		} else		/* no longer active: deleted or suspended */
@@ -653,7 +670,8 @@ pool_dispatch(const struct route *r, int fd, const uint8_t *data,
 	if ((t = tenant_get(r)) == NULL || shutting_down ||
 	    (ho = handoff_new(fd, data, len, hops)) == NULL) {
 		/* Stopping: a request handed back by a draining worker. */
-		front_reply(fd, data, len, 503, shutting_down ? 5 : 1);
+		front_reply(fd, data, len, 503, shutting_down ? STOP_RETRY :
+		    1);
 		return;
 	}
 	ho->ho_since = ev_now(loop);
@@ -785,7 +803,8 @@ on_closed(struct worker *w, struct msg *m, int fd)
 	worker_unref(w, ref);
 	w->w_requests += served;
 	/* A worker that lived through the crash window clears the tally. */
-	if (ev_now(loop) - w->w_bound > conf->c_crash_window_ms / 1000.0)
+	if (backoff_outlived(ev_now(loop) - w->w_bound,
+	    conf->c_crash_window_ms))
 		w->w_tenant->t_failures = 0;
 	tenant_flush(w->w_tenant);
 	worker_idle_check(w);
@@ -828,16 +847,17 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	w->w_tenant->t_stats.ts_handbacks++;
 	w->w_requests += served;
 	worker_idle_check(w);
-	if (shutting_down) {
-		/*
-		 * We are stopping and nothing has processed this request:
-		 * close, as for any idle keep-alive connection. The client
-		 * retries on a new connection (RFC 9112 9.3.1), which under
-		 * socket activation reaches the next tenantd; a 503 would not
-		 * be retried.
-		 */
+	if (shutting_down && len == 0) {
+		/* Stopping, and idle: closed like any idle keep-alive one. */
 		close(fd);
 		dstats.ds_closed++;
+	} else if (shutting_down) {
+		/*
+		 * Stopping, and it carries a request no worker will take now:
+		 * the answer a new request would get, never a silent close
+		 * (docs/routing.md, section 5.7).
+		 */
+		front_reply(fd, data, len, 503, STOP_RETRY);
 	} else if (reason == HANDBACK_FOREIGN_HOST && served == 0) {
 		/* We routed its first request here; it disagrees. A bug. */
 		log_warnx("tenant %s worker %d refused the request it was "
@@ -1169,6 +1189,18 @@ worker_read(struct worker *w)
 		n = msg_recv(w->w_chan, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return 0;
+		if (n == -1 && errno == ECONNRESET) {
+			/*
+			 * It is gone, with messages of ours unread. The error
+			 * is reported once, ahead of what it sent before it
+			 * died: read on to the end, so its hand-backs are
+			 * acted on (docs/routing.md, section 6).
+			 */
+			log_info("tenant %s worker %d (%s) died with messages "
+			    "unread; reading what it sent", worker_name(w),
+			    (int)w->w_pid, worker_state_str(w->w_state));
+			continue;
+		}
 		if (n == 0) {
 			/* It exited or closed the channel; reaping follows. */
 			worker_detach(w);
@@ -1282,19 +1314,30 @@ pool_worker_exited(struct worker *w, int status)
 	} else if (t != NULL) {
 		TAILQ_REMOVE(&t->t_workers, w, w_entry);
 		t->t_nworkers--;
-		if (w->w_state == W_STARTING) {
+		switch (backoff_on_exit(w->w_state == W_STARTING, abnormal,
+		    age, conf->c_crash_window_ms)) {
+		case BX_CRASH:
+			if (w->w_state != W_STARTING) {
+				tenant_failure(t, w->w_bound, "a worker died "
+				    "%.1fs after its start: %s", age, how);
+				break;
+			}
 			/*
 			 * It never got ready: the next start would most likely
 			 * fail the same way, so whoever waits gets an answer
 			 * now instead of a string of retries.
 			 */
-			tenant_failure(t, w->w_bound);
+			tenant_failure(t, w->w_bound, "a worker died while "
+			    "starting: %s", how);
 			tenant_fail_queue(t, 503, (unsigned int)ceil(
 			    tenant_delay(t)));
-		} else if (abnormal && age < conf->c_crash_window_ms / 1000.0)
-			tenant_failure(t, w->w_bound);
-		else if (age >= conf->c_crash_window_ms / 1000.0)
+			break;
+		case BX_CLEAR:
 			t->t_failures = 0;
+			break;
+		case BX_NONE:
+			break;
+		}
 		while ((ho = TAILQ_LAST(&w->w_outq, handoff_list)) != NULL) {
 			TAILQ_REMOVE(&w->w_outq, ho, ho_entry);
 			TAILQ_INSERT_HEAD(&t->t_queue, ho, ho_entry);
@@ -1451,6 +1494,39 @@ pool_init(void)
 }
 
 /*
+ * A tenant in crash backoff that was seen suspended or deleted starts
+ * clean once it is active again: the backoff was for a fault the operator
+ * has since had the chance to fix, and a resumed tenant must not answer
+ * 503 for the rest of it (docs/operations.md, section 10). Only tenants
+ * with a tally are looked up. This runs before anything else that notes
+ * a tenant's new status, so the change from suspended is seen here.
+ */
+static void
+pool_backoff_resume(void)
+{
+	struct tenant_rt	*t;
+	struct route		 r;
+	enum tenant_status	 st;
+	size_t			 b;
+	int			 rc;
+
+	for (b = 0; b < TENANT_BUCKETS; b++)
+		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
+			if (t->t_failures == 0 ||
+			    (rc = priv_tenant(t->t_id, &r)) == -1)
+				continue;
+			st = rc == 1 ? TENANT_DELETED : r.r_status;
+			if (st == TENANT_ACTIVE &&
+			    t->t_status != TENANT_ACTIVE) {
+				log_info("tenant %s is active again: its crash "
+				    "backoff is cleared", t->t_slug);
+				tenant_backoff_clear(t);
+			}
+			t->t_status = st;
+		}
+}
+
+/*
  * The registry changed. For every tenant with workers: if it is no longer
  * active, its workers drain and its waiting connections are answered; if
  * it is, its workers get the new host list and generation.
@@ -1465,6 +1541,7 @@ pool_registry_changed(uint64_t gen)
 	size_t			 b;
 	int			 rc, rotated = 0;
 
+	pool_backoff_resume();
 	/*
 	 * A master key rotation: every worker holds keys of the old set, so
 	 * each is replaced (without dropping a connection) by one that gets
@@ -1605,7 +1682,7 @@ pool_shutdown(void)
 
 		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
 			ev_timer_stop(loop, &t->t_timer);
-			tenant_fail_queue(t, 503, 5);
+			tenant_fail_queue(t, 503, STOP_RETRY);
 		}
 	}
 }
@@ -1687,9 +1764,12 @@ tenant_json(const struct tenant_rt *t)
 	    ts->ts_handoffs));
 	json_object_set_new(o, "handbacks", json_integer((json_int_t)
 	    ts->ts_handbacks));
-	if (t->t_next_start > now && t->t_failures > 0)
+	if (t->t_next_start > now && t->t_failures > 0) {
 		json_object_set_new(o, "backoff_seconds",
 		    json_real(t->t_next_start - now));
+		json_object_set_new(o, "backoff_reason",
+		    json_string(t->t_backoff_why));
+	}
 	if (ts->ts_last_start > 0)
 		json_object_set_new(o, "last_start_ago",
 		    json_real(now - ts->ts_last_start));
@@ -1952,11 +2032,8 @@ pool_restart(const char *slug, int clear)
 		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
 			if (strcmp(t->t_slug, slug) != 0)
 				continue;
-			if (clear) {
-				t->t_failures = 0;
-				t->t_next_start = 0;
-				ev_timer_stop(loop, &t->t_timer);
-			}
+			if (clear)
+				tenant_backoff_clear(t);
 			for (w = TAILQ_FIRST(&t->t_workers); w != NULL;
 			    w = tmp) {
 				tmp = TAILQ_NEXT(w, w_entry);

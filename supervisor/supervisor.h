@@ -148,6 +148,7 @@ struct tenant_rt {
 	unsigned int	 t_nqueue;
 	unsigned int	 t_failures;
 	ev_tstamp	 t_next_start;
+	char		 t_backoff_why[96];	/* the last failure */
 	ev_timer	 t_timer;
 	struct tenant_stats t_stats;
 	uint64_t	 t_lim[TL_MAX];	/* its limits, as its workers have them */

@@ -134,9 +134,13 @@ human_age(double s, char *buf, size_t sz)
 static void
 print_tenant_row(json_t *t, double rate)
 {
-	json_t	*le = json_object_get(t, "last_exit");
-	char	 ago[16], exit_s[128] = "-";
+	json_t		*le = json_object_get(t, "last_exit");
+	char		 ago[16], exit_s[128] = "-";
+	const char	*st = json_string_value(json_object_get(t, "status"));
 
+	/* Active in the registry, but refused until its backoff ends. */
+	if (json_object_get(t, "backoff_seconds") != NULL)
+		st = "backoff";
 	if (le != NULL) {
 		human_age(json_real_value(json_object_get(le, "ago")), ago,
 		    sizeof(ago));
@@ -145,16 +149,14 @@ print_tenant_row(json_t *t, double rate)
 	}
 	if (rate >= 0)
 		printf("%-20s %-9s %7zu %6lld %9.1f %9lld %7lld %7lld  %s\n",
-		    json_string_value(json_object_get(t, "slug")),
-		    json_string_value(json_object_get(t, "status")),
+		    json_string_value(json_object_get(t, "slug")), st,
 		    json_array_size(json_object_get(t, "workers")),
 		    (long long)tenant_conns(t), rate,
 		    (long long)jint(t, "requests"), (long long)jint(t, "errors"),
 		    (long long)jint(t, "crashes"), exit_s);
 	else
 		printf("%-20s %-9s %7zu %6lld %9lld %7lld %7lld  %s\n",
-		    json_string_value(json_object_get(t, "slug")),
-		    json_string_value(json_object_get(t, "status")),
+		    json_string_value(json_object_get(t, "slug")), st,
 		    json_array_size(json_object_get(t, "workers")),
 		    (long long)tenant_conns(t), (long long)jint(t, "requests"),
 		    (long long)jint(t, "errors"), (long long)jint(t, "crashes"),
@@ -195,7 +197,7 @@ static void
 print_one(json_t *t)
 {
 	json_t		*w, *v;
-	const char	*k;
+	const char	*k, *why;
 	size_t		 i;
 	char		 age[16];
 
@@ -209,10 +211,15 @@ print_one(json_t *t)
 	json_object_foreach(json_object_get(t, "by_status"), k, v)
 		printf(" %s=%lld", k, (long long)json_integer_value(v));
 	printf("\n");
-	if ((v = json_object_get(t, "backoff_seconds")) != NULL)
-		printf("backing off: next start in %.1fs (%lld failures in a "
-		    "row; \"tenantctl restart\" clears it)\n",
-		    json_real_value(v), (long long)jint(t, "failures_in_a_row"));
+	if ((v = json_object_get(t, "backoff_seconds")) != NULL) {
+		if ((why = json_string_value(json_object_get(t,
+		    "backoff_reason"))) == NULL)
+			why = "unknown";
+		printf("backing off: next start in %.1fs after %lld failures "
+		    "in a row, the last: %s (\"tenantctl restart\" clears "
+		    "it)\n", json_real_value(v),
+		    (long long)jint(t, "failures_in_a_row"), why);
+	}
 	if ((v = json_object_get(t, "last_exit")) != NULL) {
 		human_age(json_real_value(json_object_get(v, "ago")), age,
 		    sizeof(age));

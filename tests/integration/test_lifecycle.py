@@ -295,6 +295,54 @@ def test_crash_loop_backs_off_and_recovers():
         d.close()
 
 
+def test_resume_ends_a_crash_backoff_and_status_says_why():
+    """A tenant refused as unsafe backs off for 10 s. While it does,
+    tenantctl status names the backoff, the time left and the reason; once
+    the cause is fixed it is still refused, until a suspend and resume:
+    the resumed tenant is served at once, not after the rest of the old
+    backoff."""
+    d = make(workers__backoff_min="5s", workers__start_timeout="500ms")
+    try:
+        d.start()
+        jail = d.tenant_dir("acme")
+        os.chmod(jail, 0o777)       # the supervisor refuses to bind there
+        try:
+            r = get(d, d.host("acme"))
+            assert r.status == 503 and int(r.headers["retry-after"]) >= 9
+        finally:
+            os.chmod(jail, 0o750)
+        r = get(d, d.host("acme"))
+        assert r.status == 503, r   # fixed, but the backoff holds
+        t = d.ctl_json("status", "acme")
+        assert t["failures_in_a_row"] == 1 and \
+            8 < t["backoff_seconds"] <= 10, t
+        assert "unsafe" in t["backoff_reason"], t
+        one = d.ctl("status", "acme").stdout
+        assert re.search(r"^backing off: next start in \d+\.\ds after 1 "
+                         r"failures in a row, the last: refused to start it "
+                         r"as unsafe", one, re.M), one
+        rows = d.ctl("status").stdout
+        assert re.search(r"^acme\s+backoff\s", rows, re.M), rows
+        assert re.search(r"crashes in a row, next start in [\d.]+s: "
+                         r"refused to start it as unsafe", d.logtext())
+
+        d.ctl("suspend", "acme")
+        # Answered as suspended: tenantd has seen the change.
+        r = get(d, d.host("acme"))
+        assert r.status == 503 and r.headers["retry-after"] == "60", r
+        d.ctl("resume", "acme")
+        t0 = time.monotonic()
+        r = get(d, d.host("acme"))
+        assert (r.status, r.body) == (200, ACME), (r, d.logtext())
+        assert time.monotonic() - t0 < 1.0
+        t = d.ctl_json("status", "acme")
+        assert t["failures_in_a_row"] == 0 and "backoff_seconds" not in t
+        assert "acme is active again: its crash backoff is cleared" in \
+            d.logtext()
+    finally:
+        d.close()
+
+
 def test_workers_dying_at_every_start_back_off():
     # Every acme worker is killed the moment it runs as acme (as an OOM
     # killer or a crashing library would): abnormal deaths inside the crash

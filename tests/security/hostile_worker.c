@@ -39,6 +39,13 @@
  *   log-flood     thousands of log lines a second with control bytes and
  *                 forged "tenant globex" prefixes, then answers
  *   deaf          READY, then never reads its channel again (THREATS 58)
+ *   die-back      holds its first connection; when the next message comes,
+ *                 leaves it unread and, once logs/die-back.go exists (the
+ *                 test stops the supervisor first), hands the first back
+ *                 and dies, so the supervisor reads ECONNRESET before it
+ *   stop-back     serves its own Host, then leaves the connection unread;
+ *                 at a drain it reads it once and hands a request for
+ *                 another Host back, as the real worker does in a stop
  *
  * A connection's first request names the victim for hand-back attacks in
  * its path: "GET /good-b" aims at good-b.<suffix>. What the worker did goes
@@ -77,6 +84,7 @@ enum mode {
 	M_GOOD, M_ANSWER_ALL, M_FORGE_BACK, M_SWAP_BACK, M_WRONG_ID,
 	M_DEBIT_OTHER, M_DEBIT_CLOSED, M_FD_ONE, M_FD_PAIR, M_FD_STUFF,
 	M_GARBAGE, M_EARLY_READY, M_UNPERMITTED, M_LOG_FLOOD, M_DEAF,
+	M_DIE_BACK, M_STOP_BACK,
 };
 
 /* The first match wins: fd-stuff-one before fd-stuff. */
@@ -99,6 +107,8 @@ static const struct {
 	{ "unpermitted-", M_UNPERMITTED },
 	{ "log-flood", M_LOG_FLOOD },
 	{ "deaf", M_DEAF },
+	{ "die-back", M_DIE_BACK },
+	{ "stop-back", M_STOP_BACK },
 };
 
 struct hconn {
@@ -117,6 +127,7 @@ static char		 root[PATH_MAX - 64];
 static char		 suffix[256];
 static unsigned int	 nconn_new;
 static unsigned int	 flood_lines;
+static struct hconn	*die_held;
 
 static void
 report(const char *fmt, ...)
@@ -514,6 +525,12 @@ conn_process(struct hconn *c)
 			snprintf(body, sizeof(body), "%s sent %u log lines\n",
 			    slug, flood_lines);
 			break;
+		case M_STOP_BACK:
+			/* The next request waits unread for the drain. */
+			snprintf(body, sizeof(body), "good page of %s\n", slug);
+			c->c_polled = 0;
+			report("stop-back: served conn %u, now idle", c->c_id);
+			break;
 		default:
 			/* THREATS 86: Host is not even looked at. */
 			snprintf(body, sizeof(body), "%s answered Host %s\n",
@@ -825,6 +842,7 @@ conn_new(uint32_t id, int fd, const uint8_t *data, size_t len)
 	switch (mode) {
 	case M_GOOD:
 	case M_ANSWER_ALL:
+	case M_STOP_BACK:
 		report("conn %u", id);
 		conn_process(conn_add(id, fd, data, len, 1));
 		return;
@@ -901,11 +919,70 @@ conn_new(uint32_t id, int fd, const uint8_t *data, size_t len)
 		conn_add(id, fd, data, len, 0);
 		unpermitted(id, req);
 		return;
+	case M_DIE_BACK:
+		if (die_held == NULL) {
+			die_held = conn_add(id, fd, data, len, 0);
+			report("die-back: holding conn %u", id);
+			return;
+		}
+		break;
 	case M_EARLY_READY:
 	case M_DEAF:
 		break;
 	}
 	conn_add(id, fd, data, len, 0);
+}
+
+/*
+ * die-back: a message for us waits unread. When the test says go, hand the
+ * held connection back (for the victim its request named) and close the
+ * channel with that message still in it: the supervisor's next read of
+ * the channel then fails with ECONNRESET, ahead of our hand-back.
+ */
+static void __attribute__((__noreturn__))
+die_back(void)
+{
+	char	 req[PROTO_STR_MAX], go[PATH_MAX];
+	int	 i;
+
+	report("die-back: a message waits unread");
+	snprintf(go, sizeof(go), "%s/logs/die-back.go", root);
+	for (i = 0; i < 1000 && access(go, F_OK) == -1; i++)
+		usleep(10000);
+	victim_request(die_held->c_buf, die_held->c_len, req, sizeof(req));
+	report("die-back: handing back conn %u and dying with a message "
+	    "unread", die_held->c_id);
+	send_handback(die_held->c_id, HANDBACK_STALE, 0, req, strlen(req),
+	    &die_held->c_fd, 1);
+	close(CHAN);
+	_exit(0);
+}
+
+/*
+ * stop-back at a drain: each connection left unread is read once, like the
+ * real worker's idle connections in close mode, and a request for another
+ * Host found there is handed back with it.
+ */
+static void
+stop_back(void)
+{
+	ssize_t	 n;
+	int	 i;
+
+	for (i = 0; i < MAX_CONNS; i++) {
+		if (conns[i] == NULL || conns[i]->c_polled)
+			continue;
+		n = recv(conns[i]->c_fd, conns[i]->c_buf,
+		    sizeof(conns[i]->c_buf), MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		report("stop-back: handing back conn %u with %zd bytes at the "
+		    "drain", conns[i]->c_id, n);
+		send_handback(conns[i]->c_id, HANDBACK_FOREIGN_HOST,
+		    conns[i]->c_served, conns[i]->c_buf, (size_t)n,
+		    &conns[i]->c_fd, 1);
+		conn_del(conns[i]);
+	}
 }
 
 /* Everything the supervisor sends after READY. */
@@ -920,6 +997,8 @@ chan_read(void)
 	int		 fd, i;
 
 	for (;;) {
+		if (die_held != NULL)
+			return;		/* the next message stays unread */
 		n = msg_recv(CHAN, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
@@ -948,6 +1027,8 @@ chan_read(void)
 			send_simple(MSG_STATE_PONG, 0);
 			break;
 		case MSG_CTL_DRAIN:
+			if (mode == M_STOP_BACK)
+				stop_back();
 			for (i = 0; i < MAX_CONNS; i++)
 				if (conns[i] != NULL)
 					conn_close(conns[i]);
@@ -983,6 +1064,8 @@ serve(void)
 				continue;
 			die("poll");
 		}
+		if (pfd[0].revents != 0 && die_held != NULL)
+			die_back();
 		if (pfd[0].revents != 0) {
 			/* Connections may come and go: poll them afresh. */
 			chan_read();

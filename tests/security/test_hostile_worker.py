@@ -9,6 +9,7 @@
 import math
 import os
 import re
+import signal
 import time
 
 import pytest
@@ -680,6 +681,80 @@ def test_watchdog_spares_a_quiet_but_healthy_worker():
         rs, _, _ = read_responses(s, 1, 5)
         assert rs and rs[0].status == 200
         s.close()
+    finally:
+        d.close()
+
+
+# --- what a worker sent before it died, and hand-backs in a stop -----------
+
+def test_handback_of_a_worker_that_died_is_routed():
+    """A worker that dies with messages of ours unread makes the kernel
+    report ECONNRESET on our end, once, ahead of everything it sent. die-back
+    hands its connection back and closes its channel at once with a
+    CONN_NEW still unread: the supervisor must read past the error and act
+    on the hand-back (docs/routing.md, section 6), not drop the client."""
+    d = make("die-back", "good-b")
+    second = None
+    try:
+        first = d.connect()
+        first.sendall(request_bytes(d.host("die-back"), "/good-b"))
+        wait_for(lambda: "holding conn" in hostile_log(d, "die-back"), 5,
+                 "die-back to hold its first connection")
+        # A second connection gives the worker a message it leaves unread.
+        second = d.connect()
+        second.sendall(request_bytes(d.host("die-back"), "/x"))
+        wait_for(lambda: "waits unread" in hostile_log(d, "die-back"), 5,
+                 "die-back to leave a message unread")
+        # The supervisor is stopped while the worker hands back and dies,
+        # so the hand-back is still queued behind the reset when it reads.
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            open(os.path.join(d.tenant_dir("die-back"), "logs",
+                              "die-back.go"), "w").close()
+            m = wait_for(lambda: re.search(
+                r"(\d+) die-back: die-back: handing back",
+                hostile_log(d, "die-back")), 5, "die-back to hand back")
+            wait_for(lambda: not alive(int(m.group(1))), 5,
+                     "die-back's worker to exit")
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        rs, _, _ = read_responses(first, 1, 5)
+        first.close()
+        assert [(r.status, r.body) for r in rs] == \
+            [(200, good_page("good-b"))], (rs, d.logtext())
+        d.wait_log(r"tenant die-back worker \d+ \(\w+\) died with messages "
+                   r"unread")
+        assert "unreadable message" not in d.logtext()
+        supervisor_ok(d)
+    finally:
+        if second is not None:
+            second.close()
+        d.close()
+
+
+def test_request_handed_back_during_a_stop_gets_503():
+    """A keep-alive connection held by a worker carries a request for
+    another tenant when the stop begins; the worker, drained in close mode,
+    reads it and hands it back. No worker takes it now: the client gets
+    503 with Retry-After, not a silent close (docs/routing.md 5.7)."""
+    d = make("stop-back", "good-b")
+    try:
+        s = d.connect()
+        s.sendall(request_bytes(d.host("stop-back")))
+        rs, _, _ = read_responses(s, 1, 5)
+        assert [(r.status, r.body) for r in rs] == \
+            [(200, good_page("stop-back"))], rs
+        wait_for(lambda: "now idle" in hostile_log(d, "stop-back"), 5,
+                 "stop-back to leave the connection unread")
+        s.sendall(request_bytes(d.host("good-b")))
+        d.proc.send_signal(signal.SIGTERM)
+        rs, _, eof = read_responses(s, None, 5)
+        s.close()
+        assert "with %d bytes at the drain" % len(
+            request_bytes(d.host("good-b"))) in hostile_log(d, "stop-back")
+        assert [r.status for r in rs] == [503] and eof, (rs, d.logtext())
+        assert rs[0].headers.get("retry-after") == "5", rs[0].headers
+        d.proc.wait(10)
     finally:
         d.close()
 
