@@ -160,12 +160,17 @@ def test_stale_socket_is_replaced_at_start(daemon):
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == \
         (0, 0, 0o660)
     assert d.get(d.host("nobody-here")).status == 404
-    # And after a SIGKILL, which leaves tenantd's own socket behind.
+    # And after a SIGKILL, which leaves tenantd's own sockets behind, and
+    # its pid in the lock file: nobody listens, nobody holds the lock.
     d.stop(signal.SIGKILL)
-    assert stat.S_ISSOCK(os.lstat(d.sock).st_mode)
+    for path in sockets(d):
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
     d.log.close()
     d.start()
     assert d.get(d.host("nobody-here")).status == 404
+    assert f"tenantd pid {d.proc.pid}" in d.ctl("status").stdout
+    with open(os.path.join(d.run, "tenantd.pid")) as f:
+        assert f.read() == f"{d.proc.pid}\n"
 
 
 @pytest.mark.parametrize("what", ["file", "symlink", "directory"])
@@ -291,6 +296,24 @@ def test_live_socket_at_the_path_is_not_replaced(daemon, which):
         still_listens(path)
     finally:
         s.close()
+
+
+def test_no_lock_through_a_symlink(daemon):
+    """The lock file is opened without following a link: one planted at
+    its path stops the start, and its target is left as it was."""
+    d = daemon
+    os.makedirs(d.run, exist_ok=True)
+    target = os.path.join(d.dir, "precious")
+    with open(target, "w") as f:
+        f.write("not a pid\n")
+    os.symlink(target, os.path.join(d.run, "tenantd.pid"))
+    d.start(wait=False)
+    assert d.proc.wait(10) != 0
+    assert "tenantd.pid" in d.logtext()
+    with open(target) as f:
+        assert f.read() == "not a pid\n"
+    for path in sockets(d):
+        assert not os.path.lexists(path), path
 
 
 def test_a_replaced_socket_is_not_removed_at_stop(daemon):
