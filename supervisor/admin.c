@@ -9,8 +9,6 @@
  * answer, close. Neither socket ever leaves this process.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -52,6 +50,7 @@ static int		 admin_fd = -1, http_fd = -1;
 static ev_io		 admin_ev, http_ev;
 static gid_t		 admin_gid;
 static int		 admin_has_group;
+static struct isock	 admin_sock;
 
 static void	aconn_read_cb(struct ev_loop *, ev_io *, int);
 
@@ -445,10 +444,7 @@ http_listen_open(void)
 void
 admin_init(void)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
 	struct group		*gr;
-	mode_t			 old;
 
 	if (conf->c_admin_group[0] != '\0') {
 		if ((gr = getgrnam(conf->c_admin_group)) == NULL)
@@ -457,27 +453,8 @@ admin_init(void)
 		admin_gid = gr->gr_gid;
 		admin_has_group = 1;
 	}
-	if (lstat(conf->c_admin_socket, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			fatalx("%s exists and is not a socket",
-			    conf->c_admin_socket);
-		unlink(conf->c_admin_socket);
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, conf->c_admin_socket,
-	    strlen(conf->c_admin_socket) + 1);
-	if ((admin_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
-		fatal("admin socket");
-	old = umask(0177);
-	if (bind(admin_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", conf->c_admin_socket);
-	umask(old);
-	if (chown(conf->c_admin_socket, 0, admin_has_group ? admin_gid : 0) ==
-	    -1 || chmod(conf->c_admin_socket, admin_has_group ? 0660 : 0600) ==
-	    -1 || listen(admin_fd, 16) == -1)
-		fatal("%s", conf->c_admin_socket);
+	admin_fd = instance_listen(&admin_sock, conf->c_admin_socket,
+	    admin_has_group ? admin_gid : 0, admin_has_group ? 0660 : 0600, 16);
 	ev_io_init(&admin_ev, admin_accept_cb, admin_fd, EV_READ);
 	ev_io_start(loop, &admin_ev);
 	if (conf->c_http_listen[0] != '\0') {
@@ -497,7 +474,7 @@ admin_stop(void)
 	if (admin_fd != -1) {
 		ev_io_stop(loop, &admin_ev);
 		close(admin_fd);
-		unlink(conf->c_admin_socket);
+		instance_unlink(&admin_sock);
 		admin_fd = -1;
 	}
 	if (http_fd != -1) {

@@ -169,6 +169,18 @@ extern struct config	*conf;
 extern struct ev_loop	*loop;
 int	 tenantd_reload(void);
 
+/* instance.c: one tenantd per run directory, and the sockets it bound */
+struct isock {
+	const char	*is_path;
+	dev_t		 is_dev;
+	ino_t		 is_ino;
+	int		 is_bound;
+};
+void	 instance_lock(void);
+void	 instance_unlock(void);
+int	 instance_listen(struct isock *, const char *, gid_t, mode_t, int);
+void	 instance_unlink(struct isock *);
+
 /* front.c: the proxy socket, request heads, canned answers */
 void	 front_init(int);
 void	 front_stop_accepting(void);

@@ -34,7 +34,7 @@ static ev_signal	 sig_term, sig_int, sig_hup;
 static ev_timer		 stop_timer, stop_poll, status_timer, watchdog_timer;
 static int		 draining;
 static int		 stopping;
-static int		 own_socket;
+static struct isock	 proxy_sock;
 static const char	*config_file;
 static int		 config_explicit;
 static int		 cmdline_verbose;
@@ -53,20 +53,15 @@ usage(void)
 }
 
 /*
- * The proxy socket: created with a restrictive umask so there is no moment
- * when it is open to everyone, then given to root:<socket_group> with the
- * configured mode (THREATS 57). A stale socket file is replaced; anything
- * else at that path is left alone and is an error.
+ * The proxy socket, made as instance_listen() makes every socket of ours
+ * (supervisor/instance.c), given to root:<socket_group> with the
+ * configured mode (THREATS 57).
  */
 static int
 listen_open(void)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
 	struct group		*gr;
 	gid_t			 gid = 0;
-	mode_t			 old;
-	int			 fd;
 
 	if (conf->c_socket_group[0] != '\0') {
 		if ((gr = getgrnam(conf->c_socket_group)) == NULL)
@@ -74,38 +69,8 @@ listen_open(void)
 			    conf->c_socket_group);
 		gid = gr->gr_gid;
 	}
-	if (mkdir(conf->c_run_dir, 0755) == -1 && errno != EEXIST)
-		fatal("mkdir %s", conf->c_run_dir);
-	if (lstat(conf->c_socket, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			fatalx("%s exists and is not a socket",
-			    conf->c_socket);
-		if (unlink(conf->c_socket) == -1)
-			fatal("unlink %s", conf->c_socket);
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	/* config_finish() bounded the length to fit sun_path. */
-	memcpy(sun.sun_path, conf->c_socket, strlen(conf->c_socket) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
-		fatal("socket");
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", conf->c_socket);
-	umask(old);
-	if (chown(conf->c_socket, 0, gid) == -1 ||
-	    chmod(conf->c_socket, conf->c_socket_mode) == -1) {
-		int	 saved = errno;
-
-		unlink(conf->c_socket);
-		errno = saved;
-		fatal("%s", conf->c_socket);
-	}
-	if (listen(fd, 1024) == -1)
-		fatal("listen");
-	own_socket = 1;
-	return fd;
+	return instance_listen(&proxy_sock, conf->c_socket, gid,
+	    conf->c_socket_mode, 1024);
 }
 
 /*
@@ -273,8 +238,7 @@ sig_stop_cb(struct ev_loop *l, ev_signal *s, int revents)
 	    "received", s->signum);
 	sd_notify(0, "STOPPING=1");
 	front_stop_accepting();
-	if (own_socket)
-		unlink(conf->c_socket);
+	instance_unlink(&proxy_sock);
 	ev_timer_init(&stop_poll, stop_poll_cb, 0., 0.02);
 	ev_timer_start(l, &stop_poll);
 	ev_timer_init(&stop_timer, stop_timer_cb,
@@ -377,6 +341,17 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sig_term);
 	ev_signal_start(loop, &sig_int);
 	ev_signal_start(loop, &sig_hup);
+	/*
+	 * The lock first, before anything a running tenantd owns is
+	 * touched: priv_init() settles the ledger holds of workers it takes
+	 * for dead, and the sockets come next. tenantd -n binds and settles
+	 * nothing, and may run beside a daemon (ExecReload= does).
+	 */
+	if (!check) {
+		if (mkdir(conf->c_run_dir, 0755) == -1 && errno != EEXIST)
+			fatal("mkdir %s", conf->c_run_dir);
+		instance_lock();
+	}
 	priv_init(check);
 	if (check) {
 		/* What a real start would refuse, short of binding sockets. */
@@ -418,8 +393,6 @@ main(int argc, char *argv[])
 	 * The admin socket first: once the proxy socket accepts, everything
 	 * an operator or a test may ask for is there.
 	 */
-	if (mkdir(conf->c_run_dir, 0755) == -1 && errno != EEXIST)
-		fatal("mkdir %s", conf->c_run_dir);
 	admin_init();
 	if ((lfd = listen_inherited()) == -1)
 		lfd = listen_open();
@@ -444,6 +417,8 @@ main(int argc, char *argv[])
 	notify_status("READY=1\n");
 	ev_run(loop, 0);
 	admin_stop();
+	instance_unlink(&proxy_sock);
+	instance_unlock();
 	log_info("stopped");
 	return 0;
 }

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from conftest import Daemon, children, proc_status, read_responses, \
-    request_bytes
+from conftest import TENANTD, Daemon, children, proc_status, \
+    read_responses, request_bytes
 
 SETPRIV = "/usr/bin/setpriv"
 NOBODY = 65534
@@ -160,12 +160,17 @@ def test_stale_socket_is_replaced_at_start(daemon):
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == \
         (0, 0, 0o660)
     assert d.get(d.host("nobody-here")).status == 404
-    # And after a SIGKILL, which leaves tenantd's own socket behind.
+    # And after a SIGKILL, which leaves tenantd's own sockets behind, and
+    # its pid in the lock file: nobody listens, nobody holds the lock.
     d.stop(signal.SIGKILL)
-    assert stat.S_ISSOCK(os.lstat(d.sock).st_mode)
+    for path in sockets(d):
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
     d.log.close()
     d.start()
     assert d.get(d.host("nobody-here")).status == 404
+    assert f"tenantd pid {d.proc.pid}" in d.ctl("status").stdout
+    with open(os.path.join(d.run, "tenantd.pid")) as f:
+        assert f.read() == f"{d.proc.pid}\n"
 
 
 @pytest.mark.parametrize("what", ["file", "symlink", "directory"])
@@ -194,6 +199,151 @@ def test_something_else_at_the_socket_path_stops_the_start(daemon, what):
     if what == "file":
         with open(d.sock) as f:
             assert f.read() == "not a socket\n"
+
+
+# --- One tenantd per configuration (docs/operations.md) ---------------------
+
+def sockets(d):
+    return [d.sock, os.path.join(d.run, "admin.sock")]
+
+
+def inodes(paths):
+    return [(os.lstat(p).st_dev, os.lstat(p).st_ino) for p in paths]
+
+
+def listener(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)
+    s.listen(8)
+    return s
+
+
+def still_listens(path):
+    c = socket.socket(socket.AF_UNIX)
+    try:
+        c.connect(path)
+    finally:
+        c.close()
+
+
+def second_start(d, *args):
+    """tenantd started again on d's configuration, as an operator would by
+    hand; its exit status (after at most 10 s) and what it said."""
+    p = subprocess.Popen([TENANTD, "-d", "-c", d.conf, *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        return None, out.decode(errors="replace")
+    return p.returncode, out.decode(errors="replace")
+
+
+def test_second_daemon_on_the_same_config_is_refused():
+    """A second tenantd on a running one's configuration exits at once,
+    naming the lock file and the pid holding it, and touches nothing: the
+    first keeps both sockets and serves on both, after the attempt as
+    during it. tenantd -n still checks the configuration meanwhile."""
+    d = Daemon()
+    try:
+        d.create("acme", "acme's own page\n")
+        d.start()
+        assert d.get(d.host("acme")).status == 200
+        lock = os.path.join(d.run, "tenantd.pid")
+        with open(lock) as f:
+            assert f.read() == f"{d.proc.pid}\n"
+        before = inodes(sockets(d))
+        for i in range(3):
+            rc, out = second_start(d)
+            assert rc not in (0, None), out
+            assert f"{lock}" in out and f"pid {d.proc.pid}" in out, out
+            # The lock comes before anything else a start does (the
+            # ledger sweep, the sockets): the refusal is all it says.
+            assert len(out.splitlines()) == 1, out
+            assert inodes(sockets(d)) == before
+            assert d.get(d.host("acme")).status == 200
+            assert f"tenantd pid {d.proc.pid}" in d.ctl("status").stdout
+        rc, out = second_start(d, "-n")
+        assert rc == 0 and "configuration OK" in out, out
+        assert inodes(sockets(d)) == before
+        assert d.get(d.host("acme")).status == 200
+        d.stop()
+        assert d.proc.returncode == 0
+        # Stopped cleanly: no pid left behind for a script to signal.
+        with open(lock) as f:
+            assert f.read() == ""
+    finally:
+        d.close()
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["proxy", "admin"])
+def test_live_socket_at_the_path_is_not_replaced(daemon, which):
+    """Something listening at one of the socket paths (a tenantd on another
+    run directory, any program): tenantd refuses to start, naming the pid
+    that listens, and leaves the socket in place and listening."""
+    d = daemon
+    os.makedirs(d.run, exist_ok=True)
+    path = sockets(d)[which]
+    s = listener(path)
+    try:
+        before = inodes([path])
+        d.start(wait=False)
+        assert d.proc.wait(10) != 0
+        assert f"{path}" in d.logtext()
+        assert f"pid {os.getpid()}" in d.logtext(), d.logtext()
+        assert inodes([path]) == before
+        still_listens(path)
+    finally:
+        s.close()
+
+
+def test_no_lock_through_a_symlink(daemon):
+    """The lock file is opened without following a link: one planted at
+    its path stops the start, and its target is left as it was."""
+    d = daemon
+    os.makedirs(d.run, exist_ok=True)
+    target = os.path.join(d.dir, "precious")
+    with open(target, "w") as f:
+        f.write("not a pid\n")
+    os.symlink(target, os.path.join(d.run, "tenantd.pid"))
+    d.start(wait=False)
+    assert d.proc.wait(10) != 0
+    assert "tenantd.pid" in d.logtext()
+    with open(target) as f:
+        assert f.read() == "not a pid\n"
+    for path in sockets(d):
+        assert not os.path.lexists(path), path
+
+
+def test_a_replaced_socket_is_not_removed_at_stop(daemon):
+    """Whoever replaced a socket path of a running tenantd owns the new
+    socket: tenantd, stopping, removes only the sockets it bound."""
+    d = daemon
+    d.start()
+    held = []
+    try:
+        for path in sockets(d):
+            os.unlink(path)
+            held.append(listener(path))
+        before = inodes(sockets(d))
+        d.stop()
+        assert d.proc.returncode == 0
+        assert inodes(sockets(d)) == before
+        for path in sockets(d):
+            still_listens(path)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_own_sockets_are_removed_at_stop(daemon):
+    d = daemon
+    d.start()
+    d.stop()
+    assert d.proc.returncode == 0
+    for path in sockets(d):
+        assert not os.path.lexists(path), path
 
 
 # --- THREATS 47: random-subdomain flood --------------------------------------

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from conftest import WORKER, Daemon, children, proc_status, request_bytes
+from conftest import (WORKER, Daemon, children, proc_status, request_bytes,
+                      wait_for)
 from probelib import (alive, policy_limits, proc_fds, proc_limits,
-                      proc_stat)
+                      proc_stat, resolve)
 
 
 def worker_state_ok(d, slug, pid):
@@ -229,3 +230,106 @@ def test_worker_segv_no_core_and_logged(td):
     assert core_files(td.dir) == []
     r = td.get(td.host("acme"))
     assert r.status == 200 and b"acme" in r.body
+
+
+def idle_in(pid, name, native):
+    """True once pid sleeps in the syscall called name (/proc/PID/syscall
+    gives the number of the call it is blocked in)."""
+    with open(f"/proc/{pid}/syscall") as f:
+        words = f.read().split()
+    return (proc_stat(pid)[3] == "S" and words[0].isdigit() and
+            native.get(int(words[0])) == name)
+
+
+def served_by_same_worker(d, slug, pid, start):
+    """The worker is still the one it was, the tenant is served, and the
+    supervisor lost no worker meanwhile."""
+    assert alive(pid, start), f"worker {pid} died"
+    r = d.get(d.host(slug))
+    assert r.status == 200 and slug.encode() in r.body
+    assert d.workers(slug) == [pid]
+    assert "lost worker" not in d.logtext()
+
+
+def test_worker_survives_stop_and_continue(td):
+    """A worker stopped while it sleeps in poll() (a debugger, SIGSTOP, a
+    job-control stop) resumes through restart_syscall, which the kernel
+    makes in its place: the worker's allowlist must hold it, or every
+    continue is a seccomp kill (docs/security.md). Several rounds, each
+    from the idle poll, and the worker serves after each."""
+    assert td.get(td.host("acme")).status == 200
+    (pid,) = td.wait_workers("acme")
+    start = proc_stat(pid)[22]
+    _, native = resolve()
+    for i in range(6):
+        wait_for(lambda: idle_in(pid, "poll", native),
+                 what=f"round {i}: worker idle in poll")
+        os.kill(pid, signal.SIGSTOP)
+        wait_for(lambda: proc_stat(pid)[3] == "T",
+                 what=f"round {i}: worker stopped")
+        os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: proc_stat(pid)[3] != "T",
+                 what=f"round {i}: worker continued")
+        # The restarted poll runs at once on continue; give a kill the
+        # time to land before looking.
+        time.sleep(0.1)
+        served_by_same_worker(td, "acme", pid, start)
+
+
+def cgroup2_mount():
+    """Where the unified (v2) hierarchy is mounted read-write: at
+    /sys/fs/cgroup on a unified boot, under it (unified/) on a hybrid one."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            pre = pre.split()
+            if post.split()[0] == "cgroup2" and "rw" in pre[5].split(","):
+                return pre[4]
+    return None
+
+
+def cg_wait(cg, frozen):
+    def done():
+        with open(os.path.join(cg, "cgroup.events")) as f:
+            return f"frozen {frozen}\n" in f.read()
+    wait_for(done, what=f"{cg}: frozen {frozen}")
+
+
+def test_worker_survives_cgroup_freeze_and_thaw(td):
+    """The cgroup v2 freezer (systemctl freeze and thaw) takes a task out
+    of its syscall as a stop does: thawed, it restarts through
+    restart_syscall. A worker moved into a fresh child cgroup is frozen
+    and thawed several times and serves after each."""
+    mnt = cgroup2_mount()
+    # This machine and CI mount the unified hierarchy read-write.
+    assert mnt, "no cgroup2 hierarchy mounted read-write"
+    assert td.get(td.host("acme")).status == 200
+    (pid,) = td.wait_workers("acme")
+    start = proc_stat(pid)[22]
+    _, native = resolve()
+    with open(f"/proc/{pid}/cgroup") as f:
+        home = [line.rstrip("\n").split(":", 2)[2] for line in f
+                if line.startswith("0::")][0]
+    cg = os.path.join(mnt, f"tenantd-test-freeze-{os.getpid()}")
+    os.mkdir(cg)
+    try:
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+        for i in range(4):
+            wait_for(lambda: idle_in(pid, "poll", native),
+                     what=f"round {i}: worker idle in poll")
+            with open(os.path.join(cg, "cgroup.freeze"), "w") as f:
+                f.write("1")
+            cg_wait(cg, 1)
+            with open(os.path.join(cg, "cgroup.freeze"), "w") as f:
+                f.write("0")
+            cg_wait(cg, 0)
+            time.sleep(0.1)
+            served_by_same_worker(td, "acme", pid, start)
+    finally:
+        with open(os.path.join(cg, "cgroup.freeze"), "w") as f:
+            f.write("0")
+        if alive(pid, start):
+            with open(os.path.join(mnt + home, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+        os.rmdir(cg)

@@ -127,6 +127,12 @@ test_shipped_seccomp(void **state)
 	assert_non_null(find_rule(&pol, "openat2"));
 	/* A handler's stdin ends by a half close (worker/cgi.c). */
 	assert_non_null(find_rule(&pol, "shutdown"));
+	/*
+	 * A worker stopped in poll() and continued (SIGSTOP, the cgroup
+	 * freezer) resumes through restart_syscall, not through poll.
+	 */
+	assert_non_null(r = find_rule(&pol, "restart_syscall"));
+	assert_int_equal(r->pr_errno, 0);
 	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
 		r = find_rule(&pol, never[i]);
 		if (r != NULL && r->pr_errno == 0) {

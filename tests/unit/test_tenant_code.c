@@ -118,6 +118,8 @@ test_shipped_denylist(void **state)
 	/* Exec, fork and threads are what tenant code is made of. */
 	assert_int_equal(denied_with(&pol, "execve"), -1);
 	assert_int_equal(denied_with(&pol, "clone"), -1);
+	/* A handler stopped and continued resumes its wait through it. */
+	assert_int_equal(denied_with(&pol, "restart_syscall"), -1);
 
 	/* A deny list is no allowlist, and the other way round. */
 	assert_int_equal(policy_parse(text, len, &pol, err, sizeof(err)), -1);
