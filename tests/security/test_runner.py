@@ -684,6 +684,87 @@ def test_stderr_goes_to_handler_log(env):
     assert (st.st_uid, st.st_mode & 0o777) == (env.t.uid, 0o600)
 
 
+FORGED = "tenantd[1]: tenant globex: FORGED \033[31mred"
+
+# What fd 2 is, and a forged line written to it.
+STDERR_IS = """
+import os, stat, sys
+null, st = os.stat("/dev/null"), os.fstat(2)
+sys.stderr.write(%r + "\\n")
+sys.stderr.flush()
+r = dict(null=stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev)
+""" % FORGED
+
+
+@pytest.fixture
+def handler_log(env):
+    """Make the tenant's handler.log something else, as the tenant could;
+    a regular file again afterwards."""
+    path = os.path.join(env.t.dir, "logs", "handler.log")
+
+    def clear():
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.rmdir(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+
+    def plant(what):
+        clear()
+        if what == "directory":
+            os.mkdir(path)
+        elif what == "fifo":
+            os.mkfifo(path)
+        elif what == "symlink":
+            os.symlink("/tenant/data/elsewhere", path)
+        else:
+            open(path, "w").close()
+            os.chmod(path, 0)
+        os.chown(path, env.t.uid, env.t.gid, follow_symlinks=False)
+
+    yield plant
+    clear()
+
+
+UNUSABLE_LOGS = ["directory", "fifo", "mode000", "symlink"]
+
+
+@pytest.mark.parametrize("what", UNUSABLE_LOGS)
+def test_unusable_handler_log_gives_dev_null(env, handler_log, what):
+    """A handler.log that is not a regular file the tenant can write: the
+    program's stderr is /dev/null, never tenantd-run's own (which is
+    tenantd's), and tenantd-run says why, once."""
+    handler_log(what)
+    out, rc, err = env.t.run(PY + STDERR_IS + "print(repr(r))\n")
+    assert rc == 0, err
+    assert out == b"{'null': True}\n", (out, err)
+    assert "FORGED" not in err and "\033" not in err, err
+    assert err.count("/tenant/logs/handler.log") == 1, err
+    assert "stderr goes to /dev/null" in err, err
+
+
+def test_unusable_handler_log_app_gets_dev_null(env, handler_log,
+                                                app_listener):
+    """The same for a persistent app."""
+    handler_log("directory")
+    env.t.write_app("app", PY + STDERR_IS + """
+import socket
+conn, _ = socket.socket(fileno=3).accept()
+conn.sendall(repr(r).encode())
+conn.close()
+""")
+    p, chan = launch(env.t.spec("app", ["PATH=/usr/bin:/bin"],
+                                flags=PERSISTENT), app_listener.sock)
+    try:
+        assert ask(app_listener.path, b"") == b"{'null': True}"
+        _, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+    finally:
+        stop(p, chan)
+    err = err.decode(errors="replace")
+    assert "FORGED" not in err and "\033" not in err, err
+    assert err.count("/tenant/logs/handler.log") == 1, err
+
+
 def test_missing_handler_is_127(env):
     out, rc, err = spawn(env.t.spec("no-such-handler"))
     assert rc == EXIT_EXEC
