@@ -437,8 +437,9 @@ jail_drop(const struct run_spec *rs, const struct run_setup *ru)
  * anything in the tenant's logs (O_NOFOLLOW; O_NONBLOCK so a FIFO planted
  * there cannot hang us), and only if it is a regular file. Anything else
  * (a directory, a FIFO, a link, a file the tenant made unwritable) gets
- * /dev/null: fd 2 is still tenantd's here, and tenant code must never
- * write there (docs/security.md). The reason goes there first, once.
+ * /dev/null: fd 2 is still tenantd's pipe here (run.c), and tenant code
+ * must never write there (docs/security.md). The reason goes there
+ * first, once.
  */
 static void
 jail_stderr(void)
@@ -658,6 +659,8 @@ jail_run(struct run_spec *rs, const struct run_setup *ru)
 		 */
 		snprintf(listen_pid, sizeof(listen_pid), "LISTEN_PID=%ld",
 		    (long)getpid());
+		/* A failed exec is the tenant's to read, in its own format. */
+		log_setsink(NULL);
 		execve(path, (char *[]){ (char *)rs->rs_handler, NULL },
 		    envp);
 		log_warn("exec %s", path);

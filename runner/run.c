@@ -9,7 +9,9 @@
  *		builds a sandbox
  *	fd 5, 6	with RUN_SPEC_SANDBOX, the tenant's mount and network
  *		namespaces that an earlier run built (6: without network)
- *	0-2	/dev/null (stderr: where our own failures are reported)
+ *	0, 1	/dev/null
+ *	2	a pipe tenantd reads (supervisor/privrun.c, runlog_line()):
+ *		our failures, one line each, "<priority>text" (run_log_sink)
  *
  * no arguments and no environment. We read and check the spec and every
  * file the sandbox needs while we still see the host, make a new PID
@@ -365,6 +367,17 @@ run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 		DIEX("%s", err);
 }
 
+/*
+ * Our lines to tenantd, as log_emit() hands them over, escaped: the
+ * priority first, no timestamp or tag (tenantd adds its own, and names
+ * the tenant). The handler's own stderr is never this pipe (jail.c).
+ */
+static void
+run_log_sink(int prio, const char *line)
+{
+	dprintf(STDERR_FILENO, "<%d>%s\n", prio, line);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -375,6 +388,7 @@ main(int argc, char *argv[])
 
 	log_init(0, 0);
 	log_procinit("tenantd-run");
+	log_setsink(run_log_sink);
 	if (argc != 1)
 		DIEX("usage: tenantd-run (started by tenantd, spec on fd %d)",
 		    PROTO_CHAN_FD);
