@@ -253,6 +253,33 @@ run_go_read(struct run_spec *rs)
 }
 
 /*
+ * The socket families tenant code may create (THREATS 30): AF_UNIX, and
+ * AF_INET and AF_INET6 with the network on; any other fails with EPERM.
+ * The same rule for every call that takes a family: socketpair() runs
+ * the family's own create routine as socket() does (TIPC implements it).
+ */
+static int
+run_filter_families(void *ctx, int network)
+{
+	static const int	 calls[] = {
+		SCMP_SYS(socket), SCMP_SYS(socketpair),
+	};
+	size_t			 i;
+	int			 fam, rc = 0;
+
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		for (fam = 0; fam < RUN_AF_LIMIT && rc == 0; fam++) {
+			if (fam == AF_UNIX || (network &&
+			    (fam == AF_INET || fam == AF_INET6)))
+				continue;
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+			    calls[i], 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
+			    0xffffffffU, (scmp_datum_t)fam));
+		}
+	return rc;
+}
+
+/*
  * The deny list from the policy file, plus the two argument rules it
  * cannot express. Arguments are compared masked to 32 bits where the
  * kernel reads an int, so high garbage bits cannot slip past (THREATS 24).
@@ -264,7 +291,7 @@ run_filter(const struct run_spec *rs, const char *path)
 	char		 err[512];
 	void		*ctx;
 	size_t		 i;
-	int		 rc = 0, fam;
+	int		 rc = 0;
 
 	if ((pol = malloc(sizeof(*pol))) == NULL)
 		DIE("malloc");
@@ -277,14 +304,8 @@ run_filter(const struct run_spec *rs, const char *path)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
 		    SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
 		    clone_denied[i], clone_denied[i]));
-	for (fam = 0; fam < RUN_AF_LIMIT && rc == 0; fam++) {
-		if (fam == AF_UNIX || (rs->rs_network &&
-		    (fam == AF_INET || fam == AF_INET6)))
-			continue;
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-		    SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
-		    0xffffffffU, (scmp_datum_t)fam));
-	}
+	if (rc == 0)
+		rc = run_filter_families(ctx, rs->rs_network);
 	if (rc != 0)
 		DIEX("seccomp_rule_add: %s", strerror(-rc));
 	return ctx;

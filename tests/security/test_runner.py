@@ -4,6 +4,7 @@
 # MSG_RUN_GO with the handler's stdio, no environment), then asked to do
 # what tenant code must not (THREATS.md A-E). Needs root, like CI.
 import ctypes
+import errno
 import fcntl
 import os
 import re
@@ -562,6 +563,43 @@ print(repr(dict(
         assert r == {"inet": "EPERM", "inet6": "EPERM", "udp": "EPERM",
                      "inet_high": "EPERM", "tcp": "EPERM"}
         assert abstract == "ECONNREFUSED"
+
+
+SOCKETPAIRS = """
+import socket
+def pair(fam, typ=socket.SOCK_STREAM):
+    try:
+        for s in socket.socketpair(fam, typ):
+            s.close()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+"""
+
+
+@pytest.mark.parametrize("network", [0, 1])
+def test_socketpair_families(env, network):
+    """THREATS 30: socketpair() answers to the family rule of socket():
+    it runs the family's own create routine (TIPC implements it), so
+    only AF_UNIX passes the filter (and AF_INET, AF_INET6 with the
+    network, which the kernel then refuses itself). Compared as 32-bit
+    ints, like socket's."""
+    r = env.t.py(LIBC + SOCKETPAIRS + """
+sv = (ctypes.c_int * 2)()
+print(repr(dict(
+    unix=pair(socket.AF_UNIX), unix_dgram=pair(socket.AF_UNIX,
+                                               socket.SOCK_DGRAM),
+    tipc=pair(30, socket.SOCK_DGRAM), inet=pair(socket.AF_INET),
+    inet6=pair(socket.AF_INET6), netlink=pair(socket.AF_NETLINK),
+    vsock=pair(40),
+    tipc_high=sysc(53, (1 << 32) | 30, socket.SOCK_DGRAM, 0,
+                   ctypes.addressof(sv)),
+)))
+""", network=network)
+    assert r.pop("unix") == r.pop("unix_dgram") == "ok"
+    inet = errno.errorcode[errno.EOPNOTSUPP] if network else "EPERM"
+    assert r == dict(tipc="EPERM", tipc_high="EPERM", netlink="EPERM",
+                     vsock="EPERM", inet=inet, inet6=inet)
 
 
 def test_signals_and_ptrace_stay_inside(env):
