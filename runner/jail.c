@@ -464,6 +464,8 @@ jail_stderr(void)
 	if (dup2(fd, STDERR_FILENO) == -1)
 		DIE("dup2 stderr");
 	close(fd);
+	/* Our lines from here on (a failed exec) are the tenant's to read. */
+	log_setsink(NULL);
 }
 
 static void
@@ -659,8 +661,6 @@ jail_run(struct run_spec *rs, const struct run_setup *ru)
 		 */
 		snprintf(listen_pid, sizeof(listen_pid), "LISTEN_PID=%ld",
 		    (long)getpid());
-		/* A failed exec is the tenant's to read, in its own format. */
-		log_setsink(NULL);
 		execve(path, (char *[]){ (char *)rs->rs_handler, NULL },
 		    envp);
 		log_warn("exec %s", path);
