@@ -59,27 +59,17 @@ log_setsink(void (*sink)(int, const char *))
 }
 
 /*
- * Write one finished line. Control characters are escaped here, once, so no
+ * Write one finished line. It is escaped here, once, with log_vis(), so no
  * caller can forge a log line by embedding CR/LF in data it logs.
  */
 void
 log_emit(int prio, const char *msg)
 {
 	char		 line[1024], ts[32];
-	size_t		 i, o;
 	struct timespec	 now;
 	struct tm	 tm;
-	unsigned char	 c;
 
-	for (i = o = 0; msg[i] != '\0' && o < sizeof(line) - 5; i++) {
-		c = (unsigned char)msg[i];
-		if (c < 0x20 || c == 0x7f || c >= 0x80) {
-			snprintf(line + o, 5, "\\x%02x", c);
-			o += 4;
-		} else
-			line[o++] = (char)c;
-	}
-	line[o] = '\0';
+	(void)log_vis(line, sizeof(line), msg, strlen(msg));
 
 	if (log_sink != NULL) {
 		log_sink(prio, line);

@@ -9,6 +9,7 @@
 #define TENANTD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define LOG_FMT(a, b)	__attribute__((__format__(printf, a, b)))
 
@@ -22,6 +23,7 @@ void	log_warnx(const char *, ...) LOG_FMT(1, 2);
 void	log_info(const char *, ...) LOG_FMT(1, 2);
 void	log_debug(const char *, ...) LOG_FMT(1, 2);
 void	log_emit(int, const char *);
+size_t	log_vis(char *, size_t, const void *, size_t);
 void	fatal(const char *, ...) LOG_FMT(1, 2) __attribute__((__noreturn__));
 void	fatalx(const char *, ...) LOG_FMT(1, 2) __attribute__((__noreturn__));
 

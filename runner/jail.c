@@ -13,8 +13,9 @@
  *   2. namespaces of this run alone: IPC, UTS, cgroup
  *   3. capabilities and ids dropped for good, and the drop proved
  *   4. rlimits (tenant-code.limits)
- *   5. stdio: the stream socket on 0 and 1, logs/handler.log on 2; a
- *      persistent app: /dev/null on 0 and 1, the listening socket on 3
+ *   5. stdio: the stream socket on 0 and 1, logs/handler.log on 2 if it
+ *      is a regular file, else /dev/null; a persistent app: /dev/null on
+ *      0 and 1, the listening socket on 3
  *   6. no_new_privs, then the seccomp deny list, last
  *   7. fork: the child execs /tenant/app/<handler> (an app with the
  *      LISTEN_* variables of sd_listen_fds(3)), we stay its init
@@ -428,25 +429,51 @@ jail_drop(const struct run_spec *rs, const struct run_setup *ru)
 		DIE("PR_SET_DUMPABLE");
 }
 
+#define RUN_HANDLER_LOG	"/tenant/logs/handler.log"
+
 /*
- * Errors go to the tenant's own handler.log from here on, opened as the
- * tenant so root never creates or follows anything in the tenant's logs
- * (O_NOFOLLOW; O_NONBLOCK so a FIFO planted there cannot hang us). If it
- * cannot be opened, fd 2 stays what the supervisor gave.
+ * The program's stderr, and ours from here on: the tenant's own
+ * handler.log, opened as the tenant so root never creates or follows
+ * anything in the tenant's logs (O_NOFOLLOW; O_NONBLOCK so a FIFO planted
+ * there cannot hang us), and only if it is a regular file. Anything else
+ * (a directory, a FIFO, a link, a file the tenant made unwritable) gets
+ * /dev/null: fd 2 is still tenantd's pipe here (run.c), and tenant code
+ * must never write there (docs/security.md). The reason goes there
+ * first, once.
  */
 static void
-jail_stdio(int persistent)
+jail_stderr(void)
 {
 	struct stat	 st;
 	int		 fd;
 
-	fd = open("/tenant/logs/handler.log", O_WRONLY | O_APPEND | O_CREAT |
-	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (fd != -1 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    dup2(fd, STDERR_FILENO) == -1)
-		DIE("dup2 handler.log");
-	if (fd != -1)
+	fd = open(RUN_HANDLER_LOG, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd == -1)
+		log_warn("%s: the program's stderr goes to /dev/null",
+		    RUN_HANDLER_LOG);
+	else if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s: not a regular file; the program's stderr goes "
+		    "to /dev/null", RUN_HANDLER_LOG);
 		close(fd);
+		fd = -1;
+	}
+	/* 0-2 are taken (run.c), so neither open lands on 2 itself. */
+	if (fd == -1 && (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		DIE("/dev/null (\"dev null\" in %s)", RUN_MOUNTS_FILE);
+	if (dup2(fd, STDERR_FILENO) == -1)
+		DIE("dup2 stderr");
+	close(fd);
+	/* Our lines from here on (a failed exec) are the tenant's to read. */
+	log_setsink(NULL);
+}
+
+static void
+jail_stdio(int persistent)
+{
+	int	 fd;
+
+	jail_stderr();
 	if (!persistent) {
 		if (dup2(PROTO_RUN_STDIO_FD, STDIN_FILENO) == -1 ||
 		    dup2(PROTO_RUN_STDIO_FD, STDOUT_FILENO) == -1)

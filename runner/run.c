@@ -9,7 +9,9 @@
  *		builds a sandbox
  *	fd 5, 6	with RUN_SPEC_SANDBOX, the tenant's mount and network
  *		namespaces that an earlier run built (6: without network)
- *	0-2	/dev/null (stderr: where our own failures are reported)
+ *	0, 1	/dev/null
+ *	2	a pipe tenantd reads (supervisor/privrun.c, runlog_line()):
+ *		our failures, one line each, "<priority>text" (run_log_sink)
  *
  * no arguments and no environment. We read and check the spec and every
  * file the sandbox needs while we still see the host, make a new PID
@@ -251,6 +253,33 @@ run_go_read(struct run_spec *rs)
 }
 
 /*
+ * The socket families tenant code may create (THREATS 30): AF_UNIX, and
+ * AF_INET and AF_INET6 with the network on; any other fails with EPERM.
+ * The same rule for every call that takes a family: socketpair() runs
+ * the family's own create routine as socket() does (TIPC implements it).
+ */
+static int
+run_filter_families(void *ctx, int network)
+{
+	static const int	 calls[] = {
+		SCMP_SYS(socket), SCMP_SYS(socketpair),
+	};
+	size_t			 i;
+	int			 fam, rc = 0;
+
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		for (fam = 0; fam < RUN_AF_LIMIT && rc == 0; fam++) {
+			if (fam == AF_UNIX || (network &&
+			    (fam == AF_INET || fam == AF_INET6)))
+				continue;
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+			    calls[i], 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
+			    0xffffffffU, (scmp_datum_t)fam));
+		}
+	return rc;
+}
+
+/*
  * The deny list from the policy file, plus the two argument rules it
  * cannot express. Arguments are compared masked to 32 bits where the
  * kernel reads an int, so high garbage bits cannot slip past (THREATS 24).
@@ -262,7 +291,7 @@ run_filter(const struct run_spec *rs, const char *path)
 	char		 err[512];
 	void		*ctx;
 	size_t		 i;
-	int		 rc = 0, fam;
+	int		 rc = 0;
 
 	if ((pol = malloc(sizeof(*pol))) == NULL)
 		DIE("malloc");
@@ -275,14 +304,8 @@ run_filter(const struct run_spec *rs, const char *path)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
 		    SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
 		    clone_denied[i], clone_denied[i]));
-	for (fam = 0; fam < RUN_AF_LIMIT && rc == 0; fam++) {
-		if (fam == AF_UNIX || (rs->rs_network &&
-		    (fam == AF_INET || fam == AF_INET6)))
-			continue;
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-		    SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
-		    0xffffffffU, (scmp_datum_t)fam));
-	}
+	if (rc == 0)
+		rc = run_filter_families(ctx, rs->rs_network);
 	if (rc != 0)
 		DIEX("seccomp_rule_add: %s", strerror(-rc));
 	return ctx;
@@ -365,6 +388,17 @@ run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 		DIEX("%s", err);
 }
 
+/*
+ * Our lines to tenantd, as log_emit() hands them over, escaped: the
+ * priority first, no timestamp or tag (tenantd adds its own, and names
+ * the tenant). The handler's own stderr is never this pipe (jail.c).
+ */
+static void
+run_log_sink(int prio, const char *line)
+{
+	dprintf(STDERR_FILENO, "<%d>%s\n", prio, line);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -375,6 +409,7 @@ main(int argc, char *argv[])
 
 	log_init(0, 0);
 	log_procinit("tenantd-run");
+	log_setsink(run_log_sink);
 	if (argc != 1)
 		DIEX("usage: tenantd-run (started by tenantd, spec on fd %d)",
 		    PROTO_CHAN_FD);

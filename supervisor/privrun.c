@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -58,8 +59,40 @@ struct spec_watch {
 	unsigned int	 sw_reports;
 };
 
+/*
+ * tenantd-run's stderr (docs/security.md): a pipe, never ours. Its lines
+ * are read here, each cut at RUNLOG_LINE_MAX bytes, at most RUNLOG_PER_SEC
+ * a second per tenant, escaped with log_vis() and tagged "tenant <slug>:
+ * run: ", so nothing a run writes reaches our log raw, whatever it is and
+ * even if tenantd-run has a bug that lets tenant code write there.
+ */
+#define RUNLOG_LINE_MAX		PROTO_LOG_MAX
+#define RUNLOG_PER_SEC		10
+#define RUNLOG_READ_MAX		16384	/* bytes per wakeup, for fairness */
+
+/* A tenant's line budget, shared by all its runs. */
+struct runlog_rate {
+	TAILQ_ENTRY(runlog_rate) rr_entry;
+	int64_t		 rr_tenant;
+	ev_tstamp	 rr_sec;
+	unsigned int	 rr_lines;
+	unsigned int	 rr_refs;	/* runlogs using it */
+};
+static TAILQ_HEAD(, runlog_rate) runlog_rates =
+    TAILQ_HEAD_INITIALIZER(runlog_rates);
+
+struct runlog {
+	ev_io		 rl_io;
+	struct runlog_rate *rl_rate;
+	char		 rl_slug[SLUG_MAX_LEN + 1];
+	size_t		 rl_len;
+	int		 rl_cut;	/* the line went past RUNLOG_LINE_MAX */
+	char		 rl_buf[RUNLOG_LINE_MAX];
+};
+
 static void	spec_watch_start(struct spec_watch *, int64_t, int);
 static void	spec_watch_end(struct spec_watch *);
+static void	runlog_end(struct runlog *);
 static void	spare_wanted(int64_t, int);
 
 struct run {
@@ -82,6 +115,7 @@ struct run {
 	pid_t		 r_pid;
 	int		 r_pidfd;
 	struct spec_watch r_spec;
+	struct runlog	 r_log;
 	char		 r_what[SLUG_MAX_LEN + RUN_NAME_MAX + 8];
 	ev_child	 r_child;
 	ev_timer	 r_timer;
@@ -140,6 +174,7 @@ run_child_cb(struct ev_loop *l, ev_child *c, int revents)
 	if (r->r_pidfd != -1)
 		close(r->r_pidfd);
 	spec_watch_end(&r->r_spec);
+	runlog_end(&r->r_log);
 	/* It built no sandbox to keep (yet): the spare builds its own. */
 	if (r->r_want_spare)
 		spare_wanted(r->r_tenant, 1);
@@ -454,14 +489,173 @@ spec_watch_end(struct spec_watch *sw)
 }
 
 /*
+ * The budget of tenant `tenant`, made on first use. One left unused
+ * (no runlog) is dropped once its second is over, so the list holds
+ * only tenants whose code runs now or ran within the second.
+ */
+static struct runlog_rate *
+runlog_rate_get(int64_t tenant)
+{
+	struct runlog_rate	*rr, *tmp;
+
+	for (rr = TAILQ_FIRST(&runlog_rates); rr != NULL; rr = tmp) {
+		tmp = TAILQ_NEXT(rr, rr_entry);
+		if (rr->rr_tenant == tenant)
+			return rr;
+		if (rr->rr_refs == 0 && ev_now(loop) - rr->rr_sec >= 1.0) {
+			TAILQ_REMOVE(&runlog_rates, rr, rr_entry);
+			free(rr);
+		}
+	}
+	if ((rr = calloc(1, sizeof(*rr))) == NULL)
+		return NULL;
+	rr->rr_tenant = tenant;
+	rr->rr_sec = ev_now(loop);
+	TAILQ_INSERT_TAIL(&runlog_rates, rr, rr_entry);
+	return rr;
+}
+
+/*
+ * One line of a run, escaped and tagged. tenantd-run begins each with its
+ * priority, "<N>" (run.c); none is above LOG_ERR here, as for a worker's.
+ */
+static void
+runlog_line(struct runlog *rl)
+{
+	struct runlog_rate	*rr = rl->rl_rate;
+	char			 text[768], line[1024];
+	const char		*p = rl->rl_buf;
+	size_t			 len = rl->rl_len;
+	int			 prio = LOG_WARNING, cut;
+
+	cut = rl->rl_cut;
+	rl->rl_len = 0;
+	rl->rl_cut = 0;
+	if (rr != NULL) {
+		if (ev_now(loop) - rr->rr_sec >= 1.0) {
+			if (rr->rr_lines > RUNLOG_PER_SEC)
+				log_warnx("tenant %s: run: %u lines dropped",
+				    rl->rl_slug, rr->rr_lines - RUNLOG_PER_SEC);
+			rr->rr_sec = ev_now(loop);
+			rr->rr_lines = 0;
+		}
+		if (++rr->rr_lines > RUNLOG_PER_SEC)
+			return;
+	}
+	if (len >= 3 && p[0] == '<' && p[1] >= '0' && p[1] <= '7' &&
+	    p[2] == '>') {
+		prio = p[1] - '0';
+		p += 3;
+		len -= 3;
+	}
+	if (prio < LOG_ERR)
+		prio = LOG_ERR;
+	if (prio == LOG_DEBUG && !conf->c_verbose)
+		return;
+	/* Sized so the whole line, and so "[cut]", fits log_emit()'s. */
+	if (log_vis(text, sizeof(text), p, len) < len)
+		cut = 1;
+	snprintf(line, sizeof(line), "tenant %s: run: %s%s", rl->rl_slug,
+	    text, cut ? " [cut]" : "");
+	log_emit(prio, line);
+}
+
+/*
+ * Take what the pipe holds, at most `max` bytes; a line ends at a newline
+ * or, cut, at RUNLOG_LINE_MAX. At EOF or an error the rest of a line is
+ * logged and -1 returned: the caller closes the pipe.
+ */
+static int
+runlog_read(struct runlog *rl, size_t max)
+{
+	char	 buf[4096];
+	ssize_t	 n, i;
+	size_t	 total = 0;
+
+	while (total < max) {
+		if ((n = read(rl->rl_io.fd, buf, sizeof(buf))) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			if (rl->rl_len > 0 || rl->rl_cut)
+				runlog_line(rl);
+			return -1;
+		}
+		total += (size_t)n;
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n')
+				runlog_line(rl);
+			else if (rl->rl_len < sizeof(rl->rl_buf))
+				rl->rl_buf[rl->rl_len++] = buf[i];
+			else
+				rl->rl_cut = 1;
+		}
+	}
+	return 0;
+}
+
+static void
+runlog_close(struct runlog *rl)
+{
+	ev_io_stop(loop, &rl->rl_io);
+	close(rl->rl_io.fd);
+	rl->rl_io.fd = -1;
+	if (rl->rl_rate != NULL)
+		rl->rl_rate->rr_refs--;
+	rl->rl_rate = NULL;
+}
+
+static void
+runlog_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct runlog	*rl = w->data;
+
+	if (runlog_read(rl, RUNLOG_READ_MAX) == -1)
+		runlog_close(rl);
+}
+
+/* Watch fd, the read end of tenant t's run's stderr. */
+static void
+runlog_start(struct runlog *rl, const struct tenant *t, int fd)
+{
+	memset(rl, 0, sizeof(*rl));
+	snprintf(rl->rl_slug, sizeof(rl->rl_slug), "%s", t->t_slug);
+	/* Without a budget (no memory), lines pass unlimited: never lost. */
+	if ((rl->rl_rate = runlog_rate_get(t->t_id)) != NULL)
+		rl->rl_rate->rr_refs++;
+	ev_io_init(&rl->rl_io, runlog_cb, fd, EV_READ);
+	rl->rl_io.data = rl;
+	ev_io_start(loop, &rl->rl_io);
+}
+
+/*
+ * The run has ended: everything it wrote is in the pipe now (nothing of
+ * the run's outlives tenantd-run with the write end), so read it, then
+ * close. Bounded all the same, should something still write.
+ */
+static void
+runlog_end(struct runlog *rl)
+{
+	if (rl->rl_io.fd == -1)
+		return;
+	(void)runlog_read(rl, RUNLOG_READ_MAX * 16);
+	if (rl->rl_len > 0 || rl->rl_cut)
+		runlog_line(rl);
+	runlog_close(rl);
+}
+
+/*
  * Exec tenantd-run for tenant t, with the spec on its fd 3 (RUN_SPEC_
- * PERSISTENT in `flags` for an app). It prepares the run and waits for
- * run_go(). Returns the pid with *pidfd set, and *specfd: our end of the
- * spec socket, for spec_watch_start() and run_go(); or -1.
+ * PERSISTENT in `flags` for an app) and a pipe to `rl` on its fd 2. It
+ * prepares the run and waits for run_go(). Returns the pid with *pidfd
+ * set, *specfd: our end of the spec socket, for spec_watch_start() and
+ * run_go(), and rl watched until runlog_end(); or -1.
  */
 static pid_t
 runner_spawn(const struct tenant *t, int network, uint32_t flags,
-    int *pidfd, int *specfd)
+    int *pidfd, int *specfd, struct runlog *rl)
 {
 	struct sandbox			*s;
 	posix_spawn_file_actions_t	 fa;
@@ -472,10 +666,11 @@ runner_spawn(const struct tenant *t, int network, uint32_t flags,
 	char				*envp[] = { NULL };
 	char				 dir[PATH_MAX];
 	int				 spec[2] = { -1, -1 }, rc;
+	int				 err[2] = { -1, -1 };
 	size_t				 i;
 	pid_t				 pid = -1;
 
-	*pidfd = *specfd = -1;
+	*pidfd = *specfd = rl->rl_io.fd = -1;
 	/* A sandbox is passed only whole. */
 	if ((s = sandbox_whole(t->t_id, network)) != NULL) {
 		flags |= RUN_SPEC_SANDBOX;
@@ -486,6 +681,13 @@ runner_spawn(const struct tenant *t, int network, uint32_t flags,
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, spec) == -1 ||
 	    (spec[1] = fd_above(spec[1], PROTO_RUN_NETNS_FD + 1)) == -1) {
 		log_warn("%s: socketpair", __func__);
+		goto out;
+	}
+	/* Ours non-blocking: the loop reads it (runlog_cb). */
+	if (pipe2(err, O_CLOEXEC) == -1 ||
+	    (err[1] = fd_above(err[1], PROTO_RUN_NETNS_FD + 1)) == -1 ||
+	    fcntl(err[0], F_SETFL, O_NONBLOCK) == -1) {
+		log_warn("%s: pipe", __func__);
 		goto out;
 	}
 	/*
@@ -513,7 +715,11 @@ runner_spawn(const struct tenant *t, int network, uint32_t flags,
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
 	posix_spawn_file_actions_adddup2(&fa, 0, 1);
-	/* Our stderr: tenantd-run's own failures land in our log. */
+	/*
+	 * Never our stderr: tenantd-run's failures reach our log through
+	 * runlog_line() only, escaped and tagged.
+	 */
+	posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, spec[1], PROTO_CHAN_FD);
 	if (s != NULL) {
 		posix_spawn_file_actions_adddup2(&fa, s->s_mntfd,
@@ -544,10 +750,15 @@ runner_spawn(const struct tenant *t, int network, uint32_t flags,
 	/* Kept: run_go() goes there, and a sandbox built is reported. */
 	*specfd = spec[0];
 	spec[0] = -1;
+	runlog_start(rl, t, err[0]);
+	err[0] = -1;
 out:
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		if (spec[i] != -1)
 			close(spec[i]);
+		if (err[i] != -1)
+			close(err[i]);
+	}
 	return pid;
 }
 
@@ -631,7 +842,7 @@ spare_start(const struct tenant *t, int network)
 	/* Before the spawn: a change while it starts is seen when taken. */
 	sandbox_made_of(t, r->r_made_of);
 	if ((r->r_pid = runner_spawn(t, network, 0, &r->r_pidfd,
-	    &specfd)) == -1) {
+	    &specfd, &r->r_log)) == -1) {
 		free(r);
 		return NULL;
 	}
@@ -815,6 +1026,7 @@ struct app {
 	pid_t		 a_pid;		/* 0: not running */
 	int		 a_pidfd;
 	struct spec_watch a_spec;
+	struct runlog	 a_log;
 	int		 a_stopping;	/* we killed it: idle or the tenant went */
 	unsigned int	 a_failures;
 	ev_tstamp	 a_started;
@@ -854,6 +1066,7 @@ app_child_cb(struct ev_loop *l, ev_child *c, int revents)
 		close(a->a_pidfd);
 	a->a_pidfd = -1;
 	spec_watch_end(&a->a_spec);
+	runlog_end(&a->a_log);
 	a->a_pid = 0;
 	if (a->a_stopping) {
 		a->a_stopping = 0;
@@ -950,7 +1163,7 @@ priv_app_connect(struct worker *w, uint32_t id, const char *name,
 			return -1;
 		snprintf(tenv, sizeof(tenv), "TENANT=%s", t.t_slug);
 		if ((a->a_pid = runner_spawn(&t, network, RUN_SPEC_PERSISTENT,
-		    &a->a_pidfd, &fd)) == -1) {
+		    &a->a_pidfd, &fd, &a->a_log)) == -1) {
 			a->a_pid = 0;
 			return -1;
 		}

@@ -8,12 +8,13 @@
 # routes file serves no handlers at all, and static files as before.
 import json
 import os
+import re
 import time
 
 import pytest
 
-from conftest import (Daemon, processes, read_responses, request_bytes,
-                      spare_runs, wait_for)
+from conftest import (RUNNER, Daemon, processes, read_responses,
+                      request_bytes, spare_runs, wait_for)
 
 ENV_SH = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n'
@@ -385,3 +386,118 @@ def test_run_priced_above_many_holds_is_paid(cgi):
     assert r.status == 200, (r.status, cgi.logtext()[-1500:])
     wait_for(lambda: cgi.ctl_json("credits", "show", "acme")["balance"] ==
              start - 1000, what="the run debited")
+
+
+# The defect's reproduction: a handler makes its handler.log unusable,
+# then writes a forged line of tenantd's with an escape sequence to its
+# stderr; run twice, so the second run opens what the first planted.
+FORGE_SH = r"""#!/bin/sh
+log=/tenant/logs/handler.log
+case "$QUERY_STRING" in
+directory) rm -rf $log; mkdir $log ;;
+fifo) rm -rf $log; mkfifo $log ;;
+mode000) rm -rf $log; : > $log; chmod 000 $log ;;
+normal) [ -f $log ] && [ -w $log ] || rm -rf $log ;;
+esac
+printf 'tenantd[1]: tenant globex: FORGED \033[31mred\n' >&2
+printf 'Status: 204\n\n'
+"""
+
+
+def test_handler_stderr_never_reaches_tenantd_log(cgi):
+    """Whatever globex makes of its handler.log (a directory, a FIFO, a
+    mode-000 file), its handler's stderr goes nowhere near tenantd's log:
+    not the forged line, not an ESC byte; tenantd logs why, tagged with
+    the tenant. A regular handler.log still gets the handler's stderr."""
+    # Five coreutils execs a run: more than the fixture's second on a
+    # loaded machine.
+    cgi.ctl("limits", "set", "globex", "handler_timeout", "10000")
+    write_app(cgi, "globex", "forge.sh", FORGE_SH)
+    write_routes(cgi, "globex", ROUTES + "/forge forge.sh\n")
+
+    def forge(what):
+        r = one(cgi, request_bytes(cgi.host("globex"), f"/forge?{what}",
+                                   close=True))
+        assert r.status == 204, (what, r, cgi.logtext()[-2000:])
+
+    wait_for(lambda: one(cgi, request_bytes(
+        cgi.host("globex"), "/forge?none", close=True)).status == 204,
+        what="the route read")
+    def reasons():
+        return len(re.findall(r"tenant globex: run: /tenant/logs/handler\.log"
+                              r": .*stderr goes to /dev/null",
+                              cgi.logtext()))
+
+    for what in ("directory", "fifo", "mode000"):
+        seen = reasons()
+        forge(what)
+        forge(what)
+        wait_for(lambda: reasons() > seen, what=f"the reason for {what}")
+    log = os.path.join(cgi.tenant_dir("globex"), "logs", "handler.log")
+    forge("normal")
+    forge("normal")
+    with open(log) as f:
+        assert "FORGED \033[31mred" in f.read()
+    with open(cgi.logpath, "rb") as f:
+        text = f.read()
+    assert b"FORGED" not in text and b"\x1b" not in text, text[-3000:]
+
+
+# A runner that misbehaves: what it writes to its stderr is tenantd's
+# business only through the pipe tenantd reads (supervisor/privrun.c).
+BAD_RUNNER = r"""#!/usr/bin/python3
+import os
+lines = [b"tenantd[1]: tenant globex: FORGED \033[31mred",
+         b"<0>emergency", b"nul\0byte\xff", b"A" * 5000]
+os.write(2, b"\n".join(lines) + b"\n")
+os.write(2, b"".join(b"flood %d\n" % i for i in range(300)))
+os.write(2, b"no newline at the end")
+os._exit(125)
+"""
+
+
+def test_runner_stderr_is_escaped_tagged_and_bounded():
+    """tenantd-run's stderr is a pipe tenantd reads, never tenantd's own:
+    each line is tagged with the tenant, every byte outside printable
+    ASCII escaped, a line cut at 512 bytes, and at most 10 lines a second
+    per tenant pass, the rest counted."""
+    d = Daemon()
+    bad = os.path.join(d.dir, "bad-runner")
+    with open(bad, "w") as f:
+        f.write(BAD_RUNNER)
+    os.chmod(bad, 0o755)
+    with open(d.conf) as f:
+        conf = f.read()
+    with open(d.conf, "w") as f:
+        f.write(conf.replace(f"runner = {RUNNER}", f"runner = {bad}"))
+    try:
+        d.create("acme", "acme\n")
+        write_app(d, "acme", "env.sh", ENV_SH)
+        write_routes(d, "acme", "/env env.sh\n")
+        d.start()
+        t0 = time.monotonic()
+        one(d, request_bytes(d.host("acme"), "/env", close=True))
+        d.wait_log(r"tenant acme: run: flood 5", 10)
+        time.sleep(1.1)             # the next line opens a new second
+        one(d, request_bytes(d.host("acme"), "/env", close=True))
+        d.wait_log(r"tenant acme: run: \d+ lines dropped", 10)
+        secs = time.monotonic() - t0
+        with open(d.logpath, "rb") as f:
+            text = f.read()
+    finally:
+        d.close()
+    assert b"\x1b" not in text and b"\0" not in text and b"\xff" not in text
+    lines = text.decode().splitlines()
+    forged = [ln for ln in lines if "FORGED" in ln]
+    assert forged and all(
+        "tenant acme: run: tenantd[1]: tenant globex: FORGED \\x1b[31mred"
+        in ln for ln in forged), forged
+    assert any("tenant acme: run: emergency" in ln for ln in lines), lines
+    assert any("tenant acme: run: nul\\x00byte\\xff" in ln for ln in lines)
+    cut = [ln for ln in lines if "AAAA" in ln]
+    assert cut and all(ln.count("A") <= 520 and ln.endswith(" [cut]")
+                       for ln in cut), cut
+    flood = [ln for ln in lines if "tenant acme: run: flood" in ln]
+    assert 0 < len(flood) <= 10 * (int(secs) + 2), len(flood)
+    for ln in lines:
+        assert "flood" not in ln or "tenant acme: run: flood" in ln, ln
