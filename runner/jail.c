@@ -26,18 +26,14 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include <linux/capability.h>
 #include <linux/nsfs.h>
-#include <linux/securebits.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -45,6 +41,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "privdrop.h"
 #include "run.h"
 #include "sys.h"
 
@@ -356,77 +353,23 @@ jail_sandbox(const struct run_spec *rs, const struct run_setup *ru)
 		close(netfd);
 }
 
-/* Nothing in any set: effective, permitted, inheritable, bounding, ambient. */
-static int
-jail_caps_empty(int last_cap)
-{
-	struct __user_cap_header_struct	 h;
-	struct __user_cap_data_struct	 d[_LINUX_CAPABILITY_U32S_3];
-	int				 i;
-
-	h.version = _LINUX_CAPABILITY_VERSION_3;
-	h.pid = 0;
-	if (syscall(SYS_capget, &h, d) == -1)
-		return 0;
-	for (i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
-		if (d[i].effective | d[i].permitted | d[i].inheritable)
-			return 0;
-	for (i = 0; i <= last_cap; i++)
-		if (prctl(PR_CAPBSET_READ, i, 0, 0, 0) != 0 ||
-		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, i, 0, 0) != 0)
-			return 0;
-	return 1;
-}
-
 /*
- * The bounding set and securebits need CAP_SETPCAP, which the uid change
- * takes away, so they come first. NO_SETUID_FIXUP stays off: the change
- * from uid 0 to the tenant's then clears every capability by itself, and
- * the locks keep it that way. Groups, gid, uid in that order: after
- * setresuid there is no CAP_SETGID. Then prove it instead of trusting it.
+ * Capabilities and ids, dropped for good by the one privilege drop every
+ * role uses (privdrop.c), which proves it; then the parent-death signal is
+ * armed, and the parent may have died before it was: look.
  */
 static void
 jail_drop(const struct run_spec *rs, const struct run_setup *ru)
 {
-	uid_t	 u[3];
-	gid_t	 g[3];
-	int	 i;
+	struct privdrop	 pd;
+	char		 err[256];
 
-	for (i = 0; i <= ru->ru_last_cap; i++)
-		if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) == -1)
-			DIE("PR_CAPBSET_DROP %d", i);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1)
-		DIE("PR_CAP_AMBIENT_CLEAR_ALL");
-	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-	    SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-	    SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
-	    0, 0, 0) == -1)
-		DIE("PR_SET_SECUREBITS");
-	if (setgroups(0, NULL) == -1 ||
-	    setresgid(rs->rs_gid, rs->rs_gid, rs->rs_gid) == -1 ||
-	    setresuid(rs->rs_uid, rs->rs_uid, rs->rs_uid) == -1)
-		DIE("drop to uid %u gid %u", rs->rs_uid, rs->rs_gid);
-	if (getresuid(&u[0], &u[1], &u[2]) == -1 ||
-	    getresgid(&g[0], &g[1], &g[2]) == -1)
-		DIE("getresuid");
-	for (i = 0; i < 3; i++)
-		if (u[i] != rs->rs_uid || g[i] != rs->rs_gid)
-			DIEX("ids are not the tenant's after the drop");
-	if (getgroups(0, NULL) != 0 || !jail_caps_empty(ru->ru_last_cap))
-		DIEX("groups or capabilities survived the drop");
-	if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1)
-		DIEX("was able to regain root");
-
-	/*
-	 * The kernel clears the parent-death signal on a credential change:
-	 * arm it again, then see whether the parent died in between.
-	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
-		DIE("PR_SET_PDEATHSIG");
+	pd.pd_uid = rs->rs_uid;
+	pd.pd_gid = rs->rs_gid;
+	pd.pd_last_cap = ru->ru_last_cap;
+	if (privdrop_ids(&pd, err, sizeof(err)) == -1)
+		DIEX("%s", err);
 	jail_parent_alive(ru->ru_alivefd);
-	/* Until exec: no core, and no ptrace or /proc access by the uid. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
-		DIE("PR_SET_DUMPABLE");
 }
 
 #define RUN_HANDLER_LOG	"/tenant/logs/handler.log"
@@ -555,7 +498,6 @@ jail_run(struct run_spec *rs, const struct run_setup *ru)
 	static char	 listen_names[] = "LISTEN_FDNAMES=http";
 	static char	 listen_pid[32];
 	static char	*envp[RUN_ENV_MAX + 4];
-	struct rlimit	 rl;
 	char		 path[PATH_MAX], err[256];
 	size_t		 k, n;
 	pid_t		 pid;
@@ -604,12 +546,8 @@ jail_run(struct run_spec *rs, const struct run_setup *ru)
 		DIE("chdir /tenant/app");
 
 	/* As the tenant, soft = hard: they can only go down from here. */
-	for (k = 0; k < ru->ru_limits.l_n; k++) {
-		rl.rlim_cur = rl.rlim_max = ru->ru_limits.l_ent[k].pl_value;
-		if (setrlimit(ru->ru_limits.l_ent[k].pl_resource, &rl) == -1)
-			DIE("setrlimit %s",
-			    limits_name(ru->ru_limits.l_ent[k].pl_resource));
-	}
+	if (privdrop_limits(&ru->ru_limits, err, sizeof(err)) == -1)
+		DIEX("%s", err);
 
 	/*
 	 * no_new_privs: a setuid binary under /usr (nosuid anyway) gains
@@ -618,9 +556,8 @@ jail_run(struct run_spec *rs, const struct run_setup *ru)
 	 * a run waiting is already everything its program will be but the
 	 * program. It is inherited across exec.
 	 */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
-	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
-		DIE("no_new_privs");
+	if (privdrop_nnp(err, sizeof(err)) == -1)
+		DIEX("%s", err);
 	if (policy_install(ru->ru_filter, err, sizeof(err)) == -1)
 		DIEX("%s", err);
 

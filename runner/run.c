@@ -28,7 +28,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <linux/capability.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +43,7 @@
 #include <seccomp.h>
 #include <sodium.h>
 
+#include "privdrop.h"
 #include "run.h"
 #include "sys.h"
 
@@ -332,7 +332,7 @@ run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 {
 	static char	 mbuf[POLICY_FILE_MAX];
 	struct stat	 st;
-	char		 path[PATH_MAX], buf[32], err[512], hex[33];
+	char		 path[PATH_MAX], err[512], hex[33];
 	unsigned char	 digest[16];
 	ssize_t		 n, mlen;
 
@@ -353,13 +353,8 @@ run_setup_load(const struct run_spec *rs, struct run_setup *ru)
 	    path));
 
 	/* The new root has no /proc to read it from later. */
-	if ((n = read_file("/proc/sys/kernel/cap_last_cap", buf,
-	    sizeof(buf) - 1)) <= 0)
-		DIE("cap_last_cap");
-	buf[n] = '\0';
-	ru->ru_last_cap = (int)strtol(buf, NULL, 10);
-	if (ru->ru_last_cap < CAP_SETPCAP || ru->ru_last_cap > 63)
-		DIEX("cap_last_cap: implausible value %d", ru->ru_last_cap);
+	if (privdrop_last_cap(&ru->ru_last_cap, err, sizeof(err)) == -1)
+		DIEX("%s", err);
 
 	if ((ru->ru_rootfd = open(rs->rs_root, O_PATH | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1)
