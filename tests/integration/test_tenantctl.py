@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, Daemon, POLICY, TENANTCTL, TENANTD, WORKER
+from conftest import BUILD, Daemon, POLICY, TENANTCTL, TENANTD, WORKER, wait_for
 
 EX_OK, EX_FAIL, EX_USAGE, EX_INVALID, EX_NOTFOUND = 0, 1, 2, 3, 4
 EX_CONFLICT, EX_STATE, EX_FULL, EX_NOINIT = 5, 6, 7, 8
@@ -792,6 +792,51 @@ def test_interrupted_purge_is_reported_and_finished(daemon):
     audit = d.ctl("audit", "globex").stdout
     assert re.search(r"purge\s+globex\s+tenants/\.purge-globex-[0-9a-f]{12}, "
                      r"left by an interrupted purge", audit), audit
+
+
+def test_purge_going_up_checks_where_it_came_from(daemon):
+    """A worker still draining in the tree can move the directory purge
+    is emptying. Going back up through ".." then leads elsewhere: purge
+    must notice and start again, not take that place for where it was
+    (three levels up from there is tenants/ itself, with other tenants)."""
+    d = daemon
+    assert shutil.which("strace"), "strace missing: run packaging/deps.sh"
+    d.create("acme")
+    d.create("globex")
+    top = d.tenant_dir("acme")
+    os.unlink(os.path.join(top, "public", "index.html"))
+    os.makedirs(os.path.join(top, "data", "a", "b"))
+    with open(os.path.join(top, "data", "a", "b", "f"), "w") as f:
+        f.write("x")
+    tdir = os.path.join(d.state, "tenants")
+    # Every openat() of ".." waits 2 s: the first is on the way up from b.
+    p = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-P", "..",
+                          "-e", "trace=openat", "-e",
+                          "inject=openat:delay_enter=2000000", TENANTCTL,
+                          "-c", d.conf, "delete", "acme", "--purge"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        def emptied_b():
+            for n in os.listdir(tdir):
+                b = os.path.join(tdir, n, "data", "a", "b")
+                if n.startswith(".purge-acme-") and os.path.isdir(b) and \
+                        not os.path.exists(os.path.join(b, "f")):
+                    return b
+            return p.poll() is not None
+        b = wait_for(emptied_b, timeout=30, what="purge to empty a/b")
+        assert b is not True, p.communicate()
+        os.rename(b, os.path.join(os.path.dirname(os.path.dirname(b)), "b2"))
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == EX_OK, (out, err)
+    assert "purged tenants/acme" in out
+    assert os.listdir(tdir) == ["globex"]
+    assert os.path.isfile(os.path.join(d.tenant_dir("globex"), "public",
+                                       "index.html"))
 
 
 def test_purge_does_not_enter_a_mount_point(daemon):
