@@ -273,14 +273,12 @@ rm_tree(int parent, const char *name, char *err, size_t errsz)
 	}
 	if ((fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC | O_NONBLOCK)) == -1) {
-		free(w.rw_l);
-		if (errno == ENOENT)
+		/* Gone, or not a directory (any more): a file, a symlink... */
+		if (errno == ENOENT || ((errno == ENOTDIR || errno == ELOOP) &&
+		    (unlinkat(parent, name, 0) == 0 || errno == ENOENT))) {
+			free(w.rw_l);
 			return 0;
-		/* Not a directory (any more): a file, socket, symlink... */
-		if ((errno == ENOTDIR || errno == ELOOP) &&
-		    (unlinkat(parent, name, 0) == 0 || errno == ENOENT))
-			return 0;
-		w.rw_l = NULL;
+		}
 		goto fail;
 	}
 	if (fstat(fd, &st) == -1 || rm_push(&w, &st) == -1 ||
