@@ -65,6 +65,7 @@
 #include "slug.h"
 #include "sys.h"
 #include "tenantctl.h"
+#include "tlimits.h"
 
 #define EXPORT_META	"tenantd-export.json"
 #define EXPORT_FORMAT	"tenantd-export"
@@ -72,7 +73,7 @@
 #define META_MAX	(1024 * 1024)	/* bytes of metadata JSON */
 #define HOSTS_MAX	10000		/* custom hostnames in the metadata */
 #define ENTRIES_MAX	1000000		/* entries in one archive */
-#define DEPTH_MAX	256		/* components in a path (as purge) */
+#define DEPTH_MAX	256		/* components in a path */
 #define NAME_MAX_	255		/* bytes in one component */
 #define LINK_HOPS_MAX	40		/* symlinks followed in one check */
 #define COPY_BUF	(64 * 1024)
@@ -89,6 +90,7 @@ struct ent {
 	int64_t		 size;
 	dev_t		 dev;		/* export: what the walk saw */
 	ino_t		 ino;
+	nlink_t		 nlink;
 	const char	*skip;		/* export: why it is left out */
 };
 
@@ -521,9 +523,12 @@ meta_parse(struct meta *m, const char *buf, size_t len)
 struct xctx {
 	struct tree	 tree;
 	json_t		*skipped;
+	const char	*slug;
+	const char	*file;
 	uint32_t	 uid, gid;
 	dev_t		 dev;
 	int		 ledger_fd;	/* the copy of billing.db, or -1 */
+	int64_t		 quota;		/* the tenant's storage limit, bytes */
 };
 
 /* The ledger's own files beside billing.db: never in an archive. */
@@ -693,6 +698,7 @@ x_walk(struct xctx *x, int dfd, const char *prefix, int depth)
 		e.perm = st.st_mode & 01777;
 		e.dev = st.st_dev;
 		e.ino = st.st_ino;
+		e.nlink = st.st_nlink;
 		if ((e.path = strdup(path)) == NULL || (e.type == E_LNK &&
 		    (e.target = strdup(tgt)) == NULL))
 			die(EX_FAIL, "out of memory");
@@ -746,6 +752,82 @@ x_check_links(struct xctx *x)
 			changed = 1;
 		}
 	} while (changed);
+}
+
+static int
+ino_cmp(const void *a, const void *b)
+{
+	const struct ent	*x = *(const struct ent *const *)a;
+	const struct ent	*y = *(const struct ent *const *)b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return 0;
+}
+
+static int64_t
+add_sat(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/*
+ * The tenant's file data the archive will hold, as the walk saw it: each
+ * inode once (its other names are stored as hard links), the credit
+ * ledger not counted (root's, outside the quota as the daemon measures
+ * it: docs/data-plane.md).
+ */
+static int64_t
+x_size(const struct xctx *x)
+{
+	const struct ent	**multi;
+	int64_t			  sum = 0;
+	size_t			  i, n = 0;
+
+	if ((multi = reallocarray(NULL, x->tree.n + 1, sizeof(*multi))) ==
+	    NULL)
+		die(EX_FAIL, "out of memory");
+	for (i = 0; i < x->tree.n; i++) {
+		const struct ent	*e = &x->tree.e[i];
+
+		if (e->type != E_REG || e->skip != NULL ||
+		    strcmp(e->path, LEDGER_FILE) == 0)
+			continue;
+		if (e->nlink > 1)
+			multi[n++] = e;
+		else
+			sum = add_sat(sum, e->size);
+	}
+	qsort(multi, n, sizeof(*multi), ino_cmp);
+	for (i = 0; i < n; i++)
+		if (i == 0 || ino_cmp(&multi[i - 1], &multi[i]) != 0)
+			sum = add_sat(sum, multi[i]->size);
+	free(multi);
+	return sum;
+}
+
+/*
+ * An export is bounded by the tenant's storage quota: a tenant must not be
+ * able to make root write more than it may keep (hard links, sparse files,
+ * files grown while they are read). Nothing is left behind: FILE is only
+ * created once the archive is complete.
+ */
+static void __attribute__((__noreturn__))
+x_over_quota(const struct xctx *x, int64_t bytes, int during)
+{
+	char	 q[48];
+
+	tlimit_format(TL_STORAGE, (uint64_t)x->quota, q, sizeof(q));
+	die(EX_FAIL, "tenant \"%s\": %s%s%lld bytes of file data, more than "
+	    "its storage quota of %s (%lld bytes); %s (\"tenantctl limits set "
+	    "%s storage SIZE\" raises the quota)", x->slug,
+	    during ? "its files grew during the export: " : "",
+	    during ? "at least " : "", (long long)bytes, q,
+	    (long long)x->quota, during && strcmp(x->file, "-") == 0 ?
+	    "the archive on standard output is incomplete" :
+	    "nothing written", x->slug);
 }
 
 static void
@@ -802,20 +884,25 @@ static int64_t
 x_emit(struct xctx *x, struct archive *aw, int rootfd, const char *file,
     size_t *count)
 {
-	struct archive_entry	*ae;
+	struct archive_entry_linkresolver	*lr;
+	struct archive_entry	*ae, *spare;
 	struct stat		 st;
 	struct ent		*e, probe;
 	char			 ppath[PATH_MAX], tgt[PATH_MAX];
 	char			*buf;
 	size_t			 i, pl;
 	ssize_t			 tl, n;
-	int64_t			 bytes = 0, left;
-	int			 pfd = -1, fd;
+	int64_t			 bytes = 0, used = 0, left;
+	int			 pfd = -1, fd, ledger;
 	const char		*name, *why;
 
 	if ((buf = malloc(COPY_BUF)) == NULL ||
-	    (ae = archive_entry_new()) == NULL)
+	    (ae = archive_entry_new()) == NULL ||
+	    (lr = archive_entry_linkresolver_new()) == NULL)
 		die(EX_FAIL, "out of memory");
+	/* Later names of an inode become tar hard links to its first. */
+	archive_entry_linkresolver_set_strategy(lr,
+	    ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
 	ppath[0] = '\0';
 	for (i = 0; i < x->tree.n; i++) {
 		e = &x->tree.e[i];
@@ -848,6 +935,7 @@ x_emit(struct xctx *x, struct archive *aw, int rootfd, const char *file,
 		e->gown = probe.gown;
 		archive_entry_clear(ae);
 		fd = -1;
+		ledger = 0;
 		switch (e->type) {
 		case E_DIR:
 			if (!S_ISDIR(st.st_mode))
@@ -870,6 +958,7 @@ x_emit(struct xctx *x, struct archive *aw, int rootfd, const char *file,
 			if (pl == 0 && strcmp(name, LEDGER_FILE) == 0) {
 				if (x_ledger(x, &st, &fd) == -1)
 					goto changed;
+				ledger = 1;
 				archive_entry_set_filetype(ae, AE_IFREG);
 				archive_entry_set_size(ae, st.st_size);
 				break;
@@ -889,6 +978,34 @@ x_emit(struct xctx *x, struct archive *aw, int rootfd, const char *file,
 			break;
 		}
 		x_entry_common(ae, x, e, &st);
+		if (fd != -1 && !ledger && st.st_nlink > 1) {
+			/*
+			 * By the (dev, ino) of the file opened here, not of
+			 * the walk: a later name links to the name the data
+			 * was written under. For tar the resolver never holds
+			 * an entry back (spare stays NULL).
+			 */
+			archive_entry_set_dev(ae, st.st_dev);
+			archive_entry_set_ino64(ae, (la_int64_t)st.st_ino);
+			archive_entry_set_nlink(ae, (unsigned int)st.st_nlink);
+			spare = NULL;
+			archive_entry_linkify(lr, &ae, &spare);
+			if (archive_entry_hardlink(ae) != NULL) {
+				close(fd);
+				fd = -1;
+				archive_entry_set_size(ae, 0);
+			}
+		}
+		/*
+		 * The quota, as the archive grows: the walk's total was
+		 * checked before, but a file may have grown since, and only
+		 * st_size bytes of it are read, however much more it grows.
+		 */
+		if (fd != -1 && !ledger) {
+			if (st.st_size > x->quota - used)
+				x_over_quota(x, add_sat(used, st.st_size), 1);
+			used += st.st_size;
+		}
 		if (archive_write_header(aw, ae) != ARCHIVE_OK)
 			x_write(aw, file);
 		(*count)++;
@@ -923,6 +1040,7 @@ x_emit(struct xctx *x, struct archive *aw, int rootfd, const char *file,
 	if (pfd != -1 && pfd != rootfd)
 		close(pfd);
 	archive_entry_free(ae);
+	archive_entry_linkresolver_free(lr);
 	free(buf);
 	return bytes;
 }
@@ -1078,12 +1196,14 @@ cmd_export(int argc, char **argv)
 	struct archive		*aw;
 	struct archive_entry	*ae;
 	struct stat		 st;
+	struct tlimits		 tl;
 	json_t			*meta, *hosts;
 	char			*mj, host[HOST_NAME_MAX_LEN + SLUG_MAX_LEN + 2];
+	char			 err[512];
 	const char		*slug = NULL, *file = NULL;
 	int			 i, force = 0, zstd = 0, tfd, rootfd, rc, wfd;
 	size_t			 count = 0;
-	int64_t			 bytes;
+	int64_t			 bytes, total;
 
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--force") == 0)
@@ -1121,9 +1241,16 @@ cmd_export(int argc, char **argv)
 
 	/* Phase 1 and 2: what is there and what can go. */
 	memset(&x, 0, sizeof(x));
+	x.slug = slug;
+	x.file = file;
 	x.uid = t.t_uid;
 	x.gid = t.t_gid;
 	x.dev = st.st_dev;
+	if (tlimits_for_tenant(reg, conf.c_policy_dir, t.t_id, &tl, err,
+	    sizeof(err)) == -1)
+		die(EX_FAIL, "tenant \"%s\": limits: %s", slug, err);
+	x.quota = tl.tl_val[TL_STORAGE] > INT64_MAX ? INT64_MAX :
+	    (int64_t)tl.tl_val[TL_STORAGE];
 	x.ledger_fd = x_ledger_copy(rootfd, tfd, slug);
 	x.skipped = json_array();
 	catch_signals();
@@ -1131,6 +1258,9 @@ cmd_export(int argc, char **argv)
 		die(EX_FAIL, "dup: %s", strerror(errno));
 	x_walk(&x, wfd, "", 0);
 	x_check_links(&x);
+	/* Before anything is written: most refusals cost nothing. */
+	if ((total = x_size(&x)) > x.quota)
+		x_over_quota(&x, total, 0);
 
 	/* The metadata. */
 	hosts = json_array();
@@ -1410,12 +1540,21 @@ i_place(const struct tree *t, const struct ent *e)
 			return "a path whose parent is not a directory earlier "
 			    "in the archive";
 	}
+	/*
+	 * A hard link names an inode already extracted, so its target is
+	 * checked as a path of the tree (path_check() in i_entry(), here its
+	 * entry): a regular file earlier in the archive, placed by the rules
+	 * above, so nothing outside the tree and nothing through a symlink.
+	 * As export writes them: to the file's first name, never to another
+	 * link, and never to a file of root's (the credit ledger).
+	 */
 	if (e->type == E_HARD) {
 		k = tree_find(t, e->target, strlen(e->target));
-		if (k == -1 || (t->e[k].type != E_REG &&
-		    t->e[k].type != E_HARD))
+		if (k == -1 || t->e[k].type != E_REG)
 			return "a hard link to something that is not a regular "
 			    "file earlier in the archive";
+		if (t->e[k].uown == OWN_ROOT)
+			return "a hard link to a file owned by root";
 	}
 	if (tree_find(t, e->path, strlen(e->path)) != -1)
 		return "a path that appears twice";

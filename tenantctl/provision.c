@@ -27,7 +27,8 @@
 
 #include "tenantctl.h"
 
-#define PURGE_DEPTH_MAX	256
+#define PURGE_PREFIX	".purge-"
+#define PURGE_RESTARTS	1000	/* walks from the top of one tree */
 
 static const char *const subdirs[] = {
 	"public", "data", "uploads", "logs", "tmp", "app", NULL
@@ -162,63 +163,213 @@ provision_tenant(int tenantsfd, const char *slug, const struct tenant *t,
 	return -1;
 }
 
+/*
+ * Where a removal is: the directories from the top of the tree down to the
+ * current one, by (dev, ino). Walking back up through ".." is trusted only
+ * when ".." is the directory the walk came down from: a tenant whose worker
+ * still drains in the tree can move a directory while it is emptied, and
+ * then ".." leads somewhere else.
+ */
+struct rm_level {
+	dev_t	 rl_dev;
+	ino_t	 rl_ino;
+};
+
+struct rm_walk {
+	struct rm_level	*rw_l;
+	size_t		 rw_n, rw_cap;
+};
+
 static int
-rm_tree(int parent, const char *name, int depth, char *err, size_t errsz)
+rm_push(struct rm_walk *w, const struct stat *st)
 {
-	DIR		*d;
+	struct rm_level	*nl;
+	size_t		 ncap;
+
+	if (w->rw_n == w->rw_cap) {
+		ncap = w->rw_cap ? w->rw_cap * 2 : 64;
+		if ((nl = reallocarray(w->rw_l, ncap, sizeof(*nl))) == NULL)
+			return -1;
+		w->rw_l = nl;
+		w->rw_cap = ncap;
+	}
+	w->rw_l[w->rw_n].rl_dev = st->st_dev;
+	w->rw_l[w->rw_n].rl_ino = st->st_ino;
+	w->rw_n++;
+	return 0;
+}
+
+/* A directory below the current one, or -1. */
+static int
+rm_down(struct rm_walk *w, int dfd, const char *name)
+{
+	struct stat	 st;
+	int		 fd, saved;
+
+	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &st) == 0 && rm_push(w, &st) == 0)
+		return fd;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* The parent of the current directory, if it is the one we came from. */
+static int
+rm_up(struct rm_walk *w, int dfd)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = openat(dfd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 ||
+	    st.st_dev != w->rw_l[w->rw_n - 2].rl_dev ||
+	    st.st_ino != w->rw_l[w->rw_n - 2].rl_ino) {
+		close(fd);
+		return -1;
+	}
+	w->rw_n--;
+	return fd;
+}
+
+/*
+ * Remove parent/name and everything under it, at any depth, holding two
+ * descriptors at most. The walk goes down by name (O_NOFOLLOW: never
+ * through a symlink) into a directory that is not empty, unlinks what is
+ * not a directory (a symlink is removed, never followed), and comes back
+ * up through ".." checked by rm_up(); the parent then removes the emptied
+ * directory by name on its next pass. Whatever changes under the walk (a
+ * tenant racing renames) starts it again from the top, a bounded number of
+ * times. A file system mounted inside is never entered (its files are not
+ * the tenant's): rmdir(2) refuses a mount point with EBUSY before it would
+ * say ENOTEMPTY, which is why removal is tried before descent.
+ * Names in the tree are the tenant's bytes: errors say where by depth.
+ */
+static int
+rm_tree(int parent, const char *name, char *err, size_t errsz)
+{
+	struct rm_walk	 w;
 	struct dirent	*de;
 	struct stat	 st;
-	int		 fd, r = 0;
+	DIR		*d = NULL;
+	int		 fd, restarts = 0, saved;
+	const char	*op = "opening it";
 
-	if (depth > PURGE_DEPTH_MAX) {
-		if (err != NULL)
-			snprintf(err, errsz, "tree deeper than %d levels",
-			    PURGE_DEPTH_MAX);
-		return -1;
+	memset(&w, 0, sizeof(w));
+ top:
+	if (d != NULL)
+		closedir(d);
+	d = NULL;
+	w.rw_n = 0;
+	if (++restarts > PURGE_RESTARTS) {
+		op = "it kept changing while it was removed";
+		errno = EAGAIN;
+		goto fail;
 	}
-	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC | O_NONBLOCK);
-	if (fd == -1) {
-		/* Not a directory (any more): a file, socket, symlink... */
-		if (unlinkat(parent, name, 0) == -1 && errno != ENOENT)
-			goto fail;
-		return 0;
+	if ((fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NONBLOCK)) == -1) {
+		/* Gone, or not a directory (any more): a file, a symlink... */
+		if (errno == ENOENT || ((errno == ENOTDIR || errno == ELOOP) &&
+		    (unlinkat(parent, name, 0) == 0 || errno == ENOENT))) {
+			free(w.rw_l);
+			return 0;
+		}
+		goto fail;
 	}
-	if ((d = fdopendir(fd)) == NULL) {
+	if (fstat(fd, &st) == -1 || rm_push(&w, &st) == -1 ||
+	    (d = fdopendir(fd)) == NULL) {
+		saved = errno;
 		close(fd);
+		errno = saved;
 		goto fail;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			/* unlink(2) refuses a directory with EISDIR. */
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0 ||
+			    errno == ENOENT)
+				continue;
+			if (errno == EISDIR && (unlinkat(dirfd(d), de->d_name,
+			    AT_REMOVEDIR) == 0 || errno == ENOENT))
+				continue;
+			if (errno != ENOTEMPTY && errno != EEXIST) {
+				op = "removing an entry";
+				goto fail;
+			}
+			if ((fd = rm_down(&w, dirfd(d), de->d_name)) == -1) {
+				if (errno == ENOENT || errno == ENOTDIR ||
+				    errno == ELOOP)
+					goto top;	/* changed meanwhile */
+				op = "entering a directory";
+				goto fail;
+			}
+			closedir(d);
+			if ((d = fdopendir(fd)) == NULL) {
+				close(fd);
+				goto fail;
+			}
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    -1)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			if (rm_tree(dirfd(d), de->d_name, depth + 1, err,
-			    errsz) == -1)
-				r = -1;
-		} else if (unlinkat(dirfd(d), de->d_name, 0) == -1 &&
-		    errno != ENOENT)
-			r = -1;
+		}
+		if (errno != 0) {
+			op = "reading a directory";
+			goto fail;
+		}
+		/* This directory is empty now. */
+		if (w.rw_n == 1) {
+			closedir(d);
+			d = NULL;
+			if (unlinkat(parent, name, AT_REMOVEDIR) == 0 ||
+			    errno == ENOENT)
+				break;
+			if (errno != ENOTEMPTY && errno != EEXIST) {
+				op = "removing it";
+				goto fail;
+			}
+			goto top;	/* something was added meanwhile */
+		}
+		if ((fd = rm_up(&w, dirfd(d))) == -1)
+			goto top;	/* moved while it was emptied */
+		closedir(d);
+		if ((d = fdopendir(fd)) == NULL) {
+			close(fd);
+			goto fail;
+		}
 	}
-	closedir(d);
-	if (r == -1)
-		return -1;
-	if (unlinkat(parent, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
-		goto fail;
+	free(w.rw_l);
 	return 0;
  fail:
-	if (err != NULL && err[0] == '\0')
-		snprintf(err, errsz, "%s: %s", name, strerror(errno));
+	saved = errno;
+	if (d != NULL)
+		closedir(d);
+	free(w.rw_l);
+	if (err != NULL && err[0] == '\0') {
+		if (w.rw_n > 0)
+			snprintf(err, errsz, "tenants/%s: %s at depth %zu: %s",
+			    name, op, w.rw_n, strerror(saved));
+		else
+			snprintf(err, errsz, "tenants/%s: %s: %s", name, op,
+			    strerror(saved));
+	}
+	errno = saved;
 	return -1;
 }
 
 /*
- * Remove tenants/<name>. It is first renamed out of the way (a worker
- * still draining keeps its chroot; nothing can be started in the old
- * name), then removed without following any link the tenant left.
+ * Remove tenants/<name>. It is first renamed out of the way to
+ * ".purge-<name>-<random>" (a worker still draining keeps its chroot;
+ * nothing can be started in the old name), then removed without following
+ * any link the tenant left. 0 only when the tree is gone: an interrupted
+ * or failed removal leaves the ".purge-*" directory, which
+ * purge_leftovers() finishes. A name starting with '.' is removed as it is.
  */
 int
 purge_tenant(int tenantsfd, const char *name, char *err, size_t errsz)
@@ -233,8 +384,9 @@ purge_tenant(int tenantsfd, const char *name, char *err, size_t errsz)
 		return errno == ENOENT ? 0 : -1;
 	if (name[0] != '.') {
 		randombytes_buf(rnd, sizeof(rnd));
-		snprintf(tmp, sizeof(tmp), ".purge-%s-%02x%02x%02x%02x%02x%02x",
-		    name, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+		snprintf(tmp, sizeof(tmp), PURGE_PREFIX
+		    "%s-%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1], rnd[2],
+		    rnd[3], rnd[4], rnd[5]);
 		if (renameat(tenantsfd, name, tenantsfd, tmp) == -1) {
 			if (err != NULL)
 				snprintf(err, errsz, "rename tenants/%s: %s",
@@ -243,5 +395,63 @@ purge_tenant(int tenantsfd, const char *name, char *err, size_t errsz)
 		}
 		name = tmp;
 	}
-	return rm_tree(tenantsfd, name, 0, err, errsz);
+	return rm_tree(tenantsfd, name, err, errsz);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Finish every purge that was interrupted (a crash, a signal, an error
+ * half-way): each ".purge-*" directory in tenants/, in name order. report
+ * is called for each, with NULL once it is gone or with why it is not.
+ * -1 if any is left.
+ */
+int
+purge_leftovers(int tenantsfd, void (*report)(const char *, const char *))
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		**names = NULL, **nn, err[512];
+	size_t		 n = 0, cap = 0, i;
+	int		 fd, r = 0;
+
+	if ((fd = dup(tenantsfd)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, PURGE_PREFIX, strlen(PURGE_PREFIX)))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((nn = reallocarray(names, cap, sizeof(*nn))) ==
+			    NULL)
+				break;
+			names = nn;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL)
+			break;
+		n++;
+	}
+	if (de != NULL)
+		r = -1;		/* out of memory: report what we have */
+	closedir(d);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (i = 0; i < n; i++) {
+		if (purge_tenant(tenantsfd, names[i], err, sizeof(err)) == -1) {
+			report(names[i], err[0] ? err : strerror(errno));
+			r = -1;
+		} else
+			report(names[i], NULL);
+		free(names[i]);
+	}
+	free(names);
+	return r;
 }

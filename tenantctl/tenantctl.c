@@ -510,6 +510,56 @@ cmd_resume(int argc, char **argv)
 	return EX_OK_;
 }
 
+/*
+ * The slug a ".purge-<slug>-<12 hex digits>" directory belonged to, into
+ * slug; -1 if the name is not one purge_tenant() makes.
+ */
+static int
+leftover_slug(const char *name, char *slug, size_t slugsz)
+{
+	size_t	 n = strlen(name), pl = strlen(".purge-");
+
+	if (n < pl + 1 + 13 || n - pl - 13 >= slugsz ||
+	    name[n - 13] != '-' || strspn(name + n - 12, "0123456789abcdef") !=
+	    12)
+		return -1;
+	memcpy(slug, name + pl, n - pl - 13);
+	slug[n - pl - 13] = '\0';
+	return 0;
+}
+
+static const char	*purge_slug;	/* the tenant delete --purge is for */
+static int		 purge_own_left, purge_other_left;
+
+static void
+leftover_report(const char *name, const char *err)
+{
+	char	 slug[256] = "", detail[512];
+	int	 own;
+
+	own = leftover_slug(name, slug, sizeof(slug)) == 0 &&
+	    strcmp(slug, purge_slug) == 0;
+	if (err != NULL) {
+		fprintf(stderr, "tenantctl: tenants/%s: an interrupted purge, "
+		    "still not finished: %s\n", name, err);
+		if (own)
+			purge_own_left = 1;
+		else
+			purge_other_left = 1;
+		return;
+	}
+	snprintf(detail, sizeof(detail), "tenants/%s, left by an interrupted "
+	    "purge", name);
+	registry_audit(reg, actor, "purge", slug[0] ? slug : name,
+	    detail);
+	printf("finished an interrupted purge: removed tenants/%s\n", name);
+}
+
+/*
+ * delete --purge removes the tenant's directory and then finishes every
+ * purge an interruption left behind (docs/operations.md): "purged" is
+ * said only when nothing of the tenant's tree is left.
+ */
 static int
 cmd_delete(int argc, char **argv)
 {
@@ -529,13 +579,24 @@ cmd_delete(int argc, char **argv)
 		    argv[0]);
 	} else if (!purge)
 		die(EX_STATE, "tenant \"%s\" is already deleted", argv[0]);
-	if (purge) {
-		tfd = tenants_dir();
-		if (purge_tenant(tfd, argv[0], err, sizeof(err)) == -1)
-			die(EX_FAIL, "purge %s: %s", argv[0], err);
-		registry_audit(reg, actor, "purge", argv[0], NULL);
-		printf("purged tenants/%s\n", argv[0]);
-	}
+	if (!purge)
+		return EX_OK_;
+	tfd = tenants_dir();
+	if (purge_tenant(tfd, argv[0], err, sizeof(err)) == -1)
+		die(EX_FAIL, "purge %s: %s; not purged: what is left is "
+		    "finished by the next delete --purge", argv[0], err);
+	purge_slug = argv[0];
+	if (purge_leftovers(tfd, leftover_report) == -1 && !purge_own_left &&
+	    !purge_other_left)
+		die(EX_FAIL, "tenants/: %s", strerror(errno));
+	if (purge_own_left)
+		die(EX_FAIL, "purge %s: not purged: an earlier purge of it is "
+		    "left and could not be finished", argv[0]);
+	registry_audit(reg, actor, "purge", argv[0], NULL);
+	printf("purged tenants/%s\n", argv[0]);
+	if (purge_other_left)
+		die(EX_FAIL, "purged %s, but an interrupted purge of another "
+		    "tenant is left (see above)", argv[0]);
 	return EX_OK_;
 }
 

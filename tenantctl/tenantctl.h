@@ -62,5 +62,6 @@ int	 manifest_write(int, const struct tenant *, const char *);
 int	 provision_tenant(int, const char *, const struct tenant *,
 	    const char *, int64_t, char *, size_t);
 int	 purge_tenant(int, const char *, char *, size_t);
+int	 purge_leftovers(int, void (*)(const char *, const char *));
 
 #endif

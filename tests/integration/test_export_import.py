@@ -16,7 +16,7 @@ import tarfile
 
 import pytest
 
-from conftest import TENANTCTL, Daemon, wait_for
+from conftest import TENANTCTL, Daemon, children, wait_for
 
 EX_OK, EX_FAIL, EX_USAGE, EX_INVALID, EX_NOTFOUND = 0, 1, 2, 3, 4
 EX_CONFLICT, EX_STATE, EX_FULL, EX_NOINIT = 5, 6, 7, 8
@@ -405,6 +405,154 @@ def test_export_never_follows_what_the_tenant_planted(two):
     assert stat.S_IMODE(st.st_mode) == 0o755
 
 
+# --- hard links and the storage quota ---------------------------------------
+
+MIB = 1 << 20
+
+
+def linked_tenant(d, slug, links=300):
+    """A 1 MiB file of random bytes with `links` more names, in two
+    directories: what a handler can make in a moment."""
+    uid, gid = d.tenant_ids(slug)
+    root = d.tenant_dir(slug)
+    data = os.urandom(MIB)
+    first = os.path.join(root, "data", "big.bin")
+    with open(first, "wb") as f:
+        f.write(data)
+    os.chown(first, uid, gid)
+    os.makedirs(os.path.join(root, "public", "many"))
+    os.chown(os.path.join(root, "public", "many"), uid, gid)
+    names = ["data/big.bin"]
+    for i in range(links):
+        rel = f"public/many/l{i:03d}" if i % 2 else f"data/l{i:03d}"
+        os.link(first, os.path.join(root, rel))
+        names.append(rel)
+    return data, sorted(names)
+
+
+def test_hard_links_exported_once_and_imported_as_links(two):
+    a, b = two
+    a.create("acme")
+    data, names = linked_tenant(a, "acme")
+    before = tree(a.tenant_dir("acme"), a.tenant_ids("acme")[0])
+    arc = os.path.join(a.dir, "acme.tgz")
+    expect(a, EX_OK, "export", "acme", arc)
+    # The data once: 301 names of 1 MiB are about 1 MiB, not 301.
+    assert os.path.getsize(arc) < MIB + 64 * 1024, os.path.getsize(arc)
+    _, members, _ = read_archive(arc)
+    first = names[0]        # "data/big.bin" sorts first, is written first
+    assert first == "data/big.bin"
+    assert members[first].isreg() and members[first].size == MIB
+    for n in names[1:]:
+        assert members[n].islnk() and members[n].linkname == first, n
+        assert members[n].size == 0
+
+    # Imported as one inode with its 301 names, the content intact.
+    expect(b, EX_OK, "import", arc)
+    uid, gid = b.tenant_ids("acme")
+    root = b.tenant_dir("acme")
+    st0 = os.lstat(os.path.join(root, first))
+    assert st0.st_nlink == len(names) == 301
+    assert (st0.st_uid, st0.st_gid) == (uid, gid)
+    for n in names:
+        st = os.lstat(os.path.join(root, n))
+        assert (st.st_dev, st.st_ino) == (st0.st_dev, st0.st_ino), n
+    with open(os.path.join(root, names[-1]), "rb") as f:
+        assert f.read() == data
+    assert tree(root, uid) == before
+
+
+def test_export_over_the_storage_quota_refused(daemon):
+    d = daemon
+    d.create("acme")
+    d.ctl("limits", "set", "acme", "storage", "2M")
+    uid, gid = d.tenant_ids("acme")
+    # Counted once: 301 names of 1 MiB fit in 2M.
+    linked_tenant(d, "acme")
+    arc = os.path.join(d.dir, "acme.tgz")
+    expect(d, EX_OK, "export", "acme", arc)
+    os.unlink(arc)
+    # 3 MiB of the tenant's own do not: refused before anything is
+    # written, with the tenant, the size and the quota.
+    big = os.path.join(d.tenant_dir("acme"), "uploads", "more.bin")
+    with open(big, "wb") as f:
+        f.write(os.urandom(2 * MIB))
+    os.chown(big, uid, gid)
+    before = sorted(os.listdir(d.dir))
+    r = expect(d, EX_FAIL, "export", "acme", arc,
+               stderr=r'tenant "acme": (\d+) bytes of file data, more than '
+                      r'its storage quota of 2M \(2097152 bytes\); nothing '
+                      r'written .*limits set acme storage')
+    total = int(re.search(rb"(\d+) bytes of file data", r.stderr).group(1))
+    assert 3 * MIB < total < 3 * MIB + 4096, total    # and index.html
+    assert not os.path.exists(arc)
+    assert sorted(os.listdir(d.dir)) == before        # no temporary file
+    r = expect(d, EX_FAIL, "export", "acme", "-", stderr=r"storage quota")
+    assert r.stdout == b""
+    # A sparse file costs the quota what it uses, but the archive what it
+    # says: 1 TiB of holes is refused, at once.
+    os.unlink(big)
+    with open(big, "wb") as f:
+        f.truncate(1 << 40)
+    expect(d, EX_FAIL, "export", "acme", arc, stderr=r"storage quota")
+    assert not os.path.exists(arc)
+    # Raised, it goes.
+    os.unlink(big)
+    d.ctl("limits", "set", "acme", "storage", "1G")
+    expect(d, EX_OK, "export", "acme", arc)
+
+
+def test_file_grown_during_the_export_stops_it(daemon):
+    """The walk's total was within the quota; then the tenant grows a file
+    that is not read yet. The archive stops at the quota, not at however
+    much the tenant writes."""
+    d = daemon
+    # packaging/deps.sh installs strace: its absence is a broken setup.
+    assert shutil.which("strace"), "strace missing: run packaging/deps.sh"
+    d.create("acme")
+    d.ctl("limits", "set", "acme", "storage", "1M")
+    uid, gid = d.tenant_ids("acme")
+    pub = os.path.join(d.tenant_dir("acme"), "public")
+    slow, later = os.path.join(pub, "a.bin"), os.path.join(pub, "b.bin")
+    for p, n in ((slow, 512 * 1024), (later, 4096)):
+        with open(p, "wb") as f:
+            f.write(os.urandom(n))
+        os.chown(p, uid, gid)
+    arc = os.path.join(d.dir, "acme.tgz")
+    # Each read(2) waits 0.2 s: a.bin (8 reads) is read for over a second.
+    p = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-e",
+                          "inject=read:delay_exit=200000", TENANTCTL, "-c",
+                          d.conf, "export", "acme", arc],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        def reading_a():
+            for pid, _ in children(p.pid):
+                try:
+                    fds = os.listdir(f"/proc/{pid}/fd")
+                except OSError:
+                    continue
+                for fd in fds:
+                    try:
+                        if os.readlink(f"/proc/{pid}/fd/{fd}") == slow:
+                            return True
+                    except OSError:
+                        pass
+            return p.poll() is not None
+        wait_for(reading_a, timeout=30, what="export reading a.bin")
+        with open(later, "ab") as f:
+            f.write(os.urandom(2 * MIB))
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == EX_FAIL, err
+    assert re.search(rb'tenant "acme": its files grew during the export: at '
+                     rb"least \d+ bytes of file data, more than its storage "
+                     rb"quota of 1M", err), err
+    assert not os.path.exists(arc)
+
+
 # --- hostile archives ----------------------------------------------------------
 
 TUID, TGID = 400001, 400001
@@ -502,6 +650,23 @@ HOSTILE = {
                                   r"hard link to something"),
     "hardlink to a directory": ([h_("public/a", "data")],
                                 r"hard link to something"),
+    "hardlink to /etc/shadow": ([h_("public/sh", "/etc/shadow")],
+                                r"hard link to an absolute path"),
+    "hardlink to ../ outside": ([h_("public/o", "../outside")],
+                                r'hard link to a "\.\." component'),
+    "hardlink to a hard link": ([f_("public/a"), h_("public/b", "public/a"),
+                                 h_("public/c", "public/b")],
+                                r'"public/c": a hard link to something'),
+    "hardlink through a symlink": ([l_("public/s", "../data"), f_("data/x"),
+                                    h_("public/h", "public/s/x")],
+                                   r'"public/h": a hard link to something'),
+    "hardlink to the ledger": ([f_("billing.db", b"x", 0o600, uid=0, gid=0),
+                                h_("public/l", "billing.db")],
+                               r'"public/l": a hard link to a file owned by '
+                               r"root"),
+    "hardlink to a root file": ([f_("public/r", b"x", uid=0, gid=0),
+                                 h_("public/l", "public/r")],
+                                r"a hard link to a file owned by root"),
     "file through a symlink dir (classic)": (
         [l_("public/l", "/etc"), f_("public/l/cron.daily")],
         r"through the symlink public/l|absolute"),
@@ -547,10 +712,14 @@ def test_hostile_archive_refused_nothing_created(host, case):
     base = not any(ti.name.rstrip("/") == "public" for ti, _ in entries)
     make_archive(arc, meta(), entries, with_base=base)
     before = state(d)
+    links = [os.lstat(p).st_nlink for p in ("/etc/shadow", "/etc/passwd")]
     code = EX_FAIL if case == "oversized entry" else EX_INVALID
     r = expect(d, code, "import", arc, stderr=msg)
     assert b"nothing imported" in r.stderr
     assert state(d) == before
+    assert [os.lstat(p).st_nlink for p in ("/etc/shadow", "/etc/passwd")] == \
+        links
+    assert not os.path.exists(os.path.join(d.state, "outside"))
     assert not os.path.exists("/etc/cron.d/evil")
     assert not os.path.exists(os.path.join(d.state, "evil"))
 

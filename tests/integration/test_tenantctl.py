@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, Daemon, POLICY, TENANTCTL, TENANTD, WORKER
+from conftest import BUILD, Daemon, POLICY, TENANTCTL, TENANTD, WORKER, wait_for
 
 EX_OK, EX_FAIL, EX_USAGE, EX_INVALID, EX_NOTFOUND = 0, 1, 2, 3, 4
 EX_CONFLICT, EX_STATE, EX_FULL, EX_NOINIT = 5, 6, 7, 8
@@ -704,6 +704,174 @@ def test_hostname_conflicts_activate_remove_list(daemon):
     assert hostnames(d)["shop.example.org"] == ("globex", "active")
     assert d.ctl("hostname", "list", "acme").stdout == "no custom hostnames\n"
     expect(d, EX_NOTFOUND, "hostname", "list", "initech")
+
+
+def deep_tree(top, levels, uid, gid):
+    """A chain of directories `levels` deep under top, each with a file,
+    made by descriptor (the whole path is far longer than PATH_MAX)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i in range(levels):
+            os.mkdir("level-of-a-deep-tree", 0o700, dir_fd=fd)
+            nfd = os.open("level-of-a-deep-tree", os.O_RDONLY |
+                          os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.chown(nfd, uid, gid)
+            os.close(fd)
+            fd = nfd
+            if i % 100 == 0:
+                f = os.open("f", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+                os.write(f, b"data")
+                os.close(f)
+                os.symlink("/etc", "etc", dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def test_purge_removes_a_tree_of_any_depth(daemon):
+    """A tenant can make a tree far deeper than any recursion limit; purge
+    removes all of it, never following a link, and says "purged" only then."""
+    d = daemon
+    d.create("acme")
+    d.create("globex")
+    uid, gid = d.tenant_ids("acme")
+    tdir = os.path.join(d.state, "tenants")
+    try:
+        deep_tree(os.path.join(d.tenant_dir("acme"), "data"), 2000, uid, gid)
+        r = expect(d, EX_OK, "delete", "acme", "--purge")
+        assert "purged tenants/acme" in r.stdout
+        assert os.listdir(tdir) == ["globex"]
+        assert os.path.isdir("/etc") and os.path.isfile("/etc/passwd")
+    finally:
+        # shutil.rmtree (the fixture's) recurses: what a failure left
+        # goes with rm(1), which does not.
+        for n in os.listdir(tdir):
+            subprocess.run(["rm", "-rf", "--one-file-system",
+                            os.path.join(tdir, n)], check=False)
+
+
+def test_interrupted_purge_is_reported_and_finished(daemon):
+    """A purge that fails half-way leaves tenants/.purge-SLUG-*: it is not
+    called purged, and the next purge (of it or of any tenant) finishes it
+    and says so."""
+    d = daemon
+    assert shutil.which("strace"), "strace missing: run packaging/deps.sh"
+    tdir = os.path.join(d.state, "tenants")
+    for slug in ("acme", "globex", "initech"):
+        d.create(slug)
+        uid, gid = d.tenant_ids(slug)
+        deep_tree(os.path.join(d.tenant_dir(slug), "data"), 300, uid, gid)
+    d.ctl("delete", "initech")
+
+    def broken_purge(slug):
+        r = subprocess.run(["strace", "-qq", "-o", "/dev/null", "-e",
+                            "inject=unlinkat:error=EIO:when=50",
+                            TENANTCTL, "-c", d.conf, "delete", slug,
+                            "--purge"], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == EX_FAIL, (r.stdout, r.stderr)
+        assert "purged" not in r.stdout, r.stdout
+        assert re.search(r"tenants/\.purge-%s-[0-9a-f]{12}: .* at depth \d+: "
+                         r"Input/output error; not purged" % slug,
+                         r.stderr), r.stderr
+        left = [n for n in os.listdir(tdir) if n.startswith(".purge-")]
+        assert len(left) == 1 and left[0].startswith(f".purge-{slug}-")
+        return left[0]
+
+    # Purging it again finishes it, and only then says purged.
+    left = broken_purge("acme")
+    r = expect(d, EX_OK, "delete", "acme", "--purge")
+    assert (f"finished an interrupted purge: removed tenants/{left}\n"
+            "purged tenants/acme\n") in r.stdout, r.stdout
+    assert sorted(os.listdir(tdir)) == ["globex", "initech"]
+    # Purging another tenant finishes it too.
+    left = broken_purge("globex")
+    r = expect(d, EX_OK, "delete", "initech", "--purge")
+    assert f"finished an interrupted purge: removed tenants/{left}" in r.stdout
+    assert "purged tenants/initech" in r.stdout
+    assert os.listdir(tdir) == []
+    audit = d.ctl("audit", "globex").stdout
+    assert re.search(r"purge\s+globex\s+tenants/\.purge-globex-[0-9a-f]{12}, "
+                     r"left by an interrupted purge", audit), audit
+
+
+def test_purge_going_up_checks_where_it_came_from(daemon):
+    """A worker still draining in the tree can move the directory purge
+    is emptying. Going back up through ".." then leads elsewhere: purge
+    must notice and start again, not take that place for where it was
+    (three levels up from there is tenants/ itself, with other tenants)."""
+    d = daemon
+    assert shutil.which("strace"), "strace missing: run packaging/deps.sh"
+    d.create("acme")
+    d.create("globex")
+    top = d.tenant_dir("acme")
+    os.unlink(os.path.join(top, "public", "index.html"))
+    os.makedirs(os.path.join(top, "data", "a", "b"))
+    with open(os.path.join(top, "data", "a", "b", "f"), "w") as f:
+        f.write("x")
+    tdir = os.path.join(d.state, "tenants")
+    # Every openat() of ".." waits 2 s: the first is on the way up from b.
+    p = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-P", "..",
+                          "-e", "trace=openat", "-e",
+                          "inject=openat:delay_enter=2000000", TENANTCTL,
+                          "-c", d.conf, "delete", "acme", "--purge"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        def emptied_b():
+            for n in os.listdir(tdir):
+                b = os.path.join(tdir, n, "data", "a", "b")
+                if n.startswith(".purge-acme-") and os.path.isdir(b) and \
+                        not os.path.exists(os.path.join(b, "f")):
+                    return b
+            return p.poll() is not None
+        b = wait_for(emptied_b, timeout=30, what="purge to empty a/b")
+        assert b is not True, p.communicate()
+        os.rename(b, os.path.join(os.path.dirname(os.path.dirname(b)), "b2"))
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == EX_OK, (out, err)
+    assert "purged tenants/acme" in out
+    assert os.listdir(tdir) == ["globex"]
+    assert os.path.isfile(os.path.join(d.tenant_dir("globex"), "public",
+                                       "index.html"))
+
+
+def test_purge_does_not_enter_a_mount_point(daemon):
+    """Another file system mounted inside a tenant's tree (an operator's
+    bind mount) is not the tenant's: purge stops there, and removes none
+    of its files."""
+    d = daemon
+    d.create("acme")
+    d.ctl("delete", "acme")
+    mnt = os.path.join(d.tenant_dir("acme"), "data", "mnt")
+    os.makedirs(os.path.join(mnt))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt],
+                   check=True)
+    try:
+        with open(os.path.join(mnt, "keep.txt"), "w") as f:
+            f.write("not the tenant's\n")
+        r = expect(d, EX_FAIL, "delete", "acme", "--purge",
+                   stderr=r"at depth 2: Device or resource busy; not purged")
+        left = [n for n in os.listdir(os.path.join(d.state, "tenants"))
+                if n.startswith(".purge-acme-")]
+        assert len(left) == 1
+        keep = os.path.join(d.state, "tenants", left[0], "data", "mnt",
+                            "keep.txt")
+        with open(keep) as f:
+            assert f.read() == "not the tenant's\n"
+    finally:
+        subprocess.run(["umount", "-l", mnt], check=False)
+        for n in os.listdir(os.path.join(d.state, "tenants")):
+            if n.startswith(".purge-acme-"):
+                subprocess.run(["umount", "-l", os.path.join(
+                    d.state, "tenants", n, "data", "mnt")], check=False)
+    # Unmounted, the next purge finishes it.
+    r = expect(d, EX_OK, "delete", "acme", "--purge")
+    assert "finished an interrupted purge" in r.stdout
+    assert os.listdir(os.path.join(d.state, "tenants")) == []
 
 
 # --- audit and the generation ---------------------------------------------
