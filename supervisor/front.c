@@ -58,7 +58,7 @@ struct fconn {
 	uint32_t	 f_events;	/* registered in front_ep, 0: not */
 	ev_timer	 f_tmo;
 	enum fstate	 f_state;
-	ev_tstamp	 f_since;	/* began reading: its header deadline */
+	ev_tstamp	 f_since;	/* began reading: header_timeout from here */
 	unsigned int	 f_hops;
 	size_t		 f_len;
 	struct hh_parser f_hp;
@@ -197,7 +197,7 @@ front_note_cb(struct ev_loop *l, ev_timer *t, int revents)
 {
 	if (note_evicted == 0 && note_silent == 0)
 		return;
-	log_info("proxy: closed %llu connections for new ones (max_reading, "
+	log_warnx("proxy: closed %llu connections for new ones (max_reading, "
 	    "max_silent) and %llu that sent nothing (first_byte_timeout)",
 	    (unsigned long long)note_evicted, (unsigned long long)note_silent);
 	note_evicted = note_silent = 0;
@@ -495,14 +495,14 @@ front_resume_cb(struct ev_loop *l, ev_timer *t, int revents)
 }
 
 /*
- * Keep the reading budget after a connection joined it: past max_silent
- * the oldest silent connection is closed, past max_reading the oldest
- * being read, silent or not (docs/security.md, item 50). The oldest has
- * held its place longest for the least: a proxy writes a request head
- * whole, so a real one is read as soon as it is accepted, and only a
- * connection that arrived after max_reading others could lose its place
- * to them. A bound passed means two connections or more on its list, so
- * the newest, at the tail, is never the one closed. One per new
+ * Keep the reading budget after a new connection: past max_silent the
+ * oldest silent connection is closed, past max_reading the oldest being
+ * read, silent or not (docs/security.md, item 50). The oldest has held its
+ * place longest for the least: a proxy writes a request head whole as it
+ * connects, so a real one is read as soon as it is accepted, and loses its
+ * place only if max_silent (or max_reading) connections come after it
+ * before its bytes do. A bound passed means two connections or more on its
+ * list, so the newest, at the tail, is never the one closed. One per new
  * connection, so every accept costs O(1).
  */
 static void
@@ -564,9 +564,9 @@ front_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 		/*
 		 * Read at once: a proxy writes its request as it connects,
 		 * so the head is usually here already and the connection
-		 * is routed without ever waiting in the budget. Room is
-		 * made after, and only if it is still being read; f may be
-		 * gone by then.
+		 * is routed without ever taking a place in the budget.
+		 * Room is made after the read, so only for a connection
+		 * still being read; f may be gone by then.
 		 */
 		front_read(f);
 		front_make_room();
