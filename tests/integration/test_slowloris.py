@@ -211,7 +211,6 @@ def test_max_reading_full_of_partial_heads_gives_the_oldest_408():
             if n > 0:
                 trickler(4)         # full again
             accepted = metric(d, "connections_accepted_total")
-            t0 = time.monotonic()
             p = d.connect()
             probes.append(p)
             # Accepted although four heads are being read ...
@@ -221,6 +220,7 @@ def test_max_reading_full_of_partial_heads_gives_the_oldest_408():
             data, eof, _ = wait_closed(slow[n], time.monotonic() + 1)
             assert eof and data.startswith(b"HTTP/1.1 408 "), data
             assert all(is_open(s) for s in slow[n + 1:]), n
+            t0 = time.monotonic()
             p.sendall(request_bytes(ACME, close=True))
             rs, _, _ = read_responses(p, 1, 2)
             assert [r.body for r in rs] == [ACME_PAGE]
@@ -264,6 +264,7 @@ def test_silent_flood_does_not_delay_real_requests():
     flood = []
     try:
         fds = nfds(d.proc.pid)
+        t0 = time.monotonic()
         for rnd in range(3):
             flood += [d.connect() for _ in range(64)]
             wait_for(lambda: metric(d, "connections_reading") == 64, 5,
@@ -291,7 +292,7 @@ def test_silent_flood_does_not_delay_real_requests():
         # Logged, summed over a second rather than a line each.
         lines = [ln for ln in d.logtext().splitlines()
                  if "connections for new ones" in ln]
-        assert 1 <= len(lines) <= 10, lines
+        assert 1 <= len(lines) <= time.monotonic() - t0 + 1, lines
     finally:
         for s in flood:
             s.close()
