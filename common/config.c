@@ -75,8 +75,15 @@ static const struct conf_key conf_keys[] = {
 	    "Longest request target in bytes; longer gets 414."),
 	LU("proxy", "header_timeout", CT_MS, c_header_timeout_ms, 100, 600000,
 	    "10s", "Time allowed to send a complete request head."),
+	LU("proxy", "first_byte_timeout", CT_MS, c_first_byte_timeout_ms, 100,
+	    600000, "2s", "A new connection that sends no byte within this is "
+	    "closed."),
 	LU("proxy", "max_reading", CT_UINT, c_max_reading, 1, 100000, "1024",
-	    "Connections whose head is still being read; accept pauses above."),
+	    "Connections whose head is still being read; past this the oldest "
+	    "of them is closed for a new one."),
+	LU("proxy", "max_silent", CT_UINT, c_max_silent, 1, 100000, "256",
+	    "Connections that have sent nothing yet; past this the oldest of "
+	    "them is closed for a new one."),
 	LU("workers", "spares", CT_UINT, c_spares, 0, 64, "2",
 	    "Exec'd, unbound workers kept ready for a cold tenant."),
 	LU("workers", "max_workers", CT_UINT, c_max_workers, 1, 100000, "1000",

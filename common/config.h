@@ -39,7 +39,9 @@ struct config {
 	unsigned int	 c_head_max;
 	unsigned int	 c_target_max;
 	unsigned int	 c_header_timeout_ms;
+	unsigned int	 c_first_byte_timeout_ms;
 	unsigned int	 c_max_reading;
+	unsigned int	 c_max_silent;
 
 	/* [workers] */
 	unsigned int	 c_spares;

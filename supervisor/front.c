@@ -6,9 +6,13 @@
  * with a short, generic response and Connection: close.
  *
  * Bounds (THREATS 45, 50, 69): a head larger than head_max gets 431; a head
- * not complete within header_timeout of the first byte's connection is
- * closed (408 if anything arrived); at most max_reading connections are
- * read at once, and accept pauses beyond that or when descriptors run out.
+ * not complete within header_timeout of accept gets 408; a connection that
+ * sends no byte within first_byte_timeout is closed. At most max_reading
+ * connections are read at once, and at most max_silent of them have sent
+ * nothing: a new connection past either bound closes the oldest one there
+ * (docs/security.md, item 50), so a flood of idle or trickling connections
+ * cannot keep a real request waiting. Accept pauses only when descriptors
+ * run out.
  *
  * Client sockets are watched on an epoll set of our own, not libev's. A
  * socket we hand to a worker stays open in the worker, and epoll watches
@@ -34,13 +38,27 @@
 
 #define REPLY_TIMEOUT	5.0
 
+/*
+ * What a connection is doing here. SILENT and HEAD are "reading": they
+ * count toward max_reading, on the reading list; SILENT ones are on the
+ * silent list too.
+ */
+enum fstate {
+	FC_IDLE,	/* handed back idle: waits for its next request */
+	FC_SILENT,	/* accepted, no byte yet */
+	FC_HEAD,	/* part of a head in */
+	FC_REPLY,	/* writing one of our answers */
+};
+
 struct fconn {
-	TAILQ_ENTRY(fconn) f_entry;
+	TAILQ_ENTRY(fconn) f_entry;	/* fconns: every one */
+	TAILQ_ENTRY(fconn) f_rentry;	/* reading, while SILENT or HEAD */
+	TAILQ_ENTRY(fconn) f_sentry;	/* silent, while SILENT */
 	int		 f_fd;
 	uint32_t	 f_events;	/* registered in front_ep, 0: not */
 	ev_timer	 f_tmo;
-	int		 f_replying;
-	int		 f_reading;	/* counted in nreading */
+	enum fstate	 f_state;
+	ev_tstamp	 f_since;	/* began reading: header_timeout from here */
 	unsigned int	 f_hops;
 	size_t		 f_len;
 	struct hh_parser f_hp;
@@ -51,12 +69,18 @@ struct fconn {
 };
 
 static TAILQ_HEAD(, fconn) fconns = TAILQ_HEAD_INITIALIZER(fconns);
+/* Both in the order their members began reading: the oldest first. */
+static TAILQ_HEAD(, fconn) reading = TAILQ_HEAD_INITIALIZER(reading);
+static TAILQ_HEAD(, fconn) silent = TAILQ_HEAD_INITIALIZER(silent);
 static int		 listen_fd = -1;
 static ev_io		 listen_ev;
 static int		 front_ep = -1;
 static ev_io		 front_ep_ev;
 static ev_timer		 resume_ev;
+static ev_timer		 note_ev;
+static uint64_t		 note_evicted, note_silent;
 static unsigned int	 nreading;
+static unsigned int	 nsilent;
 static unsigned int	 nfconns;
 
 static void	front_process(struct fconn *);
@@ -100,15 +124,92 @@ reply_text(int status)
 	return "Error";
 }
 
-static void
-front_listen_update(void)
+static int
+fstate_reading(enum fstate st)
 {
-	if (listen_fd == -1)
+	return st == FC_SILENT || st == FC_HEAD;
+}
+
+/*
+ * Move f to state st. The reading and silent lists and their counts
+ * follow the state here and nowhere else.
+ */
+static void
+fconn_state(struct fconn *f, enum fstate st)
+{
+	if (f->f_state == FC_SILENT) {
+		TAILQ_REMOVE(&silent, f, f_sentry);
+		nsilent--;
+	}
+	if (fstate_reading(f->f_state) && !fstate_reading(st)) {
+		TAILQ_REMOVE(&reading, f, f_rentry);
+		nreading--;
+	} else if (!fstate_reading(f->f_state) && fstate_reading(st)) {
+		TAILQ_INSERT_TAIL(&reading, f, f_rentry);
+		nreading++;
+		f->f_since = ev_now(loop);
+	}
+	if (st == FC_SILENT) {
+		TAILQ_INSERT_TAIL(&silent, f, f_sentry);
+		nsilent++;
+	}
+	f->f_state = st;
+}
+
+/*
+ * (Re)start f's timer for its state. A head's deadline is header_timeout
+ * after it began reading, whatever arrives meanwhile: a byte every few
+ * seconds must not keep a connection forever.
+ */
+static void
+fconn_arm(struct fconn *f)
+{
+	ev_tstamp	 head = conf->c_header_timeout_ms / 1000.0;
+	ev_tstamp	 first = conf->c_first_byte_timeout_ms / 1000.0;
+	ev_tstamp	 left = REPLY_TIMEOUT;
+
+	switch (f->f_state) {
+	case FC_IDLE:
+		left = conf->c_keepalive_timeout_ms / 1000.0;
+		break;
+	case FC_SILENT:
+		left = f->f_since + (first < head ? first : head) -
+		    ev_now(loop);
+		break;
+	case FC_HEAD:
+		left = f->f_since + head - ev_now(loop);
+		break;
+	case FC_REPLY:
+		break;
+	}
+	ev_timer_stop(loop, &f->f_tmo);
+	ev_timer_set(&f->f_tmo, left > 0. ? left : 0., 0.);
+	ev_timer_start(loop, &f->f_tmo);
+}
+
+/*
+ * Say what the reading budget cost, at most once a second: under a flood
+ * every connection would otherwise log a line. The first event is logged
+ * at once; the ones in the next second are summed into one line.
+ */
+static void
+front_note_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	if (note_evicted == 0 && note_silent == 0)
 		return;
-	if (nreading < conf->c_max_reading && !ev_is_active(&resume_ev))
-		ev_io_start(loop, &listen_ev);
-	else
-		ev_io_stop(loop, &listen_ev);
+	log_warnx("proxy: closed %llu connections for new ones (max_reading, "
+	    "max_silent) and %llu that sent nothing (first_byte_timeout)",
+	    (unsigned long long)note_evicted, (unsigned long long)note_silent);
+	note_evicted = note_silent = 0;
+	ev_timer_set(t, 1., 0.);
+	ev_timer_start(l, t);
+}
+
+static void
+front_note(void)
+{
+	if (!ev_is_active(&note_ev))
+		front_note_cb(loop, &note_ev, 0);
 }
 
 /* Forget f; its socket is closed, or (close_fd 0) now belongs elsewhere. */
@@ -121,12 +222,10 @@ fconn_free(struct fconn *f, int close_fd)
 		close(f->f_fd);
 		dstats.ds_closed++;
 	}
-	if (f->f_reading)
-		nreading--;
+	fconn_state(f, FC_IDLE);
 	nfconns--;
 	TAILQ_REMOVE(&fconns, f, f_entry);
 	free(f);
-	front_listen_update();
 }
 
 static void
@@ -155,14 +254,22 @@ front_timeout_cb(struct ev_loop *l, ev_timer *t, int revents)
 {
 	struct fconn	*f = t->data;
 
-	if (f->f_replying || f->f_len == 0) {
+	switch (f->f_state) {
+	case FC_SILENT:
+		dstats.ds_first_byte_timeouts++;
+		note_silent++;
+		front_note();
+		/* FALLTHROUGH */
+	case FC_IDLE:
+	case FC_REPLY:
 		fconn_free(f, 1);
 		return;
+	case FC_HEAD:
+		break;
 	}
 	/* A head that started but never finished: slowloris, or a stall. */
 	log_debug("%s: head incomplete after %u ms (%zu bytes)", __func__,
 	    conf->c_header_timeout_ms, f->f_len);
-	f->f_len = 0;
 	front_answer(f, 408, 0, 0);
 }
 
@@ -176,13 +283,7 @@ front_answer(struct fconn *f, int status, unsigned int retry,
 	int		 bl, n;
 
 	fconn_watch(f, 0);
-	ev_timer_stop(loop, &f->f_tmo);
-	if (f->f_reading) {
-		f->f_reading = 0;
-		nreading--;
-		front_listen_update();
-	}
-	f->f_replying = 1;
+	fconn_state(f, FC_REPLY);
 	if (status >= 100 && status < 600)
 		dstats.ds_answers[status]++;
 	if (retry > 0)
@@ -197,14 +298,13 @@ front_answer(struct fconn *f, int status, unsigned int retry,
 	    head_only ? "" : body);
 	f->f_outlen = (size_t)n;
 	f->f_outoff = 0;
-	ev_timer_init(&f->f_tmo, front_timeout_cb, REPLY_TIMEOUT, 0.);
-	f->f_tmo.data = f;
-	ev_timer_start(loop, &f->f_tmo);
+	fconn_arm(f);
 	front_write(f);
 }
 
+/* A connection in state st, its timer armed for that state. */
 static struct fconn *
-fconn_new(int fd, unsigned int hops, int reading)
+fconn_new(int fd, unsigned int hops, enum fstate st)
 {
 	struct fconn	*f;
 
@@ -212,16 +312,14 @@ fconn_new(int fd, unsigned int hops, int reading)
 		return NULL;
 	f->f_fd = fd;
 	f->f_hops = hops;
-	f->f_reading = reading;
-	if (reading)
-		nreading++;
+	f->f_state = FC_IDLE;
+	fconn_state(f, st);
 	hh_init(&f->f_hp, conf->c_head_max, conf->c_target_max);
-	ev_timer_init(&f->f_tmo, front_timeout_cb,
-	    conf->c_header_timeout_ms / 1000.0, 0.);
+	ev_timer_init(&f->f_tmo, front_timeout_cb, 0., 0.);
 	f->f_tmo.data = f;
+	fconn_arm(f);
 	TAILQ_INSERT_TAIL(&fconns, f, f_entry);
 	nfconns++;
-	front_listen_update();
 	return f;
 }
 
@@ -235,7 +333,7 @@ front_reply(int fd, const uint8_t *req, size_t len, int status,
 {
 	struct fconn	*f;
 
-	if ((f = fconn_new(fd, 0, 0)) == NULL) {
+	if ((f = fconn_new(fd, 0, FC_REPLY)) == NULL) {
 		close(fd);
 		dstats.ds_closed++;
 		return;
@@ -342,20 +440,23 @@ front_read(struct fconn *f)
 		return;
 	}
 	n = read(f->f_fd, f->f_buf + f->f_len, conf->c_head_max - f->f_len);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		fconn_watch(f, EPOLLIN);
 		return;
+	}
 	if (n <= 0) {
 		fconn_free(f, 1);
 		return;
 	}
-	if (!f->f_reading) {
-		/* A handed-back idle connection's next request begins. */
-		f->f_reading = 1;
-		nreading++;
-		ev_timer_stop(loop, &f->f_tmo);
-		ev_timer_set(&f->f_tmo, conf->c_header_timeout_ms / 1000.0, 0.);
-		ev_timer_start(loop, &f->f_tmo);
-		front_listen_update();
+	if (f->f_state != FC_HEAD) {
+		/*
+		 * A first byte: off the silent list, now bounded by
+		 * header_timeout from accept; or the next request of a
+		 * connection handed back idle, with a header_timeout of
+		 * its own from now.
+		 */
+		fconn_state(f, FC_HEAD);
+		fconn_arm(f);
 	}
 	f->f_len += (size_t)n;
 	front_process(f);
@@ -379,7 +480,7 @@ front_ep_cb(struct ev_loop *l, ev_io *io, int revents)
 	}
 	for (i = 0; i < n; i++) {
 		f = evs[i].data.ptr;
-		if (f->f_replying)
+		if (f->f_state == FC_REPLY)
 			front_write(f);
 		else
 			front_read(f);
@@ -389,7 +490,41 @@ front_ep_cb(struct ev_loop *l, ev_io *io, int revents)
 static void
 front_resume_cb(struct ev_loop *l, ev_timer *t, int revents)
 {
-	front_listen_update();
+	if (listen_fd != -1)
+		ev_io_start(l, &listen_ev);
+}
+
+/*
+ * Keep the reading budget after a new connection: past max_silent the
+ * oldest silent connection is closed, past max_reading the oldest being
+ * read, silent or not (docs/security.md, item 50). The oldest has held its
+ * place longest for the least: a proxy writes a request head whole as it
+ * connects, so a real one is read as soon as it is accepted, and loses its
+ * place only if max_silent (or max_reading) connections come after it
+ * before its bytes do. A bound passed means two connections or more on its
+ * list, so the newest, at the tail, is never the one closed. One per new
+ * connection, so every accept costs O(1).
+ */
+static void
+front_make_room(void)
+{
+	struct fconn	*f;
+
+	if (nsilent > conf->c_max_silent)
+		f = TAILQ_FIRST(&silent);
+	else if (nreading > conf->c_max_reading)
+		f = TAILQ_FIRST(&reading);
+	else
+		return;
+	note_evicted++;
+	front_note();
+	if (f->f_state == FC_SILENT) {
+		dstats.ds_evicted_silent++;
+		fconn_free(f, 1);
+	} else {
+		dstats.ds_evicted_head++;
+		front_answer(f, 408, 0, 0);
+	}
 }
 
 static void
@@ -398,7 +533,7 @@ front_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 	struct fconn	*f;
 	int		 fd, i;
 
-	for (i = 0; i < 64 && nreading < conf->c_max_reading; i++) {
+	for (i = 0; i < 64; i++) {
 		fd = accept4(listen_fd, NULL, NULL,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
@@ -421,13 +556,20 @@ front_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 			return;
 		}
 		dstats.ds_accepted++;
-		if ((f = fconn_new(fd, 0, 1)) == NULL) {
+		if ((f = fconn_new(fd, 0, FC_SILENT)) == NULL) {
 			close(fd);
 			dstats.ds_closed++;
 			continue;
 		}
-		ev_timer_start(l, &f->f_tmo);
-		fconn_watch(f, EPOLLIN);
+		/*
+		 * Read at once: a proxy writes its request as it connects,
+		 * so the head is usually here already and the connection
+		 * is routed without ever taking a place in the budget.
+		 * Room is made after the read, so only for a connection
+		 * still being read; f may be gone by then.
+		 */
+		front_read(f);
+		front_make_room();
 	}
 }
 
@@ -441,8 +583,14 @@ front_handback(int fd, const uint8_t *data, size_t len, unsigned int hops)
 {
 	struct fconn	*f;
 
+	/*
+	 * An idle keep-alive connection from a retiring worker waits like
+	 * one (keepalive_timeout), and counts as reading only once its next
+	 * request starts. Neither kind makes room in the reading budget: it
+	 * is a connection we had already, not a new one.
+	 */
 	if (len > conf->c_head_max ||
-	    (f = fconn_new(fd, hops, len > 0)) == NULL) {
+	    (f = fconn_new(fd, hops, len > 0 ? FC_HEAD : FC_IDLE)) == NULL) {
 		close(fd);
 		dstats.ds_closed++;
 		return;
@@ -450,18 +598,9 @@ front_handback(int fd, const uint8_t *data, size_t len, unsigned int hops)
 	memcpy(f->f_buf, data, len);
 	f->f_len = len;
 	if (len == 0) {
-		/*
-		 * An idle keep-alive connection from a retiring worker: it
-		 * waits like one (keepalive_timeout), and counts as reading
-		 * only once its next request starts.
-		 */
-		ev_timer_set(&f->f_tmo, conf->c_keepalive_timeout_ms / 1000.0,
-		    0.);
-		ev_timer_start(loop, &f->f_tmo);
 		fconn_watch(f, EPOLLIN);
 		return;
 	}
-	ev_timer_start(loop, &f->f_tmo);
 	front_process(f);
 }
 
@@ -469,6 +608,12 @@ unsigned int
 front_reading(void)
 {
 	return nreading;
+}
+
+unsigned int
+front_silent(void)
+{
+	return nsilent;
 }
 
 /*
@@ -491,8 +636,9 @@ front_init(int fd)
 	ev_io_init(&front_ep_ev, front_ep_cb, front_ep, EV_READ);
 	ev_io_start(loop, &front_ep_ev);
 	ev_io_init(&listen_ev, front_accept_cb, fd, EV_READ);
+	ev_io_start(loop, &listen_ev);
 	ev_timer_init(&resume_ev, front_resume_cb, 0., 0.);
-	front_listen_update();
+	ev_timer_init(&note_ev, front_note_cb, 1., 0.);
 }
 
 /*
@@ -518,7 +664,7 @@ front_pending(void)
 	unsigned int	 n = 0;
 
 	TAILQ_FOREACH(f, &fconns, f_entry)
-		if (f->f_reading || f->f_replying)
+		if (f->f_state != FC_IDLE)
 			n++;
 	return n;
 }
@@ -531,7 +677,7 @@ front_close_idle(void)
 
 	for (f = TAILQ_FIRST(&fconns); f != NULL; f = tmp) {
 		tmp = TAILQ_NEXT(f, f_entry);
-		if (!f->f_reading && !f->f_replying)
+		if (f->f_state == FC_IDLE)
 			fconn_free(f, 1);
 	}
 }

@@ -1878,6 +1878,23 @@ pool_metrics(FILE *f)
 	    "request head is being read.\n"
 	    "# TYPE tenantd_connections_reading gauge\n"
 	    "tenantd_connections_reading %u\n", front_reading());
+	fprintf(f, "# HELP tenantd_connections_silent Connections accepted "
+	    "that have sent no byte yet.\n"
+	    "# TYPE tenantd_connections_silent gauge\n"
+	    "tenantd_connections_silent %u\n", front_silent());
+	fprintf(f, "# HELP tenantd_connections_evicted_total Connections "
+	    "closed to make room for a new one (max_silent, max_reading), by "
+	    "what they had sent.\n"
+	    "# TYPE tenantd_connections_evicted_total counter\n"
+	    "tenantd_connections_evicted_total{state=\"silent\"} %llu\n"
+	    "tenantd_connections_evicted_total{state=\"partial\"} %llu\n",
+	    (unsigned long long)dstats.ds_evicted_silent,
+	    (unsigned long long)dstats.ds_evicted_head);
+	fprintf(f, "# HELP tenantd_first_byte_timeouts_total Connections "
+	    "closed for sending nothing within first_byte_timeout.\n"
+	    "# TYPE tenantd_first_byte_timeouts_total counter\n"
+	    "tenantd_first_byte_timeouts_total %llu\n",
+	    (unsigned long long)dstats.ds_first_byte_timeouts);
 	fprintf(f, "# HELP tenantd_handoffs_total Connections handed to "
 	    "workers.\n# TYPE tenantd_handoffs_total counter\n"
 	    "tenantd_handoffs_total %llu\n",

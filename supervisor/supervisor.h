@@ -130,6 +130,9 @@ struct daemon_stats {
 	uint64_t	 ds_handoffs;
 	uint64_t	 ds_handbacks;
 	uint64_t	 ds_closed;	/* left us other than to a worker */
+	uint64_t	 ds_evicted_silent;	/* closed for a new connection */
+	uint64_t	 ds_evicted_head;	/* 408 for a new connection */
+	uint64_t	 ds_first_byte_timeouts;
 	unsigned int	 ds_queued;	/* waiting for a worker */
 	uint64_t	 ds_spawns;
 	uint64_t	 ds_deaths;
@@ -189,6 +192,7 @@ void	 front_close_idle(void);
 void	 front_handback(int, const uint8_t *, size_t, unsigned int);
 void	 front_reply(int, const uint8_t *, size_t, int, unsigned int);
 unsigned int front_reading(void);
+unsigned int front_silent(void);
 unsigned int front_held(void);
 
 /* route.c: Host -> tenant, cached, invalidated by the registry generation */

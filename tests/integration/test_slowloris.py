@@ -9,7 +9,8 @@ import time
 import pytest
 
 from conftest import Daemon, parse_responses, proc_status, read_responses, \
-    request_bytes
+    request_bytes, wait_for
+from test_admin import parse_metrics
 
 SUFFIX = "test.localhost"
 ACME = "acme." + SUFFIX
@@ -20,8 +21,9 @@ BIG = os.urandom(4 * 1024 * 1024)
 
 
 def make_daemon(**overrides):
-    d = Daemon(proxy__header_timeout="1s", workers__keepalive_timeout="1s",
-               **overrides)
+    kw = {"proxy__header_timeout": "1s", "workers__keepalive_timeout": "1s"}
+    kw.update(overrides)
+    d = Daemon(**kw)
     try:
         d.create("acme", ACME_PAGE.decode())
         d.write_public("acme", "big.bin", BIG)
@@ -80,6 +82,11 @@ def served_quickly(d, limit=1.0):
 
 def nfds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def metric(d, name):
+    _, m = parse_metrics(d.ctl("metrics").stdout)
+    return m[f"tenantd_{name}"]
 
 
 # --- The supervisor's header timeout ---------------------------------------
@@ -185,40 +192,43 @@ def test_probe_served_while_50_slow_clients_hang(sd):
     assert nfds(sd.proc.pid) <= fds_before
 
 
-def test_max_reading_stalls_accept_until_the_slow_ones_time_out():
-    d = make_daemon(proxy__max_reading=4)
-    slow = []
+def test_max_reading_full_of_partial_heads_gives_the_oldest_408():
+    """Heads left unfinished fill max_reading = 4: a new connection is
+    still read at once, and the oldest partial head gets its 408 then, not
+    after header_timeout (docs/security.md, item 50)."""
+    d = make_daemon(proxy__max_reading=4, proxy__header_timeout="10s")
+    slow, probes = [], []
     try:
-        t0 = time.monotonic()
-        fds = nfds(d.proc.pid)
-        for i in range(4):
+        def trickler(reading):
             s = d.connect()
             s.sendall(b"GET / HTTP/1.1\r\nHo")
             slow.append(s)
-        # Wait until the supervisor has accepted all four.
-        deadline = time.monotonic() + 0.5
-        while nfds(d.proc.pid) < fds + 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert nfds(d.proc.pid) >= fds + 4
-        probe = d.connect(5)
-        probe.sendall(request_bytes(ACME, close=True))
-        # Not accepted while four heads are being read ...
-        r, _, _ = select.select([probe], [], [], 0.5)
-        assert not r, "a fifth connection was read despite max_reading=4"
-        # ... and served as soon as they time out.
-        rs, rest, eof = read_responses(probe, None, TIMEOUT + SLACK + 2)
-        took = time.monotonic() - t0
-        probe.close()
-        assert [r.body for r in rs] == [ACME_PAGE] and eof
-        assert TIMEOUT - 0.05 <= took <= TIMEOUT + SLACK + 0.5, took
-        for s in slow:
-            data, eof, _ = wait_closed(s, time.monotonic() + 2)
-            assert eof and data.startswith(b"HTTP/1.1 408 ")
-        # Accepting again: new requests are served promptly.
-        for i in range(5):
-            served_quickly(d, 1.0)
+            wait_for(lambda: metric(d, "connections_reading") == reading,
+                     5, "the partial head read")
+        for i in range(4):
+            trickler(i + 1)
+        for n in range(3):
+            if n > 0:
+                trickler(4)         # full again
+            accepted = metric(d, "connections_accepted_total")
+            p = d.connect()
+            probes.append(p)
+            # Accepted although four heads are being read ...
+            wait_for(lambda: metric(d, "connections_accepted_total") ==
+                     accepted + 1, 2, "the new connection accepted")
+            # ... and the oldest of them answered 408 to make room.
+            data, eof, _ = wait_closed(slow[n], time.monotonic() + 1)
+            assert eof and data.startswith(b"HTTP/1.1 408 "), data
+            assert all(is_open(s) for s in slow[n + 1:]), n
+            t0 = time.monotonic()
+            p.sendall(request_bytes(ACME, close=True))
+            rs, _, _ = read_responses(p, 1, 2)
+            assert [r.body for r in rs] == [ACME_PAGE]
+            assert time.monotonic() - t0 < 1.0
+        assert metric(d, 'connections_evicted_total{state="partial"}') == 3
+        assert metric(d, 'connections_evicted_total{state="silent"}') == 0
     finally:
-        for s in slow:
+        for s in slow + probes:
             s.close()
         d.close()
 
@@ -239,6 +249,123 @@ def test_max_reading_does_not_count_connections_handed_to_workers():
     finally:
         for s in held:
             s.close()
+        d.close()
+
+
+# --- Silent connections: their own budget and timeout ---------------------
+
+def test_silent_flood_does_not_delay_real_requests():
+    """THREATS 50: 64 connections that send nothing fill max_reading = 64.
+    With header_timeout and first_byte_timeout far away, a real request is
+    still answered at once: each new connection closes the oldest silent
+    one. Without that it waits in the backlog for header_timeout."""
+    d = make_daemon(proxy__max_reading=64, proxy__header_timeout="10s",
+                    proxy__first_byte_timeout="10s")
+    flood = []
+    try:
+        fds = nfds(d.proc.pid)
+        t0 = time.monotonic()
+        for rnd in range(3):
+            flood += [d.connect() for _ in range(64)]
+            wait_for(lambda: metric(d, "connections_reading") == 64, 5,
+                     "64 silent connections read")
+            for i in range(3):
+                served_quickly(d, 1.0)
+            wait_for(lambda: metric(
+                d, 'connections_evicted_total{state="silent"}') >= 64 * rnd,
+                5, "the older ones closed")
+        # 64, less one for each probe that was accepted before its bytes
+        # came: it closed a silent one, then left the budget.
+        assert 61 <= metric(d, "connections_silent") <= 64
+        # Descriptors stay within the budget however many came.
+        assert nfds(d.proc.pid) <= fds + 64 + 2
+        # The ones closed to make room were the oldest, without an answer.
+        closed = [s for s in flood if not is_open(s)]
+        assert len(closed) == metric(
+            d, 'connections_evicted_total{state="silent"}')
+        assert flood[:len(closed)] == closed
+        for s in closed[:10]:
+            data, eof, _ = wait_closed(s, time.monotonic() + 1)
+            assert eof and data == b""
+        assert metric(d, 'connections_evicted_total{state="partial"}') == 0
+        assert metric(d, "first_byte_timeouts_total") == 0
+        # Logged, summed over a second rather than a line each.
+        lines = [ln for ln in d.logtext().splitlines()
+                 if "connections for new ones" in ln]
+        assert 1 <= len(lines) <= time.monotonic() - t0 + 1, lines
+    finally:
+        for s in flood:
+            s.close()
+        d.close()
+
+
+def test_silent_connections_cannot_push_out_slow_senders():
+    """max_silent = 8 under max_reading = 64: a flood of silent
+    connections closes its own oldest, never a head being sent."""
+    d = make_daemon(proxy__max_reading=64, proxy__max_silent=8,
+                    proxy__header_timeout="10s",
+                    proxy__first_byte_timeout="10s")
+    slow, flood = [], []
+    try:
+        for i in range(8):
+            s = d.connect()
+            s.sendall(b"GET / HTTP/1.1\r\nHo")
+            slow.append(s)
+        wait_for(lambda: metric(d, "connections_reading") == 8, 5,
+                 "8 heads read")
+        flood = [d.connect() for _ in range(100)]
+        wait_for(lambda: metric(
+            d, 'connections_evicted_total{state="silent"}') == 92, 5,
+            "92 silent connections closed")
+        assert metric(d, "connections_silent") == 8
+        assert metric(d, "connections_reading") == 16
+        assert all(is_open(s) for s in slow)
+        assert all(is_open(s) for s in flood[-8:])
+        assert not any(is_open(s) for s in flood[:92])
+        assert metric(d, 'connections_evicted_total{state="partial"}') == 0
+        served_quickly(d, 1.0)
+        # The slow senders finish, and are served.
+        for s in slow:
+            s.sendall(b"st: " + ACME.encode() + b"\r\n\r\n")
+            rs, _, _ = read_responses(s, 1, 5)
+            assert [r.body for r in rs] == [ACME_PAGE]
+    finally:
+        for s in slow + flood:
+            s.close()
+        d.close()
+
+
+def test_first_byte_timeout_closes_silent_but_not_slow_senders():
+    """A connection with nothing sent after first_byte_timeout (0.5 s) is
+    closed without an answer; one whose first byte came in time has the
+    rest of header_timeout (3 s) for its head, and is served."""
+    d = make_daemon(proxy__header_timeout="3s",
+                    proxy__first_byte_timeout="500ms")
+    quiet = slow = None
+    try:
+        head = request_bytes(ACME, close=True)
+        t0 = time.monotonic()
+        quiet = d.connect()
+        slow = d.connect()
+        time.sleep(0.2)
+        slow.sendall(head[:1])
+        data, eof, t = wait_closed(quiet, t0 + 2)
+        assert eof and data == b""
+        assert 0.45 <= t - t0 <= 0.5 + SLACK, t - t0
+        # The slow sender trickles the rest over some 1.5 s in all.
+        step = 1.3 / (len(head) - 1)
+        for i in range(1, len(head)):
+            assert is_open(slow), i
+            slow.sendall(head[i:i + 1])
+            time.sleep(step)
+        rs, _, eof = read_responses(slow, 1, 3)
+        assert [r.body for r in rs] == [ACME_PAGE]
+        assert time.monotonic() - t0 < 3
+        assert metric(d, "first_byte_timeouts_total") == 1
+    finally:
+        for s in (quiet, slow):
+            if s is not None:
+                s.close()
         d.close()
 
 

@@ -133,7 +133,9 @@ test_defaults(void **state)
 	assert_int_equal(c.c_head_max, 8192);
 	assert_int_equal(c.c_target_max, 4096);
 	assert_int_equal(c.c_header_timeout_ms, 10000);
+	assert_int_equal(c.c_first_byte_timeout_ms, 2000);
 	assert_int_equal(c.c_max_reading, 1024);
+	assert_int_equal(c.c_max_silent, 256);
 	assert_int_equal(c.c_spares, 2);
 	assert_int_equal(c.c_max_workers, 1000);
 	assert_int_equal(c.c_workers_per_tenant, 4);
@@ -188,7 +190,9 @@ static const char every_key[] =
     "head_max = 16000\n"
     "target_max = 8000\n"
     "header_timeout = 2500ms\n"
+    "first_byte_timeout = 300ms\n"
     "max_reading = 77\n"
+    "max_silent = 9\n"
     "[workers]\n"
     "spares = 0\n"
     "max_workers = 100000\n"
@@ -228,7 +232,9 @@ test_every_key(void **state)
 	assert_int_equal(c.c_head_max, 16000);
 	assert_int_equal(c.c_target_max, 8000);
 	assert_int_equal(c.c_header_timeout_ms, 2500);
+	assert_int_equal(c.c_first_byte_timeout_ms, 300);
 	assert_int_equal(c.c_max_reading, 77);
+	assert_int_equal(c.c_max_silent, 9);
 	assert_int_equal(c.c_spares, 0);
 	assert_int_equal(c.c_max_workers, 100000);
 	assert_int_equal(c.c_workers_per_tenant, 256);
