@@ -12,13 +12,16 @@
  *   supervisor                              worker (fresh exec, root, unbound)
  *      MSG_CFG_TENANT, MSG_CFG_LIMIT*,
  *      MSG_CFG_KEY*, MSG_CFG_DATA,
- *      MSG_CFG_HOSTS + fd, MSG_CFG_DONE -->  sandbox_enter()
+ *      MSG_CFG_HOSTS + fd,
+ *      MSG_CFG_DONE                ------>  sandbox_enter()
  *                                  <------  MSG_STATE_READY
  *      MSG_CONN_NEW + fd + bytes   ------>  serves keep-alive requests
  *                                  <------  MSG_CONN_CLOSED
  *                                  <------  MSG_CONN_HANDBACK + fd + bytes
- *      [MSG_CFG_HOSTS + fd], MSG_CFG_DONE ->  registry change: a new host
- *                                           list if the tenant's changed
+ *      [MSG_CFG_HOSTS + fd],
+ *      MSG_CFG_DONE                ------>  registry change: the generation,
+ *                                           and a new host list first if
+ *                                           the tenant's names changed
  *      MSG_CTL_DRAIN (mode)        ------>  finish, hand back or close, exit
  *      MSG_CTL_PING                ------>
  *                                  <------  MSG_STATE_PONG

@@ -388,10 +388,24 @@ struct hostbuf {
 static int
 priv_host_cb(const struct hostname *h, void *arg)
 {
-	struct hostbuf	*hb = arg;
-	size_t		 len = strlen(h->h_name), size;
-	char		*p;
+	struct hostbuf		*hb = arg;
+	struct host_result	 hr;
+	size_t			 len = strlen(h->h_name), size;
+	char			*p;
 
+	/*
+	 * A name the classifier does not route as a custom domain (a hand
+	 * edit put one under the suffix, say) never reaches this worker
+	 * anyway; sent, it would make the worker refuse the whole list and
+	 * die. It is left out, and said.
+	 */
+	if (host_classify(&conf->c_hosts, h->h_name, len, &hr) !=
+	    HOST_CUSTOM || strcmp(hr.hr_name, h->h_name) != 0) {
+		log_warnx("tenant %s: hostname %s in the registry is not a "
+		    "custom domain here (%s); not served", h->h_slug,
+		    h->h_name, host_class_str(hr.hr_class));
+		return 0;
+	}
 	/* More than a worker takes: the list is refused whole, not cut. */
 	if (hb->hb_n == HOST_TENANT_MAX)
 		return -1;

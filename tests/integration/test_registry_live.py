@@ -1,6 +1,7 @@
 # tenantctl changes reach a running daemon on the very next request: on new
 # connections, and on keep-alive connections a worker already holds.
 import os
+import sqlite3
 import time
 
 import pytest
@@ -355,3 +356,33 @@ def test_a_change_to_one_tenant_sends_nothing_to_another(live):
     assert worker_status(d, "globex")[0]["pid"] == g["pid"]
     assert d.ctl_json("status", "globex")["handbacks"] == 0
     assert d.get(SHOP).status == 404       # pending again
+
+
+def test_a_hand_edited_name_a_worker_would_refuse_is_left_out(live):
+    """A name the schema lets in by hand but the classifier never routes
+    as a custom domain (one under the suffix) is not sent: a worker takes
+    a host list whole or dies, and must not die of a registry edit."""
+    d = live
+    d.ctl("hostname", "add", "acme", SHOP, "--active")
+    assert d.get(SHOP).body == b"acme's own page\n"
+    (w,) = worker_status(d, "acme")
+    db = sqlite3.connect(os.path.join(d.state, "registry.db"))
+    db.execute("INSERT INTO hostnames (hostname, tenant_id, status, created) "
+               "SELECT 'x.acme.test.localhost', id, 'active', 0 "
+               "FROM tenants WHERE slug = 'acme'")
+    db.commit()
+    db.close()
+    # The data_version safety net sends acme's workers the new list.
+    wait_for(lambda: worker_status(d, "acme")[0]["host_lists"] == 2,
+             what="acme's new host list")
+    d.wait_log(r"tenant acme: hostname x\.acme\.test\.localhost in the "
+               r"registry is not a custom domain here \(invalid\)")
+    r = d.get(SHOP)
+    assert r.status == 200 and r.body == b"acme's own page\n", r
+    assert worker_status(d, "acme")[0]["pid"] == w["pid"]
+    assert alive(w["pid"])
+    # A fresh worker binds with it too.
+    d.ctl("restart", "acme")
+    r = d.get(SHOP)
+    assert r.status == 200 and r.body == b"acme's own page\n", r
+    assert d.ctl_json("status", "acme")["crashes"] == 0
