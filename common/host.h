@@ -13,6 +13,16 @@
 #define HOST_NAME_MAX_LEN	253
 #define HOST_LABEL_MAX_LEN	63
 
+/*
+ * The most custom hostnames one tenant may have: tenantctl and the
+ * registry refuse more, the supervisor sends no more and a worker takes
+ * no more (docs/routing.md, "Custom hostnames"). A plain number: the
+ * registry's schema spells it into a trigger.
+ */
+#define HOST_TENANT_MAX		10000
+/* A host list's bytes at most: every name and its newline. */
+#define HOSTLIST_BYTES_MAX	((size_t)HOST_TENANT_MAX * (HOST_NAME_MAX_LEN + 1))
+
 enum host_class {
 	HOST_INVALID = 0,	/* malformed: answered 400 */
 	HOST_SUBDOMAIN,		/* exactly one slug label under the suffix */
@@ -44,5 +54,21 @@ int		 host_conf_init(struct host_conf *, const char *, const char *);
 enum host_class	 host_classify(const struct host_conf *, const char *, size_t,
 		    struct host_result *);
 const char	*host_class_str(enum host_class);
+
+/*
+ * A tenant's custom hostnames as a worker holds them: one buffer of
+ * NUL-terminated names and an index sorted by strcmp, searched in
+ * O(log n) per request.
+ */
+struct hostlist {
+	char		*hl_buf;
+	const char	**hl_names;
+	size_t		 hl_n;
+};
+
+int		 hostlist_parse(struct hostlist *, const struct host_conf *,
+		    const char *, size_t);
+int		 hostlist_has(const struct hostlist *, const char *);
+void		 hostlist_free(struct hostlist *);
 
 #endif

@@ -5,10 +5,14 @@
  * with at most one descriptor riding on each (model: OpenSSH mm_send_fd /
  * mm_receive_fd, with the MSG_CTRUNC rules of unix(7)).
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -118,4 +122,74 @@ msg_recv(int sock, uint8_t *buf, size_t bufsz, int *fd)
 		return -1;
 	}
 	return n;
+}
+
+/*
+ * Data too big for one message rides on it as a memfd (MSG_CFG_HOSTS):
+ * written, then sealed with PROTO_SEALS, so its size and bytes are fixed
+ * before the receiver sees it. Returns the fd (close-on-exec), or -1.
+ */
+int
+msg_sealed_create(const char *name, const void *data, size_t len)
+{
+	const char	*p = data;
+	size_t		 off;
+	ssize_t		 w;
+	int		 fd, saved;
+
+	if ((fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) == -1)
+		return -1;
+	for (off = 0; off < len; off += (size_t)w)
+		if ((w = write(fd, p + off, len - off)) == -1) {
+			if (errno != EINTR)
+				goto fail;
+			w = 0;
+		}
+	if (fcntl(fd, F_ADD_SEALS, PROTO_SEALS) == -1)
+		goto fail;
+	return fd;
+ fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Read a sealed file of exactly len bytes whole into a malloc'd buffer
+ * (NUL-terminated, for the caller's convenience). Read with pread(), not
+ * mapped: nothing done to the file later can fault the reader. Anything
+ * but a regular file of len bytes with every seal of PROTO_SEALS is
+ * EBADMSG. Returns NULL on error; fd stays the caller's.
+ */
+char *
+msg_sealed_read(int fd, size_t len)
+{
+	struct stat	 st;
+	size_t		 off;
+	ssize_t		 r;
+	char		*buf;
+	int		 seals;
+
+	if ((seals = fcntl(fd, F_GET_SEALS)) == -1 ||
+	    (seals & PROTO_SEALS) != PROTO_SEALS || fstat(fd, &st) == -1 ||
+	    !S_ISREG(st.st_mode) || st.st_size < 0 ||
+	    (uint64_t)st.st_size != len) {
+		errno = EBADMSG;
+		return NULL;
+	}
+	if ((buf = malloc(len + 1)) == NULL)
+		return NULL;
+	for (off = 0; off < len; off += (size_t)r)
+		if ((r = pread(fd, buf + off, len - off, (off_t)off)) <= 0) {
+			if (r == -1 && errno == EINTR) {
+				r = 0;
+				continue;
+			}
+			free(buf);
+			errno = EBADMSG;
+			return NULL;
+		}
+	buf[len] = '\0';
+	return buf;
 }

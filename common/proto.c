@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "host.h"
 #include "proto.h"
 
 /* Latency histogram bounds, shared by the worker and the metrics. */
@@ -177,6 +178,24 @@ msg_end(struct msg *m)
 	return 0;
 }
 
+/*
+ * MSG_CFG_HOSTS (above): the counts, in bounds, and the fd it must carry.
+ * The fd is the caller's to close either way.
+ */
+int
+msg_get_hosts(struct msg *m, int fd, uint32_t *n, uint64_t *size,
+    uint64_t *hgen)
+{
+	if (m->m_type != MSG_CFG_HOSTS || fd == -1 ||
+	    msg_get_u32(m, n) == -1 || msg_get_u64(m, size) == -1 ||
+	    msg_get_u64(m, hgen) == -1 || msg_end(m) == -1 ||
+	    *n > HOST_TENANT_MAX || *size > HOSTLIST_BYTES_MAX) {
+		errno = EBADMSG;
+		return -1;
+	}
+	return 0;
+}
+
 const char *
 msg_type_str(uint32_t type)
 {
@@ -184,7 +203,7 @@ msg_type_str(uint32_t type)
 		[MSG_NONE] = "NONE",
 		[MSG_CFG_TENANT] = "CFG_TENANT",
 		[MSG_CFG_LIMIT] = "CFG_LIMIT",
-		[MSG_CFG_HOST] = "CFG_HOST",
+		[MSG_CFG_HOSTS] = "CFG_HOSTS",
 		[MSG_CFG_DONE] = "CFG_DONE",
 		[MSG_CONN_NEW] = "CONN_NEW",
 		[MSG_CONN_CLOSED] = "CONN_CLOSED",

@@ -12,12 +12,16 @@
  *   supervisor                              worker (fresh exec, root, unbound)
  *      MSG_CFG_TENANT, MSG_CFG_LIMIT*,
  *      MSG_CFG_KEY*, MSG_CFG_DATA,
- *      MSG_CFG_HOST*, MSG_CFG_DONE  ------>  sandbox_enter()
+ *      MSG_CFG_HOSTS + fd,
+ *      MSG_CFG_DONE                ------>  sandbox_enter()
  *                                  <------  MSG_STATE_READY
  *      MSG_CONN_NEW + fd + bytes   ------>  serves keep-alive requests
  *                                  <------  MSG_CONN_CLOSED
  *                                  <------  MSG_CONN_HANDBACK + fd + bytes
- *      MSG_CFG_HOST*, MSG_CFG_DONE ------>  new host list (registry change)
+ *      [MSG_CFG_HOSTS + fd],
+ *      MSG_CFG_DONE                ------>  registry change: the generation,
+ *                                           and a new host list first if
+ *                                           the tenant's names changed
  *      MSG_CTL_DRAIN (mode)        ------>  finish, hand back or close, exit
  *      MSG_CTL_PING                ------>
  *                                  <------  MSG_STATE_PONG
@@ -54,7 +58,7 @@ enum msg_type {
 	/* configuration, supervisor -> worker */
 	MSG_CFG_TENANT,
 	MSG_CFG_LIMIT,
-	MSG_CFG_HOST,
+	MSG_CFG_HOSTS,		/* carries the host list, a sealed memfd */
 	MSG_CFG_DONE,
 	/* connections */
 	MSG_CONN_NEW,		/* sup -> worker, carries the client fd */
@@ -110,6 +114,23 @@ enum drain_mode {
 #define STATS_BUCKETS		14
 #define STATS_MAX_CODES		64
 extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
+
+/*
+ * MSG_CFG_HOSTS: u32 n, u64 size, u64 hosts generation, with one fd: a
+ * memfd sealed against any change (PROTO_SEALS) of exactly size bytes,
+ * the tenant's n active custom hostnames in the format hostlist_parse()
+ * takes (host.h). One message whatever the number of names, so a list
+ * never meets the channel's buffer. The worker reads it with pread(), not
+ * a mapping, and swaps its list in only when the whole of it decoded.
+ * The hosts generation is the registry's for the tenant's hostnames.
+ *
+ * MSG_CFG_DONE: u64 registry generation. At bind it ends the config
+ * phase; after READY it says the worker is current as of that generation
+ * (docs/routing.md): it follows a MSG_CFG_HOSTS, or comes alone when the
+ * tenant's names did not change.
+ */
+#define PROTO_SEALS	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
+			 F_SEAL_WRITE)
 
 /*
  * MSG_CFG_KEY: u32 purpose (enum key_purpose), u32 master key id, u64
@@ -240,10 +261,14 @@ int		 msg_get_u64(struct msg *, uint64_t *);
 int		 msg_get_str(struct msg *, char *, size_t);
 void		 msg_get_rest(struct msg *, const uint8_t **, size_t *);
 int		 msg_end(struct msg *);
+int		 msg_get_hosts(struct msg *, int, uint32_t *, uint64_t *,
+		    uint64_t *);
 const char	*msg_type_str(uint32_t);
 
 /* msgio.c: effects */
 int		 msg_send(int, const struct msgbuf *, int);
 ssize_t		 msg_recv(int, uint8_t *, size_t, int *);
+int		 msg_sealed_create(const char *, const void *, size_t);
+char		*msg_sealed_read(int, size_t);
 
 #endif

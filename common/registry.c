@@ -29,6 +29,10 @@ struct registry {
 	char		 r_err[256];
 };
 
+/* A number macro as an SQL literal. */
+#define REG_STR_(x)	#x
+#define REG_STR(x)	REG_STR_(x)
+
 static const char *const migrations[] = {
 	/* 1: the first schema */
 	"CREATE TABLE tenants ("
@@ -138,6 +142,43 @@ static const char *const migrations[] = {
 	/* tenantctl init wrote keys/master-1.key before any migration ran. */
 	"INSERT INTO masters (id, created, not_after)"
 	"  VALUES (1, CAST(strftime('%s', 'now') AS INTEGER), NULL);",
+
+	/*
+	 * 3: a generation per tenant's hostnames, bumped by every change to
+	 * them, so the supervisor sends a new host list to the workers of
+	 * the tenants whose names changed and to no others (docs/routing.md);
+	 * and the cap on names per tenant, for a hand edit too. The cap is
+	 * HOST_TENANT_MAX as this migration spells it: changing that needs
+	 * a migration that creates this trigger again.
+	 */
+	"CREATE TABLE hostname_gen ("
+	"  tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id),"
+	"  gen INTEGER NOT NULL DEFAULT 0"
+	") STRICT;"
+	"CREATE TRIGGER hostnames_gen_i AFTER INSERT ON hostnames BEGIN"
+	"  INSERT OR IGNORE INTO hostname_gen (tenant_id) VALUES (NEW.tenant_id);"
+	"  UPDATE hostname_gen SET gen = gen + 1 WHERE tenant_id = NEW.tenant_id;"
+	"  END;"
+	"CREATE TRIGGER hostnames_gen_d AFTER DELETE ON hostnames BEGIN"
+	"  INSERT OR IGNORE INTO hostname_gen (tenant_id) VALUES (OLD.tenant_id);"
+	"  UPDATE hostname_gen SET gen = gen + 1 WHERE tenant_id = OLD.tenant_id;"
+	"  END;"
+	/* A hand edit may move a name: both tenants' lists changed. */
+	"CREATE TRIGGER hostnames_gen_u AFTER UPDATE ON hostnames BEGIN"
+	"  INSERT OR IGNORE INTO hostname_gen (tenant_id) VALUES (OLD.tenant_id);"
+	"  INSERT OR IGNORE INTO hostname_gen (tenant_id) VALUES (NEW.tenant_id);"
+	"  UPDATE hostname_gen SET gen = gen + 1"
+	"    WHERE tenant_id IN (OLD.tenant_id, NEW.tenant_id);"
+	"  END;"
+	"CREATE TRIGGER hostnames_cap_i BEFORE INSERT ON hostnames"
+	"  WHEN (SELECT count(*) FROM hostnames WHERE tenant_id = NEW.tenant_id)"
+	"    >= " REG_STR(HOST_TENANT_MAX)
+	"  BEGIN SELECT RAISE(ABORT, 'too many hostnames for one tenant'); END;"
+	"CREATE TRIGGER hostnames_cap_u BEFORE UPDATE OF tenant_id ON hostnames"
+	"  WHEN NEW.tenant_id IS NOT OLD.tenant_id AND (SELECT count(*)"
+	"    FROM hostnames WHERE tenant_id = NEW.tenant_id)"
+	"    >= " REG_STR(HOST_TENANT_MAX)
+	"  BEGIN SELECT RAISE(ABORT, 'too many hostnames for one tenant'); END;",
 };
 #define NMIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -432,15 +473,21 @@ registry_tenants(struct registry *r, int (*cb)(const struct tenant *, void *),
 	return rc;
 }
 
-/* Hostnames of one tenant (id > 0) or of all; only active ones if asked. */
+/*
+ * Hostnames of one tenant (id > 0) or of all; only active ones if asked.
+ * The callback returns 0 to go on, 1 to stop (a search that found what it
+ * wanted) or -1 when it failed: then so does the walk, with REG_DB, so a
+ * caller never takes part of a list for the whole of it.
+ */
 int
 registry_hosts(struct registry *r, int64_t id, int active_only,
     int (*cb)(const struct hostname *, void *), void *arg)
 {
 	sqlite3_stmt	*st;
 	struct hostname	 h;
-	int		 rc;
+	int		 rc, cr = 0;
 
+	r->r_err[0] = '\0';
 	if (sqlite3_prepare_v2(r->r_db, "SELECT h.hostname, t.slug, "
 	    "h.status = 'active', h.created FROM hostnames h "
 	    "JOIN tenants t ON t.id = h.tenant_id "
@@ -458,10 +505,40 @@ registry_hosts(struct registry *r, int64_t id, int active_only,
 		    (const char *)sqlite3_column_text(st, 1));
 		h.h_active = sqlite3_column_int(st, 2);
 		h.h_created = sqlite3_column_int64(st, 3);
-		if (cb(&h, arg) == -1)
+		if ((cr = cb(&h, arg)) != 0)
 			break;
 	}
-	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK : reg_fail(r);
+	if (cr == -1) {
+		snprintf(r->r_err, sizeof(r->r_err), "%.200s: not handled, "
+		    "the list is incomplete", h.h_name);
+		rc = REG_DB;
+	} else
+		rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK :
+		    reg_fail(r);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * The generation of a tenant's hostnames (0 if they never changed): the
+ * schema's triggers bump it with every change to them.
+ */
+int
+registry_hosts_gen(struct registry *r, int64_t id, uint64_t *gen)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(r->r_db, "SELECT coalesce((SELECT gen FROM "
+	    "hostname_gen WHERE tenant_id = ?), 0)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return reg_fail(r);
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*gen = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = REG_OK;
+	} else
+		rc = reg_fail(r);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -652,14 +729,21 @@ registry_tenant_set_status(struct registry *r, const char *slug,
 	return reg_end(r, audit_insert(r, actor, action, slug, NULL));
 }
 
+/*
+ * Add n custom hostnames to a tenant in one transaction: all of them or,
+ * with the first that cannot be added named in the error, none. A tenant
+ * has at most HOST_TENANT_MAX (REG_FULL), which is checked here for a
+ * clear answer and by the schema for a hand edit.
+ */
 int
-registry_host_add(struct registry *r, const char *slug, const char *host,
-    int active, const char *actor)
+registry_hosts_add(struct registry *r, const char *slug,
+    const char *const *hosts, size_t n, int active, const char *actor)
 {
 	sqlite3_stmt	*st;
 	struct tenant	 t;
 	char		 canon[HOST_NAME_MAX_LEN + 1];
-	size_t		 clen;
+	int64_t		 have;
+	size_t		 clen, i;
 	unsigned int	 port;
 	int		 rc;
 
@@ -669,36 +753,70 @@ registry_host_add(struct registry *r, const char *slug, const char *host,
 	 * "no IP literal" are the classifier's, so only a name it would
 	 * route gets in (the suffix rule needs the config: tenantctl's).
 	 */
-	if (host_canonical(host, strlen(host), canon, &clen, &port) == -1 ||
-	    port != 0 || strcmp(canon, host) != 0)
-		return REG_INVALID;
+	for (i = 0; i < n; i++)
+		if (host_canonical(hosts[i], strlen(hosts[i]), canon, &clen,
+		    &port) == -1 || port != 0 || strcmp(canon, hosts[i]) != 0) {
+			snprintf(r->r_err, sizeof(r->r_err), "%s: not a "
+			    "canonical hostname", hosts[i]);
+			return REG_INVALID;
+		}
 	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
 		return REG_DB;
 	if ((rc = registry_tenant_get(r, slug, &t)) != REG_OK)
 		return reg_end(r, rc);
 	if (t.t_status == TENANT_DELETED)
 		return reg_end(r, REG_NOTFOUND);
+	if (sqlite3_prepare_v2(r->r_db, "SELECT count(*) FROM hostnames "
+	    "WHERE tenant_id = ?", -1, &st, NULL) != SQLITE_OK)
+		return reg_end(r, reg_fail(r));
+	sqlite3_bind_int64(st, 1, t.t_id);
+	rc = sqlite3_step(st) == SQLITE_ROW ? REG_OK : reg_fail(r);
+	have = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != REG_OK)
+		return reg_end(r, rc);
+	if (have + (int64_t)n > HOST_TENANT_MAX) {
+		snprintf(r->r_err, sizeof(r->r_err), "tenant \"%s\" has %lld "
+		    "custom hostnames; %zu more would pass the cap of %d per "
+		    "tenant", slug, (long long)have, n, HOST_TENANT_MAX);
+		return reg_end(r, REG_FULL);
+	}
 	if (sqlite3_prepare_v2(r->r_db, "INSERT INTO hostnames (hostname, "
 	    "tenant_id, status, created) VALUES (?, ?, ?, ?)", -1, &st,
 	    NULL) != SQLITE_OK)
 		return reg_end(r, reg_fail(r));
-	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, t.t_id);
-	sqlite3_bind_text(st, 3, active ? "active" : "pending", -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, time(NULL));
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		rc = REG_EXISTS;
-	else if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		rc = (reg_fail(r), REG_INVALID);
-	else
-		rc = rc == SQLITE_DONE ? REG_OK : reg_fail(r);
+	for (i = 0, rc = REG_OK; i < n && rc == REG_OK; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, hosts[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, t.t_id);
+		sqlite3_bind_text(st, 3, active ? "active" : "pending", -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, time(NULL));
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+			snprintf(r->r_err, sizeof(r->r_err), "%s is already "
+			    "registered", hosts[i]);
+			rc = REG_EXISTS;
+		} else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+			snprintf(r->r_err, sizeof(r->r_err), "%s: %s",
+			    hosts[i], sqlite3_errmsg(r->r_db));
+			rc = REG_INVALID;
+		} else
+			rc = rc == SQLITE_DONE ? REG_OK : reg_fail(r);
+		if (rc == REG_OK)
+			rc = audit_insert(r, actor, active ?
+			    "hostname-add-active" : "hostname-add", slug,
+			    hosts[i]);
+	}
 	sqlite3_finalize(st);
-	if (rc != REG_OK)
-		return reg_end(r, rc);
-	return reg_end(r, audit_insert(r, actor, active ? "hostname-add-active"
-	    : "hostname-add", slug, host));
+	return reg_end(r, rc);
+}
+
+int
+registry_host_add(struct registry *r, const char *slug, const char *host,
+    int active, const char *actor)
+{
+	return registry_hosts_add(r, slug, &host, 1, active, actor);
 }
 
 static int

@@ -14,7 +14,7 @@
 #include "host.h"
 #include "slug.h"
 
-#define REGISTRY_VERSION	2
+#define REGISTRY_VERSION	3
 
 enum reg_result {
 	REG_OK = 0,
@@ -24,7 +24,7 @@ enum reg_result {
 	REG_TOMBSTONE,	/* the slug of a deleted tenant: never reissued */
 	REG_INVALID,	/* fails the rules */
 	REG_STATE,	/* not allowed in the current status */
-	REG_FULL,	/* uid range exhausted */
+	REG_FULL,	/* uid range exhausted, or a cap reached */
 	REG_DB = -1,	/* database error: see registry_errmsg() */
 };
 
@@ -68,6 +68,7 @@ int	 registry_tenants(struct registry *,
 	    int (*)(const struct tenant *, void *), void *);
 int	 registry_hosts(struct registry *, int64_t, int,
 	    int (*)(const struct hostname *, void *), void *);
+int	 registry_hosts_gen(struct registry *, int64_t, uint64_t *);
 
 int	 registry_tenant_create(struct registry *, const char *, uint32_t,
 	    uint32_t, const char *, struct tenant *);
@@ -75,6 +76,8 @@ int	 registry_tenant_set_status(struct registry *, const char *,
 	    enum tenant_status, const char *);
 int	 registry_host_add(struct registry *, const char *, const char *,
 	    int, const char *);
+int	 registry_hosts_add(struct registry *, const char *,
+	    const char *const *, size_t, int, const char *);
 int	 registry_host_remove(struct registry *, const char *, const char *,
 	    const char *);
 int	 registry_host_activate(struct registry *, const char *, const char *,

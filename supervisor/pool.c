@@ -1529,7 +1529,8 @@ pool_backoff_resume(void)
 /*
  * The registry changed. For every tenant with workers: if it is no longer
  * active, its workers drain and its waiting connections are answered; if
- * it is, its workers get the new host list and generation.
+ * it is, its workers get the new generation, and a new host list only if
+ * its own names changed (priv_hosts, docs/routing.md).
  */
 void
 pool_registry_changed(uint64_t gen)
@@ -1735,11 +1736,13 @@ tenant_json(const struct tenant_rt *t)
 	TAILQ_FOREACH(w, &t->t_workers, w_entry) {
 		worker_memory(w->w_pid, &priv, &rss);
 		json_array_append_new(ws, json_pack("{s:i, s:s, s:i, s:I, "
-		    "s:f, s:I, s:I}", "pid", (int)w->w_pid, "state",
+		    "s:f, s:I, s:I, s:I, s:I}", "pid", (int)w->w_pid, "state",
 		    worker_state_str(w->w_state), "connections", (int)w->w_nrefs,
 		    "requests", (json_int_t)w->w_requests, "age",
 		    now - w->w_bound, "private_kb", (json_int_t)priv, "rss_kb",
-		    (json_int_t)rss));
+		    (json_int_t)rss, "hosts_generation",
+		    (json_int_t)w->w_hosts_gen, "host_lists",
+		    (json_int_t)w->w_host_lists));
 	}
 	codes = json_object();
 	for (i = 0; i < ts->ts_ncodes; i++) {

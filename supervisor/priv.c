@@ -377,25 +377,132 @@ priv_send(struct worker *w, struct msgbuf *mb)
 	return 0;
 }
 
+/* A host list being built: the names, each with its newline. */
+struct hostbuf {
+	char		*hb_buf;
+	size_t		 hb_len;
+	size_t		 hb_size;
+	uint32_t	 hb_n;
+};
+
 static int
 priv_host_cb(const struct hostname *h, void *arg)
 {
-	struct worker	*w = arg;
-	struct msgbuf	 mb;
+	struct hostbuf		*hb = arg;
+	struct host_result	 hr;
+	size_t			 len = strlen(h->h_name), size;
+	char			*p;
 
-	msg_init(&mb, MSG_CFG_HOST, 0);
-	msg_put_str(&mb, h->h_name);
-	return priv_send(w, &mb);
+	/*
+	 * A name the classifier does not route as a custom domain (a hand
+	 * edit put one under the suffix, say) never reaches this worker
+	 * anyway; sent, it would make the worker refuse the whole list and
+	 * die. It is left out, and said.
+	 */
+	if (host_classify(&conf->c_hosts, h->h_name, len, &hr) !=
+	    HOST_CUSTOM || strcmp(hr.hr_name, h->h_name) != 0) {
+		log_warnx("tenant %s: hostname %s in the registry is not a "
+		    "custom domain here (%s); not served", h->h_slug,
+		    h->h_name, host_class_str(hr.hr_class));
+		return 0;
+	}
+	/* More than a worker takes: the list is refused whole, not cut. */
+	if (hb->hb_n == HOST_TENANT_MAX)
+		return -1;
+	if (hb->hb_size - hb->hb_len < len + 1) {
+		size = hb->hb_size == 0 ? 4096 : hb->hb_size * 2;
+		if ((p = realloc(hb->hb_buf, size)) == NULL)
+			return -1;
+		hb->hb_buf = p;
+		hb->hb_size = size;
+	}
+	memcpy(hb->hb_buf + hb->hb_len, h->h_name, len);
+	hb->hb_buf[hb->hb_len + len] = '\n';
+	hb->hb_len += len + 1;
+	hb->hb_n++;
+	return 0;
 }
 
-/* A tenant's active custom hostnames, then CFG_DONE with the generation. */
+/*
+ * A tenant's active custom hostnames in one memfd, sealed so that neither
+ * side can change it once sent (docs/routing.md). Returns the fd, or -1
+ * with the reason logged.
+ */
+static int
+priv_hosts_fd(int64_t id, uint32_t *n, uint64_t *size)
+{
+	struct hostbuf	 hb;
+	int		 fd = -1;
+
+	memset(&hb, 0, sizeof(hb));
+	if (registry_hosts(reg, id, 1, priv_host_cb, &hb) != REG_OK) {
+		if (hb.hb_n == HOST_TENANT_MAX)
+			log_warnx("tenant %lld has more than %d active custom "
+			    "hostnames, more than a worker takes; remove "
+			    "some (docs/routing.md)", (long long)id,
+			    HOST_TENANT_MAX);
+		else
+			log_warnx("tenant %lld: host list: %s", (long long)id,
+			    registry_errmsg(reg));
+		goto fail;
+	}
+	if ((fd = msg_sealed_create("tenantd-hosts", hb.hb_buf,
+	    hb.hb_len)) == -1) {
+		log_warn("%s: sealed file", __func__);
+		goto fail;
+	}
+	*n = hb.hb_n;
+	*size = hb.hb_len;
+	free(hb.hb_buf);
+	return fd;
+ fail:
+	if (fd != -1)
+		close(fd);
+	free(hb.hb_buf);
+	return -1;
+}
+
+/*
+ * Bring a worker up to registry generation gen: its tenant's host list if
+ * the worker has none yet or the tenant's names changed since it got one
+ * (only the tenants whose names changed: docs/routing.md), then CFG_DONE
+ * with gen. The hosts generation is read before the list: a change
+ * committed between the two makes the list newer than the generation it
+ * is sent with, never older, so the next change sends it again rather
+ * than never.
+ */
 int
 priv_hosts(struct worker *w, int64_t id, uint64_t gen)
 {
 	struct msgbuf	 mb;
+	uint64_t	 hgen, size;
+	uint32_t	 n;
+	int		 fd, rc;
 
-	if (registry_hosts(reg, id, 1, priv_host_cb, w) != REG_OK)
+	if (registry_hosts_gen(reg, id, &hgen) != REG_OK) {
+		log_warnx("tenant %lld: hosts generation: %s", (long long)id,
+		    registry_errmsg(reg));
 		return -1;
+	}
+	if (w->w_host_lists == 0 || hgen != w->w_hosts_gen) {
+		if ((fd = priv_hosts_fd(id, &n, &size)) == -1)
+			return -1;
+		msg_init(&mb, MSG_CFG_HOSTS, 0);
+		msg_put_u32(&mb, n);
+		msg_put_u64(&mb, size);
+		msg_put_u64(&mb, hgen);
+		rc = msg_finish(&mb) == -1 ? -1 : msg_send(w->w_chan, &mb, fd);
+		close(fd);
+		if (rc == -1) {
+			log_warn("%s: worker %d", __func__, (int)w->w_pid);
+			return -1;
+		}
+		w->w_hosts_gen = hgen;
+		w->w_host_lists++;
+		log_debug("tenant %lld worker %d: host list of %u names, hosts "
+		    "generation %llu", (long long)id, (int)w->w_pid, n,
+		    (unsigned long long)hgen);
+	}
 	msg_init(&mb, MSG_CFG_DONE, 0);
 	msg_put_u64(&mb, gen);
 	return priv_send(w, &mb);

@@ -104,6 +104,8 @@ struct worker {
 	uint64_t	 w_granted;	/* credits granted to its hold */
 	uint64_t	 w_spent;	/* credits it reported spent */
 	uint64_t	 w_rate;	/* its share of the request rate */
+	uint64_t	 w_hosts_gen;	/* its tenant's hosts generation */
+	uint64_t	 w_host_lists;	/* host lists sent to it */
 };
 TAILQ_HEAD(worker_list, worker);
 

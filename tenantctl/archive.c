@@ -1905,7 +1905,7 @@ taken_cb(const struct hostname *h, void *arg)
 		    h->h_name) == 0) {
 			snprintf(tk->host, sizeof(tk->host), "%s", h->h_name);
 			snprintf(tk->slug, sizeof(tk->slug), "%s", h->h_slug);
-			return -1;
+			return 1;	/* found: the walk stops, not fails */
 		}
 	return 0;
 }

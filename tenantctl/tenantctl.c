@@ -61,6 +61,7 @@ usage(void)
 	    "  resume SLUG                   serve it again\n"
 	    "  delete SLUG [--purge]         tombstone it; --purge removes its directory\n"
 	    "  hostname add SLUG HOST [--active]\n"
+	    "  hostname add SLUG --from FILE [--active]   one name a line, all or none\n"
 	    "  hostname activate SLUG HOST   serve a verified custom domain\n"
 	    "  hostname remove SLUG HOST\n"
 	    "  hostname list [SLUG] [--json]\n"
@@ -622,6 +623,68 @@ custom_host(const char *in, char *out, size_t outsz)
 	(void)outsz;
 }
 
+/*
+ * hostname add SLUG --from FILE: one name a line ("-": standard input),
+ * blank lines skipped, each checked as one given on the command line, all
+ * added in one transaction or none. More than a tenant may have is refused
+ * before anything is read further.
+ */
+static int
+hostname_add_file(const char *slug, const char *file, int active)
+{
+	FILE		*f;
+	char		 line[512], *s, *e;
+	char		(*names)[HOST_NAME_MAX_LEN + 1];
+	const char	**p;
+	size_t		 n = 0;
+	int		 rc;
+
+	if ((names = calloc(HOST_TENANT_MAX, sizeof(*names))) == NULL ||
+	    (p = calloc(HOST_TENANT_MAX, sizeof(*p))) == NULL)
+		die(EX_FAIL, "%s", strerror(errno));
+	if (strcmp(file, "-") == 0)
+		f = stdin;
+	else if ((f = fopen(file, "re")) == NULL)
+		die(EX_FAIL, "%s: %s", file, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strchr(line, '\n') == NULL && !feof(f))
+			die(EX_INVALID, "%s: a line longer than any hostname",
+			    file);
+		for (s = line; *s == ' ' || *s == '\t'; s++)
+			;
+		for (e = s + strlen(s); e > s && (e[-1] == '\n' ||
+		    e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		*e = '\0';
+		if (*s == '\0')
+			continue;
+		if (n == HOST_TENANT_MAX)
+			die(EX_FULL, "%s: more than %d hostnames, the most tenant "
+			    "\"%s\" or any tenant may have", file,
+			    HOST_TENANT_MAX, slug);
+		custom_host(s, names[n], sizeof(names[n]));
+		p[n] = names[n];
+		n++;
+	}
+	if (ferror(f))
+		die(EX_FAIL, "%s: %s", file, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	if (n == 0)
+		die(EX_INVALID, "%s: no hostnames", file);
+	rc = registry_hosts_add(reg, slug, p, n, active, actor);
+	if (rc == REG_NOTFOUND)
+		die(EX_NOTFOUND, "no tenant \"%s\"", slug);
+	if (rc != REG_OK)
+		die(reg_exit(rc), "nothing added: %s", registry_errmsg(reg));
+	bump_gen();
+	printf("added %zu hostnames to %s%s\n", n, slug, active ? ", active" :
+	    " as pending: none is served until activated");
+	free(p);
+	free(names);
+	return EX_OK_;
+}
+
 static int
 cmd_hostname(int argc, char **argv)
 {
@@ -650,6 +713,17 @@ cmd_hostname(int argc, char **argv)
 		}
 		return EX_OK_;
 	}
+	if (strcmp(argv[0], "add") == 0 && argc >= 4 &&
+	    strcmp(argv[2], "--from") == 0) {
+		if (argc == 5 && strcmp(argv[4], "--active") == 0)
+			active = 1;
+		else if (argc != 4)
+			usage();
+		get_tenant(argv[1], &t);
+		if (t.t_status == TENANT_DELETED)
+			die(EX_STATE, "tenant \"%s\" is deleted", argv[1]);
+		return hostname_add_file(argv[1], argv[3], active);
+	}
 	if (argc == 4 && strcmp(argv[0], "add") == 0 &&
 	    strcmp(argv[3], "--active") == 0)
 		active = 1;
@@ -663,6 +737,9 @@ cmd_hostname(int argc, char **argv)
 		rc = registry_host_add(reg, argv[1], host, active, actor);
 		if (rc == REG_EXISTS)
 			die(EX_CONFLICT, "%s is already registered", host);
+		if (rc == REG_FULL || rc == REG_INVALID)
+			die(reg_exit(rc), "%s not added: %s", host,
+			    registry_errmsg(reg));
 	} else if (strcmp(argv[0], "activate") == 0)
 		rc = registry_host_activate(reg, argv[1], host, actor);
 	else if (strcmp(argv[0], "remove") == 0)

@@ -18,7 +18,7 @@
 #define EX_NOTFOUND	4	/* no such tenant or hostname */
 #define EX_CONFLICT	5	/* exists, reserved, or a deleted tenant's slug */
 #define EX_STATE	6	/* not possible in the tenant's status */
-#define EX_FULL		7	/* uid range exhausted */
+#define EX_FULL		7	/* uid range exhausted, or a cap reached */
 #define EX_NOINIT	8	/* state directory not initialised */
 #define EX_NODAEMON	9	/* tenantd is not running (admin commands) */
 

@@ -464,15 +464,11 @@ conn_api(struct wconn *c, const struct hh_span *path,
 static int
 host_is_mine(const struct host_result *hr)
 {
-	size_t	 i;
-
 	if (hr->hr_class == HOST_SUBDOMAIN)
 		return hr->hr_label_len == strlen(env->we_slug) &&
 		    memcmp(hr->hr_name, env->we_slug, hr->hr_label_len) == 0;
 	if (hr->hr_class == HOST_CUSTOM)
-		for (i = 0; i < env->we_nnames; i++)
-			if (strcmp(env->we_names[i], hr->hr_name) == 0)
-				return 1;
+		return hostlist_has(&env->we_names, hr->hr_name);
 	return 0;
 }
 

@@ -198,29 +198,43 @@ chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
 	}
 }
 
+/*
+ * MSG_CFG_HOSTS: the tenant's custom hostnames, one sealed memfd (proto.h).
+ * It is read with pread() rather than mapped, so nothing the supervisor
+ * does to it later can fault us, and it replaces our list only once all
+ * of it decoded under the classifier's rules. A list that does not is a
+ * supervisor bug we do not try to survive (STYLE.md G7), never a list we
+ * serve part of.
+ */
 static void
-hosts_add(char **names, size_t *n, const char *h)
+hosts_receive(struct msg *m, int fd)
 {
-	if (*n == WORKER_MAX_HOSTS)
-		fatalx("%s: more than %d hostnames", __func__,
-		    WORKER_MAX_HOSTS);
-	if ((names[*n] = strdup(h)) == NULL)
-		fatal("%s: strdup", __func__);
-	(*n)++;
-}
+	struct hostlist	 hl;
+	uint64_t	 size, hgen;
+	uint32_t	 n;
+	char		*buf;
 
-static void
-hosts_free(char **names, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		free(names[i]);
+	if (msg_get_hosts(m, fd, &n, &size, &hgen) == -1)
+		fatalx("%s: bad CFG_HOSTS", __func__);
+	if ((buf = msg_sealed_read(fd, (size_t)size)) == NULL)
+		fatal("%s: the host list", __func__);
+	close(fd);
+	if (hostlist_parse(&hl, &env->we_hosts, buf, (size_t)size) == -1)
+		fatal("%s: the host list", __func__);
+	free(buf);
+	if (hl.hl_n != n)
+		fatalx("%s: %zu hostnames, %u announced", __func__, hl.hl_n, n);
+	hostlist_free(&env->we_names);
+	env->we_names = hl;
+	env->we_hosts_gen = hgen;
+	log_debug("%s: %zu custom hostnames, hosts generation %llu", __func__,
+	    hl.hl_n, (unsigned long long)hgen);
 }
 
 /*
  * The configuration phase (STYLE.md G9): CFG_TENANT once, then any number
- * of CFG_LIMIT, CFG_KEY and CFG_HOST, exactly one CFG_DATA, then CFG_DONE.
+ * of CFG_LIMIT and CFG_KEY, exactly one CFG_DATA and one CFG_HOSTS, then
+ * CFG_DONE.
  * Anything else from the supervisor is a bug we do not try to survive (G7:
  * the worker trusts its supervisor and dies on nonsense).
  */
@@ -230,12 +244,11 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 	static uint8_t	 buf[PROTO_MSG_MAX];
 	struct msg	 m;
 	ssize_t		 n;
-	int		 fd, have_tenant = 0, have_data = 0;
+	int		 fd, have_tenant = 0, have_data = 0, have_hosts = 0;
 	uint32_t	 v[10], res;
 	uint64_t	 val;
 	char		 suffix[HOST_NAME_MAX_LEN + 1];
 	char		 admin[HOST_NAME_MAX_LEN + 1];
-	char		 host[HOST_NAME_MAX_LEN + 1];
 
 	for (;;) {
 		n = chan_recv_wait(buf, sizeof(buf), &fd);
@@ -243,10 +256,12 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 			exit(0);	/* supervisor gone before binding */
 		if (n == -1)
 			fatal("%s: recv", __func__);
-		if (fd != -1)
-			fatalx("%s: unexpected descriptor", __func__);
 		if (msg_parse(&m, buf, (size_t)n) == -1)
 			fatalx("%s: malformed message", __func__);
+		/* Only the host list comes with one. */
+		if ((fd != -1) != (m.m_type == MSG_CFG_HOSTS))
+			fatalx("%s: descriptor mismatch on %s", __func__,
+			    msg_type_str(m.m_type));
 		if (!have_tenant && m.m_type != MSG_CFG_TENANT)
 			fatalx("%s: %s before CFG_TENANT", __func__,
 			    msg_type_str(m.m_type));
@@ -300,11 +315,11 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 			    (rlim_t)val;
 			sp->sp_limits.l_n++;
 			break;
-		case MSG_CFG_HOST:
-			if (msg_get_str(&m, host, sizeof(host)) == -1 ||
-			    msg_end(&m) == -1)
-				fatalx("%s: bad CFG_HOST", __func__);
-			hosts_add(env->we_names, &env->we_nnames, host);
+		case MSG_CFG_HOSTS:
+			/* After CFG_TENANT: the names are checked under it. */
+			if (have_hosts++)
+				fatalx("%s: CFG_HOSTS twice", __func__);
+			hosts_receive(&m, fd);
 			break;
 		case MSG_CFG_KEY:
 			data_cfg_key(&m);
@@ -318,7 +333,7 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 			break;
 		case MSG_CFG_DONE:
 			if (msg_get_u64(&m, &env->we_gen) == -1 ||
-			    msg_end(&m) == -1)
+			    msg_end(&m) == -1 || !have_hosts)
 				fatalx("%s: bad CFG_DONE", __func__);
 			data_config_done();
 			return;
@@ -334,15 +349,12 @@ static void
 chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	static uint8_t	 buf[PROTO_MSG_MAX];
-	static char	*pending[WORKER_MAX_HOSTS];
-	static size_t	 npending;
 	struct msg	 m;
 	const uint8_t	*data;
 	size_t		 len;
 	ssize_t		 n;
 	int		 fd;
 	uint32_t	 mode;
-	char		 host[HOST_NAME_MAX_LEN + 1];
 
 	for (;;) {
 		n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd);
@@ -357,9 +369,9 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 			fatal("%s: recv", __func__);
 		if (msg_parse(&m, buf, (size_t)n) == -1)
 			fatalx("%s: malformed message", __func__);
-		/* Only a connection or a handler's stdio comes with one. */
+		/* Only a connection, a handler's stdio or a host list. */
 		if ((fd != -1) != (m.m_type == MSG_CONN_NEW ||
-		    m.m_type == MSG_RUN_STARTED))
+		    m.m_type == MSG_RUN_STARTED || m.m_type == MSG_CFG_HOSTS))
 			fatalx("%s: descriptor mismatch on %s", __func__,
 			    msg_type_str(m.m_type));
 		switch (m.m_type) {
@@ -380,23 +392,19 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			http_conn_new(m.m_conn_id, fd, data, len);
 			break;
-		case MSG_CFG_HOST:
-			if (msg_get_str(&m, host, sizeof(host)) == -1 ||
-			    msg_end(&m) == -1)
-				fatalx("%s: bad CFG_HOST", __func__);
-			hosts_add(pending, &npending, host);
+		case MSG_CFG_HOSTS:
+			hosts_receive(&m, fd);
 			break;
 		case MSG_CFG_DONE:
+			/*
+			 * After the list it belongs to, if any: until then a
+			 * request finds the generation stale and goes back to
+			 * the supervisor, never to the old list.
+			 */
 			if (msg_get_u64(&m, &env->we_gen) == -1 ||
 			    msg_end(&m) == -1)
 				fatalx("%s: bad CFG_DONE", __func__);
-			hosts_free(env->we_names, env->we_nnames);
-			memcpy(env->we_names, pending,
-			    npending * sizeof(pending[0]));
-			env->we_nnames = npending;
-			npending = 0;
-			log_debug("%s: %zu custom hostnames, generation %llu",
-			    __func__, env->we_nnames,
+			log_debug("%s: current as of generation %llu", __func__,
 			    (unsigned long long)env->we_gen);
 			break;
 		case MSG_CTL_PING:

@@ -23,8 +23,6 @@
 #include "slug.h"
 #include "tlimits.h"
 
-#define WORKER_MAX_HOSTS	1024
-
 struct wconn;
 
 struct worker_env {
@@ -32,8 +30,8 @@ struct worker_env {
 	uint32_t	 we_tenant_id;
 	char		 we_slug[SLUG_MAX_LEN + 1];
 	struct host_conf we_hosts;
-	char		*we_names[WORKER_MAX_HOSTS];	/* custom hosts */
-	size_t		 we_nnames;
+	struct hostlist	 we_names;	/* custom hosts, MSG_CFG_HOSTS */
+	uint64_t	 we_hosts_gen;	/* their generation */
 	uint64_t	 we_gen;
 	struct gen	 we_genmap;
 	unsigned int	 we_head_max;

@@ -5,7 +5,9 @@
  * payload layout the supervisor and the worker decode, into buffers of the
  * sizes they use. Under ASan any read past the message is a crash. A
  * message that decodes completely must re-encode to the very same bytes:
- * the encoding leaves no room for two spellings of one message.
+ * the encoding leaves no room for two spellings of one message. The same
+ * bytes are also the contents of a MSG_CFG_HOSTS file: a list that
+ * decodes holds only canonical custom names, each found by the lookup.
  */
 #include <limits.h>
 #include <stddef.h>
@@ -54,7 +56,7 @@ static const struct layout layouts[] = {
 	    STR(PATH_MAX), STR(HOST_NAME_MAX_LEN + 1),
 	    STR(HOST_NAME_MAX_LEN + 1), END } },
 	{ MSG_CFG_LIMIT, { U32, U64, END } },
-	{ MSG_CFG_HOST, { STR(HOST_NAME_MAX_LEN + 1), END } },
+	{ MSG_CFG_HOSTS, { U32, U64, U64, END } },
 	{ MSG_CFG_DONE, { U64, END } },
 	{ MSG_CONN_NEW, { REST, END } },
 	{ MSG_CONN_CLOSED, { U32, END } },
@@ -161,12 +163,43 @@ reencode(const uint8_t *buf, size_t len, const struct layout *l,
 	REQUIRE(memcmp(mb.mb_data, buf, len) == 0);
 }
 
+/* The host list a worker would hold if these bytes were its file. */
+static void
+hostlist_check(const uint8_t *data, size_t size)
+{
+	static struct host_conf	 hc;
+	struct hostlist		 hl;
+	struct host_result	 hr;
+	size_t			 i;
+
+	if (hc.hc_suffix_len == 0)
+		REQUIRE(host_conf_init(&hc, "test.localhost",
+		    "admin.example.org") == 0);
+	if (hostlist_parse(&hl, &hc, (const char *)data, size) == -1)
+		return;
+	REQUIRE(hl.hl_n <= HOST_TENANT_MAX);
+	for (i = 0; i < hl.hl_n; i++) {
+		REQUIRE(host_classify(&hc, hl.hl_names[i],
+		    strlen(hl.hl_names[i]), &hr) == HOST_CUSTOM);
+		REQUIRE(strcmp(hr.hr_name, hl.hl_names[i]) == 0);
+		REQUIRE(i == 0 || strcmp(hl.hl_names[i - 1],
+		    hl.hl_names[i]) < 0);
+		REQUIRE(hostlist_has(&hl, hl.hl_names[i]));
+	}
+	/* Never a name under the suffix, nor the admin host. */
+	REQUIRE(!hostlist_has(&hl, "acme.test.localhost"));
+	REQUIRE(!hostlist_has(&hl, "admin.example.org"));
+	hostlist_free(&hl);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct msg	 m;
 	struct decoded	 d;
 	struct msg_hdr	 h;
+	uint64_t	 hsize, hgen;
+	uint32_t	 hn;
 	size_t		 i;
 	int		 parsed;
 	char		 small[4];
@@ -183,7 +216,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A tiny destination must be refused, never overrun. */
 		if (msg_get_str(&m, small, sizeof(small)) == 0)
 			REQUIRE(strlen(small) < sizeof(small));
+		/* Never without its descriptor; in bounds with one. */
+		msg_parse(&m, data, size);
+		REQUIRE(msg_get_hosts(&m, -1, &hn, &hsize, &hgen) == -1);
+		msg_parse(&m, data, size);
+		if (msg_get_hosts(&m, 0, &hn, &hsize, &hgen) == 0)
+			REQUIRE(h.type == MSG_CFG_HOSTS &&
+			    hn <= HOST_TENANT_MAX &&
+			    hsize <= HOSTLIST_BYTES_MAX);
 	}
+	hostlist_check(data, size);
 
 	/* Every layout against every message, as a confused peer might. */
 	for (i = 0; i < NLAYOUTS; i++) {

@@ -1,6 +1,7 @@
 # tenantctl changes reach a running daemon on the very next request: on new
 # connections, and on keep-alive connections a worker already holds.
 import os
+import sqlite3
 import time
 
 import pytest
@@ -256,3 +257,132 @@ def test_generation_changes_on_each_change_and_the_daemon_follows(live):
         d.ctl(*args)
         assert read_gen(d) == before, args
     assert d.get(d.host("acme")).body == b"acme's own page\n"
+
+
+# The most custom hostnames one tenant may have (HOST_TENANT_MAX, host.h).
+HOST_TENANT_MAX = 10000
+
+
+def worker_status(d, slug):
+    """The tenant's workers as tenantctl status --json shows them."""
+    return d.ctl_json("status", slug)["workers"]
+
+
+def test_ten_thousand_names_on_one_tenant(live):
+    """The most names a tenant may have: added in one batch while its
+    worker runs, then after a restart; the first, a middle and the last
+    are served, the worker is never killed, and one more is refused."""
+    d = live
+    names = [f"h{i:05d}.example.org" for i in range(HOST_TENANT_MAX)]
+    path = os.path.join(d.dir, "names.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(names) + "\n")
+    assert d.get(d.host("acme")).body == b"acme's own page\n"
+    (pid,) = [w["pid"] for w in worker_status(d, "acme")]
+    t0 = time.monotonic()
+    r = d.ctl("hostname", "add", "acme", "--from", path, "--active")
+    added = time.monotonic() - t0
+    assert f"added {HOST_TENANT_MAX} hostnames to acme" in r.stdout
+    # The running worker gets the whole list and keeps serving.
+    for name in (names[0], names[HOST_TENANT_MAX // 2], names[-1]):
+        r = d.get(name)
+        assert r.status == 200 and r.body == b"acme's own page\n", (name, r)
+    assert [w["pid"] for w in worker_status(d, "acme")] == [pid]
+    assert worker_status(d, "acme")[0]["host_lists"] == 2
+
+    d.ctl("restart", "acme")
+    wait_for(lambda: not alive(pid), what="the old worker's exit")
+    for name in (names[0], names[HOST_TENANT_MAX // 2], names[-1]):
+        r = d.get(name)
+        assert r.status == 200 and r.body == b"acme's own page\n", (name, r)
+    st = d.ctl_json("status", "acme")
+    assert st["crashes"] == 0 and st["failures_in_a_row"] == 0, st
+    (w,) = st["workers"]
+    assert w["state"] == "ready" and w["host_lists"] == 1, w
+    assert "cannot update hosts" not in d.logtext()
+    print(f"{HOST_TENANT_MAX} names added in {added:.2f}s")
+
+    # One more is refused by tenantctl, naming the tenant and the cap,
+    # one at a time or in a batch, and nothing is added.
+    r = d.ctl("hostname", "add", "acme", "one-more.example.org", "--active",
+              check=False)
+    assert r.returncode == 7, r
+    assert "acme" in r.stderr and str(HOST_TENANT_MAX) in r.stderr, r.stderr
+    with open(path, "w") as f:
+        f.write("one-more.example.org\n")
+    r = d.ctl("hostname", "add", "acme", "--from", path, "--active",
+              check=False)
+    assert r.returncode == 7, r
+    assert "acme" in r.stderr and str(HOST_TENANT_MAX) in r.stderr, r.stderr
+    assert d.get("one-more.example.org").status == 404
+    # Another tenant is not held to acme's count.
+    d.ctl("hostname", "add", "globex", "one-more.example.org", "--active")
+    assert d.get("one-more.example.org").body == b"globex's own page\n"
+
+
+def test_a_change_to_one_tenant_sends_nothing_to_another(live):
+    """acme's names change: acme's worker gets a new list, globex's gets
+    none (only the registry generation) and serves on undisturbed."""
+    d = live
+    d.ctl("hostname", "add", "globex", "g.example.org", "--active")
+    assert d.get("g.example.org").body == b"globex's own page\n"
+    assert d.get(d.host("acme")).body == b"acme's own page\n"
+    (g,) = worker_status(d, "globex")
+    (a,) = worker_status(d, "acme")
+    assert g["host_lists"] == 1 and a["host_lists"] == 1, (g, a)
+    s, r = keepalive(d, "g.example.org")
+
+    for i, args in enumerate([("add", "acme", SHOP, "--active"),
+                              ("remove", "acme", SHOP),
+                              ("add", "acme", SHOP)]):
+        gen = read_gen(d) + 1
+        d.ctl("hostname", *args)
+        d.wait_log(rf"registry changed \(\w+\), generation {gen}\b", 3)
+        wait_for(lambda: worker_status(d, "acme")[0]["host_lists"] == i + 2,
+                 what="acme's new host list")
+        (now,) = worker_status(d, "globex")
+        assert [now[k] for k in ("pid", "host_lists", "hosts_generation")] \
+            == [g[k] for k in ("pid", "host_lists", "hosts_generation")], \
+            (args, g, now)
+    # A change that is not to hostnames sends acme no list either.
+    d.ctl("limits", "set", "acme", "max_workers", "3")
+    d.wait_log(rf"registry changed \(\w+\), generation {read_gen(d)}\b", 3)
+    assert worker_status(d, "acme")[0]["host_lists"] == 4
+    # globex's worker is current: the keep-alive connection it holds is
+    # served there, not handed back.
+    rs, eof = next_on(s, "g.example.org")
+    s.close()
+    assert len(rs) == 1 and not eof and rs[0].status == 200, rs
+    assert worker_status(d, "globex")[0]["pid"] == g["pid"]
+    assert d.ctl_json("status", "globex")["handbacks"] == 0
+    assert d.get(SHOP).status == 404       # pending again
+
+
+def test_a_hand_edited_name_a_worker_would_refuse_is_left_out(live):
+    """A name the schema lets in by hand but the classifier never routes
+    as a custom domain (one under the suffix) is not sent: a worker takes
+    a host list whole or dies, and must not die of a registry edit."""
+    d = live
+    d.ctl("hostname", "add", "acme", SHOP, "--active")
+    assert d.get(SHOP).body == b"acme's own page\n"
+    (w,) = worker_status(d, "acme")
+    db = sqlite3.connect(os.path.join(d.state, "registry.db"))
+    db.execute("INSERT INTO hostnames (hostname, tenant_id, status, created) "
+               "SELECT 'x.acme.test.localhost', id, 'active', 0 "
+               "FROM tenants WHERE slug = 'acme'")
+    db.commit()
+    db.close()
+    # The data_version safety net sends acme's workers the new list.
+    wait_for(lambda: worker_status(d, "acme")[0]["host_lists"] == 2,
+             what="acme's new host list")
+    d.wait_log(r"tenant acme: hostname x\.acme\.test\.localhost in the "
+               r"registry is not a custom domain here \(invalid\)")
+    r = d.get(SHOP)
+    assert r.status == 200 and r.body == b"acme's own page\n", r
+    assert worker_status(d, "acme")[0]["pid"] == w["pid"]
+    assert alive(w["pid"])
+    # A fresh worker binds with it too.
+    d.ctl("restart", "acme")
+    r = d.get(SHOP)
+    assert r.status == 200 and r.body == b"acme's own page\n", r
+    assert d.ctl_json("status", "acme")["crashes"] == 0

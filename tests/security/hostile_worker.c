@@ -308,7 +308,7 @@ chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
 	}
 }
 
-/* CFG_TENANT, CFG_LIMIT*, CFG_HOST*, CFG_DONE: keep what we need. */
+/* CFG_TENANT, CFG_LIMIT*, CFG_HOSTS, CFG_DONE: keep what we need. */
 static void
 configure(uid_t *uid, gid_t *gid)
 {
@@ -322,8 +322,11 @@ configure(uid_t *uid, gid_t *gid)
 	for (;;) {
 		if ((n = chan_recv_wait(buf, sizeof(buf), &fd)) <= 0)
 			exit(n == 0 ? 0 : 1);
-		if (fd != -1 || msg_parse(&m, buf, (size_t)n) == -1)
+		if (msg_parse(&m, buf, (size_t)n) == -1 ||
+		    (fd != -1) != (m.m_type == MSG_CFG_HOSTS))
 			exit(1);
+		if (fd != -1)
+			close(fd);
 		switch (m.m_type) {
 		case MSG_CFG_TENANT:
 			for (i = 0; i < 10; i++)
@@ -341,7 +344,7 @@ configure(uid_t *uid, gid_t *gid)
 		case MSG_CFG_LIMIT:
 		case MSG_CFG_KEY:
 		case MSG_CFG_DATA:
-		case MSG_CFG_HOST:
+		case MSG_CFG_HOSTS:
 			break;
 		case MSG_CFG_DONE:
 			return;
@@ -1017,7 +1020,7 @@ chan_read(void)
 			msg_get_rest(&m, &data, &len);
 			conn_new(m.m_conn_id, fd, data, len);
 			break;
-		case MSG_CFG_HOST:
+		case MSG_CFG_HOSTS:
 		case MSG_CFG_DONE:
 		case MSG_CFG_DATA:
 		case MSG_CTL_CREDIT:

@@ -6,6 +6,7 @@
  * idempotence on the canonical output, and again under Turkish locales where
  * tolower(3) would fold 'I' to a dotless i.
  */
+#include <errno.h>
 #include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -444,6 +445,88 @@ test_class_str(void **state)
 	assert_string_equal(host_class_str((enum host_class)42), "invalid");
 }
 
+/* hostlist_parse() must refuse this list whole. */
+static void
+list_refused(const struct host_conf *hc, const char *data, size_t len)
+{
+	struct hostlist	 hl;
+
+	memset(&hl, 0x5a, sizeof(hl));
+	if (hostlist_parse(&hl, hc, data, len) != -1) {
+		print_error("taken: \"%.*s\"\n", (int)len, data);
+		fail();
+	}
+	assert_int_equal(errno, EBADMSG);
+	/* Untouched: a caller keeps the list it had. */
+	assert_true(hl.hl_n == 0x5a5a5a5a5a5a5a5aULL);
+}
+
+/*
+ * A host list as a worker takes it (MSG_CFG_HOSTS): only canonical custom
+ * names, strictly ascending, at most HOST_TENANT_MAX; anything else and
+ * nothing of it is taken. The lookup finds each name and no other.
+ */
+static void
+test_hostlist(void **state)
+{
+	struct host_conf	 hc;
+	struct hostlist		 hl;
+	char			*big, *p;
+	size_t			 i;
+
+	assert_int_equal(host_conf_init(&hc, SUFFIX, ADMIN), 0);
+	assert_int_equal(hostlist_parse(&hl, &hc, IN("a.example.org\n"
+	    "b.example.org\nshop.example.net\n")), 0);
+	assert_int_equal(hl.hl_n, 3);
+	assert_true(hostlist_has(&hl, "a.example.org"));
+	assert_true(hostlist_has(&hl, "b.example.org"));
+	assert_true(hostlist_has(&hl, "shop.example.net"));
+	assert_false(hostlist_has(&hl, "c.example.org"));
+	assert_false(hostlist_has(&hl, "example.org"));
+	assert_false(hostlist_has(&hl, ""));
+	hostlist_free(&hl);
+	assert_int_equal(hl.hl_n, 0);
+	assert_false(hostlist_has(&hl, "a.example.org"));
+	/* Empty is a list: no custom names. */
+	assert_int_equal(hostlist_parse(&hl, &hc, "", 0), 0);
+	assert_int_equal(hl.hl_n, 0);
+	assert_false(hostlist_has(&hl, "a.example.org"));
+	hostlist_free(&hl);
+
+	list_refused(&hc, IN("b.example.org\na.example.org\n"));
+	list_refused(&hc, IN("a.example.org\na.example.org\n"));
+	list_refused(&hc, IN("a.example.org"));		/* no newline */
+	list_refused(&hc, IN("a.example.org\n\n"));
+	list_refused(&hc, IN("\n"));
+	list_refused(&hc, IN("A.example.org\n"));	/* not canonical */
+	list_refused(&hc, IN("a.example.org.\n"));
+	list_refused(&hc, IN("a.example.org:443\n"));
+	list_refused(&hc, IN("a.exa\0mple.org\n"));
+	list_refused(&hc, IN("a.example.org\r\n"));
+	list_refused(&hc, IN("a.example.org \n"));
+	list_refused(&hc, IN("10.0.0.1\n"));
+	list_refused(&hc, IN("localhost\n"));		/* one label */
+	list_refused(&hc, IN("acme.test.localhost\n"));	/* a tenant's */
+	list_refused(&hc, IN("test.localhost\n"));	/* the apex */
+	list_refused(&hc, IN("admin.test.localhost\n"));
+	list_refused(&hc, IN("a.example.org\nacme.test.localhost\n"));
+
+	/* HOST_TENANT_MAX names are taken and found; one more is not. */
+	assert_non_null(big = malloc((size_t)(HOST_TENANT_MAX + 1) * 20));
+	for (p = big, i = 0; i <= HOST_TENANT_MAX; i++)
+		p += sprintf(p, "h%06zu.example.org\n", i);
+	assert_int_equal(hostlist_parse(&hl, &hc, big, (size_t)(p - big) -
+	    20), 0);
+	assert_int_equal(hl.hl_n, HOST_TENANT_MAX);
+	assert_true(hostlist_has(&hl, "h000000.example.org"));
+	assert_true(hostlist_has(&hl, "h005000.example.org"));
+	assert_true(hostlist_has(&hl, "h009999.example.org"));
+	assert_false(hostlist_has(&hl, "h010000.example.org"));
+	hostlist_free(&hl);
+	list_refused(&hc, big, (size_t)(p - big));
+	free(big);
+}
+
 int
 main(void)
 {
@@ -456,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_conf_init_rejects),
 		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_class_str),
+		cmocka_unit_test(test_hostlist),
 	};
 
 	return cmocka_run_group_tests(tests, setup_conf, NULL);

@@ -7,6 +7,7 @@
  * SOCK_SEQPACKET socketpair: fd passing, more than one fd, truncation, EOF,
  * with descriptors counted before and after so nothing leaks.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -25,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "host.h"
 #include "proto.h"
 
 /*
@@ -45,7 +47,8 @@ static const struct layout layouts[] = {
 	    F_U32, F_U32, F_U32, F_STR, F_STR, F_STR, F_STR, F_STR, F_STR,
 	    F_END } },
 	{ MSG_CFG_LIMIT, { F_U32, F_U64, F_END } },	/* resource, value */
-	{ MSG_CFG_HOST, { F_STR, F_END } },		/* hostname */
+	/* names, bytes, hosts generation; with the sealed file */
+	{ MSG_CFG_HOSTS, { F_U32, F_U64, F_U64, F_END } },
 	{ MSG_CFG_DONE, { F_U64, F_END } },		/* generation */
 	{ MSG_CONN_NEW, { F_REST, F_END } },		/* bytes read so far */
 	{ MSG_CONN_CLOSED, { F_U32, F_END } },		/* requests served */
@@ -477,14 +480,14 @@ test_put_limits(void **state)
 
 	/* Strings: too long or containing NUL poison the message. */
 	memset(str, 's', sizeof(str));
-	msg_init(&mb, MSG_CFG_HOST, 0);
+	msg_init(&mb, MSG_LOG, 0);
 	msg_put_strn(&mb, str, PROTO_STR_MAX);
 	assert_int_equal(msg_finish(&mb), 0);
-	msg_init(&mb, MSG_CFG_HOST, 0);
+	msg_init(&mb, MSG_LOG, 0);
 	msg_put_strn(&mb, str, PROTO_STR_MAX + 1);
 	assert_int_equal(msg_finish(&mb), -1);
 	assert_int_equal(errno, EMSGSIZE);
-	msg_init(&mb, MSG_CFG_HOST, 0);
+	msg_init(&mb, MSG_LOG, 0);
 	msg_put_strn(&mb, "ab\0cd", 5);
 	assert_int_equal(msg_finish(&mb), -1);
 
@@ -754,6 +757,125 @@ test_msgio_eof_and_errors(void **state)
 	close(sv[0]);
 }
 
+static void
+hosts_msg(struct msgbuf *mb, uint32_t n, uint64_t size, uint64_t hgen)
+{
+	msg_init(mb, MSG_CFG_HOSTS, 0);
+	msg_put_u32(mb, n);
+	msg_put_u64(mb, size);
+	msg_put_u64(mb, hgen);
+	assert_int_equal(msg_finish(mb), 0);
+}
+
+/*
+ * MSG_CFG_HOSTS as the supervisor sends it and the worker takes it: one
+ * message and one sealed file whatever the number of names, decoded only
+ * with its descriptor, read only when every seal is on and the size is
+ * what the message says (worker/worker.c, hosts_receive).
+ */
+static void
+test_cfg_hosts(void **state)
+{
+	static uint8_t	 buf[PROTO_MSG_MAX];
+	static const char list[] = "a.example.org\nb.example.org\n";
+	struct msgbuf	 mb;
+	struct msg	 m;
+	uint64_t	 size, hgen;
+	uint32_t	 n;
+	char		*got;
+	int		 sv[2], fd, rfd, before;
+	ssize_t		 len;
+
+	chan(sv);
+	before = count_fds();
+	assert_true((fd = msg_sealed_create("test", list, sizeof(list) - 1)) !=
+	    -1);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	/* Sealed: neither end can write, grow or shrink it any more. */
+	assert_int_equal(fcntl(fd, F_GET_SEALS) & PROTO_SEALS, PROTO_SEALS);
+	assert_int_equal(write(fd, "x", 1), -1);
+	assert_int_equal(ftruncate(fd, 0), -1);
+	hosts_msg(&mb, 2, sizeof(list) - 1, 77);
+	assert_int_equal(msg_send(sv[0], &mb, fd), 0);
+	close(fd);
+	len = msg_recv(sv[1], buf, sizeof(buf), &rfd);
+	assert_int_equal(len, (ssize_t)mb.mb_len);
+	assert_int_not_equal(rfd, -1);
+	assert_int_equal(msg_parse(&m, buf, (size_t)len), 0);
+	assert_int_equal(msg_get_hosts(&m, rfd, &n, &size, &hgen), 0);
+	assert_int_equal(n, 2);
+	assert_true(size == sizeof(list) - 1 && hgen == 77);
+	assert_non_null(got = msg_sealed_read(rfd, (size_t)size));
+	assert_string_equal(got, list);
+	free(got);
+	/* The size the message announced, no other. */
+	assert_null(msg_sealed_read(rfd, (size_t)size - 1));
+	assert_int_equal(errno, EBADMSG);
+	assert_null(msg_sealed_read(rfd, (size_t)size + 1));
+	close(rfd);
+	assert_int_equal(count_fds(), before);
+
+	/* Without its descriptor the message is refused. */
+	assert_int_equal(msg_parse(&m, mb.mb_data, mb.mb_len), 0);
+	assert_int_equal(msg_get_hosts(&m, -1, &n, &size, &hgen), -1);
+	assert_int_equal(errno, EBADMSG);
+	/* More names or bytes than a worker takes, or trailing bytes. */
+	hosts_msg(&mb, HOST_TENANT_MAX + 1, 10, 1);
+	assert_int_equal(msg_parse(&m, mb.mb_data, mb.mb_len), 0);
+	assert_int_equal(msg_get_hosts(&m, 0, &n, &size, &hgen), -1);
+	hosts_msg(&mb, 1, HOSTLIST_BYTES_MAX + 1, 1);
+	assert_int_equal(msg_parse(&m, mb.mb_data, mb.mb_len), 0);
+	assert_int_equal(msg_get_hosts(&m, 0, &n, &size, &hgen), -1);
+	hosts_msg(&mb, HOST_TENANT_MAX, HOSTLIST_BYTES_MAX, 1);
+	assert_int_equal(msg_parse(&m, mb.mb_data, mb.mb_len), 0);
+	assert_int_equal(msg_get_hosts(&m, 0, &n, &size, &hgen), 0);
+	msg_init(&mb, MSG_CFG_HOSTS, 0);
+	msg_put_u32(&mb, 1);
+	msg_put_u64(&mb, 1);
+	msg_put_u64(&mb, 1);
+	msg_put_u32(&mb, 1);
+	assert_int_equal(msg_finish(&mb), 0);
+	assert_int_equal(msg_parse(&m, mb.mb_data, mb.mb_len), 0);
+	assert_int_equal(msg_get_hosts(&m, 0, &n, &size, &hgen), -1);
+	/* Another type's payload is not a host list. */
+	msg_init(&mb, MSG_CFG_DONE, 0);
+	msg_put_u32(&mb, 1);
+	msg_put_u64(&mb, 1);
+	msg_put_u64(&mb, 1);
+	assert_int_equal(msg_finish(&mb), 0);
+	assert_int_equal(msg_parse(&m, mb.mb_data, mb.mb_len), 0);
+	assert_int_equal(msg_get_hosts(&m, 0, &n, &size, &hgen), -1);
+
+	/* A file that is not sealed, or not all the way, is not read. */
+	assert_true((fd = memfd_create("test", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) != -1);
+	assert_int_equal(write(fd, list, sizeof(list) - 1),
+	    (ssize_t)sizeof(list) - 1);
+	assert_null(msg_sealed_read(fd, sizeof(list) - 1));
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE), 0);
+	assert_null(msg_sealed_read(fd, sizeof(list) - 1));
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL), 0);
+	assert_non_null(got = msg_sealed_read(fd, sizeof(list) - 1));
+	free(got);
+	close(fd);
+	/* A plain file cannot be sealed at all. */
+	fd = temp_file();
+	assert_int_equal(write(fd, list, sizeof(list) - 1),
+	    (ssize_t)sizeof(list) - 1);
+	assert_null(msg_sealed_read(fd, sizeof(list) - 1));
+	close(fd);
+	/* Nothing at all: an empty list is an empty sealed file. */
+	assert_true((fd = msg_sealed_create("test", "", 0)) != -1);
+	assert_non_null(got = msg_sealed_read(fd, 0));
+	assert_string_equal(got, "");
+	free(got);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -768,6 +890,7 @@ main(void)
 		cmocka_unit_test(test_msgio_many_fds),
 		cmocka_unit_test(test_msgio_truncated),
 		cmocka_unit_test(test_msgio_eof_and_errors),
+		cmocka_unit_test(test_cfg_hosts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,6 +141,16 @@ raw_int(const struct fx *fx, const char *sql)
 	return v;
 }
 
+#define REG_VERSION_STR_(x)	#x
+#define REG_VERSION_STR_X(x)	REG_VERSION_STR_(x)
+#define REG_VERSION_STR		REG_VERSION_STR_X(REGISTRY_VERSION)
+
+/* Migration 3's objects, to make a registry of schema 2 again. */
+#define DROP_V3 \
+	"DROP TRIGGER hostnames_gen_i; DROP TRIGGER hostnames_gen_d; " \
+	"DROP TRIGGER hostnames_gen_u; DROP TRIGGER hostnames_cap_i; " \
+	"DROP TRIGGER hostnames_cap_u; DROP TABLE hostname_gen; "
+
 #define INS_TENANT \
 	"INSERT INTO tenants (slug, uid, gid, created, updated) "
 
@@ -543,7 +553,7 @@ test_version_and_open(void **state)
 	err[0] = '\0';
 	assert_null(r = registry_open(fx->path, REG_RDONLY, err, sizeof(err)));
 	assert_non_null(strstr(err, "tenantctl init"));
-	raw_ok(fx, "PRAGMA user_version = 2");
+	raw_ok(fx, "PRAGMA user_version = " REG_VERSION_STR);
 }
 
 /*
@@ -565,7 +575,7 @@ test_upgrade_from_v1(void **state)
 	t = create_ok(fx->r, "acme", 200000, 299999);
 	registry_close(fx->r);
 	fx->r = NULL;
-	raw_ok(fx, "DROP TABLE tenant_limits; DROP TABLE masters; "
+	raw_ok(fx, DROP_V3 "DROP TABLE tenant_limits; DROP TABLE masters; "
 	    "ALTER TABLE tenants DROP COLUMN profile; PRAGMA user_version = 1");
 	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sqlite_schema "
 	    "WHERE name IN ('masters', 'tenant_limits')"), 0);
@@ -575,7 +585,7 @@ test_upgrade_from_v1(void **state)
 	/* tenantctl writes: it upgrades. */
 	assert_non_null(r = registry_open(fx->path, 0, err, sizeof(err)));
 	fx->r = r;
-	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), REGISTRY_VERSION);
 	assert_int_equal(registry_tenant_get(r, "acme", &t2), REG_OK);
 	assert_int_equal(t2.t_uid, t.t_uid);
 	assert_int_equal(registry_masters(r, time(NULL), ids, na, 4), 1);
@@ -743,6 +753,213 @@ test_masters(void **state)
 	raw_refused(fx, "INSERT INTO masters VALUES (0, 1, 5)", NULL);
 }
 
+/*
+ * A registry of schema 2 with custom hostnames is upgraded by the first
+ * writer: its names stay, every tenant's hosts generation starts at 0 and
+ * moves with the first change to its names.
+ */
+static void
+test_upgrade_from_v2(void **state)
+{
+	struct fx	*fx = *state;
+	struct registry	*r;
+	uint64_t	 g;
+	char		 err[512];
+
+	create_ok(fx->r, "acme", 200000, 299999);
+	assert_int_equal(registry_host_add(fx->r, "acme", "shop.example.org",
+	    1, "test"), REG_OK);
+	registry_close(fx->r);
+	fx->r = NULL;
+	raw_ok(fx, DROP_V3 "PRAGMA user_version = 2");
+	assert_null(registry_open(fx->path, REG_RDONLY, err, sizeof(err)));
+	assert_non_null(strstr(err, "tenantctl init"));
+	assert_non_null(r = registry_open(fx->path, 0, err, sizeof(err)));
+	fx->r = r;
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 3);
+	assert_int_equal(registry_hosts_gen(r, 1, &g), REG_OK);
+	assert_true(g == 0);
+	assert_int_equal(registry_host_add(r, "acme", "www.example.org", 1,
+	    "test"), REG_OK);
+	assert_int_equal(registry_hosts_gen(r, 1, &g), REG_OK);
+	assert_true(g == 1);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM hostnames"), 2);
+}
+
+struct walk {
+	int	 n;
+	int	 at;		/* the call that answers ret */
+	int	 ret;
+};
+
+static int
+walk_cb(const struct hostname *h, void *arg)
+{
+	struct walk	*w = arg;
+
+	return ++w->n == w->at ? w->ret : 0;
+}
+
+/*
+ * A callback that fails fails the walk: the supervisor must never take
+ * the names before a failure for the whole list (docs/routing.md). One
+ * that stops on purpose (a search that found its name) does not.
+ */
+static void
+test_hosts_callback(void **state)
+{
+	struct fx	*fx = *state;
+	struct walk	 w;
+	static const char *const names[] = { "a.example.org",
+	    "b.example.org", "c.example.org" };
+
+	create_ok(fx->r, "acme", 200000, 299999);
+	assert_int_equal(registry_hosts_add(fx->r, "acme", names, 3, 1,
+	    "test"), REG_OK);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(registry_hosts(fx->r, 0, 1, walk_cb, &w), REG_OK);
+	assert_int_equal(w.n, 3);
+	memset(&w, 0, sizeof(w));
+	w.at = 2;
+	w.ret = -1;
+	assert_int_equal(registry_hosts(fx->r, 0, 1, walk_cb, &w), REG_DB);
+	assert_int_equal(w.n, 2);
+	assert_non_null(strstr(registry_errmsg(fx->r), "b.example.org"));
+	memset(&w, 0, sizeof(w));
+	w.at = 2;
+	w.ret = 1;
+	assert_int_equal(registry_hosts(fx->r, 0, 1, walk_cb, &w), REG_OK);
+	assert_int_equal(w.n, 2);
+}
+
+static uint64_t
+hosts_gen(struct registry *r, int64_t id)
+{
+	uint64_t	 g = 12345;
+
+	assert_int_equal(registry_hosts_gen(r, id, &g), REG_OK);
+	return g;
+}
+
+/*
+ * Each tenant's hosts generation moves with every change to its own
+ * names, by tenantctl or by hand, and with no other: what lets the
+ * supervisor send a new list to that tenant's workers only.
+ */
+static void
+test_hosts_gen(void **state)
+{
+	struct fx	*fx = *state;
+	struct tenant	 a, b;
+	uint64_t	 ga, gb;
+
+	a = create_ok(fx->r, "acme", 200000, 299999);
+	b = create_ok(fx->r, "beta", 200000, 299999);
+	assert_true(hosts_gen(fx->r, a.t_id) == 0);
+	assert_true(hosts_gen(fx->r, 999) == 0);
+	assert_int_equal(registry_host_add(fx->r, "acme", "shop.example.org",
+	    0, "test"), REG_OK);
+	ga = hosts_gen(fx->r, a.t_id);
+	assert_true(ga > 0);
+	assert_true(hosts_gen(fx->r, b.t_id) == 0);
+	assert_int_equal(registry_host_activate(fx->r, "acme",
+	    "shop.example.org", "test"), REG_OK);
+	assert_true(hosts_gen(fx->r, a.t_id) > ga);
+	ga = hosts_gen(fx->r, a.t_id);
+	/* A refused change changes nothing. */
+	assert_int_equal(registry_host_add(fx->r, "beta", "shop.example.org",
+	    1, "test"), REG_EXISTS);
+	assert_true(hosts_gen(fx->r, a.t_id) == ga);
+	assert_true(hosts_gen(fx->r, b.t_id) == 0);
+	/* Other changes to the registry leave it alone. */
+	assert_int_equal(registry_limit_set(fx->r, "acme", "storage", "1G",
+	    "test"), REG_OK);
+	assert_int_equal(registry_tenant_set_status(fx->r, "beta",
+	    TENANT_SUSPENDED, "test"), REG_OK);
+	assert_true(hosts_gen(fx->r, a.t_id) == ga);
+	assert_true(hosts_gen(fx->r, b.t_id) == 0);
+	/* A hand edit moving the name: both tenants' lists changed. */
+	raw_ok(fx, "UPDATE hostnames SET tenant_id = 2 "
+	    "WHERE hostname = 'shop.example.org'");
+	assert_true(hosts_gen(fx->r, a.t_id) > ga);
+	gb = hosts_gen(fx->r, b.t_id);
+	assert_true(gb > 0);
+	assert_int_equal(registry_host_remove(fx->r, "beta",
+	    "shop.example.org", "test"), REG_OK);
+	assert_true(hosts_gen(fx->r, b.t_id) > gb);
+	/* Deleting a tenant takes its names, and says so. */
+	assert_int_equal(registry_host_add(fx->r, "acme", "www.example.org",
+	    1, "test"), REG_OK);
+	ga = hosts_gen(fx->r, a.t_id);
+	assert_int_equal(registry_tenant_set_status(fx->r, "acme",
+	    TENANT_DELETED, "test"), REG_OK);
+	assert_true(hosts_gen(fx->r, a.t_id) > ga);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM hostnames"), 0);
+}
+
+/*
+ * HOST_TENANT_MAX names per tenant: all of them go in, in one batch, and
+ * not one more, whether through registry.c (REG_FULL, naming the tenant
+ * and the cap) or by hand (the schema). A batch goes in whole or not.
+ */
+static void
+test_hosts_cap(void **state)
+{
+	struct fx	*fx = *state;
+	struct tenant	 a;
+	static char	 names[HOST_TENANT_MAX + 1][32];
+	const char	*p[HOST_TENANT_MAX + 1];
+	char		 cap[16];
+	size_t		 i;
+
+	a = create_ok(fx->r, "acme", 200000, 299999);
+	create_ok(fx->r, "beta", 200000, 299999);
+	for (i = 0; i <= HOST_TENANT_MAX; i++) {
+		snprintf(names[i], sizeof(names[i]), "h%05zu.example.org", i);
+		p[i] = names[i];
+	}
+	/* A duplicate within the batch: nothing of it stays. */
+	names[1][0] = 'x';
+	memcpy(names[2], names[1], sizeof(names[1]));
+	assert_int_equal(registry_hosts_add(fx->r, "acme", p, 3, 1, "test"),
+	    REG_EXISTS);
+	assert_non_null(strstr(registry_errmsg(fx->r), names[1]));
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM hostnames"), 0);
+	assert_true(hosts_gen(fx->r, a.t_id) == 0);
+	snprintf(names[1], sizeof(names[1]), "h%05d.example.org", 1);
+	snprintf(names[2], sizeof(names[2]), "h%05d.example.org", 2);
+
+	assert_int_equal(registry_hosts_add(fx->r, "acme", p, HOST_TENANT_MAX
+	    + 1, 1, "test"), REG_FULL);
+	snprintf(cap, sizeof(cap), "%d", HOST_TENANT_MAX);
+	assert_non_null(strstr(registry_errmsg(fx->r), "acme"));
+	assert_non_null(strstr(registry_errmsg(fx->r), cap));
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM hostnames"), 0);
+	assert_int_equal(registry_hosts_add(fx->r, "acme", p, HOST_TENANT_MAX,
+	    1, "test"), REG_OK);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM hostnames WHERE "
+	    "tenant_id = 1 AND status = 'active'"), HOST_TENANT_MAX);
+	assert_int_equal(registry_host_add(fx->r, "acme", p[HOST_TENANT_MAX],
+	    1, "test"), REG_FULL);
+	print_message("%s\n", registry_errmsg(fx->r));
+	raw_refused(fx, "INSERT INTO hostnames (hostname, tenant_id, status, "
+	    "created) VALUES ('one-more.example.org', 1, 'active', 0)",
+	    "too many hostnames");
+	/* Moving a name by hand onto the full tenant is refused too. */
+	assert_int_equal(registry_host_add(fx->r, "beta", "b.example.org", 1,
+	    "test"), REG_OK);
+	raw_refused(fx, "UPDATE hostnames SET tenant_id = 1 "
+	    "WHERE hostname = 'b.example.org'", "too many hostnames");
+	/* Another tenant is not affected by acme's count. */
+	assert_int_equal(registry_host_add(fx->r, "beta", "c.example.org", 1,
+	    "test"), REG_OK);
+	/* Room again after a removal. */
+	assert_int_equal(registry_host_remove(fx->r, "acme", p[0], "test"),
+	    REG_OK);
+	assert_int_equal(registry_host_add(fx->r, "acme", p[HOST_TENANT_MAX],
+	    1, "test"), REG_OK);
+}
+
 static void
 test_status_str(void **state)
 {
@@ -767,6 +984,10 @@ main(void)
 		T(test_identity_immutable),
 		T(test_version_and_open),
 		T(test_upgrade_from_v1),
+		T(test_upgrade_from_v2),
+		T(test_hosts_callback),
+		T(test_hosts_gen),
+		T(test_hosts_cap),
 		T(test_limits),
 		T(test_masters),
 		cmocka_unit_test(test_status_str),
