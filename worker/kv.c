@@ -352,12 +352,30 @@ kv_exec(const char *sql)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* A journal_mode pragma, run: 1 if the file is now in WAL, 0, or -1. */
+static int
+kv_wal(const char *sql)
+{
+	sqlite3_stmt	*s;
+	int		 wal;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) != SQLITE_ROW || sqlite3_column_text(s, 0) ==
+	    NULL)
+		wal = -1;
+	else
+		wal = strcmp((const char *)sqlite3_column_text(s, 0), "wal") ==
+		    0;
+	sqlite3_finalize(s);
+	return wal;
+}
+
 static int
 kv_open(void)
 {
-	sqlite3_stmt	*s;
 	size_t		 i;
-	int		 rc, on = 0, one = 1, wal = 0;
+	int		 rc, on = 0, one = 1, wal;
 
 	if (db != NULL) {
 		kv_touch();
@@ -397,22 +415,20 @@ kv_open(void)
 	 * temporary file. PERSIST_WAL: the -wal and -shm stay, emptied, when
 	 * we close. The switch of a new file to WAL is a transaction of its
 	 * own whose rollback journal SQLite would delete; from MEMORY it
-	 * runs with none, which for a new, empty file risks nothing. The
-	 * read in between finds out whether the file is in WAL mode already.
+	 * runs with none, which for a new, empty file risks nothing. But
+	 * only for a file not in WAL yet: asked of one in WAL, MEMORY is a
+	 * switch out of it, which needs the file to ourselves and so fails
+	 * while another worker of the tenant has it open. The first pragma
+	 * only asks, reading the file's header.
 	 */
 	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one) !=
 	    SQLITE_OK || kv_exec("PRAGMA trusted_schema = OFF") == -1 ||
 	    kv_exec("PRAGMA temp_store = MEMORY") == -1 ||
-	    kv_exec("PRAGMA journal_mode = MEMORY") == -1 ||
-	    kv_exec("SELECT count(*) FROM sqlite_schema") == -1)
+	    (wal = kv_wal("PRAGMA journal_mode")) == -1)
 		goto fail;
-	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s,
-	    NULL) != SQLITE_OK)
+	if (!wal && (kv_exec("PRAGMA journal_mode = MEMORY") == -1 ||
+	    (wal = kv_wal("PRAGMA journal_mode = WAL")) == -1))
 		goto fail;
-	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) &&
-	    strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0)
-		wal = 1;
-	sqlite3_finalize(s);
 	if (!wal) {
 		log_warnx("%s: cannot switch %s to WAL", __func__,
 		    KV_DB_PATH);

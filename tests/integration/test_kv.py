@@ -484,6 +484,53 @@ def test_a_database_the_tenant_left_in_wal_mode_is_read(kv):
     assert "lost worker" not in kv.logtext()
 
 
+def test_workers_of_a_tenant_share_the_store():
+    """A tenant's workers (max_workers) each open the one app.db in WAL
+    mode, at once, and share its index in tmp/: each sees at once what
+    the others wrote. (A worker that opened the file after another used
+    to ask to leave WAL, which needs the file alone: 503 until the first
+    closed it.)"""
+    d = Daemon(workers__conns_per_worker="1")
+    try:
+        d.create("acme", "acme\n")
+        for k, v in (("cost_read", "0"), ("cost_write", "0"),
+                     ("max_workers", "3")):
+            d.ctl("limits", "set", "acme", k, v)
+        d.start()
+        tok = token(d, "acme")
+        conns = []
+        for i in range(3):
+            s = d.connect(10)
+            s.sendall(req(d, "acme", "PUT", f"w{i}", tok, i, close=False))
+            rs, _, _ = read_responses(s, 1, 10)
+            assert [r.status for r in rs] == [201]
+            conns.append(s)
+        pids = d.workers("acme")
+        assert len(pids) == 3
+        for i, s in enumerate(conns):
+            for j in range(3):
+                s.sendall(req(d, "acme", "GET", f"w{j}", tok, close=False))
+                rs, _, _ = read_responses(s, 1, 10)
+                # What the workers before this one just wrote, too.
+                assert jbody(rs[0])["value"] == (10 + j if j < i else j)
+            s.sendall(req(d, "acme", "PUT", f"w{i}", tok, 10 + i,
+                          close=False))
+            rs, _, _ = read_responses(s, 1, 10)
+            assert [r.status for r in rs] == [200]
+        for s in conns:
+            s.sendall(req(d, "acme", "GET", "?prefix=w", tok, close=False))
+            rs, _, _ = read_responses(s, 1, 10)
+            assert [it["value"] for it in jbody(rs[0])["items"]] == \
+                [10, 11, 12]
+            s.close()
+        for pid in pids:
+            with open(f"/proc/{pid}/maps") as f:
+                assert any(ln.rstrip().endswith("/tmp/app.db-shm")
+                           for ln in f)
+    finally:
+        d.close()
+
+
 def test_database_closes_when_idle_and_reopens(kv):
     tok = kv.tok["acme"]
     kv.ctl("limits", "set", "acme", "db_idle", "1s")
