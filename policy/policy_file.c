@@ -135,7 +135,9 @@ cgroup_load(const char *path, struct cgroup_policy *cg, char *err,
 /*
  * The tenant directory's parts a handler sees, under /tenant. Not there:
  * tenant.json, billing.db (root's ledger) and anything else in the
- * tenant directory itself, which is not mounted at all.
+ * tenant directory itself, which is not mounted at all. Nor tmp/: the
+ * workers keep the WAL index of data/app.db there, a file they map, which
+ * tenant code must not be able to truncate (worker/kv.c kv_sys_open()).
  */
 const struct tenant_dir tenant_dirs[RUN_TENANT_DIRS] = {
 	{ "app", RO_FLAGS },			/* the handlers: exec allowed */

@@ -1295,9 +1295,15 @@ pool_worker_exited(struct worker *w, int status)
 	if (w->w_evicted)
 		nevicting--;
 	priv_runs_orphan(w);
-	/* What it held and did not report spending is free again. */
+	/*
+	 * What it took and did not report: after a clean exit it reported
+	 * all it spent, and the rest is free again; after a crash, a kill or
+	 * an error exit we cannot know, and charge it all, or a tenant could
+	 * spend for nothing by crashing its worker (docs/data-plane.md).
+	 */
 	if (t != NULL && w->w_hold != 0)
-		priv_hold_close(t->t_id, w->w_hold);
+		priv_hold_close(t->t_id, w->w_hold, w->w_usage_seq + 1,
+		    abnormal ? (int64_t)(w->w_granted - w->w_spent) : 0);
 	if (t != NULL) {
 		t->t_stats.ts_last_exit = ev_now(loop);
 		snprintf(t->t_stats.ts_last_exit_how,

@@ -413,13 +413,31 @@ priv_usage(int64_t id, int64_t hold, uint64_t seq, int64_t units)
 	return rc;
 }
 
+/*
+ * Close a worker's hold, charging first what it took and did not report
+ * (`unreported`, as its report `seq`; pool_worker_exited() says how much).
+ * A failed charge is logged and the hold closed all the same: the tenant
+ * is then under-charged, as for any report the ledger could not take.
+ */
 void
-priv_hold_close(int64_t id, int64_t hold)
+priv_hold_close(int64_t id, int64_t hold, uint64_t seq, int64_t unreported)
 {
 	struct pledger	*pl;
 
 	if ((pl = ledger_get(id)) == NULL)
 		return;
+	if (unreported > 0) {
+		if (ledger_usage(pl->pl_ledger, hold, seq, unreported) == -1)
+			log_warnx("tenant %lld: ledger: hold %lld: %lld "
+			    "unreported credits NOT charged: %s", (long long)id,
+			    (long long)hold, (long long)unreported,
+			    ledger_errmsg(pl->pl_ledger));
+		else
+			log_info("tenant %lld: ledger: hold %lld: %lld "
+			    "credits taken and never reported, charged",
+			    (long long)id, (long long)hold,
+			    (long long)unreported);
+	}
 	if (ledger_hold_close(pl->pl_ledger, hold) == -1)
 		log_warnx("tenant %lld: ledger: %s", (long long)id,
 		    ledger_errmsg(pl->pl_ledger));

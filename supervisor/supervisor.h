@@ -246,7 +246,7 @@ int	 priv_masters_stamp(uint64_t *);
 uint64_t rate_share(uint64_t, unsigned int);
 int	 priv_hold(int64_t, int64_t *, pid_t, int64_t, int64_t *);
 int	 priv_usage(int64_t, int64_t, uint64_t, int64_t);
-void	 priv_hold_close(int64_t, int64_t);
+void	 priv_hold_close(int64_t, int64_t, uint64_t, int64_t);
 void	 priv_ledgers_sweep(void);
 
 /* privrun.c: tenant code, started through tenantd-run */

@@ -7,7 +7,8 @@
  * database is an error we answer, not a wait that stalls the event loop.
  * The file is the tenant's own and may be anything (THREATS 93-94): it is
  * opened defensively, no SQL is ever built from a request, and every
- * statement runs under a deadline.
+ * statement runs under a deadline. Tenant code writes data/ with our uid,
+ * so nothing of it is ever mapped into our memory (kv_sys_open()).
  */
 #include <sys/stat.h>
 
@@ -33,6 +34,8 @@
 #define KV_VALUE_CEILING	(1 << 20)	/* kv_max_value's bound, tlimits.c */
 #define KV_KEY_CEILING		1024		/* kv_max_key's bound */
 #define KV_WAL_ROOM_MAX		(4 << 20)	/* the write-ahead log's share */
+#define KV_SHM_NAMED		"data/app.db-shm"	/* as SQLite names it */
+#define KV_SHM_PATH		"tmp/app.db-shm"	/* where it is instead */
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_GET, ST_EXISTS, ST_COUNT,
@@ -82,6 +85,19 @@ kv_sys_open(const char *path, int flags, int mode)
 		errno = EISDIR;
 		return -1;
 	}
+	/*
+	 * The WAL index is a file SQLite maps, shared by the tenant's
+	 * workers, and SQLite names it beside the database. But tenant code
+	 * writes data/ with our uid: it could truncate that file under the
+	 * mapping, and our next access would die of SIGBUS, a crash at the
+	 * tenant's will (docs/data-plane.md, section 2). So the index lives
+	 * in the tenant directory's tmp/, which every worker of the tenant
+	 * sees at the same path and no tenant code sees at all (tmp/ is not
+	 * one of policy_file.c's tenant_dirs). KV_DB_PATH is our only
+	 * database, so this is the only index SQLite ever opens.
+	 */
+	if (strcmp(path, KV_SHM_NAMED) == 0)
+		path = KV_SHM_PATH;
 	return open_beneath(AT_FDCWD, path, flags, (mode_t)mode);
 }
 
@@ -139,6 +155,15 @@ kv_init(uid_t euid)
 	sqlite3_vfs	*vfs;
 
 	kv_euid = euid;
+	/*
+	 * No memory-mapped I/O of the database, whatever a pragma or the
+	 * build's default says: the file is the tenant's to truncate, and a
+	 * read through a mapping past its new end is SIGBUS, not an error
+	 * (kv_sys_open()). Only possible before sqlite3_initialize().
+	 */
+	if (sqlite3_config(SQLITE_CONFIG_MMAP_SIZE, (sqlite3_int64)0,
+	    (sqlite3_int64)0) != SQLITE_OK)
+		fatalx("%s: SQLITE_CONFIG_MMAP_SIZE", __func__);
 	if (sqlite3_initialize() != SQLITE_OK)
 		fatalx("%s: sqlite3_initialize", __func__);
 	if ((vfs = sqlite3_vfs_find("unix")) == NULL ||
@@ -327,12 +352,30 @@ kv_exec(const char *sql)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* A journal_mode pragma, run: 1 if the file is now in WAL, 0, or -1. */
+static int
+kv_wal(const char *sql)
+{
+	sqlite3_stmt	*s;
+	int		 wal;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) != SQLITE_ROW || sqlite3_column_text(s, 0) ==
+	    NULL)
+		wal = -1;
+	else
+		wal = strcmp((const char *)sqlite3_column_text(s, 0), "wal") ==
+		    0;
+	sqlite3_finalize(s);
+	return wal;
+}
+
 static int
 kv_open(void)
 {
-	sqlite3_stmt	*s;
 	size_t		 i;
-	int		 rc, on = 0, one = 1, wal = 0;
+	int		 rc, on = 0, one = 1, wal;
 
 	if (db != NULL) {
 		kv_touch();
@@ -372,22 +415,20 @@ kv_open(void)
 	 * temporary file. PERSIST_WAL: the -wal and -shm stay, emptied, when
 	 * we close. The switch of a new file to WAL is a transaction of its
 	 * own whose rollback journal SQLite would delete; from MEMORY it
-	 * runs with none, which for a new, empty file risks nothing. The
-	 * read in between finds out whether the file is in WAL mode already.
+	 * runs with none, which for a new, empty file risks nothing. But
+	 * only for a file not in WAL yet: asked of one in WAL, MEMORY is a
+	 * switch out of it, which needs the file to ourselves and so fails
+	 * while another worker of the tenant has it open. The first pragma
+	 * only asks, reading the file's header.
 	 */
 	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one) !=
 	    SQLITE_OK || kv_exec("PRAGMA trusted_schema = OFF") == -1 ||
 	    kv_exec("PRAGMA temp_store = MEMORY") == -1 ||
-	    kv_exec("PRAGMA journal_mode = MEMORY") == -1 ||
-	    kv_exec("SELECT count(*) FROM sqlite_schema") == -1)
+	    (wal = kv_wal("PRAGMA journal_mode")) == -1)
 		goto fail;
-	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s,
-	    NULL) != SQLITE_OK)
+	if (!wal && (kv_exec("PRAGMA journal_mode = MEMORY") == -1 ||
+	    (wal = kv_wal("PRAGMA journal_mode = WAL")) == -1))
 		goto fail;
-	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) &&
-	    strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0)
-		wal = 1;
-	sqlite3_finalize(s);
 	if (!wal) {
 		log_warnx("%s: cannot switch %s to WAL", __func__,
 		    KV_DB_PATH);

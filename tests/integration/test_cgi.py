@@ -501,3 +501,43 @@ def test_runner_stderr_is_escaped_tagged_and_bounded():
     assert 0 < len(flood) <= 10 * (int(secs) + 2), len(flood)
     for ln in lines:
         assert "flood" not in ln or "tenant acme: run: flood" in ln, ln
+
+
+def test_tenant_code_cannot_crash_the_worker_through_data(cgi):
+    """The attack of docs/data-plane.md, section 2, made by tenant code in
+    its sandbox: a handler truncates the database's files in data/ (the
+    -shm SQLite would map there, and app.db itself) while the worker has
+    the store open, and cannot reach the WAL index the worker keeps in
+    tmp/. The worker's next key-value request is answered, by the same
+    worker (the fixture checks that no worker was lost)."""
+    write_app(cgi, "acme", "cut.sh",
+              "#!/bin/sh\n: > /tenant/data/app.db-shm\n"
+              ": > /tenant/data/app.db\n"
+              "if (: > /tenant/tmp/app.db-shm); then s=200; else s=204; fi\n"
+              "printf 'Status: %s\\n\\n' $s\n")
+    write_routes(cgi, "acme", ROUTES + "/cut cut.sh\n")
+    tok = cgi.ctl("key", "show", "acme", "api").stdout.strip()
+    auth = f"Authorization: Bearer {tok}\r\n"
+
+    def kv(method, key, body=b""):
+        head = (f"{method} /.tenantd/kv/{key} HTTP/1.1\r\n"
+                f"Host: {cgi.host('acme')}\r\n{auth}")
+        if body:
+            head += f"Content-Length: {len(body)}\r\n"
+        return one(cgi, (head + "\r\n").encode() + body).status
+
+    for i in range(20):
+        assert kv("PUT", f"k{i}", b'"' + b"x" * 1000 + b'"') == 201
+    workers = cgi.workers("acme")
+    wait_for(lambda: one(cgi, f"GET /cut HTTP/1.1\r\nHost: "
+                              f"{cgi.host('acme')}\r\n\r\n".encode()
+                         ).status == 204, what="the handler's route")
+    assert os.path.getsize(os.path.join(cgi.tenant_dir("acme"), "data",
+                                        "app.db")) == 0
+    for i in range(20):
+        assert kv("GET", f"k{i}") in (200, 404, 503)
+    assert kv("PUT", "after", b"1") in (200, 201, 503)
+    assert cgi.workers("acme") == workers
+    # The index the handler could not reach is the worker's, untouched.
+    assert os.path.getsize(os.path.join(cgi.tenant_dir("acme"), "tmp",
+                                        "app.db-shm")) > 0

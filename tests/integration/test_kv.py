@@ -399,6 +399,138 @@ def test_symlinked_database_is_refused_not_fatal(kv):
     assert "lost worker" not in kv.logtext()
 
 
+def as_tenant(d, slug, fn):
+    """Run fn in a child with the tenant's uid and gid, as tenant code
+    would (it writes data/ with that uid); its exception fails the test."""
+    uid, gid = d.tenant_ids(slug)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            fn()
+            code = 0
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+def tenant_maps(d, slug):
+    """The files of the tenant directory a worker of slug has mapped."""
+    top = d.tenant_dir(slug) + "/"
+    out = []
+    for pid in d.workers(slug):
+        with open(f"/proc/{pid}/maps") as f:
+            out += [ln.split()[-1][len(top):] for ln in f
+                    if ln.split()[-1].startswith(top)]
+    return out
+
+
+@pytest.mark.parametrize("victim", ["app.db-shm", "app.db"])
+def test_truncated_database_files_do_not_kill_the_worker(kv, victim):
+    """Tenant code shares data/ with its worker and may truncate any file
+    in it while the worker has the database open. A file SQLite had mapped
+    would raise SIGBUS in the worker at the next request, a crash the
+    tenant could repeat at will. The only file a worker maps is the WAL
+    index, kept in tmp/, which no tenant code sees; so the request is
+    answered (503 once the data is gone) and the worker lives
+    (docs/data-plane.md, section 2)."""
+    tok = kv.tok["acme"]
+    for i in range(20):
+        assert api(kv, "acme", "PUT", f"k{i}", tok, "x" * 1000).status == 201
+    assert db_open(kv, "acme")
+    assert set(tenant_maps(kv, "acme")) == {"tmp/app.db-shm"}
+    workers = kv.workers("acme")
+    path = os.path.join(kv.tenant_dir("acme"), "data", victim)
+    # O_TRUNC, or an empty file where there was none (no -shm is made).
+    as_tenant(kv, "acme", lambda: os.close(
+        os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)))
+    for i in range(20):
+        r = api(kv, "acme", "GET", f"k{i}", tok)
+        assert r.status in (200, 404, 503), (r.status, r.body)
+    r = api(kv, "acme", "PUT", "after", tok, 1)
+    assert r.status in (200, 201, 503), (r.status, r.body)
+    assert kv.workers("acme") == workers
+    assert "lost worker" not in kv.logtext()
+
+
+def test_a_database_the_tenant_left_in_wal_mode_is_read(kv):
+    """Tenant code may use app.db in WAL mode itself and leave frames in
+    the log with their index in data/app.db-shm, which the worker never
+    reads: it rebuilds its own index in tmp/ from the log, every row
+    there."""
+    tok = kv.tok["acme"]
+    db = os.path.join(kv.tenant_dir("acme"), "data", "app.db")
+
+    def leave_wal():
+        c = sqlite3.connect(db)
+        c.execute("PRAGMA journal_mode = WAL")
+        c.execute("CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT "
+                  "NULL, updated INTEGER NOT NULL) WITHOUT ROWID")
+        c.execute("INSERT INTO kv VALUES ('old', '7', 0)")
+        c.commit()
+        # os._exit with the connection open: no checkpoint, and the log
+        # and its index stay.
+        os.truncate(db + "-shm", 0)
+
+    as_tenant(kv, "acme", leave_wal)
+    assert os.path.getsize(db + "-wal") > 0
+    assert jbody(api(kv, "acme", "GET", "old", tok))["value"] == 7
+    assert api(kv, "acme", "PUT", "new", tok, 8).status == 201
+    assert set(tenant_maps(kv, "acme")) == {"tmp/app.db-shm"}
+    assert os.path.getsize(db + "-shm") == 0
+    assert "lost worker" not in kv.logtext()
+
+
+def test_workers_of_a_tenant_share_the_store():
+    """A tenant's workers (max_workers) each open the one app.db in WAL
+    mode, at once, and share its index in tmp/: each sees at once what
+    the others wrote. (A worker that opened the file after another used
+    to ask to leave WAL, which needs the file alone: 503 until the first
+    closed it.)"""
+    d = Daemon(workers__conns_per_worker="1")
+    try:
+        d.create("acme", "acme\n")
+        for k, v in (("cost_read", "0"), ("cost_write", "0"),
+                     ("max_workers", "3")):
+            d.ctl("limits", "set", "acme", k, v)
+        d.start()
+        tok = token(d, "acme")
+        conns = []
+        for i in range(3):
+            s = d.connect(10)
+            s.sendall(req(d, "acme", "PUT", f"w{i}", tok, i, close=False))
+            rs, _, _ = read_responses(s, 1, 10)
+            assert [r.status for r in rs] == [201]
+            conns.append(s)
+        pids = d.workers("acme")
+        assert len(pids) == 3
+        for i, s in enumerate(conns):
+            for j in range(3):
+                s.sendall(req(d, "acme", "GET", f"w{j}", tok, close=False))
+                rs, _, _ = read_responses(s, 1, 10)
+                # What the workers before this one just wrote, too.
+                assert jbody(rs[0])["value"] == (10 + j if j < i else j)
+            s.sendall(req(d, "acme", "PUT", f"w{i}", tok, 10 + i,
+                          close=False))
+            rs, _, _ = read_responses(s, 1, 10)
+            assert [r.status for r in rs] == [200]
+        for s in conns:
+            s.sendall(req(d, "acme", "GET", "?prefix=w", tok, close=False))
+            rs, _, _ = read_responses(s, 1, 10)
+            assert [it["value"] for it in jbody(rs[0])["items"]] == \
+                [10, 11, 12]
+            s.close()
+        for pid in pids:
+            with open(f"/proc/{pid}/maps") as f:
+                assert any(ln.rstrip().endswith("/tmp/app.db-shm")
+                           for ln in f)
+    finally:
+        d.close()
+
+
 def test_database_closes_when_idle_and_reopens(kv):
     tok = kv.tok["acme"]
     kv.ctl("limits", "set", "acme", "db_idle", "1s")
