@@ -21,14 +21,14 @@ from probelib import (BLOCKED, DUMP_EXTRA, ERROR, Jail, policy_limits,
 STRACE = shutil.which("strace")
 PRLIMIT = shutil.which("prlimit")
 
-# Every syscall sandbox_prepare/sandbox_enter (and libcap and libseccomp
-# under them) make to change or verify the process's state.
+# Every syscall sandbox_prepare/sandbox_enter and the privilege drop they
+# call (common/privdrop.c; and libcap and libseccomp under them) make to change or verify the process's state.
 SETUP = ["chroot", "chdir", "setgroups", "setresgid", "setresuid", "capget",
          "capset", "prctl", "prlimit64", "seccomp", "getresuid", "getresgid",
          "getgroups"]
 
 # A successful call of these must, when it fails, stop the sandbox with a
-# message naming the step (sandbox.c's FAIL texts).
+# message naming the step (the FAIL texts of sandbox.c and privdrop.c).
 STEPS = [
     (r"^chroot\(", "chroot "),
     (r"^chdir\(", "chdir /"),
@@ -42,8 +42,11 @@ STEPS = [
     (r"^getgroups\(0, NULL\)", "supplementary groups"),
     (r"^prctl\(PR_CAPBSET_DROP, ", "cap_drop_bound "),
     (r"^prctl\(PR_SET_SECUREBITS, ", "PR_SET_SECUREBITS"),
+    (r"^prctl\(PR_GET_SECUREBITS\)", "securebits are not what was set"),
     (r"^prctl\(PR_SET_PDEATHSIG, ", "PR_SET_PDEATHSIG"),
+    (r"^prctl\(PR_GET_PDEATHSIG, ", "PR_SET_PDEATHSIG"),
     (r"^prctl\(PR_SET_DUMPABLE, ", "PR_SET_DUMPABLE"),
+    (r"^prctl\(PR_GET_DUMPABLE\)", "PR_SET_DUMPABLE"),
     (r"^prctl\(PR_[SG]ET_NO_NEW_PRIVS, ", "no_new_privs"),
     (r"^prlimit64\(0, RLIMIT_(\w+), \{", "setrlimit {}"),
     (r"^seccomp\(SECCOMP_GET_ACTION_AVAIL, 0, \[SECCOMP_RET_KILL_PROCESS\]",
