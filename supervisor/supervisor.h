@@ -213,10 +213,14 @@ void	 pool_shutdown(void);
 void	 pool_kill_all(void);
 int	 pool_empty(void);
 void	 pool_counts(struct pool_counts *);
-json_t	*pool_status(const char *);
-void	 pool_metrics(FILE *);
 int	 pool_restart(const char *, int);
 void	 tenant_stats_code(struct tenant_stats *, int, uint64_t);
+const struct tenant_rt *pool_tenant_next(const struct tenant_rt *);
+const char *worker_state_str(enum worker_state);
+
+/* status.c: tenantctl status and /metrics, read from the pool */
+json_t	*pool_status(const char *);
+void	 pool_metrics(FILE *);
 
 /* admin.c: the admin socket (tenantctl) and the loopback HTTP listener */
 void	 admin_init(void);
