@@ -62,19 +62,6 @@ static void	worker_fault(struct worker *, const char *);
 static void	storage_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	spare_fill(void);
 
-const char *
-worker_state_str(enum worker_state s)
-{
-	switch (s) {
-	case W_SPARE: return "spare";
-	case W_STARTING: return "starting";
-	case W_READY: return "ready";
-	case W_DRAINING: return "draining";
-	case W_DEAD: return "dead";
-	}
-	return "?";
-}
-
 static const char *
 worker_name(const struct worker *w)
 {
@@ -385,17 +372,52 @@ worker_fault(struct worker *w, const char *why)
 	worker_detach(w);
 }
 
+/*
+ * The one place a worker changes state. The table in decide.c says
+ * whether the event can happen in its state; one that cannot is a bug of
+ * ours (worker_msgs[] screens what a worker sends), but the worker's
+ * state can no longer be trusted, so it is killed and the supervisor goes
+ * on. The caller leaves the worker in the lists of the state it had, where
+ * its reaping looks for it. Returns 1 when it moved, 0 when the event
+ * changes nothing, -1 when it was refused and the worker killed.
+ */
+static int
+worker_set_state(struct worker *w, enum worker_event ev)
+{
+	struct worker_step	 st = worker_step(w->w_state, ev);
+	char			 line[160];
+
+	switch (st.ws_action) {
+	case WA_MOVE:
+		log_debug("tenant %s worker %d: %s -> %s (%s)", worker_name(w),
+		    (int)w->w_pid, worker_state_str(w->w_state),
+		    worker_state_str(st.ws_next), worker_event_str(ev));
+		w->w_state = st.ws_next;
+		return 1;
+	case WA_STAY:
+		return 0;
+	case WA_REFUSE:
+		break;
+	}
+	snprintf(line, sizeof(line), "tenant %s worker %d: impossible state "
+	    "change, %s in state %s: a supervisor bug", worker_name(w),
+	    (int)w->w_pid, worker_event_str(ev), worker_state_str(w->w_state));
+	log_emit(LOG_CRIT, line);
+	worker_fault(w, "impossible state change");
+	return -1;
+}
+
 static void
 worker_drain(struct worker *w, enum drain_mode mode)
 {
-	struct msgbuf	 mb;
+	struct msgbuf		 mb;
+	enum worker_state	 was = w->w_state;
 
-	if (w->w_state != W_READY && w->w_state != W_STARTING)
+	if (worker_set_state(w, WE_DRAIN) != 1)
 		return;
 	/* The idle timer goes; a starting worker keeps its start watchdog. */
-	if (w->w_state == W_READY)
+	if (was == W_READY)
 		ev_timer_stop(loop, &w->w_timer);
-	w->w_state = W_DRAINING;
 	msg_init(&mb, MSG_CTL_DRAIN, 0);
 	msg_put_u32(&mb, mode);
 	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, -1) == -1)
@@ -569,8 +591,13 @@ tenant_start(struct tenant_rt *t)
 			return;
 		}
 	}
+	/* Refused, it is still a spare, and is reaped as one. */
+	if (worker_set_state(w, WE_BIND) == -1) {
+		TAILQ_INSERT_HEAD(&spares, w, w_entry);
+		nspares++;
+		return;
+	}
 	w->w_tenant = t;
-	w->w_state = W_STARTING;
 	w->w_bound = ev_now(loop);
 	TAILQ_INSERT_TAIL(&t->t_workers, w, w_entry);
 	t->t_nworkers++;
@@ -601,10 +628,11 @@ tenant_start(struct tenant_rt *t)
 		TAILQ_REMOVE(&t->t_workers, w, w_entry);
 		t->t_nworkers--;
 		w->w_tenant = NULL;
-		w->w_state = W_SPARE;
 		w->w_bound = 0;
-		TAILQ_INSERT_HEAD(&spares, w, w_entry);
-		nspares++;
+		if (worker_set_state(w, WE_UNBIND) == 1) {
+			TAILQ_INSERT_HEAD(&spares, w, w_entry);
+			nspares++;
+		}
 		if (rc == -1) {	/* unsafe to start (its directory): back off */
 			tenant_failure(t, ev_now(loop), "refused to start it "
 			    "as unsafe (its directory, uid or gid; see the "
@@ -777,13 +805,13 @@ on_ready(struct worker *w, struct msg *m, int fd)
 	/* READY is permitted once in a worker's life. */
 	if (msg_end(m) == -1 || w->w_ready_at != 0)
 		return -1;
-	/* Drained while it was starting: it will exit once it reads DRAIN. */
-	if (w->w_state == W_DRAINING) {
-		w->w_ready_at = ev_now(loop);
-		return 0;
-	}
-	w->w_state = W_READY;
 	w->w_ready_at = ev_now(loop);
+	/*
+	 * Drained while it was starting, it stays draining and exits once it
+	 * reads DRAIN (0); refused (-1), it is being killed already.
+	 */
+	if (worker_set_state(w, WE_READY) != 1)
+		return 0;
 	spare_failures = 0;
 	ev_timer_stop(loop, &w->w_timer);
 	log_info("tenant %s worker %d ready in %.1f ms", worker_name(w),
@@ -801,9 +829,9 @@ on_retiring(struct worker *w, struct msg *m, int fd)
 		return -1;
 	log_info("tenant %s worker %d retiring after %u requests",
 	    worker_name(w), (int)w->w_pid, conf->c_max_requests);
-	if (w->w_state == W_DRAINING)
-		return 0;	/* we had told it to drain already */
-	w->w_state = W_DRAINING;
+	/* Draining already (we had told it to), or refused and killed. */
+	if (worker_set_state(w, WE_RETIRE) != 1)
+		return 0;
 	ev_timer_stop(loop, &w->w_timer);
 	tenant_kick(w->w_tenant);
 	return 0;
@@ -1286,11 +1314,12 @@ pool_worker_exited(struct worker *w, int status)
 	 * (a hand-back, CONN_CLOSED, RETIRING, its last log lines) first.
 	 */
 	if (w->w_state == W_READY)
-		w->w_state = W_DRAINING;	/* route nothing to it now */
+		(void)worker_set_state(w, WE_DRAIN);	/* route nothing to it */
 	while (worker_read(w) == 1)
 		;
 	worker_detach(w);
-	w->w_state = state;
+	/* What follows is about the state it was in when it died. */
+	(void)worker_set_state(w, WE_REAPED);
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof(how), "terminated; signal %d",
 		    WTERMSIG(status));
@@ -1299,11 +1328,11 @@ pool_worker_exited(struct worker *w, int status)
 		    WEXITSTATUS(status));
 	abnormal = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
 	/* At a stop we kill spares ourselves: that is no loss to report. */
-	if (!shutting_down && (abnormal || w->w_state == W_STARTING ||
-	    w->w_state == W_SPARE))
+	if (!shutting_down && (abnormal || state == W_STARTING ||
+	    state == W_SPARE))
 		log_warnx("lost worker: tenant %s pid %d (%s, %.1fs old, "
 		    "%u connections): %s", worker_name(w), (int)w->w_pid,
-		    worker_state_str(w->w_state), age, w->w_nrefs, how);
+		    worker_state_str(state), age, w->w_nrefs, how);
 	else
 		log_debug("worker of %s pid %d ended: %s", worker_name(w),
 		    (int)w->w_pid, how);
@@ -1320,10 +1349,10 @@ pool_worker_exited(struct worker *w, int status)
 		t->t_stats.ts_last_exit = ev_now(loop);
 		snprintf(t->t_stats.ts_last_exit_how,
 		    sizeof(t->t_stats.ts_last_exit_how), "%s after %.1fs: %s",
-		    worker_state_str(w->w_state), age, how);
+		    worker_state_str(state), age, how);
 	}
 
-	if (w->w_state == W_SPARE) {
+	if (state == W_SPARE) {
 		TAILQ_REMOVE(&spares, w, w_entry);
 		nspares--;
 		spare_failures++;
@@ -1332,10 +1361,10 @@ pool_worker_exited(struct worker *w, int status)
 	} else if (t != NULL) {
 		TAILQ_REMOVE(&t->t_workers, w, w_entry);
 		t->t_nworkers--;
-		switch (backoff_on_exit(w->w_state == W_STARTING, abnormal,
+		switch (backoff_on_exit(state == W_STARTING, abnormal,
 		    age, conf->c_crash_window_ms)) {
 		case BX_CRASH:
-			if (w->w_state != W_STARTING) {
+			if (state != W_STARTING) {
 				tenant_failure(t, w->w_bound, "a worker died "
 				    "%.1fs after its start: %s", age, how);
 				break;
@@ -1364,7 +1393,6 @@ pool_worker_exited(struct worker *w, int status)
 		tenant_rate_update(t);
 		tenant_kick(t);
 	}
-	w->w_state = W_DEAD;
 	free(w->w_refs);
 	free(w);
 	if (shutting_down)
@@ -1411,7 +1439,7 @@ spare_fill(void)
 			    64 : (1 << spare_failures));
 			continue;
 		}
-		w->w_state = W_SPARE;
+		/* Born a spare: W_SPARE is 0. */
 		TAILQ_INSERT_TAIL(&spares, w, w_entry);
 		nspares++;
 	}
@@ -1488,10 +1516,12 @@ pool_reconfigure(void)
 
 	while (nspares > conf->c_spares && (w = TAILQ_LAST(&spares,
 	    worker_list)) != NULL) {
+		/* Refused, it stays among the spares until it is reaped. */
+		if (worker_set_state(w, WE_SHED) == -1)
+			break;
 		TAILQ_REMOVE(&spares, w, w_entry);
 		nspares--;
 		/* An unbound spare exits cleanly when its channel closes. */
-		w->w_state = W_DRAINING;
 		worker_detach(w);
 	}
 	spare_fill();
