@@ -8,6 +8,8 @@
 #ifndef DECIDE_H
 #define DECIDE_H
 
+#include <stdint.h>
+
 /*
  * A worker's states. A new worker is a spare: worker_alloc() zeroes it,
  * so W_SPARE is 0.
@@ -47,5 +49,48 @@ struct worker_step {
 struct worker_step worker_step(enum worker_state, enum worker_event);
 const char	*worker_state_str(enum worker_state);
 const char	*worker_event_str(enum worker_event);
+
+/* What a tenant does with a new connection (pool_dispatch). */
+enum admit {
+	AD_REFUSE,	/* 503: its connection cap, or its queue is full */
+	AD_HAND,	/* to the worker tenant_pick() found, at once */
+	AD_QUEUE,	/* it waits in the tenant's queue */
+};
+
+/* What tenant_kick() does for a tenant's waiting connections. */
+enum kick {
+	KICK_NOTHING,	/* nothing waits, one is starting, or stopping */
+	KICK_OVERFLOW,	/* at its worker caps with too many waiting: 503 */
+	KICK_WAIT,	/* its next start is soon: a timer */
+	KICK_TOO_LONG,	/* its next start is too far: 503 with Retry-After */
+	KICK_EVICT,	/* the pool is full: drain another tenant's idle one */
+	KICK_START,	/* start a worker */
+};
+
+/* tenant_kick()'s inputs, as plain values. */
+struct kick_in {
+	unsigned int	 ki_queued;	/* connections waiting */
+	int		 ki_stopping;	/* the daemon is stopping */
+	int		 ki_starting;	/* one of its workers is starting */
+	unsigned int	 ki_ready;	/* its ready workers */
+	unsigned int	 ki_per_tenant;	/* [workers] per_tenant */
+	uint64_t	 ki_max_workers;	/* its own max_workers limit */
+	unsigned int	 ki_queue_max;	/* [workers] queue_max */
+	double		 ki_wait;	/* seconds to its next start */
+	unsigned int	 ki_start_timeout_ms;
+	unsigned int	 ki_workers;	/* every live worker, spares too */
+	unsigned int	 ki_spares;
+	unsigned int	 ki_pool_max;	/* [workers] max_workers */
+};
+
+int		 pick_better(enum worker_state, int, unsigned int, unsigned int,
+		    unsigned int);
+int		 evict_better(enum worker_state, int, unsigned int, double,
+		    int, double);
+enum admit	 admit_conn(unsigned int, uint64_t, int, unsigned int,
+		    unsigned int);
+enum kick	 kick_decide(const struct kick_in *);
+uint64_t	 credit_cap(uint64_t, uint64_t, uint64_t, uint64_t);
+int		 credit_over(uint64_t, uint64_t, uint64_t);
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -513,15 +514,16 @@ worker_send_conn(struct worker *w, struct handoff *ho)
 	return 0;
 }
 
+/* The worker of t that takes the next connection (pick_better()). */
 static struct worker *
 tenant_pick(struct tenant_rt *t)
 {
 	struct worker	*w, *best = NULL;
 
 	TAILQ_FOREACH(w, &t->t_workers, w_entry)
-		if (w->w_state == W_READY && w->w_chan != -1 &&
-		    worker_load(w) < conf->c_conns_per_worker &&
-		    (best == NULL || worker_load(w) < worker_load(best)))
+		if (pick_better(w->w_state, w->w_chan != -1, worker_load(w),
+		    conf->c_conns_per_worker, best == NULL ? UINT_MAX :
+		    worker_load(best)))
 			best = w;
 	return best;
 }
@@ -553,9 +555,9 @@ pool_evict_idle(const struct tenant_rt *except)
 	if (nevicting > 0)
 		return 0;
 	TAILQ_FOREACH(w, &all_workers, w_all)
-		if (w->w_state == W_READY && w->w_tenant != except &&
-		    worker_load(w) == 0 && (victim == NULL ||
-		    w->w_ready_at < victim->w_ready_at))
+		if (evict_better(w->w_state, w->w_tenant == except,
+		    worker_load(w), w->w_ready_at, victim != NULL,
+		    victim != NULL ? victim->w_ready_at : 0))
 			victim = w;
 	if (victim == NULL)
 		return -1;
@@ -652,51 +654,57 @@ tenant_start(struct tenant_rt *t)
 }
 
 /*
- * Does t need another worker? Only for connections that are waiting, only
- * if none is starting already, within its per-tenant and the global caps,
- * and not before its throttle/backoff deadline. A deadline further away
- * than start_timeout turns the queue into 503s with Retry-After.
+ * Does t need another worker? kick_decide() says, from plain counts and
+ * times; this gathers them and acts.
  */
 static void
 tenant_kick(struct tenant_rt *t)
 {
 	struct worker	*w;
-	unsigned int	 live = 0;
-	ev_tstamp	 now = ev_now(loop), wait;
+	struct kick_in	 ki;
 
 	tenant_flush(t);
-	if (t->t_nqueue == 0 || shutting_down)
-		return;
+	memset(&ki, 0, sizeof(ki));
+	ki.ki_queued = t->t_nqueue;
+	ki.ki_stopping = shutting_down;
 	TAILQ_FOREACH(w, &t->t_workers, w_entry) {
 		if (w->w_state == W_STARTING)
-			return;
+			ki.ki_starting = 1;
 		if (w->w_state == W_READY)
-			live++;
+			ki.ki_ready++;
 	}
-	if (live >= conf->c_workers_per_tenant ||
-	    live >= t->t_lim[TL_MAX_WORKERS]) {
-		if (t->t_nqueue > conf->c_queue_max)
-			tenant_fail_queue(t, 503, 1);
-		return;
-	}
-	if (now < t->t_next_start) {
-		wait = t->t_next_start - now;
-		if (wait * 1000 > conf->c_start_timeout_ms) {
-			tenant_fail_queue(t, 503, (unsigned int)ceil(wait));
-			return;
-		}
+	ki.ki_per_tenant = conf->c_workers_per_tenant;
+	ki.ki_max_workers = t->t_lim[TL_MAX_WORKERS];
+	ki.ki_queue_max = conf->c_queue_max;
+	ki.ki_wait = t->t_next_start - ev_now(loop);
+	ki.ki_start_timeout_ms = conf->c_start_timeout_ms;
+	ki.ki_workers = nworkers;
+	ki.ki_spares = nspares;
+	ki.ki_pool_max = conf->c_max_workers;
+	switch (kick_decide(&ki)) {
+	case KICK_NOTHING:
+		break;
+	case KICK_OVERFLOW:
+		tenant_fail_queue(t, 503, 1);
+		break;
+	case KICK_TOO_LONG:
+		tenant_fail_queue(t, 503, (unsigned int)ceil(ki.ki_wait));
+		break;
+	case KICK_WAIT:
 		if (!ev_is_active(&t->t_timer)) {
-			ev_timer_set(&t->t_timer, wait, 0.);
+			ev_timer_set(&t->t_timer, ki.ki_wait, 0.);
 			ev_timer_start(loop, &t->t_timer);
 		}
-		return;
-	}
-	if (nworkers - nspares >= conf->c_max_workers && nspares == 0) {
+		break;
+	case KICK_EVICT:
+		/* Retried when the evicted worker exits. */
 		if (pool_evict_idle(t) == -1)
 			tenant_fail_queue(t, 503, 1);
-		return;	/* retried when the evicted worker exits */
+		break;
+	case KICK_START:
+		tenant_start(t);
+		break;
 	}
-	tenant_start(t);
 }
 
 static void
@@ -721,29 +729,23 @@ pool_dispatch(const struct route *r, int fd, const uint8_t *data,
 		return;
 	}
 	ho->ho_since = ev_now(loop);
-	/*
-	 * The tenant's connection cap: one tenant cannot take every
-	 * connection slot of the machine; others are served meanwhile.
-	 */
-	if (tenant_conns(t) >= t->t_lim[TL_MAX_CONNECTIONS]) {
+	w = tenant_pick(t);
+	switch (admit_conn(tenant_conns(t), t->t_lim[TL_MAX_CONNECTIONS],
+	    w != NULL, t->t_nqueue, conf->c_queue_max)) {
+	case AD_REFUSE:
 		tenant_stats_code(&t->t_stats, 503, 1);
 		handoff_fail(ho, 503, 1);
-		return;
+		break;
+	case AD_HAND:
+		if (worker_send_conn(w, ho) == -1)
+			handoff_fail(ho, 503, 1);
+		break;
+	case AD_QUEUE:
+		TAILQ_INSERT_TAIL(&t->t_queue, ho, ho_entry);
+		t->t_nqueue++;
+		tenant_kick(t);
+		break;
 	}
-	if ((w = tenant_pick(t)) != NULL && TAILQ_EMPTY(&t->t_queue)) {
-		if (worker_send_conn(w, ho) != -1)
-			return;
-		handoff_fail(ho, 503, 1);
-		return;
-	}
-	if (t->t_nqueue >= conf->c_queue_max) {
-		tenant_stats_code(&t->t_stats, 503, 1);
-		handoff_fail(ho, 503, 1);
-		return;
-	}
-	TAILQ_INSERT_TAIL(&t->t_queue, ho, ho_entry);
-	t->t_nqueue++;
-	tenant_kick(t);
 }
 
 /* The socket buffer to a worker has room again: send its queue. */
@@ -1009,24 +1011,18 @@ on_stats(struct worker *w, struct msg *m, int fd)
 static int
 on_credit_want(struct worker *w, struct msg *m, int fd)
 {
-	static const enum tlimit priced[] = {
-		TL_COST_READ, TL_COST_WRITE, TL_COST_RUN,
-	};
 	struct tenant_rt	*t = w->w_tenant;
 	struct msgbuf		 mb;
 	uint64_t		 want, cap;
 	int64_t			 granted = 0;
-	size_t			 i;
 
 	if (msg_get_u64(m, &want) == -1 || msg_end(m) == -1 || want == 0)
 		return -1;
-	cap = 2 * t->t_lim[TL_CREDIT_HOLD];
-	for (i = 0; i < sizeof(priced) / sizeof(priced[0]); i++)
-		if (t->t_lim[priced[i]] > cap)
-			cap = t->t_lim[priced[i]];
+	cap = credit_cap(t->t_lim[TL_CREDIT_HOLD], t->t_lim[TL_COST_READ],
+	    t->t_lim[TL_COST_WRITE], t->t_lim[TL_COST_RUN]);
 	if (want > cap)
 		want = cap;
-	if (w->w_granted - w->w_spent > 2 * cap)
+	if (credit_over(w->w_granted, w->w_spent, cap))
 		granted = 0;
 	else if (priv_hold(t->t_id, &w->w_hold, w->w_pid, (int64_t)want,
 	    &granted) == -1)
