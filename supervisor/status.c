@@ -17,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "status.h"
 #include "supervisor.h"
 
 /* Every tenant the pool has seen, in the pool's own order. */
@@ -113,7 +116,7 @@ tenant_json(const struct tenant_rt *t)
  * slug; NULL when it has never seen it).
  */
 json_t *
-pool_status(const char *slug)
+status_json(const char *slug)
 {
 	const struct tenant_rt	*t;
 	struct pool_counts	 pc;
@@ -176,7 +179,7 @@ metric_tenants(FILE *f, const char *name, const char *help, size_t field)
 
 /* Prometheus text exposition (version 0.0.4). */
 void
-pool_metrics(FILE *f)
+status_metrics(FILE *f)
 {
 	const struct tenant_rt	*t;
 	struct pool_counts	 pc;

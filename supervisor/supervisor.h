@@ -30,8 +30,6 @@
 
 #include <ev.h>
 
-#include <jansson.h>
-
 #include "config.h"
 #include "decide.h"
 #include "host.h"
@@ -209,10 +207,6 @@ void	 pool_counts(struct pool_counts *);
 int	 pool_restart(const char *, int);
 void	 tenant_stats_code(struct tenant_stats *, int, uint64_t);
 const struct tenant_rt *pool_tenant_next(const struct tenant_rt *);
-
-/* status.c: tenantctl status and /metrics, read from the pool */
-json_t	*pool_status(const char *);
-void	 pool_metrics(FILE *);
 
 /* admin.c: the admin socket (tenantctl) and the loopback HTTP listener */
 void	 admin_init(void);
