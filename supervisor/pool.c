@@ -8,6 +8,11 @@
  *
  * Per worker:   SPARE --bind--> STARTING --READY--> READY --drain--> DRAINING
  *                  \______________ \_______________ \_______________ --> DEAD
+ *
+ * Every change of state is one of worker_step()'s table (decide.c), made
+ * by worker_set_state(); the choices (which worker, whether to start one,
+ * evict one, queue or refuse, how many credits) are decide.c's too, and
+ * this file applies them. What the pool reports is status.c's.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
