@@ -20,8 +20,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "httphead.h"
 #include "log.h"
+#include "status.h"
 #include "supervisor.h"
 #include "sys.h"
 
@@ -129,7 +132,7 @@ metrics_text(char **out, size_t *len)
 
 	if ((f = open_memstream(out, len)) == NULL)
 		return -1;
-	pool_metrics(f);
+	status_metrics(f);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -155,7 +158,7 @@ admin_command(struct aconn *a, char *line)
 		return;
 	}
 	if (strcmp(cmd, "status") == 0) {
-		if ((j = pool_status(arg)) == NULL)
+		if ((j = status_json(arg)) == NULL)
 			j = json_pack("{s:s, s:b}", "slug", arg, "seen", 0);
 		aconn_json(a, j);
 	} else if (strcmp(cmd, "metrics") == 0 && arg == NULL) {

@@ -8,14 +8,18 @@
  *
  * Per worker:   SPARE --bind--> STARTING --READY--> READY --drain--> DRAINING
  *                  \______________ \_______________ \_______________ --> DEAD
+ *
+ * Every change of state is one of worker_step()'s table (decide.c), made
+ * by worker_set_state(); the choices (which worker, whether to start one,
+ * evict one, queue or refuse, how many credits) are decide.c's too, and
+ * this file applies them. What the pool reports is status.c's.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
-
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,22 +69,29 @@ static void	storage_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	spare_fill(void);
 
 static const char *
-worker_state_str(enum worker_state s)
-{
-	switch (s) {
-	case W_SPARE: return "spare";
-	case W_STARTING: return "starting";
-	case W_READY: return "ready";
-	case W_DRAINING: return "draining";
-	case W_DEAD: return "dead";
-	}
-	return "?";
-}
-
-static const char *
 worker_name(const struct worker *w)
 {
 	return w->w_tenant != NULL ? w->w_tenant->t_slug : "(spare)";
+}
+
+/*
+ * The tenant after t in the table (the first with NULL), for status.c,
+ * which reports on the pool and changes nothing in it.
+ */
+const struct tenant_rt *
+pool_tenant_next(const struct tenant_rt *t)
+{
+	size_t	 b = 0;
+
+	if (t != NULL) {
+		if (t->t_hnext != NULL)
+			return t->t_hnext;
+		b = (uint64_t)t->t_id % TENANT_BUCKETS + 1;
+	}
+	for (; b < TENANT_BUCKETS; b++)
+		if (tenants[b] != NULL)
+			return tenants[b];
+	return NULL;
 }
 
 static struct tenant_rt *
@@ -367,17 +378,52 @@ worker_fault(struct worker *w, const char *why)
 	worker_detach(w);
 }
 
+/*
+ * The one place a worker changes state. The table in decide.c says
+ * whether the event can happen in its state; one that cannot is a bug of
+ * ours (worker_msgs[] screens what a worker sends), but the worker's
+ * state can no longer be trusted, so it is killed and the supervisor goes
+ * on. The caller leaves the worker in the lists of the state it had, where
+ * its reaping looks for it. Returns 1 when it moved, 0 when the event
+ * changes nothing, -1 when it was refused and the worker killed.
+ */
+static int
+worker_set_state(struct worker *w, enum worker_event ev)
+{
+	struct worker_step	 st = worker_step(w->w_state, ev);
+	char			 line[160];
+
+	switch (st.ws_action) {
+	case WA_MOVE:
+		log_debug("tenant %s worker %d: %s -> %s (%s)", worker_name(w),
+		    (int)w->w_pid, worker_state_str(w->w_state),
+		    worker_state_str(st.ws_next), worker_event_str(ev));
+		w->w_state = st.ws_next;
+		return 1;
+	case WA_STAY:
+		return 0;
+	case WA_REFUSE:
+		break;
+	}
+	snprintf(line, sizeof(line), "tenant %s worker %d: impossible state "
+	    "change, %s in state %s: a supervisor bug", worker_name(w),
+	    (int)w->w_pid, worker_event_str(ev), worker_state_str(w->w_state));
+	log_emit(LOG_CRIT, line);
+	worker_fault(w, "impossible state change");
+	return -1;
+}
+
 static void
 worker_drain(struct worker *w, enum drain_mode mode)
 {
-	struct msgbuf	 mb;
+	struct msgbuf		 mb;
+	enum worker_state	 was = w->w_state;
 
-	if (w->w_state != W_READY && w->w_state != W_STARTING)
+	if (worker_set_state(w, WE_DRAIN) != 1)
 		return;
 	/* The idle timer goes; a starting worker keeps its start watchdog. */
-	if (w->w_state == W_READY)
+	if (was == W_READY)
 		ev_timer_stop(loop, &w->w_timer);
-	w->w_state = W_DRAINING;
 	msg_init(&mb, MSG_CTL_DRAIN, 0);
 	msg_put_u32(&mb, mode);
 	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, -1) == -1)
@@ -473,15 +519,16 @@ worker_send_conn(struct worker *w, struct handoff *ho)
 	return 0;
 }
 
+/* The worker of t that takes the next connection (pick_better()). */
 static struct worker *
 tenant_pick(struct tenant_rt *t)
 {
 	struct worker	*w, *best = NULL;
 
 	TAILQ_FOREACH(w, &t->t_workers, w_entry)
-		if (w->w_state == W_READY && w->w_chan != -1 &&
-		    worker_load(w) < conf->c_conns_per_worker &&
-		    (best == NULL || worker_load(w) < worker_load(best)))
+		if (pick_better(w->w_state, w->w_chan != -1, worker_load(w),
+		    conf->c_conns_per_worker, best == NULL ? UINT_MAX :
+		    worker_load(best)))
 			best = w;
 	return best;
 }
@@ -513,9 +560,9 @@ pool_evict_idle(const struct tenant_rt *except)
 	if (nevicting > 0)
 		return 0;
 	TAILQ_FOREACH(w, &all_workers, w_all)
-		if (w->w_state == W_READY && w->w_tenant != except &&
-		    worker_load(w) == 0 && (victim == NULL ||
-		    w->w_ready_at < victim->w_ready_at))
+		if (evict_better(w->w_state, w->w_tenant == except,
+		    worker_load(w), w->w_ready_at, victim != NULL,
+		    victim != NULL ? victim->w_ready_at : 0))
 			victim = w;
 	if (victim == NULL)
 		return -1;
@@ -551,8 +598,13 @@ tenant_start(struct tenant_rt *t)
 			return;
 		}
 	}
+	/* Refused, it is still a spare, and is reaped as one. */
+	if (worker_set_state(w, WE_BIND) == -1) {
+		TAILQ_INSERT_HEAD(&spares, w, w_entry);
+		nspares++;
+		return;
+	}
 	w->w_tenant = t;
-	w->w_state = W_STARTING;
 	w->w_bound = ev_now(loop);
 	TAILQ_INSERT_TAIL(&t->t_workers, w, w_entry);
 	t->t_nworkers++;
@@ -583,10 +635,11 @@ tenant_start(struct tenant_rt *t)
 		TAILQ_REMOVE(&t->t_workers, w, w_entry);
 		t->t_nworkers--;
 		w->w_tenant = NULL;
-		w->w_state = W_SPARE;
 		w->w_bound = 0;
-		TAILQ_INSERT_HEAD(&spares, w, w_entry);
-		nspares++;
+		if (worker_set_state(w, WE_UNBIND) == 1) {
+			TAILQ_INSERT_HEAD(&spares, w, w_entry);
+			nspares++;
+		}
 		if (rc == -1) {	/* unsafe to start (its directory): back off */
 			tenant_failure(t, ev_now(loop), "refused to start it "
 			    "as unsafe (its directory, uid or gid; see the "
@@ -606,51 +659,57 @@ tenant_start(struct tenant_rt *t)
 }
 
 /*
- * Does t need another worker? Only for connections that are waiting, only
- * if none is starting already, within its per-tenant and the global caps,
- * and not before its throttle/backoff deadline. A deadline further away
- * than start_timeout turns the queue into 503s with Retry-After.
+ * Does t need another worker? kick_decide() says, from plain counts and
+ * times; this gathers them and acts.
  */
 static void
 tenant_kick(struct tenant_rt *t)
 {
 	struct worker	*w;
-	unsigned int	 live = 0;
-	ev_tstamp	 now = ev_now(loop), wait;
+	struct kick_in	 ki;
 
 	tenant_flush(t);
-	if (t->t_nqueue == 0 || shutting_down)
-		return;
+	memset(&ki, 0, sizeof(ki));
+	ki.ki_queued = t->t_nqueue;
+	ki.ki_stopping = shutting_down;
 	TAILQ_FOREACH(w, &t->t_workers, w_entry) {
 		if (w->w_state == W_STARTING)
-			return;
+			ki.ki_starting = 1;
 		if (w->w_state == W_READY)
-			live++;
+			ki.ki_ready++;
 	}
-	if (live >= conf->c_workers_per_tenant ||
-	    live >= t->t_lim[TL_MAX_WORKERS]) {
-		if (t->t_nqueue > conf->c_queue_max)
-			tenant_fail_queue(t, 503, 1);
-		return;
-	}
-	if (now < t->t_next_start) {
-		wait = t->t_next_start - now;
-		if (wait * 1000 > conf->c_start_timeout_ms) {
-			tenant_fail_queue(t, 503, (unsigned int)ceil(wait));
-			return;
-		}
+	ki.ki_per_tenant = conf->c_workers_per_tenant;
+	ki.ki_max_workers = t->t_lim[TL_MAX_WORKERS];
+	ki.ki_queue_max = conf->c_queue_max;
+	ki.ki_wait = t->t_next_start - ev_now(loop);
+	ki.ki_start_timeout_ms = conf->c_start_timeout_ms;
+	ki.ki_workers = nworkers;
+	ki.ki_spares = nspares;
+	ki.ki_pool_max = conf->c_max_workers;
+	switch (kick_decide(&ki)) {
+	case KICK_NOTHING:
+		break;
+	case KICK_OVERFLOW:
+		tenant_fail_queue(t, 503, 1);
+		break;
+	case KICK_TOO_LONG:
+		tenant_fail_queue(t, 503, (unsigned int)ceil(ki.ki_wait));
+		break;
+	case KICK_WAIT:
 		if (!ev_is_active(&t->t_timer)) {
-			ev_timer_set(&t->t_timer, wait, 0.);
+			ev_timer_set(&t->t_timer, ki.ki_wait, 0.);
 			ev_timer_start(loop, &t->t_timer);
 		}
-		return;
-	}
-	if (nworkers - nspares >= conf->c_max_workers && nspares == 0) {
+		break;
+	case KICK_EVICT:
+		/* Retried when the evicted worker exits. */
 		if (pool_evict_idle(t) == -1)
 			tenant_fail_queue(t, 503, 1);
-		return;	/* retried when the evicted worker exits */
+		break;
+	case KICK_START:
+		tenant_start(t);
+		break;
 	}
-	tenant_start(t);
 }
 
 static void
@@ -675,29 +734,23 @@ pool_dispatch(const struct route *r, int fd, const uint8_t *data,
 		return;
 	}
 	ho->ho_since = ev_now(loop);
-	/*
-	 * The tenant's connection cap: one tenant cannot take every
-	 * connection slot of the machine; others are served meanwhile.
-	 */
-	if (tenant_conns(t) >= t->t_lim[TL_MAX_CONNECTIONS]) {
+	w = tenant_pick(t);
+	switch (admit_conn(tenant_conns(t), t->t_lim[TL_MAX_CONNECTIONS],
+	    w != NULL, t->t_nqueue, conf->c_queue_max)) {
+	case AD_REFUSE:
 		tenant_stats_code(&t->t_stats, 503, 1);
 		handoff_fail(ho, 503, 1);
-		return;
+		break;
+	case AD_HAND:
+		if (worker_send_conn(w, ho) == -1)
+			handoff_fail(ho, 503, 1);
+		break;
+	case AD_QUEUE:
+		TAILQ_INSERT_TAIL(&t->t_queue, ho, ho_entry);
+		t->t_nqueue++;
+		tenant_kick(t);
+		break;
 	}
-	if ((w = tenant_pick(t)) != NULL && TAILQ_EMPTY(&t->t_queue)) {
-		if (worker_send_conn(w, ho) != -1)
-			return;
-		handoff_fail(ho, 503, 1);
-		return;
-	}
-	if (t->t_nqueue >= conf->c_queue_max) {
-		tenant_stats_code(&t->t_stats, 503, 1);
-		handoff_fail(ho, 503, 1);
-		return;
-	}
-	TAILQ_INSERT_TAIL(&t->t_queue, ho, ho_entry);
-	t->t_nqueue++;
-	tenant_kick(t);
 }
 
 /* The socket buffer to a worker has room again: send its queue. */
@@ -759,13 +812,13 @@ on_ready(struct worker *w, struct msg *m, int fd)
 	/* READY is permitted once in a worker's life. */
 	if (msg_end(m) == -1 || w->w_ready_at != 0)
 		return -1;
-	/* Drained while it was starting: it will exit once it reads DRAIN. */
-	if (w->w_state == W_DRAINING) {
-		w->w_ready_at = ev_now(loop);
-		return 0;
-	}
-	w->w_state = W_READY;
 	w->w_ready_at = ev_now(loop);
+	/*
+	 * Drained while it was starting, it stays draining and exits once it
+	 * reads DRAIN (0); refused (-1), it is being killed already.
+	 */
+	if (worker_set_state(w, WE_READY) != 1)
+		return 0;
 	spare_failures = 0;
 	ev_timer_stop(loop, &w->w_timer);
 	log_info("tenant %s worker %d ready in %.1f ms", worker_name(w),
@@ -783,9 +836,9 @@ on_retiring(struct worker *w, struct msg *m, int fd)
 		return -1;
 	log_info("tenant %s worker %d retiring after %u requests",
 	    worker_name(w), (int)w->w_pid, conf->c_max_requests);
-	if (w->w_state == W_DRAINING)
-		return 0;	/* we had told it to drain already */
-	w->w_state = W_DRAINING;
+	/* Draining already (we had told it to), or refused and killed. */
+	if (worker_set_state(w, WE_RETIRE) != 1)
+		return 0;
 	ev_timer_stop(loop, &w->w_timer);
 	tenant_kick(w->w_tenant);
 	return 0;
@@ -963,24 +1016,18 @@ on_stats(struct worker *w, struct msg *m, int fd)
 static int
 on_credit_want(struct worker *w, struct msg *m, int fd)
 {
-	static const enum tlimit priced[] = {
-		TL_COST_READ, TL_COST_WRITE, TL_COST_RUN,
-	};
 	struct tenant_rt	*t = w->w_tenant;
 	struct msgbuf		 mb;
 	uint64_t		 want, cap;
 	int64_t			 granted = 0;
-	size_t			 i;
 
 	if (msg_get_u64(m, &want) == -1 || msg_end(m) == -1 || want == 0)
 		return -1;
-	cap = 2 * t->t_lim[TL_CREDIT_HOLD];
-	for (i = 0; i < sizeof(priced) / sizeof(priced[0]); i++)
-		if (t->t_lim[priced[i]] > cap)
-			cap = t->t_lim[priced[i]];
+	cap = credit_cap(t->t_lim[TL_CREDIT_HOLD], t->t_lim[TL_COST_READ],
+	    t->t_lim[TL_COST_WRITE], t->t_lim[TL_COST_RUN]);
 	if (want > cap)
 		want = cap;
-	if (w->w_granted - w->w_spent > 2 * cap)
+	if (credit_over(w->w_granted, w->w_spent, cap))
 		granted = 0;
 	else if (priv_hold(t->t_id, &w->w_hold, w->w_pid, (int64_t)want,
 	    &granted) == -1)
@@ -1268,11 +1315,12 @@ pool_worker_exited(struct worker *w, int status)
 	 * (a hand-back, CONN_CLOSED, RETIRING, its last log lines) first.
 	 */
 	if (w->w_state == W_READY)
-		w->w_state = W_DRAINING;	/* route nothing to it now */
+		(void)worker_set_state(w, WE_DRAIN);	/* route nothing to it */
 	while (worker_read(w) == 1)
 		;
 	worker_detach(w);
-	w->w_state = state;
+	/* What follows is about the state it was in when it died. */
+	(void)worker_set_state(w, WE_REAPED);
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof(how), "terminated; signal %d",
 		    WTERMSIG(status));
@@ -1281,11 +1329,11 @@ pool_worker_exited(struct worker *w, int status)
 		    WEXITSTATUS(status));
 	abnormal = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
 	/* At a stop we kill spares ourselves: that is no loss to report. */
-	if (!shutting_down && (abnormal || w->w_state == W_STARTING ||
-	    w->w_state == W_SPARE))
+	if (!shutting_down && (abnormal || state == W_STARTING ||
+	    state == W_SPARE))
 		log_warnx("lost worker: tenant %s pid %d (%s, %.1fs old, "
 		    "%u connections): %s", worker_name(w), (int)w->w_pid,
-		    worker_state_str(w->w_state), age, w->w_nrefs, how);
+		    worker_state_str(state), age, w->w_nrefs, how);
 	else
 		log_debug("worker of %s pid %d ended: %s", worker_name(w),
 		    (int)w->w_pid, how);
@@ -1308,10 +1356,10 @@ pool_worker_exited(struct worker *w, int status)
 		t->t_stats.ts_last_exit = ev_now(loop);
 		snprintf(t->t_stats.ts_last_exit_how,
 		    sizeof(t->t_stats.ts_last_exit_how), "%s after %.1fs: %s",
-		    worker_state_str(w->w_state), age, how);
+		    worker_state_str(state), age, how);
 	}
 
-	if (w->w_state == W_SPARE) {
+	if (state == W_SPARE) {
 		TAILQ_REMOVE(&spares, w, w_entry);
 		nspares--;
 		spare_failures++;
@@ -1320,10 +1368,10 @@ pool_worker_exited(struct worker *w, int status)
 	} else if (t != NULL) {
 		TAILQ_REMOVE(&t->t_workers, w, w_entry);
 		t->t_nworkers--;
-		switch (backoff_on_exit(w->w_state == W_STARTING, abnormal,
+		switch (backoff_on_exit(state == W_STARTING, abnormal,
 		    age, conf->c_crash_window_ms)) {
 		case BX_CRASH:
-			if (w->w_state != W_STARTING) {
+			if (state != W_STARTING) {
 				tenant_failure(t, w->w_bound, "a worker died "
 				    "%.1fs after its start: %s", age, how);
 				break;
@@ -1352,7 +1400,6 @@ pool_worker_exited(struct worker *w, int status)
 		tenant_rate_update(t);
 		tenant_kick(t);
 	}
-	w->w_state = W_DEAD;
 	free(w->w_refs);
 	free(w);
 	if (shutting_down)
@@ -1399,7 +1446,7 @@ spare_fill(void)
 			    64 : (1 << spare_failures));
 			continue;
 		}
-		w->w_state = W_SPARE;
+		/* Born a spare: W_SPARE is 0. */
 		TAILQ_INSERT_TAIL(&spares, w, w_entry);
 		nspares++;
 	}
@@ -1476,10 +1523,12 @@ pool_reconfigure(void)
 
 	while (nspares > conf->c_spares && (w = TAILQ_LAST(&spares,
 	    worker_list)) != NULL) {
+		/* Refused, it stays among the spares until it is reaped. */
+		if (worker_set_state(w, WE_SHED) == -1)
+			break;
 		TAILQ_REMOVE(&spares, w, w_entry);
 		nspares--;
 		/* An unbound spare exits cleanly when its channel closes. */
-		w->w_state = W_DRAINING;
 		worker_detach(w);
 	}
 	spare_fill();
@@ -1703,341 +1752,6 @@ pool_kill_all(void)
 		priv_kill(w);
 	priv_runs_kill_all();
 	priv_apps_stop();
-}
-
-/*
- * Private (anonymous) and resident memory of a worker, in kB (0 if
- * unknown). From /proc/<pid>/status: smaps_rollup would need ptrace
- * rights over a worker of another uid, which the unit rightly withholds.
- */
-static void
-worker_memory(pid_t pid, unsigned long *priv, unsigned long *rss)
-{
-	char		 path[64], line[128];
-	FILE		*f;
-
-	*priv = *rss = 0;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		sscanf(line, "VmRSS: %lu kB", rss);
-		sscanf(line, "RssAnon: %lu kB", priv);
-	}
-	fclose(f);
-}
-
-static json_t *
-tenant_json(const struct tenant_rt *t)
-{
-	const struct tenant_stats	*ts = &t->t_stats;
-	json_t				*o, *ws, *codes;
-	struct worker			*w;
-	unsigned long			 priv, rss;
-	uint64_t			 requests = 0, errors = 0;
-	unsigned int			 i;
-	ev_tstamp			 now = ev_now(loop);
-
-	ws = json_array();
-	TAILQ_FOREACH(w, &t->t_workers, w_entry) {
-		worker_memory(w->w_pid, &priv, &rss);
-		json_array_append_new(ws, json_pack("{s:i, s:s, s:i, s:I, "
-		    "s:f, s:I, s:I, s:I, s:I}", "pid", (int)w->w_pid, "state",
-		    worker_state_str(w->w_state), "connections", (int)w->w_nrefs,
-		    "requests", (json_int_t)w->w_requests, "age",
-		    now - w->w_bound, "private_kb", (json_int_t)priv, "rss_kb",
-		    (json_int_t)rss, "hosts_generation",
-		    (json_int_t)w->w_hosts_gen, "host_lists",
-		    (json_int_t)w->w_host_lists));
-	}
-	codes = json_object();
-	for (i = 0; i < ts->ts_ncodes; i++) {
-		char	 k[8];
-
-		snprintf(k, sizeof(k), "%u", ts->ts_code[i]);
-		json_object_set_new(codes, k, json_integer((json_int_t)
-		    ts->ts_count[i]));
-		requests += ts->ts_count[i];
-		if (ts->ts_code[i] >= 500)
-			errors += ts->ts_count[i];
-	}
-	o = json_pack("{s:s, s:s, s:o, s:i, s:I, s:I, s:o, s:I, s:I, s:I, "
-	    "s:i}", "slug", t->t_slug, "status", tenant_status_str(t->t_status),
-	    "workers", ws, "queued", (int)t->t_nqueue,
-	    "requests", (json_int_t)requests, "errors", (json_int_t)errors,
-	    "by_status", codes, "bytes", (json_int_t)ts->ts_bytes,
-	    "spawns", (json_int_t)ts->ts_spawns,
-	    "crashes", (json_int_t)ts->ts_crashes,
-	    "failures_in_a_row", (int)t->t_failures);
-	json_object_set_new(o, "handoffs", json_integer((json_int_t)
-	    ts->ts_handoffs));
-	json_object_set_new(o, "handbacks", json_integer((json_int_t)
-	    ts->ts_handbacks));
-	if (t->t_next_start > now && t->t_failures > 0) {
-		json_object_set_new(o, "backoff_seconds",
-		    json_real(t->t_next_start - now));
-		json_object_set_new(o, "backoff_reason",
-		    json_string(t->t_backoff_why));
-	}
-	if (ts->ts_last_start > 0)
-		json_object_set_new(o, "last_start_ago",
-		    json_real(now - ts->ts_last_start));
-	if (ts->ts_last_exit > 0)
-		json_object_set_new(o, "last_exit", json_pack("{s:f, s:s}",
-		    "ago", now - ts->ts_last_exit, "how",
-		    ts->ts_last_exit_how));
-	return o;
-}
-
-/*
- * The daemon and every tenant it has seen since it started (or one, by
- * slug; NULL when it has never seen it).
- */
-json_t *
-pool_status(const char *slug)
-{
-	struct tenant_rt	*t;
-	struct pool_counts	 pc;
-	json_t			*o, *arr;
-	size_t			 b;
-
-	if (slug != NULL) {
-		for (b = 0; b < TENANT_BUCKETS; b++)
-			for (t = tenants[b]; t != NULL; t = t->t_hnext)
-				if (strcmp(t->t_slug, slug) == 0)
-					return tenant_json(t);
-		return NULL;
-	}
-	pool_counts(&pc);
-	arr = json_array();
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext)
-			json_array_append_new(arr, tenant_json(t));
-	o = json_pack("{s:i, s:f, s:I, s:i, s:i, s:i, s:i, s:i, s:I, s:I, "
-	    "s:I, s:o}", "pid", (int)getpid(),
-	    "uptime", ev_now(loop) - dstats.ds_started,
-	    "generation", (json_int_t)route_gen(),
-	    "workers", (int)pc.pc_workers, "spares", (int)pc.pc_spares,
-	    "connections_held", (int)pc.pc_conns,
-	    "connections_reading", (int)front_reading(),
-	    "queued", (int)pc.pc_queued,
-	    "accepted", (json_int_t)dstats.ds_accepted,
-	    "handoffs", (json_int_t)dstats.ds_handoffs,
-	    "handbacks", (json_int_t)dstats.ds_handbacks, "tenants", arr);
-	return o;
-}
-
-static unsigned int
-open_fds(void)
-{
-	DIR		*d;
-	struct dirent	*de;
-	unsigned int	 n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory's own */
-}
-
-/* One counter family with a sample per tenant: a uint64_t of its stats. */
-static void
-metric_tenants(FILE *f, const char *name, const char *help, size_t field)
-{
-	struct tenant_rt	*t;
-	size_t			 b;
-	uint64_t		 v;
-
-	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
-			memcpy(&v, (const char *)&t->t_stats + field, sizeof(v));
-			fprintf(f, "%s{tenant=\"%s\"} %llu\n", name, t->t_slug,
-			    (unsigned long long)v);
-		}
-}
-
-/* Prometheus text exposition (version 0.0.4). */
-void
-pool_metrics(FILE *f)
-{
-	struct tenant_rt	*t;
-	struct pool_counts	 pc;
-	struct worker		*w;
-	uint64_t		 cum;
-	unsigned int		 i, nw, conns, nruns, napps, nsandboxes,
-				 ncspares;
-	size_t			 b;
-
-	pool_counts(&pc);
-	fprintf(f, "# HELP tenantd_up Whether tenantd is serving.\n"
-	    "# TYPE tenantd_up gauge\ntenantd_up 1\n");
-	fprintf(f, "# HELP tenantd_uptime_seconds Seconds since tenantd "
-	    "started.\n# TYPE tenantd_uptime_seconds gauge\n"
-	    "tenantd_uptime_seconds %.0f\n", ev_now(loop) - dstats.ds_started);
-	fprintf(f, "# HELP tenantd_connections_accepted_total Connections "
-	    "accepted from the proxy.\n"
-	    "# TYPE tenantd_connections_accepted_total counter\n"
-	    "tenantd_connections_accepted_total %llu\n",
-	    (unsigned long long)dstats.ds_accepted);
-	fprintf(f, "# HELP tenantd_connections_reading Connections whose "
-	    "request head is being read.\n"
-	    "# TYPE tenantd_connections_reading gauge\n"
-	    "tenantd_connections_reading %u\n", front_reading());
-	fprintf(f, "# HELP tenantd_connections_silent Connections accepted "
-	    "that have sent no byte yet.\n"
-	    "# TYPE tenantd_connections_silent gauge\n"
-	    "tenantd_connections_silent %u\n", front_silent());
-	fprintf(f, "# HELP tenantd_connections_evicted_total Connections "
-	    "closed to make room for a new one (max_silent, max_reading), by "
-	    "what they had sent.\n"
-	    "# TYPE tenantd_connections_evicted_total counter\n"
-	    "tenantd_connections_evicted_total{state=\"silent\"} %llu\n"
-	    "tenantd_connections_evicted_total{state=\"partial\"} %llu\n",
-	    (unsigned long long)dstats.ds_evicted_silent,
-	    (unsigned long long)dstats.ds_evicted_head);
-	fprintf(f, "# HELP tenantd_first_byte_timeouts_total Connections "
-	    "closed for sending nothing within first_byte_timeout.\n"
-	    "# TYPE tenantd_first_byte_timeouts_total counter\n"
-	    "tenantd_first_byte_timeouts_total %llu\n",
-	    (unsigned long long)dstats.ds_first_byte_timeouts);
-	fprintf(f, "# HELP tenantd_handoffs_total Connections handed to "
-	    "workers.\n# TYPE tenantd_handoffs_total counter\n"
-	    "tenantd_handoffs_total %llu\n",
-	    (unsigned long long)dstats.ds_handoffs);
-	fprintf(f, "# HELP tenantd_handbacks_total Connections handed back "
-	    "by workers.\n# TYPE tenantd_handbacks_total counter\n"
-	    "tenantd_handbacks_total %llu\n",
-	    (unsigned long long)dstats.ds_handbacks);
-	fprintf(f, "# HELP tenantd_connections_closed_total Connections "
-	    "closed by tenantd itself, never or no longer handed to a "
-	    "worker.\n# TYPE tenantd_connections_closed_total counter\n"
-	    "tenantd_connections_closed_total %llu\n",
-	    (unsigned long long)dstats.ds_closed);
-	fprintf(f, "# HELP tenantd_connections_held Connections tenantd "
-	    "holds now: reading, idle, answering or waiting for a worker.\n"
-	    "# TYPE tenantd_connections_held gauge\n"
-	    "tenantd_connections_held %u\n", front_held());
-	fprintf(f, "# HELP tenantd_supervisor_answers_total Requests "
-	    "tenantd answered itself, by status.\n"
-	    "# TYPE tenantd_supervisor_answers_total counter\n");
-	for (i = 100; i < 600; i++)
-		if (dstats.ds_answers[i] != 0)
-			fprintf(f, "tenantd_supervisor_answers_total{code=\"%u\"} "
-			    "%llu\n", i, (unsigned long long)dstats.ds_answers[i]);
-	fprintf(f, "# HELP tenantd_spare_workers Exec'd workers not bound "
-	    "to a tenant.\n# TYPE tenantd_spare_workers gauge\n"
-	    "tenantd_spare_workers %u\n", pc.pc_spares);
-	fprintf(f, "# HELP tenantd_worker_spawns_total Workers exec'd.\n"
-	    "# TYPE tenantd_worker_spawns_total counter\n"
-	    "tenantd_worker_spawns_total %llu\n",
-	    (unsigned long long)dstats.ds_spawns);
-	fprintf(f, "# HELP tenantd_worker_exits_total Workers reaped, for "
-	    "any reason.\n# TYPE tenantd_worker_exits_total counter\n"
-	    "tenantd_worker_exits_total %llu\n",
-	    (unsigned long long)dstats.ds_deaths);
-	fprintf(f, "# HELP tenantd_open_fds Descriptors open in tenantd.\n"
-	    "# TYPE tenantd_open_fds gauge\ntenantd_open_fds %u\n", open_fds());
-	priv_code_stats(&nruns, &napps, &nsandboxes, &ncspares);
-	fprintf(f, "# HELP tenantd_code_runs Runs of tenant code in flight "
-	    "(handlers).\n# TYPE tenantd_code_runs gauge\n"
-	    "tenantd_code_runs %u\n", nruns);
-	fprintf(f, "# HELP tenantd_code_apps Persistent apps running.\n"
-	    "# TYPE tenantd_code_apps gauge\ntenantd_code_apps %u\n", napps);
-	fprintf(f, "# HELP tenantd_code_sandboxes Tenants' sandboxes kept "
-	    "between runs.\n# TYPE tenantd_code_sandboxes gauge\n"
-	    "tenantd_code_sandboxes %u\n", nsandboxes);
-	fprintf(f, "# HELP tenantd_code_spares Runs prepared ahead of a "
-	    "request, one per tenant.\n# TYPE tenantd_code_spares gauge\n"
-	    "tenantd_code_spares %u\n", ncspares);
-	fprintf(f, "# HELP tenantd_registry_generation The registry "
-	    "generation in use.\n# TYPE tenantd_registry_generation gauge\n"
-	    "tenantd_registry_generation %llu\n",
-	    (unsigned long long)route_gen());
-
-	fprintf(f, "# HELP tenantd_requests_total Requests answered for a "
-	    "tenant, by status: by its workers, and tenantd's 503s when its "
-	    "workers could not take them (a suspended tenant's 503s are in "
-	    "tenantd_supervisor_answers_total).\n"
-	    "# TYPE tenantd_requests_total counter\n");
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext)
-			for (i = 0; i < t->t_stats.ts_ncodes; i++)
-				fprintf(f, "tenantd_requests_total{tenant=\"%s\","
-				    "code=\"%u\"} %llu\n", t->t_slug,
-				    t->t_stats.ts_code[i], (unsigned long long)
-				    t->t_stats.ts_count[i]);
-	fprintf(f, "# HELP tenantd_request_duration_seconds From a complete "
-	    "request head to the response sent, in the worker.\n"
-	    "# TYPE tenantd_request_duration_seconds histogram\n");
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
-			for (i = 0, cum = 0; i < STATS_BUCKETS; i++) {
-				cum += t->t_stats.ts_hist[i];
-				if (i < STATS_BUCKETS - 1)
-					fprintf(f, "tenantd_request_duration_"
-					    "seconds_bucket{tenant=\"%s\","
-					    "le=\"%g\"} %llu\n", t->t_slug,
-					    stats_bounds_us[i] / 1e6,
-					    (unsigned long long)cum);
-				else
-					fprintf(f, "tenantd_request_duration_"
-					    "seconds_bucket{tenant=\"%s\","
-					    "le=\"+Inf\"} %llu\n", t->t_slug,
-					    (unsigned long long)cum);
-			}
-			fprintf(f, "tenantd_request_duration_seconds_sum{"
-			    "tenant=\"%s\"} %.6f\n", t->t_slug,
-			    t->t_stats.ts_lat_sum_us / 1e6);
-			fprintf(f, "tenantd_request_duration_seconds_count{"
-			    "tenant=\"%s\"} %llu\n", t->t_slug,
-			    (unsigned long long)cum);
-		}
-	metric_tenants(f, "tenantd_response_bytes_total", "Response body "
-	    "bytes sent by a tenant's workers.",
-	    offsetof(struct tenant_stats, ts_bytes));
-	metric_tenants(f, "tenantd_tenant_worker_spawns_total", "Workers "
-	    "bound to a tenant.", offsetof(struct tenant_stats, ts_spawns));
-	metric_tenants(f, "tenantd_tenant_worker_crashes_total", "Start "
-	    "failures and early abnormal deaths of a tenant's workers.",
-	    offsetof(struct tenant_stats, ts_crashes));
-	fprintf(f, "# HELP tenantd_tenant_backoff Whether a tenant's starts "
-	    "are held back after crashes.\n"
-	    "# TYPE tenantd_tenant_backoff gauge\n");
-	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext)
-			fprintf(f, "tenantd_tenant_backoff{tenant=\"%s\"} %d\n",
-			    t->t_slug, t->t_failures > 0 &&
-			    t->t_next_start > ev_now(loop));
-	/* One group per metric: the text format wants them unmixed. */
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass == 0)
-			fprintf(f, "# HELP tenantd_tenant_workers Live workers "
-			    "of a tenant.\n# TYPE tenantd_tenant_workers "
-			    "gauge\n");
-		else
-			fprintf(f, "# HELP tenantd_tenant_connections "
-			    "Connections a tenant's workers hold.\n"
-			    "# TYPE tenantd_tenant_connections gauge\n");
-		for (b = 0; b < TENANT_BUCKETS; b++)
-			for (t = tenants[b]; t != NULL; t = t->t_hnext) {
-				nw = conns = 0;
-				TAILQ_FOREACH(w, &t->t_workers, w_entry) {
-					nw++;
-					conns += w->w_nrefs;
-				}
-				fprintf(f, "tenantd_tenant_%s{tenant=\"%s\"} "
-				    "%u\n", pass == 0 ? "workers" :
-				    "connections", t->t_slug, pass == 0 ? nw :
-				    conns);
-			}
-	}
-	metric_tenants(f, "tenantd_tenant_handbacks_total", "Connections a "
-	    "tenant's workers handed back (another host, a registry change, "
-	    "retirement).", offsetof(struct tenant_stats, ts_handbacks));
 }
 
 /*

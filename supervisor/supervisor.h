@@ -30,9 +30,8 @@
 
 #include <ev.h>
 
-#include <jansson.h>
-
 #include "config.h"
+#include "decide.h"
 #include "host.h"
 #include "proto.h"
 #include "registry.h"
@@ -43,14 +42,6 @@ struct route {
 	int64_t			 r_tenant;
 	char			 r_slug[SLUG_MAX_LEN + 1];
 	enum tenant_status	 r_status;
-};
-
-enum worker_state {
-	W_SPARE,	/* exec'd, root, not bound to a tenant */
-	W_STARTING,	/* bound, entering its sandbox */
-	W_READY,	/* serving */
-	W_DRAINING,	/* finishing its connections, then exits */
-	W_DEAD,		/* exited; waiting to be freed */
 };
 
 /* A connection handed to a worker, remembered to validate its return. */
@@ -213,10 +204,9 @@ void	 pool_shutdown(void);
 void	 pool_kill_all(void);
 int	 pool_empty(void);
 void	 pool_counts(struct pool_counts *);
-json_t	*pool_status(const char *);
-void	 pool_metrics(FILE *);
 int	 pool_restart(const char *, int);
 void	 tenant_stats_code(struct tenant_stats *, int, uint64_t);
+const struct tenant_rt *pool_tenant_next(const struct tenant_rt *);
 
 /* admin.c: the admin socket (tenantctl) and the loopback HTTP listener */
 void	 admin_init(void);
