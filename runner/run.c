@@ -45,6 +45,7 @@
 
 #include "privdrop.h"
 #include "run.h"
+#include "runarg.h"
 #include "sys.h"
 
 #define RUN_SPEC_WAIT_MS	10000
@@ -92,15 +93,6 @@ run_check_fd(int fd, int type)
 		    type == SOCK_SEQPACKET ? "SEQPACKET" : "STREAM");
 }
 
-static int
-run_name_ok(const char *s, const char *first, const char *rest, size_t max)
-{
-	size_t	 len = strlen(s);
-
-	return len >= 1 && len <= max && strchr(first, s[0]) != NULL &&
-	    strspn(s + 1, rest) == len - 1;
-}
-
 /*
  * A persistent app's fd 4 is the supervisor's listening socket, which it
  * keeps across the app's restarts. A connected socket here would give an
@@ -117,9 +109,6 @@ run_check_listening(int fd)
 		DIEX("fd %d is not the listening socket a persistent app needs",
 		    fd);
 }
-
-#define ALPHA	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-#define ALNUM	ALPHA "0123456789"
 
 static void
 run_spec_read(struct run_spec *rs)
@@ -206,7 +195,7 @@ run_go_read(struct run_spec *rs)
 	ssize_t		 n;
 	size_t		 off = 0;
 	uint32_t	 i, cnt;
-	char		*e, *eq;
+	char		*e;
 	int		 fd;
 
 	while ((n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd)) == -1 &&
@@ -229,13 +218,9 @@ run_go_read(struct run_spec *rs)
 		e = rs->rs_envbuf + off;
 		if (msg_get_str(&m, e, sizeof(rs->rs_envbuf) - off) == -1)
 			DIEX("run go: malformed environment");
-		/* NAME=value, NAME as a shell would take it. */
-		if ((eq = strchr(e, '=')) == NULL)
-			DIEX("run go: environment entry without '='");
-		*eq = '\0';
-		if (!run_name_ok(e, ALPHA "_", ALNUM "_", PROTO_STR_MAX))
-			DIEX("run go: bad environment name");
-		*eq = '=';
+		/* The worker's and tenantd's rule, checked once more. */
+		if (!runarg_env_ok(e, strlen(e)))
+			DIEX("run go: bad environment entry");
 		rs->rs_env[i] = e;
 		off += strlen(e) + 1;
 	}
@@ -243,8 +228,7 @@ run_go_read(struct run_spec *rs)
 	if (msg_end(&m) == -1)
 		DIEX("run go: trailing bytes");
 	/* A handler is a plain file name in app/: no path, no dot file. */
-	if (!run_name_ok(rs->rs_handler, ALNUM "_-", ALNUM "._-",
-	    RUN_NAME_MAX))
+	if (!runarg_name_ok(rs->rs_handler, strlen(rs->rs_handler)))
 		DIEX("run go: bad program name");
 	run_check_fd(PROTO_RUN_STDIO_FD, SOCK_STREAM);
 	if (rs->rs_persistent)

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "httphead.h"
 #include "log.h"
 #include "supervisor.h"
@@ -349,45 +350,29 @@ static void
 front_route(struct fconn *f)
 {
 	struct http_head	*h = &f->f_hp.hp_head;
-	struct host_result	 hr, ar;
-	struct hh_span		 auth;
+	struct admit		 ad;
 	struct route		 r;
 	int			 rc, head_only = h->hh_method == HTTP_HEAD;
 	int			 fd;
 
-	if (h->hh_nhost != 1) {
-		front_answer(f, 400, 0, head_only);
-		return;
-	}
-	host_classify(&conf->c_hosts, (const char *)f->f_buf + h->hh_host.off,
-	    h->hh_host.len, &hr);
 	/*
-	 * RFC 9112 3.2.2: with an absolute-form target the authority in it
-	 * wins over Host. We route by Host, so the two must agree exactly.
+	 * The worker admits each later request of the connection with the
+	 * same function (worker/http.c, conn_request()), so neither end can
+	 * route what the other refuses.
 	 */
-	if ((rc = hh_authority(h, f->f_buf, &auth)) != 0 && (rc == -1 ||
-	    host_classify(&conf->c_hosts, (const char *)f->f_buf + auth.off,
-	    auth.len, &ar) == HOST_INVALID || hr.hr_class == HOST_INVALID ||
-	    strcmp(ar.hr_name, hr.hr_name) != 0)) {
-		front_answer(f, 400, 0, head_only);
+	switch (admit_request(&conf->c_hosts, h, f->f_buf, &ad)) {
+	case ADMIT_REJECT:
+		log_debug("%s: %d: %s", __func__, ad.ad_status, ad.ad_reason);
+		/* FALLTHROUGH */
+	case ADMIT_APEX:
+	case ADMIT_ADMIN:
+		front_answer(f, ad.ad_status, 0, head_only);
 		return;
-	}
-	switch (hr.hr_class) {
-	case HOST_INVALID:
-		front_answer(f, 400, 0, head_only);
-		return;
-	case HOST_ADMIN:
-		front_answer(f, 421, 0, head_only);
-		return;
-	case HOST_APEX:
-	case HOST_RESERVED:
-		front_answer(f, 404, 0, head_only);
-		return;
-	case HOST_SUBDOMAIN:
-	case HOST_CUSTOM:
+	case ADMIT_SUBDOMAIN:
+	case ADMIT_CUSTOM:
 		break;
 	}
-	if ((rc = route_resolve(&hr, &r)) == -1) {
+	if ((rc = route_resolve(&ad.ad_host, &r)) == -1) {
 		front_answer(f, 503, 5, head_only);
 		return;
 	}

@@ -32,6 +32,7 @@
 #include "backoff.h"
 #include "log.h"
 #include "proto.h"
+#include "runarg.h"
 #include "supervisor.h"
 
 #define TENANT_BUCKETS		4096
@@ -1078,42 +1079,6 @@ on_usage(struct worker *w, struct msg *m, int fd)
 	return 0;
 }
 
-/* A handler's name: a file in app/, no path, not hidden. */
-static int
-run_name_ok(const char *s)
-{
-	size_t	 i;
-
-	if (s[0] == '\0' || s[0] == '.')
-		return 0;
-	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
-			return 0;
-	return i <= RUN_NAME_MAX;
-}
-
-/* "NAME=value": a shell-safe name, a value without control characters. */
-static int
-run_env_ok(const char *s)
-{
-	const char	*p;
-
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-	    *s == '_'))
-		return 0;
-	for (p = s; *p != '=' ; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_'))
-			return 0;
-	for (p++; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
 /*
  * A worker asks to run a handler for a request. Everything in the message
  * is checked here, as from any worker: the name is a plain file name, the
@@ -1132,13 +1097,14 @@ on_run_request(struct worker *w, struct msg *m, int fd)
 	size_t		 off = 0, left;
 
 	if (m->m_conn_id == 0 || msg_get_str(m, handler, sizeof(handler)) ==
-	    -1 || !run_name_ok(handler) || msg_get_u32(m, &n) == -1 ||
+	    -1 || !runarg_name_ok(handler, strlen(handler)) ||
+	    msg_get_u32(m, &n) == -1 ||
 	    n > RUN_ENV_MAX || priv_run_known(w, m->m_conn_id))
 		return -1;
 	for (i = 0; i < n; i++) {
 		left = sizeof(strs) - off;
 		if (msg_get_str(m, strs + off, left) == -1 ||
-		    strchr(strs + off, '=') == NULL || !run_env_ok(strs + off))
+		    !runarg_env_ok(strs + off, strlen(strs + off)))
 			return -1;
 		env[i] = strs + off;
 		off += strlen(strs + off) + 1;
@@ -1168,7 +1134,7 @@ on_app_connect(struct worker *w, struct msg *m, int fd)
 	struct msgbuf	 mb;
 
 	if (m->m_conn_id == 0 || msg_get_str(m, name, sizeof(name)) == -1 ||
-	    !run_name_ok(name) || msg_end(m) == -1)
+	    !runarg_name_ok(name, strlen(name)) || msg_end(m) == -1)
 		return -1;
 	if (shutting_down || priv_app_connect(w, m->m_conn_id, name,
 	    (int)w->w_tenant->t_lim[TL_NETWORK],

@@ -431,9 +431,13 @@ cgi_start(struct wconn *c, const char *handler, const struct cgi_env *e,
 			goto fail;
 		}
 	} else if (cgi_env_encode(e, handler, ru->ru_id, &mb) == -1) {
-		/* cgi_env_build() left room for it: our bug. */
-		log_warnx("%s: run %u: environment does not fit", __func__,
-		    ru->ru_id);
+		/*
+		 * cgi_env_build() left room for it and builds only entries
+		 * runarg_env_ok() takes: our bug, and one request's 500
+		 * rather than tenantd killing us for it.
+		 */
+		log_warnx("%s: run %u: environment does not fit or breaks "
+		    "the rule", __func__, ru->ru_id);
 		*status = 500;
 		goto fail;
 	}

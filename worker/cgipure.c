@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cgipure.h"
+#include "runarg.h"
 
 #define LOWER(c)	((c) >= 'A' && (c) <= 'Z' ? (c) - 'A' + 'a' : (c))
 
@@ -34,23 +35,6 @@ static int
 is_ctl(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f;
-}
-
-/* A handler is a plain file name in app/ (proto.h MSG_RUN_REQUEST). */
-int
-cgi_handler_valid(const char *s, size_t len)
-{
-	size_t	 i;
-
-	if (len == 0 || len > RUN_NAME_MAX || s[0] == '.')
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
-			return 0;
-	return 1;
 }
 
 /*
@@ -133,7 +117,7 @@ cgi_routes_parse(const char *buf, size_t len, struct cgi_routes *rt,
 		if ((nf != 2 && !(nf == 3 && fl[2] == 10 &&
 		    memcmp(f[2], "persistent", 10) == 0)) ||
 		    !cgi_prefix_valid(f[0], fl[0]) ||
-		    !cgi_handler_valid(f[1], fl[1]) ||
+		    !runarg_name_ok(f[1], fl[1]) ||
 		    rt->cr_n == CGI_ROUTES_MAX)
 			goto bad;
 		for (i = 0; i < rt->cr_n; i++)
@@ -524,18 +508,30 @@ cgi_env_build(const struct cgi_req *cq, const struct cgi_route *rt,
 	return 0;
 }
 
-/* MSG_RUN_REQUEST (proto.h). Returns -1 if it does not fit. */
+/*
+ * MSG_RUN_REQUEST (proto.h). Returns -1 if it does not fit, or if the
+ * handler or an entry breaks the rule tenantd applies to what it
+ * receives (runarg.h): sent, it would cost this worker its life and
+ * every connection it holds, where refusing costs one request.
+ */
 int
 cgi_env_encode(const struct cgi_env *e, const char *handler, uint32_t id,
     struct msgbuf *mb)
 {
+	const char	*s;
 	uint32_t	 i;
 
+	if (!runarg_name_ok(handler, strlen(handler)))
+		return -1;
 	msg_init(mb, MSG_RUN_REQUEST, id);
 	msg_put_str(mb, handler);
 	msg_put_u32(mb, e->ce_n);
-	for (i = 0; i < e->ce_n; i++)
-		msg_put_str(mb, e->ce_buf + e->ce_off[i]);
+	for (i = 0; i < e->ce_n; i++) {
+		s = e->ce_buf + e->ce_off[i];
+		if (!runarg_env_ok(s, strlen(s)))
+			return -1;
+		msg_put_str(mb, s);
+	}
 	return mb->mb_overflow ? -1 : 0;
 }
 

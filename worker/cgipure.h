@@ -87,7 +87,6 @@ int	 cgi_routes_parse(const char *, size_t, struct cgi_routes *,
 	    size_t *);
 const struct cgi_route *cgi_route_match(const struct cgi_routes *,
 	    const char *, size_t);
-int	 cgi_handler_valid(const char *, size_t);
 int	 cgi_env_build(const struct cgi_req *, const struct cgi_route *,
 	    struct cgi_env *);
 int	 cgi_env_encode(const struct cgi_env *, const char *, uint32_t,

@@ -2,10 +2,11 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * HTTP/1.1 connections inside the worker: keep-alive and pipelining, one
- * request at a time per connection. Every request's Host is checked with
- * the same classifier the supervisor used; a request for any other host is
- * never served here: the connection goes back to the supervisor with the
- * unread bytes, starting at that request (docs/routing.md).
+ * request at a time per connection. Every request is admitted by the same
+ * function the supervisor's front used (common/admit.c): a head it refuses
+ * is answered here, and a request for any other host is never served here:
+ * the connection goes back to the supervisor with the unread bytes,
+ * starting at that request (docs/routing.md).
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "log.h"
 #include "proto.h"
 #include "sys.h"
@@ -723,8 +725,9 @@ static int
 conn_request(struct wconn *c)
 {
 	struct http_head	*h = &c->c_hp.hp_head;
-	struct host_result	 hr, ar;
-	struct hh_span		 auth, path;
+	struct admit		 ad;
+	const struct host_result *hr;
+	struct hh_span		 path;
 	struct static_file	 sf;
 	struct kv_target	 kt;
 	const struct cgi_route	*rt;
@@ -733,7 +736,7 @@ conn_request(struct wconn *c)
 	const char		*t;
 	time_t			 ims;
 	size_t			 o;
-	int			 r, n, status, head_only;
+	int			 n, status, head_only;
 
 	/*
 	 * A registry change since our host list was sent: we may no longer
@@ -752,27 +755,31 @@ conn_request(struct wconn *c)
 	c->c_close = !h->hh_keepalive || h->hh_minor == 0 ||
 	    env->we_draining == DRAIN_CLOSE;
 	head_only = c->c_head_only = h->hh_method == HTTP_HEAD;
-	if (h->hh_nhost != 1) {
+	/*
+	 * The front admitted the first request with the same function
+	 * (supervisor/front.c, front_route()). A head it would refuse is
+	 * answered here with its status, not handed back: those bytes go
+	 * no further than the process that read them.
+	 */
+	switch (admit_request(&env->we_hosts, h, c->c_buf, &ad)) {
+	case ADMIT_REJECT:
+		log_debug("conn %u: %d: %s", c->c_id, ad.ad_status,
+		    ad.ad_reason);
 		c->c_close = 1;
-		conn_respond(c, 400, !head_only, NULL);
+		conn_respond(c, ad.ad_status, !head_only, NULL);
 		return 0;
-	}
-	host_classify(&env->we_hosts, (const char *)c->c_buf + h->hh_host.off,
-	    h->hh_host.len, &hr);
-	if ((r = hh_authority(h, c->c_buf, &auth)) != 0) {
-		/* Absolute form: the target's authority must be the Host. */
-		if (r == -1 || host_classify(&env->we_hosts,
-		    (const char *)c->c_buf + auth.off, auth.len, &ar) ==
-		    HOST_INVALID || strcmp(ar.hr_name, hr.hr_name) != 0) {
-			c->c_close = 1;
-			conn_respond(c, 400, !head_only, NULL);
-			return 0;
-		}
-	}
-	if (!host_is_mine(&hr)) {
+	case ADMIT_SUBDOMAIN:
+	case ADMIT_CUSTOM:
+		if (host_is_mine(&ad.ad_host))
+			break;
+		/* FALLTHROUGH */
+	case ADMIT_APEX:
+	case ADMIT_ADMIN:
+		/* Another tenant's, or a name only the front answers. */
 		conn_handback(c, HANDBACK_FOREIGN_HOST);
 		return -1;
 	}
+	hr = &ad.ad_host;
 	/* The max_requests-th request is served; then we retire. */
 	if (env->we_max_requests != 0 && !env->we_draining &&
 	    ++env->we_served >= env->we_max_requests)
@@ -786,7 +793,7 @@ conn_request(struct wconn *c)
 	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o,
 	    " HTTP/1.%u\" host=", h->hh_minor);
 	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
-	    (const uint8_t *)hr.hr_name, hr.hr_name_len);
+	    (const uint8_t *)hr->hr_name, hr->hr_name_len);
 	/* The client as the proxy reported it (docs/operations.md). */
 	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o, " client=");
 	if (h->hh_xff.len > 0)
@@ -819,7 +826,7 @@ conn_request(struct wconn *c)
 		/* Nor is a path app/routes gives to a handler. */
 		if (path.len > 0 && (rt = cgi_lookup((const char *)c->c_buf +
 		    path.off, path.len)) != NULL)
-			return conn_cgi(c, &path, rt, &hr);
+			return conn_cgi(c, &path, rt, hr);
 	}
 
 	if (h->hh_chunked) {

@@ -5,7 +5,8 @@
  * file, a request head and a handler's output, separated by NULs. A routes
  * file is taken whole or not at all, and every route in it is well-formed;
  * an environment that is accepted has at most RUN_ENV_MAX entries, no
- * control byte, never the credential or HTTP_PROXY, and encodes into one
+ * control byte, never the credential or HTTP_PROXY, passes the rule
+ * tenantd and tenantd-run apply (runarg_env_ok()) and encodes into one
  * message; a response that is accepted has a final status, a body inside
  * the output and a head of "Name: value" lines without framing fields.
  * The same request rebuilt for a persistent app always fits the buffer the
@@ -25,6 +26,7 @@
 #include "cgipure.h"
 #include "httphead.h"
 #include "proto.h"
+#include "runarg.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -76,7 +78,7 @@ check_routes(void)
 		REQUIRE(strstr(rt.cr_ent[i].cr_prefix, "/./") == NULL);
 		REQUIRE(strstr(rt.cr_ent[i].cr_prefix, "/../") == NULL);
 		REQUIRE(strncmp(rt.cr_ent[i].cr_prefix, "/.tenantd", 9) != 0);
-		REQUIRE(cgi_handler_valid(rt.cr_ent[i].cr_handler,
+		REQUIRE(runarg_name_ok(rt.cr_ent[i].cr_handler,
 		    strlen(rt.cr_ent[i].cr_handler)));
 		REQUIRE(rt.cr_ent[i].cr_persistent == 0 ||
 		    rt.cr_ent[i].cr_persistent == 1);
@@ -112,6 +114,8 @@ check_env(const char *path, size_t plen, const struct http_head *h,
 	for (i = 0; i < ce.ce_n; i++) {
 		e = ce.ce_buf + ce.ce_off[i];
 		REQUIRE(strchr(e, '=') != NULL && strlen(e) <= PROTO_STR_MAX);
+		/* What tenantd and tenantd-run will accept (runarg.h). */
+		REQUIRE(runarg_env_ok(e, strlen(e)));
 		for (j = 0; e[j] != '\0'; j++)
 			REQUIRE((unsigned char)e[j] >= 0x20 &&
 			    (unsigned char)e[j] != 0x7f);

@@ -5,7 +5,8 @@
  * picks a split point, the rest is the request. It is fed at once and in
  * two reads (each into its own exactly sized allocation, as a growing
  * buffer), and the two must agree; a complete head's spans must lie inside
- * it and obey the rules hh_feed() promises its callers.
+ * it and obey the rules hh_feed() promises its callers, and its admission
+ * verdict (admit_request()) the rules the front and the worker rely on.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "host.h"
 #include "httphead.h"
 
@@ -55,6 +57,67 @@ static int
 span_eq(struct hh_span a, struct hh_span b)
 {
 	return a.off == b.off && a.len == b.len;
+}
+
+/*
+ * The admission verdict both the front and the worker act on: what it
+ * promises them, whatever the head (common/admit.h).
+ */
+static void
+check_admit(const struct host_conf *hc, const struct http_head *h,
+    const uint8_t *req)
+{
+	static const struct host_result	 zero;
+	struct host_result		 again, ar;
+	struct admit			 ad, ad2;
+	struct hh_span			 s;
+	enum admit_verdict		 v;
+	int				 rc;
+
+	v = admit_request(hc, h, req, &ad);
+	REQUIRE(v == ad.ad_verdict && ad.ad_reason != NULL);
+	/* Pure: the same head, the same verdict. */
+	REQUIRE(admit_request(hc, h, req, &ad2) == v &&
+	    ad2.ad_status == ad.ad_status &&
+	    memcmp(&ad2.ad_host, &ad.ad_host, sizeof(ad.ad_host)) == 0);
+	if (h->hh_nhost != 1)
+		REQUIRE(v == ADMIT_REJECT && ad.ad_status == 400);
+	switch (v) {
+	case ADMIT_REJECT:
+		REQUIRE(ad.ad_status == 400 || ad.ad_status == 404);
+		/* Nothing of a refused name may be left to compare. */
+		REQUIRE(memcmp(&ad.ad_host, &zero, sizeof(zero)) == 0);
+		return;
+	case ADMIT_SUBDOMAIN:
+		REQUIRE(ad.ad_status == 0 &&
+		    ad.ad_host.hr_class == HOST_SUBDOMAIN &&
+		    ad.ad_host.hr_label_len > 0);
+		break;
+	case ADMIT_CUSTOM:
+		REQUIRE(ad.ad_status == 0 && ad.ad_host.hr_class == HOST_CUSTOM);
+		break;
+	case ADMIT_APEX:
+		REQUIRE(ad.ad_status == 404 && ad.ad_host.hr_class == HOST_APEX);
+		break;
+	case ADMIT_ADMIN:
+		REQUIRE(ad.ad_status == 421 &&
+		    ad.ad_host.hr_class == HOST_ADMIN);
+		break;
+	default:
+		REQUIRE(!"admit_request: unknown verdict");
+	}
+	/* Admitted: a canonical name, and the target names the same host. */
+	REQUIRE(ad.ad_host.hr_name_len == strlen(ad.ad_host.hr_name));
+	REQUIRE(host_classify(hc, ad.ad_host.hr_name, ad.ad_host.hr_name_len,
+	    &again) == ad.ad_host.hr_class);
+	REQUIRE(strcmp(again.hr_name, ad.ad_host.hr_name) == 0);
+	rc = hh_authority(h, req, &s);
+	REQUIRE(rc != -1);
+	if (rc == 1) {
+		REQUIRE(host_classify(hc, (const char *)req + s.off, s.len,
+		    &ar) != HOST_INVALID);
+		REQUIRE(strcmp(ar.hr_name, ad.ad_host.hr_name) == 0);
+	}
 }
 
 static void
@@ -123,6 +186,7 @@ check_done(const struct http_head *h, const uint8_t *req, size_t len)
 	if (hh_origin(h, req, &s) == 0)
 		REQUIRE(s.off >= h->hh_target.off && s.off + s.len <=
 		    h->hh_target.off + h->hh_target.len);
+	check_admit(&hc, h, req);
 }
 
 int

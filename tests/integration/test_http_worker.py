@@ -599,6 +599,54 @@ def test_second_request_head_errors_have_no_body(wd, name):
 
 # --- Connection handling ---------------------------------------------------
 
+# Host admission (common/admit.c): the front and the worker act on one
+# verdict. A head it refuses is answered by whichever end read it, with the
+# same status; before, the worker handed these back and let the front
+# answer (docs/routing.md, section 1).
+ADMIT_REJECTS = [
+    ("invalid-host", second(["Host: _"]), 400),
+    ("nested-label", second([f"Host: x.{ACME}"]), 400),
+    ("host-refused-part-way", second([f"Host: {ACME}_"], line=(
+        f"GET http://{ACME}/ HTTP/1.1").encode()), 400),
+    ("reserved", second([f"Host: www.{SUFFIX}"]), 404),
+    ("missing-host", second([]), 400),
+]
+
+
+def handbacks(d):
+    """acme's hand-backs so far (a tenant never routed to has none)."""
+    return d.ctl_json("status", "acme").get("handbacks", 0)
+
+
+@pytest.mark.parametrize("raw,status", [(r, s) for _, r, s in ADMIT_REJECTS],
+                         ids=[i for i, _, _ in ADMIT_REJECTS])
+def test_admission_refusals_are_answered_where_read(wd, raw, status):
+    front, _, _ = wd.exchange(raw)
+    assert [r.status for r in front] == [status], front
+    # The front's canned answers carry no Date; the worker's do.
+    assert "date" not in front[0].headers
+    before = handbacks(wd)
+    rs, rest, eof = after_good_first(wd, raw)
+    assert [r.status for r in rs] == [status], rs
+    assert rs[0].headers.get("connection") == "close" and rest == b"" and eof
+    assert "date" in rs[0].headers, "answered by the front, not the worker"
+    assert handbacks(wd) == before
+
+
+# The apex and the admin host are the front's to answer: the worker hands
+# such a request back, and the client gets the front's answer.
+@pytest.mark.parametrize("host,status", [(SUFFIX, 404),
+                                         (f"admin.{SUFFIX}", 421)])
+def test_apex_and_admin_are_handed_to_the_front(wd, host, status):
+    raw = second([f"Host: {host}"])
+    front, _, _ = wd.exchange(raw)
+    before = handbacks(wd)
+    rs, rest, eof = after_good_first(wd, raw)
+    assert [r.status for r in rs] == [r.status for r in front] == [status]
+    assert rs[0].raw == front[0].raw and eof
+    assert handbacks(wd) == before + 1
+
+
 def test_http10_gets_connection_close(wd):
     for extra in ("", "Connection: keep-alive\r\n"):
         raw = (f"GET / HTTP/1.0\r\nHost: {ACME}\r\n{extra}\r\n"

@@ -35,7 +35,9 @@
  *                 closed (CONN_CLOSED for an id never issued), nofd (a
  *                 hand-back without its socket), new, drain (messages only
  *                 the supervisor sends), retiring (RETIRING instead of
- *                 READY)
+ *                 READY), runname, runenv, appname (a run asked for with
+ *                 a handler name or an environment entry the one rule of
+ *                 common/runarg.c refuses)
  *   log-flood     thousands of log lines a second with control bytes and
  *                 forged "tenant globex" prefixes, then answers
  *   deaf          READY, then never reads its channel again (THREATS 58)
@@ -790,6 +792,25 @@ unpermitted(uint32_t id, const char *req)
 		    0);
 	else if (strncmp(kind, "new", 3) == 0)
 		send_simple(MSG_CONN_NEW, id);	/* a supervisor's message */
+	else if (strncmp(kind, "runname", 7) == 0 ||
+	    strncmp(kind, "runenv", 6) == 0) {
+		struct msgbuf	 mb;
+		int		 env = kind[3] == 'e';
+
+		msg_init(&mb, MSG_RUN_REQUEST, 1);
+		msg_put_str(&mb, env ? "handler" : "../handler");
+		msg_put_u32(&mb, 2);
+		msg_put_str(&mb, "PATH=/usr/bin:/bin");
+		/* A line break a handler would log as two lines. */
+		msg_put_str(&mb, env ? "HTTP_X=a\nforged" : "HTTP_X=a");
+		chan_send(&mb, NULL, 0);
+	} else if (strncmp(kind, "appname", 7) == 0) {
+		struct msgbuf	 mb;
+
+		msg_init(&mb, MSG_APP_CONNECT, 1);
+		msg_put_str(&mb, ".hidden");
+		chan_send(&mb, NULL, 0);
+	}
 	else if (strncmp(kind, "drain", 5) == 0) {
 		struct msgbuf	 mb;
 

@@ -363,6 +363,10 @@ KILLS = {
     "unpermitted-new": r"unpermitted or malformed CONN_NEW",
     "unpermitted-drain": r"unpermitted or malformed CTL_DRAIN",
     "unpermitted-retiring": r"unpermitted or malformed STATE_RETIRING",
+    # The one rule for handler names and environment entries (runarg.c).
+    "unpermitted-runname": r"unpermitted or malformed RUN_REQUEST",
+    "unpermitted-runenv": r"unpermitted or malformed RUN_REQUEST",
+    "unpermitted-appname": r"unpermitted or malformed APP_CONNECT",
     "fd-stuff-one": r"unpermitted or malformed LOG",
     "fd-stuff-pair": r"unreadable message",
     "fd-stuff": r"unreadable message",

@@ -867,6 +867,10 @@ BAD_SPECS = {
     "env-no-equals": dict(env=["FOO"]),
     "env-bad-name": dict(env=["1FOO=x"]),
     "env-dash": dict(env=["FO-O=x"]),
+    # The rule tenantd applies (common/runarg.c); tenantd-run once let
+    # control bytes in a value through.
+    "env-newline-value": dict(env=["FOO=a\nforged"]),
+    "env-escape-value": dict(env=["FOO=\x1b[31mred"]),
     "network-2": dict(network=2),
     "root-relative": dict(root="state/tenants/acme"),
     "root-other-slug": dict(slug="globex"),

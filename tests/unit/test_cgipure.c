@@ -494,6 +494,41 @@ test_env_limits(void **state)
 	assert_int_equal(msg_end(&m), 0);
 }
 
+/*
+ * The worker refuses to send what tenantd would kill it for
+ * (common/runarg.c): a bad handler or entry costs one request, not the
+ * worker and every connection it holds.
+ */
+static void
+test_env_encode_rule(void **state)
+{
+	static const char *const bad[] = {
+		"FOO=a\nb", "FOO=a\x1b[31m", "1FOO=x", "FO-O=x", "FOO",
+	};
+	struct msgbuf	 mb;
+	size_t		 i, n;
+
+	memset(&ce, 0, sizeof(ce));
+	memcpy(ce.ce_buf, "PATH=/usr/bin:/bin", 19);
+	ce.ce_len = 19;
+	ce.ce_n = 1;
+	assert_int_equal(cgi_env_encode(&ce, "h.sh", 1, &mb), 0);
+	assert_int_equal(cgi_env_encode(&ce, "../h", 1, &mb), -1);
+	assert_int_equal(cgi_env_encode(&ce, ".h", 1, &mb), -1);
+	assert_int_equal(cgi_env_encode(&ce, "", 1, &mb), -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = strlen(bad[i]) + 1;
+		memcpy(ce.ce_buf + 19, bad[i], n);
+		ce.ce_len = 19 + n;
+		ce.ce_off[1] = 19;
+		ce.ce_n = 2;
+		if (cgi_env_encode(&ce, "h.sh", 1, &mb) != -1) {
+			print_error("entry \"%s\" encoded\n", bad[i]);
+			fail();
+		}
+	}
+}
+
 static int
 resp(const char *out)
 {
@@ -918,6 +953,7 @@ main(void)
 		cmocka_unit_test(test_env_defaults),
 		cmocka_unit_test(test_path_info),
 		cmocka_unit_test(test_env_limits),
+		cmocka_unit_test(test_env_encode_rule),
 		cmocka_unit_test(test_resp),
 		cmocka_unit_test(test_resp_bad),
 		cmocka_unit_test(test_resp_body_len),

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "admit.h"
 #include "host.h"
 #include "httphead.h"
 
@@ -867,6 +868,125 @@ test_absolute_vs_host(void **state)
 	assert_string_not_equal(ar.hr_name, hr.hr_name);
 }
 
+/*
+ * Host admission (common/admit.c), the one verdict the front and the
+ * worker act on. "Was" says where the two differed before admit_request()
+ * was theirs: each such case is now answered by whichever end read the
+ * head, with the status the front gives.
+ */
+struct admcase {
+	const char	*name;
+	const char	*req;
+	size_t		 len;
+	enum admit_verdict verdict;
+	int		 status;
+	const char	*host;		/* the normalised Host, if admitted */
+	size_t		 label;		/* the slug's length, for a subdomain */
+	const char	*why;		/* the reason, where the order shows */
+};
+
+#define ADM(v, st, h, l)	.verdict = v, .status = st, .host = h, \
+				.label = l
+#define REJ(st)			ADM(ADMIT_REJECT, st, NULL, 0)
+
+static const struct admcase admcases[] = {
+	{ "subdomain", REQ(GET11 HOST "\r\n"),
+	    ADM(ADMIT_SUBDOMAIN, 0, "acme.test.localhost", 4) },
+	{ "subdomain, port and dot", REQ(GET11
+	    "Host: ACME.test.localhost.:8443\r\n\r\n"),
+	    ADM(ADMIT_SUBDOMAIN, 0, "acme.test.localhost", 4) },
+	{ "custom", REQ(GET11 "Host: Shop.Example.org\r\n\r\n"),
+	    ADM(ADMIT_CUSTOM, 0, "shop.example.org", 0) },
+	{ "apex", REQ(GET11 "Host: test.localhost\r\n\r\n"),
+	    ADM(ADMIT_APEX, 404, "test.localhost", 0) },
+	{ "admin", REQ(GET11 "Host: Admin.test.localhost:443\r\n\r\n"),
+	    ADM(ADMIT_ADMIN, 421, "admin.test.localhost", 0) },
+	/* Was: the worker handed it back, the front answered 404. */
+	{ "reserved", REQ(GET11 "Host: www.test.localhost\r\n\r\n"),
+	    REJ(404) },
+	{ "no host, 1.1", REQ(GET11 "\r\n"), REJ(400) },
+	{ "no host, 1.0", REQ("GET / HTTP/1.0\r\n\r\n"), REJ(400) },
+	/* Was: the worker handed these back, the front answered 400. */
+	{ "invalid host", REQ(GET11 "Host: _\r\n\r\n"), REJ(400) },
+	{ "empty host", REQ(GET11 "Host:\r\n\r\n"), REJ(400) },
+	{ "nested label", REQ(GET11 "Host: x.acme.test.localhost\r\n\r\n"),
+	    REJ(400) },
+	{ "bad slug", REQ(GET11 "Host: ab.test.localhost\r\n\r\n"),
+	    REJ(400) },
+	{ "one label", REQ(GET11 "Host: localhost\r\n\r\n"), REJ(400) },
+	/*
+	 * Was: the worker compared the authority with what host_classify()
+	 * left in hr_name for a Host it refused ("acme.test.localhost" of
+	 * "acme.test.localhost_", the whole "x.acme..."), found them equal
+	 * and went on; the front refused. The Host is now judged first.
+	 */
+	{ "absolute, host refused part way", REQ("GET "
+	    "http://acme.test.localhost/ HTTP/1.1\r\n"
+	    "Host: acme.test.localhost_\r\n\r\n"), REJ(400),
+	    .why = "invalid Host" },
+	{ "absolute, nested host", REQ("GET http://x.acme.test.localhost/ "
+	    "HTTP/1.1\r\nHost: x.acme.test.localhost\r\n\r\n"), REJ(400),
+	    .why = "invalid Host" },
+	{ "absolute, same host", REQ("GET http://ACME.test.localhost/a "
+	    "HTTP/1.1\r\n" HOST "\r\n"),
+	    ADM(ADMIT_SUBDOMAIN, 0, "acme.test.localhost", 4) },
+	/* Ports are not compared: routing never reads them. */
+	{ "absolute, other port", REQ("GET https://acme.test.localhost:8443/ "
+	    "HTTP/1.1\r\nHost: acme.test.localhost:1\r\n\r\n"),
+	    ADM(ADMIT_SUBDOMAIN, 0, "acme.test.localhost", 4) },
+	{ "absolute, other host", REQ("GET http://victim.test.localhost/ "
+	    "HTTP/1.1\r\n" HOST "\r\n"), REJ(400) },
+	{ "absolute, invalid authority", REQ("GET http://ab.test.localhost/ "
+	    "HTTP/1.1\r\nHost: ab.test.localhost\r\n\r\n"), REJ(400) },
+	{ "absolute, userinfo", REQ("GET http://u@acme.test.localhost/ "
+	    "HTTP/1.1\r\n" HOST "\r\n"), REJ(400) },
+	{ "absolute, apex for admin", REQ("GET http://test.localhost/ "
+	    "HTTP/1.1\r\nHost: admin.test.localhost\r\n\r\n"), REJ(400) },
+	{ "asterisk", REQ("OPTIONS * HTTP/1.1\r\n" HOST "\r\n"),
+	    ADM(ADMIT_SUBDOMAIN, 0, "acme.test.localhost", 4) },
+};
+
+static void
+test_admission(void **state)
+{
+	static const struct host_result	 zero;
+	const struct admcase		*a;
+	struct outcome			 o;
+	struct admit			 ad;
+	size_t				 i;
+
+	for (i = 0; i < sizeof(admcases) / sizeof(admcases[0]); i++) {
+		a = &admcases[i];
+		feed_checked(a->name, (const uint8_t *)a->req, a->len,
+		    HEAD_MAX, TARGET_MAX, &o);
+		assert_int_equal(o.verdict, HH_DONE);
+		memset(&ad, 0xa5, sizeof(ad));
+		if (admit_request(&hconf, &o.head, (const uint8_t *)a->req,
+		    &ad) != a->verdict || ad.ad_verdict != a->verdict ||
+		    ad.ad_status != a->status || ad.ad_reason == NULL ||
+		    (a->why != NULL && strcmp(ad.ad_reason, a->why) != 0)) {
+			print_error("%s: %s %d (%s), want %s %d (%s)\n",
+			    a->name, admit_verdict_str(ad.ad_verdict),
+			    ad.ad_status, ad.ad_reason ? ad.ad_reason : "-",
+			    admit_verdict_str(a->verdict), a->status,
+			    a->why ? a->why : "-");
+			fail();
+		}
+		if (a->host == NULL) {
+			/* Nothing of a refused name is left to compare. */
+			if (memcmp(&ad.ad_host, &zero, sizeof(zero)) != 0) {
+				print_error("%s: host \"%s\" left on a "
+				    "reject\n", a->name, ad.ad_host.hr_name);
+				fail();
+			}
+			continue;
+		}
+		assert_string_equal(ad.ad_host.hr_name, a->host);
+		assert_int_equal(ad.ad_host.hr_name_len, strlen(a->host));
+		assert_int_equal(ad.ad_host.hr_label_len, a->label);
+	}
+}
+
 /* Every field of an accepted head, in order, for the CGI environment. */
 static void
 test_field_iterator(void **state)
@@ -938,6 +1058,7 @@ main(void)
 		cmocka_unit_test(test_error_sticks),
 		cmocka_unit_test(test_authority_origin),
 		cmocka_unit_test(test_absolute_vs_host),
+		cmocka_unit_test(test_admission),
 		cmocka_unit_test(test_field_iterator),
 	};
 
