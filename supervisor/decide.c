@@ -121,7 +121,7 @@ evict_better(enum worker_state s, int own_tenant, unsigned int load,
  * every slot of the machine. A worker with room takes it at once, unless
  * others wait before it. Else it waits, within queue_max.
  */
-enum admit
+enum conn_admit
 admit_conn(unsigned int conns, uint64_t max_conns, int worker_free,
     unsigned int nqueue, unsigned int queue_max)
 {

@@ -51,7 +51,7 @@ const char	*worker_state_str(enum worker_state);
 const char	*worker_event_str(enum worker_event);
 
 /* What a tenant does with a new connection (pool_dispatch). */
-enum admit {
+enum conn_admit {
 	AD_REFUSE,	/* 503: its connection cap, or its queue is full */
 	AD_HAND,	/* to the worker tenant_pick() found, at once */
 	AD_QUEUE,	/* it waits in the tenant's queue */
@@ -87,7 +87,7 @@ int		 pick_better(enum worker_state, int, unsigned int, unsigned int,
 		    unsigned int);
 int		 evict_better(enum worker_state, int, unsigned int, double,
 		    int, double);
-enum admit	 admit_conn(unsigned int, uint64_t, int, unsigned int,
+enum conn_admit	 admit_conn(unsigned int, uint64_t, int, unsigned int,
 		    unsigned int);
 enum kick	 kick_decide(const struct kick_in *);
 uint64_t	 credit_cap(uint64_t, uint64_t, uint64_t, uint64_t);
