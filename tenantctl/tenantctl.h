@@ -25,6 +25,7 @@
 
 /* tenantctl.c, shared with the other files */
 struct config;
+struct json_t;
 extern struct config	 conf;
 extern struct registry	*reg;
 extern int		 json_out;
