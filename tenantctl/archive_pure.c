@@ -353,7 +353,9 @@ meta_parse(struct meta *m, const char *buf, size_t len)
 {
 	json_error_t	 je;
 	json_t		*v, *h, *hn, *hs;
-	size_t		 i, k;
+	char		 canon[HOST_NAME_MAX_LEN + 1];
+	size_t		 i, k, hl, cl;
+	unsigned int	 port;
 	json_int_t	 n;
 
 	memset(m, 0, sizeof(m[0]));
@@ -410,8 +412,19 @@ meta_parse(struct meta *m, const char *buf, size_t len)
 		    "active") && strcmp(json_string_value(hs), "pending")))
 			return "a hostname without a name or with a status "
 			    "other than \"active\" or \"pending\"";
-		if (strlen(json_string_value(hn)) > HOST_NAME_MAX_LEN)
+		if ((hl = strlen(json_string_value(hn))) > HOST_NAME_MAX_LEN)
 			return "a hostname longer than 253 characters";
+		/*
+		 * Export writes the registry's names, which are canonical:
+		 * anything else was written by someone else, and is refused
+		 * here, before any message could print its bytes.
+		 */
+		if (host_canonical(json_string_value(hn), hl, canon, &cl,
+		    &port) == -1 || port != 0 || cl != hl ||
+		    memcmp(canon, json_string_value(hn), hl) != 0)
+			return "a hostname that is not one written canonically "
+			    "(lowercase letters, digits, '-' and '.', no port, "
+			    "no IP address)";
 		for (k = 0; k < i; k++)
 			if (strcmp(json_string_value(json_object_get(
 			    json_array_get(m->hosts, k), "hostname")),

@@ -392,6 +392,8 @@ test_tree_place(void **state)
 	"\"slug\": \"acme\", \"status\": \"active\", "			\
 	"\"created\": 1700000000, \"uid\": 400001, \"gid\": 400002, "
 #define NO_HOSTS	GOOD_HEAD "\"hostnames\": []}"
+#define HOST(h)		GOOD_HEAD "\"hostnames\": [{\"hostname\": \"" h "\", " \
+	"\"status\": \"active\"}]}"
 
 /* meta_parse() of s: NULL when accepted, else the reason. */
 static const char *
@@ -533,6 +535,20 @@ test_meta_bad(void **state)
 		{ GOOD_HEAD "\"hostnames\": [{\"hostname\": \"a.example\", "
 		    "\"status\": \"active\"}, {\"hostname\": \"a.example\", "
 		    "\"status\": \"pending\"}]}", "listed twice" },
+		/* Only canonical names, as export writes them. */
+		{ HOST("evil\\u001b]0;owned\\u0007.example"), "canonically" },
+		{ HOST("a\\nb.example"), "canonically" },
+		{ HOST("bad host.example"), "canonically" },
+		{ HOST("Shop.Example.org"), "canonically" },
+		{ HOST("shop.example.org."), "canonically" },
+		{ HOST("shop.example.org:80"), "canonically" },
+		{ HOST("[::1]"), "canonically" },
+		{ HOST("192.0.2.1"), "canonically" },
+		{ HOST("user@shop.example.org"), "canonically" },
+		{ HOST("sh\\u00f6p.example.org"), "canonically" },
+		{ HOST("-shop.example.org"), "canonically" },
+		{ HOST("shop..example.org"), "canonically" },
+		{ HOST(""), "canonically" },
 	};
 	struct meta	 m;
 	const char	*why;
