@@ -294,6 +294,56 @@ is_ledger_journal(const char *name)
 	    strcmp(name, LEDGER_FILE "-journal") == 0;
 }
 
+/*
+ * The rules on an entry's mode, owners and size, once its path and type
+ * are known (import.c reads them from the archive): no setuid or setgid
+ * bit, owned by root or by the tenant's original uid/gid as the metadata
+ * records them, and the credit ledger root's, 0600, never its journal.
+ * Fills in e's perm, size and owners.
+ */
+const char *
+ent_check(struct ent *e, mode_t perm, int64_t size, int64_t uid,
+    int64_t gid, const struct meta *m)
+{
+	static char	 why[128];
+
+	if (perm & 06000)
+		return "a setuid or setgid bit";
+	e->perm = perm & 01777;
+	if (is_ledger_journal(e->path))
+		return "a journal of the credit ledger (export never writes "
+		    "one)";
+	/* The credit ledger: the tenant must never be able to write it. */
+	if (strcmp(e->path, LEDGER_FILE) == 0) {
+		if (e->type != E_REG || uid != 0 || gid != 0)
+			return "the credit ledger, not a regular file owned by "
+			    "root:root";
+		e->perm = 0600;
+	}
+	e->size = e->type == E_REG ? size : 0;
+	if (e->size < 0)
+		return "a negative size";
+	if (uid == 0)
+		e->uown = OWN_ROOT;
+	else if (uid == m->uid)
+		e->uown = OWN_TENANT;
+	else {
+		snprintf(why, sizeof(why), "owned by uid %lld, neither root nor "
+		    "the tenant's uid %u", (long long)uid, m->uid);
+		return why;
+	}
+	if (gid == 0)
+		e->gown = OWN_ROOT;
+	else if (gid == m->gid)
+		e->gown = OWN_TENANT;
+	else {
+		snprintf(why, sizeof(why), "group %lld, neither root's nor the "
+		    "tenant's gid %u", (long long)gid, m->gid);
+		return why;
+	}
+	return NULL;
+}
+
 /* Where it sits in the tree: parents first, no way through a symlink. */
 const char *
 tree_place(const struct tree *t, const struct ent *e)

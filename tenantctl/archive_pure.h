@@ -110,6 +110,8 @@ int		 is_ledger_journal(const char *);
 const char	*path_check(const char *);
 const char	*link_escapes(const struct tree *, const struct ent *);
 const char	*tree_place(const struct tree *, const struct ent *);
+const char	*ent_check(struct ent *, mode_t, int64_t, int64_t, int64_t,
+		    const struct meta *);
 /* m->j is the caller's to json_decref() whatever meta_parse() returns. */
 const char	*meta_parse(struct meta *, const char *, size_t);
 

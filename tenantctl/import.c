@@ -96,8 +96,8 @@ i_reader(int fd, const char *file)
 /*
  * One archive entry as an entry of the tree, or why it cannot be one. The
  * rules: a normalised relative path; a directory, a regular file, a symlink
- * or a hard link, nothing else; no setuid or setgid bit; owned by root or
- * by the tenant's original uid/gid as the metadata records them.
+ * or a hard link, nothing else; then ent_check()'s on its mode, owners and
+ * size.
  */
 static const char *
 i_entry(struct archive_entry *ae, const struct meta *m, struct ent *e)
@@ -105,7 +105,6 @@ i_entry(struct archive_entry *ae, const struct meta *m, struct ent *e)
 	static char	 why[128];
 	const char	*p, *hl, *sl;
 	size_t		 len;
-	int64_t		 id;
 
 	memset(e, 0, sizeof(*e));
 	if ((p = archive_entry_pathname(ae)) == NULL)
@@ -162,44 +161,8 @@ i_entry(struct archive_entry *ae, const struct meta *m, struct ent *e)
 		if (e->type != E_REG && archive_entry_size(ae) != 0)
 			return "a directory or symlink with data";
 	}
-	if (archive_entry_perm(ae) & 06000)
-		return "a setuid or setgid bit";
-	e->perm = archive_entry_perm(ae) & 01777;
-	if (is_ledger_journal(e->path))
-		return "a journal of the credit ledger (export never writes "
-		    "one)";
-	/* The credit ledger: the tenant must never be able to write it. */
-	if (strcmp(e->path, LEDGER_FILE) == 0) {
-		if (e->type != E_REG || archive_entry_uid(ae) != 0 ||
-		    archive_entry_gid(ae) != 0)
-			return "the credit ledger, not a regular file owned by "
-			    "root:root";
-		e->perm = 0600;
-	}
-	e->size = e->type == E_REG ? archive_entry_size(ae) : 0;
-	if (e->size < 0)
-		return "a negative size";
-	id = archive_entry_uid(ae);
-	if (id == 0)
-		e->uown = OWN_ROOT;
-	else if (id == m->uid)
-		e->uown = OWN_TENANT;
-	else {
-		snprintf(why, sizeof(why), "owned by uid %lld, neither root nor "
-		    "the tenant's uid %u", (long long)id, m->uid);
-		return why;
-	}
-	id = archive_entry_gid(ae);
-	if (id == 0)
-		e->gown = OWN_ROOT;
-	else if (id == m->gid)
-		e->gown = OWN_TENANT;
-	else {
-		snprintf(why, sizeof(why), "group %lld, neither root's nor the "
-		    "tenant's gid %u", (long long)id, m->gid);
-		return why;
-	}
-	return NULL;
+	return ent_check(e, archive_entry_perm(ae), archive_entry_size(ae),
+	    archive_entry_uid(ae), archive_entry_gid(ae), m);
 }
 
 /*

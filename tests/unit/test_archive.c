@@ -385,6 +385,86 @@ test_tree_place(void **state)
 	tree_free(&t);
 }
 
+/* ent_check() of an entry of path and type, with the metadata's ids. */
+static const char *
+check(struct ent *e, const char *path, enum etype type, mode_t perm,
+    int64_t size, int64_t uid, int64_t gid)
+{
+	static const struct meta	 m = { .uid = 400001, .gid = 400002 };
+
+	memset(e, 0, sizeof(*e));
+	e->path = (char *)path;
+	e->type = type;
+	return ent_check(e, perm, size, uid, gid, &m);
+}
+
+static void
+test_ent_check(void **state)
+{
+	struct ent	 e;
+
+	(void)state;
+	assert_null(check(&e, "public/f", E_REG, 0644, 12, 400001, 400002));
+	assert_int_equal(e.perm, 0644);
+	assert_int_equal(e.size, 12);
+	assert_int_equal(e.uown, OWN_TENANT);
+	assert_int_equal(e.gown, OWN_TENANT);
+	assert_null(check(&e, "public", E_DIR, 01777, 0, 0, 400002));
+	assert_int_equal(e.perm, 01777);
+	assert_int_equal(e.uown, OWN_ROOT);
+	assert_int_equal(e.gown, OWN_TENANT);
+	/* Only regular files have a size; file type bits are no perm. */
+	assert_null(check(&e, "l", E_LNK, 0100777, 0, 400001, 0));
+	assert_int_equal(e.perm, 0777);
+	assert_int_equal(e.size, 0);
+
+	assert_non_null(strstr(check(&e, "f", E_REG, 04755, 0, 400001,
+	    400002), "setuid or setgid"));
+	assert_non_null(strstr(check(&e, "d", E_DIR, 02775, 0, 400001,
+	    400002), "setuid or setgid"));
+	assert_non_null(strstr(check(&e, "f", E_REG, 0644, -1, 400001,
+	    400002), "negative size"));
+	assert_non_null(strstr(check(&e, "f", E_REG, 0644, 0, 400003,
+	    400002), "owned by uid 400003, neither root nor the tenant's "
+	    "uid 400001"));
+	assert_non_null(strstr(check(&e, "f", E_REG, 0644, 0, -1, 400002),
+	    "owned by uid -1"));
+	assert_non_null(strstr(check(&e, "f", E_REG, 0644, 0, 400001,
+	    400001), "group 400001, neither root's nor the tenant's gid "
+	    "400002"));
+	/* The uid of the tenant is not its gid, and 2^32 + uid is not uid. */
+	assert_non_null(check(&e, "f", E_REG, 0644, 0, 400002, 400002));
+	assert_non_null(check(&e, "f", E_REG, 0644, 0,
+	    (int64_t)400001 + 4294967296LL, 400002));
+
+	/* billing.db: a regular file of root:root, always 0600. */
+	assert_null(check(&e, "billing.db", E_REG, 0666, 8192, 0, 0));
+	assert_int_equal(e.perm, 0600);
+	assert_int_equal(e.uown, OWN_ROOT);
+	assert_int_equal(e.gown, OWN_ROOT);
+	assert_non_null(strstr(check(&e, "billing.db", E_REG, 0600, 1,
+	    400001, 0), "credit ledger"));
+	assert_non_null(strstr(check(&e, "billing.db", E_REG, 0600, 1, 0,
+	    400002), "credit ledger"));
+	assert_non_null(strstr(check(&e, "billing.db", E_DIR, 0700, 0, 0,
+	    0), "credit ledger"));
+	assert_non_null(strstr(check(&e, "billing.db", E_LNK, 0777, 0, 0,
+	    0), "credit ledger"));
+	assert_non_null(strstr(check(&e, "billing.db", E_HARD, 0600, 0, 0,
+	    0), "credit ledger"));
+	assert_non_null(strstr(check(&e, "billing.db-wal", E_REG, 0600, 1,
+	    0, 0), "journal of the credit ledger"));
+	assert_non_null(strstr(check(&e, "billing.db-shm", E_REG, 0600, 1,
+	    0, 0), "journal of the credit ledger"));
+	assert_non_null(strstr(check(&e, "billing.db-journal", E_REG, 0600,
+	    1, 0, 0), "journal of the credit ledger"));
+	/* Below the top, the names are the tenant's own. */
+	assert_null(check(&e, "data/billing.db", E_REG, 0644, 1, 400001,
+	    400002));
+	assert_null(check(&e, "data/billing.db-wal", E_REG, 0644, 1, 400001,
+	    400002));
+}
+
 /* --- the metadata -------------------------------------------------------- */
 
 #define GOOD_HEAD							\
@@ -616,6 +696,7 @@ main(void)
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_link_escapes),
 		cmocka_unit_test(test_tree_place),
+		cmocka_unit_test(test_ent_check),
 		cmocka_unit_test(test_meta_good),
 		cmocka_unit_test(test_meta_bad),
 		cmocka_unit_test(test_meta_hostnames),
