@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "registry.h"
@@ -22,8 +23,9 @@
 #define EX_NOINIT	8	/* state directory not initialised */
 #define EX_NODAEMON	9	/* tenantd is not running (admin commands) */
 
-/* tenantctl.c, shared with archive.c */
+/* tenantctl.c, shared with the other files */
 struct config;
+struct json_t;
 extern struct config	 conf;
 extern struct registry	*reg;
 extern int		 json_out;
@@ -46,9 +48,15 @@ int	 cmd_drain(int, char **);
 int	 cmd_reload(int, char **);
 int	 cmd_metrics(int, char **);
 
-/* archive.c */
+/* export.c, import.c */
 int	 cmd_export(int, char **);
 int	 cmd_import(int, char **);
+
+/* archive.c: what export and import share */
+#define COPY_BUF	(64 * 1024)
+extern volatile sig_atomic_t	 interrupted;
+void	 catch_signals(void);
+void	 warn_(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 
 /* data.c: keys, credits, limits */
 int	 cmd_key(int, char **);

@@ -21,7 +21,7 @@ esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 seconds=${FUZZ_SECONDS:-30}
-targets="host proto httphead policy kvpath cgipure"
+targets="host proto httphead policy kvpath cgipure archive"
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/tenantd-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
@@ -52,6 +52,7 @@ for t in $targets; do
 	policy)		maxlen=4096 ;;
 	kvpath)		maxlen=600 ;;	# keys of 64 bytes, escaped three times
 	cgipure)	maxlen=8192 ;;	# routes, a 4096-byte head, output
+	archive)	maxlen=8192 ;;	# metadata, or a tree of some links
 	esac
 	dict=""
 	if [ -f "tests/fuzz/$t.dict" ]; then

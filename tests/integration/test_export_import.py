@@ -847,6 +847,27 @@ def test_hostnames_taken_or_invalid_here(host):
         "globex"]
 
 
+@pytest.mark.parametrize("name", ["evil\x1b]0;owned\x07\x1b[2J.example",
+                                  "bad host.example", "Shop.Example.org",
+                                  "shop.example.org.", "shop.example.org:80",
+                                  "192.0.2.1", ""])
+def test_malformed_hostnames_refused_never_echoed(host, name):
+    """Export only writes canonical hostnames from the registry; anything
+    else is refused as malformed metadata, with or without --no-hostnames,
+    and its bytes never reach the operator's terminal."""
+    d = host
+    arc = os.path.join(d.dir, "h.tgz")
+    make_archive(arc, meta(hostnames=[{"hostname": name,
+                                       "status": "active"}]), [],
+                 with_base=True)
+    before = state(d)
+    for extra in ([], ["--no-hostnames"]):
+        r = expect(d, EX_INVALID, "import", arc, *extra,
+                   stderr=r"malformed tenantd-export\.json: a hostname")
+        assert b"\x1b" not in r.stderr and b"\x07" not in r.stderr
+        assert state(d) == before
+
+
 def test_registration_failure_after_extraction_leaves_nothing():
     """Room for exactly one tenant: the import extracts, then cannot
     register; the temporary directory goes and nothing is registered."""
