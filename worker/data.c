@@ -17,7 +17,6 @@
 #include "proto.h"
 #include "worker.h"
 
-#define DATA_MAX_ITEMS		64
 #define DATA_KEY_MAX		65535	/* bytes; the head limit bounds it too */
 #define DATA_VALUE_MAX		(1ULL << 30)	/* SQLite's own string limit */
 #define WANT_DRY_PAUSE_MS	1000
