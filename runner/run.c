@@ -126,11 +126,10 @@ run_spec_read(struct run_spec *rs)
 {
 	static uint8_t	 buf[PROTO_MSG_MAX];
 	static char	 tag[16 + PROTO_STR_MAX];
-	struct msg_hdr	 h;
 	struct pollfd	 pfd;
 	struct msg	 m;
 	ssize_t		 n;
-	uint32_t	 v[3], flags = 0;
+	uint32_t	 v[3], flags;
 	char		 err[256], *e;
 	int		 fd;
 
@@ -138,21 +137,16 @@ run_spec_read(struct run_spec *rs)
 	pfd.events = POLLIN;
 	if ((n = poll(&pfd, 1, RUN_SPEC_WAIT_MS)) != 1)
 		DIEX("no run spec on fd %d", PROTO_CHAN_FD);
-	if ((n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd)) <= 0 ||
-	    fd != -1)
+	if ((n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd)) <= 0)
 		DIEX("run spec: cannot receive it");
 	/*
-	 * MSG_RUN_SPEC is the one message with header flags, and msg_parse()
-	 * refuses flags on all (no other has any): take them from the raw
-	 * header and clear them before it looks. They are checked below.
+	 * MSG_RUN_SPEC is the one message with header flags; msg_parse()
+	 * lets through only those its schema names, and msg_check() refuses
+	 * the fd it must not carry.
 	 */
-	if ((size_t)n >= sizeof(h)) {
-		memcpy(&h, buf, sizeof(h));
-		flags = h.flags;
-		h.flags = 0;
-		memcpy(buf, &h, sizeof(h));
-	}
-	if (msg_parse(&m, buf, (size_t)n) == -1 || m.m_type != MSG_RUN_SPEC ||
+	if (msg_parse(&m, buf, (size_t)n) == -1 ||
+	    msg_check(&m, fd != -1, CHAN_RUNNER, DIR_DOWN) == -1 ||
+	    m.m_type != MSG_RUN_SPEC ||
 	    msg_get_u32(&m, &v[0]) == -1 || msg_get_u32(&m, &v[1]) == -1 ||
 	    msg_get_u32(&m, &v[2]) == -1 ||
 	    msg_get_str(&m, rs->rs_root, sizeof(rs->rs_root)) == -1 ||
@@ -162,6 +156,7 @@ run_spec_read(struct run_spec *rs)
 		DIEX("run spec: malformed");
 	if (msg_end(&m) == -1)
 		DIEX("run spec: trailing bytes");
+	flags = m.m_flags;
 	rs->rs_uid = v[0];
 	rs->rs_gid = v[1];
 	rs->rs_network = (int)v[2];
@@ -176,8 +171,6 @@ run_spec_read(struct run_spec *rs)
 		    v[1]);
 	if (v[2] > 1)
 		DIEX("run spec: network is %u", v[2]);
-	if ((flags & ~(uint32_t)(RUN_SPEC_PERSISTENT | RUN_SPEC_SANDBOX)) != 0)
-		DIEX("run spec: unknown flags %#x", flags);
 	if (slug_check_syntax(rs->rs_slug, strlen(rs->rs_slug)) != SLUG_OK)
 		DIEX("run spec: bad slug");
 	if (rs->rs_policy[0] != '/')
@@ -221,7 +214,9 @@ run_go_read(struct run_spec *rs)
 			DIE("dup2 run go fd");
 		close(fd);
 	}
-	if (msg_parse(&m, buf, (size_t)n) == -1 || m.m_type != MSG_RUN_GO ||
+	if (msg_parse(&m, buf, (size_t)n) == -1 ||
+	    msg_check(&m, 1, CHAN_RUNNER, DIR_DOWN) == -1 ||
+	    m.m_type != MSG_RUN_GO ||
 	    msg_get_str(&m, rs->rs_handler, sizeof(rs->rs_handler)) == -1 ||
 	    msg_get_u32(&m, &cnt) == -1 || cnt > RUN_ENV_MAX)
 		DIEX("run go: malformed");

@@ -414,7 +414,8 @@ sandbox_collect(struct spec_watch *sw, int sock)
 		if (n <= 0)
 			return -1;
 		sw->sw_reports++;
-		if (fd == -1 || msg_parse(&m, buf, (size_t)n) == -1 ||
+		if (msg_parse(&m, buf, (size_t)n) == -1 ||
+		    msg_check(&m, fd != -1, CHAN_RUNNER, DIR_UP) == -1 ||
 		    m.m_type != MSG_RUN_SANDBOX ||
 		    msg_get_u32(&m, &type) == -1 ||
 		    msg_get_str(&m, stamp, sizeof(stamp)) == -1 ||

@@ -256,12 +256,10 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 			exit(0);	/* supervisor gone before binding */
 		if (n == -1)
 			fatal("%s: recv", __func__);
-		if (msg_parse(&m, buf, (size_t)n) == -1)
+		/* The schema first: the decoders below meet only its shapes. */
+		if (msg_parse(&m, buf, (size_t)n) == -1 ||
+		    msg_check(&m, fd != -1, CHAN_WORKER, DIR_DOWN) == -1)
 			fatalx("%s: malformed message", __func__);
-		/* Only the host list comes with one. */
-		if ((fd != -1) != (m.m_type == MSG_CFG_HOSTS))
-			fatalx("%s: descriptor mismatch on %s", __func__,
-			    msg_type_str(m.m_type));
 		if (!have_tenant && m.m_type != MSG_CFG_TENANT)
 			fatalx("%s: %s before CFG_TENANT", __func__,
 			    msg_type_str(m.m_type));
@@ -367,13 +365,10 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (n == -1)
 			fatal("%s: recv", __func__);
-		if (msg_parse(&m, buf, (size_t)n) == -1)
+		/* The schema first: the decoders below meet only its shapes. */
+		if (msg_parse(&m, buf, (size_t)n) == -1 ||
+		    msg_check(&m, fd != -1, CHAN_WORKER, DIR_DOWN) == -1)
 			fatalx("%s: malformed message", __func__);
-		/* Only a connection, a handler's stdio or a host list. */
-		if ((fd != -1) != (m.m_type == MSG_CONN_NEW ||
-		    m.m_type == MSG_RUN_STARTED || m.m_type == MSG_CFG_HOSTS))
-			fatalx("%s: descriptor mismatch on %s", __func__,
-			    msg_type_str(m.m_type));
 		switch (m.m_type) {
 		case MSG_CONN_NEW:
 			msg_get_rest(&m, &data, &len);

@@ -363,6 +363,8 @@ KILLS = {
     "unpermitted-new": r"unpermitted or malformed CONN_NEW",
     "unpermitted-drain": r"unpermitted or malformed CTL_DRAIN",
     "unpermitted-retiring": r"unpermitted or malformed STATE_RETIRING",
+    "unpermitted-logid": r"unpermitted or malformed LOG",
+    "unpermitted-sandbox": r"unpermitted or malformed RUN_SANDBOX",
     "fd-stuff-one": r"unpermitted or malformed LOG",
     "fd-stuff-pair": r"unreadable message",
     "fd-stuff": r"unreadable message",

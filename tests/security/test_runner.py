@@ -31,12 +31,12 @@ X86_64 = os.uname().machine == "x86_64"
 
 
 def msg_type(name):
-    """The number of a message type, counted in proto.h's enum."""
-    with open(os.path.join(SRC, "common", "proto.h")) as f:
-        text = f.read()
-    body = text[text.index("enum msg_type {"):]
-    body = body[:body.index("};")]
-    return re.findall(r"^\s*(MSG_[A-Z0-9_]+)", body, re.M).index(name)
+    """The number of a message type, as the schema's table prints it
+    (tests/unit/msgtable.c)."""
+    out = subprocess.run([os.path.join(BUILD, "tests", "unit", "msgtable")],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"^\| `%s` \| (0x[0-9a-f]+) \|" % name, out, re.M)
+    return int(m.group(1), 16)
 
 
 def put_str(s):
