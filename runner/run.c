@@ -43,6 +43,7 @@
 #include <seccomp.h>
 #include <sodium.h>
 
+#include "msgdec.h"
 #include "privdrop.h"
 #include "run.h"
 #include "sys.h"
@@ -124,14 +125,14 @@ run_check_listening(int fd)
 static void
 run_spec_read(struct run_spec *rs)
 {
-	static uint8_t	 buf[PROTO_MSG_MAX];
-	static char	 tag[16 + PROTO_STR_MAX];
-	struct pollfd	 pfd;
-	struct msg	 m;
-	ssize_t		 n;
-	uint32_t	 v[3], flags;
-	char		 err[256], *e;
-	int		 fd;
+	static uint8_t			 buf[PROTO_MSG_MAX];
+	static char			 tag[16 + PROTO_STR_MAX];
+	static struct msg_run_spec	 mr;
+	struct pollfd			 pfd;
+	struct msg			 m;
+	ssize_t				 n;
+	char				 err[256], *e;
+	int				 fd;
 
 	pfd.fd = PROTO_CHAN_FD;
 	pfd.events = POLLIN;
@@ -146,31 +147,30 @@ run_spec_read(struct run_spec *rs)
 	 */
 	if (msg_parse(&m, buf, (size_t)n) == -1 ||
 	    msg_check(&m, fd != -1, CHAN_RUNNER, DIR_DOWN) == -1 ||
-	    m.m_type != MSG_RUN_SPEC ||
-	    msg_get_u32(&m, &v[0]) == -1 || msg_get_u32(&m, &v[1]) == -1 ||
-	    msg_get_u32(&m, &v[2]) == -1 ||
-	    msg_get_str(&m, rs->rs_root, sizeof(rs->rs_root)) == -1 ||
-	    msg_get_str(&m, rs->rs_policy, sizeof(rs->rs_policy)) == -1 ||
-	    msg_get_str(&m, rs->rs_slug, sizeof(rs->rs_slug)) == -1 ||
-	    msg_get_str(&m, rs->rs_stamp, sizeof(rs->rs_stamp)) == -1)
+	    m.m_type != MSG_RUN_SPEC || msg_get_run_spec(&m, &mr) == -1)
 		DIEX("run spec: malformed");
-	if (msg_end(&m) == -1)
-		DIEX("run spec: trailing bytes");
-	flags = m.m_flags;
-	rs->rs_uid = v[0];
-	rs->rs_gid = v[1];
-	rs->rs_network = (int)v[2];
-	rs->rs_persistent = (flags & RUN_SPEC_PERSISTENT) != 0;
-	rs->rs_sandbox = (flags & RUN_SPEC_SANDBOX) != 0;
+	/* Each string fits: the buffers are at least the schema's bounds. */
+	if ((size_t)snprintf(rs->rs_root, sizeof(rs->rs_root), "%s",
+	    mr.mr_root) >= sizeof(rs->rs_root) ||
+	    (size_t)snprintf(rs->rs_policy, sizeof(rs->rs_policy), "%s",
+	    mr.mr_policy) >= sizeof(rs->rs_policy) ||
+	    (size_t)snprintf(rs->rs_slug, sizeof(rs->rs_slug), "%s",
+	    mr.mr_slug) >= sizeof(rs->rs_slug) ||
+	    (size_t)snprintf(rs->rs_stamp, sizeof(rs->rs_stamp), "%s",
+	    mr.mr_stamp) >= sizeof(rs->rs_stamp))
+		DIEX("run spec: malformed");
+	rs->rs_uid = mr.mr_uid;
+	rs->rs_gid = mr.mr_gid;
+	rs->rs_network = (int)mr.mr_network;
+	rs->rs_persistent = (mr.mr_flags & RUN_SPEC_PERSISTENT) != 0;
+	rs->rs_sandbox = (mr.mr_flags & RUN_SPEC_SANDBOX) != 0;
 	snprintf(tag, sizeof(tag), "tenantd-run %s", rs->rs_slug);
 	log_procinit(tag);
 
-	if (rs->rs_uid == 0 || rs->rs_gid == 0 || v[0] == (uint32_t)-1 ||
-	    v[1] == (uint32_t)-1)
-		DIEX("refusing to run tenant code as uid %u gid %u", v[0],
-		    v[1]);
-	if (v[2] > 1)
-		DIEX("run spec: network is %u", v[2]);
+	if (mr.mr_uid == 0 || mr.mr_gid == 0 || mr.mr_uid == (uint32_t)-1 ||
+	    mr.mr_gid == (uint32_t)-1)
+		DIEX("refusing to run tenant code as uid %u gid %u",
+		    mr.mr_uid, mr.mr_gid);
 	if (slug_check_syntax(rs->rs_slug, strlen(rs->rs_slug)) != SLUG_OK)
 		DIEX("run spec: bad slug");
 	if (rs->rs_policy[0] != '/')

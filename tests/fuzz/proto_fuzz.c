@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "host.h"
+#include "keys.h"
+#include "msgdec.h"
 #include "proto.h"
 #include "slug.h"
 
@@ -96,6 +98,62 @@ walk(struct msg *m, struct msgbuf *mb, const struct msg_field *f, size_t i)
 }
 
 /*
+ * The typed decoders of common/ (msgdec.h), each on the message whatever
+ * its type: only its own type may decode, and only with the value rules
+ * met. A decoder must hold every length itself, as msg_check() may not
+ * have run before it.
+ */
+static void
+typed_check(const uint8_t *buf, size_t len)
+{
+	static struct msg_tenant	 mt;
+	static struct msg_key		 mk;
+	static struct msg_data		 md;
+	static struct msg_credit	 mc;
+	static struct msg_run_spec	 mr;
+	static struct msg_sandbox	 msb;
+	struct msg			 m;
+	uint64_t			 hsize, hgen;
+	uint32_t			 hn;
+
+	if (msg_parse(&m, buf, len) == -1)
+		return;
+	if (msg_get_tenant(&m, &mt) == 0) {
+		REQUIRE(m.m_type == MSG_CFG_TENANT && m.m_pos == m.m_end);
+		REQUIRE(strlen(mt.mt_slug) <= SLUG_MAX_LEN);
+		REQUIRE(strlen(mt.mt_admin) <= HOST_NAME_MAX_LEN);
+	}
+	msg_parse(&m, buf, len);
+	if (msg_get_key(&m, &mk) == 0)
+		REQUIRE(m.m_type == MSG_CFG_KEY && m.m_pos == m.m_end &&
+		    mk.mk_purpose >= KEY_SESSION &&
+		    mk.mk_purpose < KEY_PURPOSE_MAX);
+	msg_parse(&m, buf, len);
+	if (msg_get_data(&m, &md) == 0)
+		REQUIRE(m.m_type == MSG_CFG_DATA && m.m_pos == m.m_end &&
+		    md.md_n <= DATA_MAX_ITEMS);
+	msg_parse(&m, buf, len);
+	if (msg_get_credit(&m, &mc) == 0)
+		REQUIRE(m.m_type == MSG_CTL_CREDIT && m.m_pos == m.m_end &&
+		    mc.mc_dry <= 1);
+	msg_parse(&m, buf, len);
+	if (msg_get_run_spec(&m, &mr) == 0)
+		REQUIRE(m.m_type == MSG_RUN_SPEC && m.m_pos == m.m_end &&
+		    mr.mr_network <= 1 && (mr.mr_flags &
+		    ~(uint32_t)(RUN_SPEC_PERSISTENT | RUN_SPEC_SANDBOX)) == 0);
+	msg_parse(&m, buf, len);
+	if (msg_get_sandbox(&m, &msb) == 0)
+		REQUIRE(m.m_type == MSG_RUN_SANDBOX && m.m_pos == m.m_end);
+	/* Never without its descriptor; in bounds with one. */
+	msg_parse(&m, buf, len);
+	REQUIRE(msg_get_hosts(&m, -1, &hn, &hsize, &hgen) == -1);
+	msg_parse(&m, buf, len);
+	if (msg_get_hosts(&m, 0, &hn, &hsize, &hgen) == 0)
+		REQUIRE(m.m_type == MSG_CFG_HOSTS && hn <= HOST_TENANT_MAX &&
+		    hsize <= HOSTLIST_BYTES_MAX);
+}
+
+/*
  * The message in buf, of ms's type, against every channel, direction and
  * fd: msg_check() may pass it only where the schema puts it, and what
  * passes decodes whole and encodes again to the very same bytes.
@@ -106,8 +164,6 @@ schema_check(const struct msg_schema *ms, const uint8_t *buf, size_t len)
 	static struct msgbuf	 mb;
 	struct msg		 m, c;
 	struct msg_hdr		 h;
-	uint64_t		 hsize, hgen;
-	uint32_t		 hn;
 	int			 chan, dir, fd, good = 0;
 
 	if (msg_parse(&m, buf, len) == -1)
@@ -138,16 +194,6 @@ schema_check(const struct msg_schema *ms, const uint8_t *buf, size_t len)
 	    sizeof(h.flags));
 	REQUIRE(mb.mb_len == len);
 	REQUIRE(memcmp(mb.mb_data, buf, len) == 0);
-
-	/* The typed decoders of common/, from where msg_check() left it. */
-	if (ms->ms_type == MSG_CFG_HOSTS) {
-		msg_parse(&m, buf, len);
-		REQUIRE(msg_get_hosts(&m, -1, &hn, &hsize, &hgen) == -1);
-		msg_parse(&m, buf, len);
-		if (msg_get_hosts(&m, 0, &hn, &hsize, &hgen) == 0)
-			REQUIRE(hn <= HOST_TENANT_MAX &&
-			    hsize <= HOSTLIST_BYTES_MAX);
-	}
 }
 
 /* The host list a worker would hold if these bytes were its file. */
@@ -186,8 +232,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct msg_schema	*ms;
 	struct msg		 m;
 	struct msg_hdr		 h;
-	uint64_t		 hsize, hgen;
-	uint32_t		 hn;
 	size_t			 i;
 	char			 small[4];
 
@@ -203,11 +247,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A tiny destination must be refused, never overrun. */
 		if (msg_get_str(&m, small, sizeof(small)) == 0)
 			REQUIRE(strlen(small) < sizeof(small));
-		/* Never without its descriptor, whatever the type. */
-		msg_parse(&m, data, size);
-		REQUIRE(msg_get_hosts(&m, -1, &hn, &hsize, &hgen) == -1);
 		schema_check(ms, data, size);
 	}
+	typed_check(data, size);
 	hostlist_check(data, size);
 
 	/*
@@ -225,6 +267,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h.flags &= msg_schema[i].ms_flags;
 		memcpy(buf, &h, sizeof(h));
 		schema_check(&msg_schema[i], buf, size);
+		typed_check(buf, size);
 	}
 	return 0;
 }

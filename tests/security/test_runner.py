@@ -1163,8 +1163,9 @@ def listening(family=socket.AF_UNIX, type=socket.SOCK_STREAM):
     ("connected", PERSISTENT, "not the listening socket"),
     ("unconnected", PERSISTENT, "not the listening socket"),
     ("seqpacket", PERSISTENT, "not the STREAM socket"),
-    ("listening", 4, "unknown flags"),
-    ("listening", 0x80000001, "unknown flags"),
+    # msg_parse() lets through only the flags the schema names.
+    ("listening", 4, "run spec: malformed"),
+    ("listening", 0x80000001, "run spec: malformed"),
 ])
 def test_persistent_bad_socket_or_flags_refused(env, what, flags, why):
     """A persistent run needs a listening stream socket on fd 4; header

@@ -27,6 +27,8 @@
 #include <cmocka.h>
 
 #include "host.h"
+#include "keys.h"
+#include "msgdec.h"
 #include "proto.h"
 
 /*
@@ -773,6 +775,147 @@ test_schema_bounds(void **state)
 	}
 }
 
+/* A typed decoder on a message, from its start. */
+typedef int	(*decoder)(struct msg *, void *);
+
+static int
+dec_tenant(struct msg *m, void *out)
+{
+	return msg_get_tenant(m, out);
+}
+
+static int
+dec_key(struct msg *m, void *out)
+{
+	return msg_get_key(m, out);
+}
+
+static int
+dec_data(struct msg *m, void *out)
+{
+	return msg_get_data(m, out);
+}
+
+static int
+dec_credit(struct msg *m, void *out)
+{
+	return msg_get_credit(m, out);
+}
+
+static int
+dec_run_spec(struct msg *m, void *out)
+{
+	return msg_get_run_spec(m, out);
+}
+
+static int
+dec_sandbox(struct msg *m, void *out)
+{
+	return msg_get_sandbox(m, out);
+}
+
+static int
+decode_with(const struct msgbuf *mb, size_t len, decoder fn, void *out)
+{
+	uint8_t		 buf[PROTO_MSG_MAX];
+	struct msg	 m;
+
+	memcpy(buf, mb->mb_data, len);
+	set_hdr_len(buf, (uint32_t)len);
+	if (msg_parse(&m, buf, len) == -1)
+		return -1;
+	errno = 0;
+	if (fn(&m, out) == -1) {
+		assert_int_equal(errno, EBADMSG);
+		return -1;
+	}
+	assert_ptr_equal(m.m_pos, m.m_end);
+	return 0;
+}
+
+/* Each typed decoder of msgdec.h on a u32 field set to v. */
+static int
+decode_u32_at(uint32_t type, size_t off, uint32_t v, decoder fn, void *out)
+{
+	struct msgbuf	 mb;
+
+	assert_int_equal(msg_example(msg_schema_find(type), 1, &mb), 0);
+	memcpy(mb.mb_data + PROTO_HDR_LEN + off, &v, sizeof(v));
+	return decode_with(&mb, mb.mb_len, fn, out);
+}
+
+/*
+ * The typed decoders (msgdec.h): each takes the schema's example of its
+ * type whole, and refuses it cut short, with a byte more, under another
+ * type, and with a value its rule forbids.
+ */
+static void
+test_typed_decoders(void **state)
+{
+	static struct msg_tenant	 mt;
+	static struct msg_key		 mk;
+	static struct msg_data		 md;
+	static struct msg_credit	 mc;
+	static struct msg_run_spec	 mr;
+	static struct msg_sandbox	 msb;
+	static const struct {
+		uint32_t	 type;
+		decoder		 fn;
+		void		*out;
+	} d[] = {
+		{ MSG_CFG_TENANT, dec_tenant, &mt },
+		{ MSG_CFG_KEY, dec_key, &mk },
+		{ MSG_CFG_DATA, dec_data, &md },
+		{ MSG_CTL_CREDIT, dec_credit, &mc },
+		{ MSG_RUN_SPEC, dec_run_spec, &mr },
+		{ MSG_RUN_SANDBOX, dec_sandbox, &msb },
+	};
+	struct msgbuf	 mb, other;
+	size_t		 i, j, n;
+
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		assert_int_equal(msg_example(msg_schema_find(d[i].type), 1,
+		    &mb), 0);
+		assert_int_equal(decode_with(&mb, mb.mb_len, d[i].fn,
+		    d[i].out), 0);
+		for (n = PROTO_HDR_LEN; n < mb.mb_len; n++)
+			assert_int_equal(decode_with(&mb, n, d[i].fn,
+			    d[i].out), -1);
+		mb.mb_data[mb.mb_len] = 0;
+		assert_int_equal(decode_with(&mb, mb.mb_len + 1, d[i].fn,
+		    d[i].out), -1);
+		for (j = 0; j < msg_schema_n; j++) {
+			if (msg_schema[j].ms_type == d[i].type)
+				continue;
+			assert_int_equal(msg_example(&msg_schema[j], 1,
+			    &other), 0);
+			assert_int_equal(decode_with(&other, other.mb_len,
+			    d[i].fn, d[i].out), -1);
+		}
+	}
+	assert_string_equal(mt.mt_slug, "a=b");
+	assert_int_equal(md.md_n, 1);
+	assert_int_equal(mr.mr_flags, 0);
+
+	/* The value rules a shape cannot say. */
+	assert_int_equal(decode_u32_at(MSG_CFG_KEY, 0, KEY_API,
+	    dec_key, &mk), 0);
+	assert_int_equal(decode_u32_at(MSG_CFG_KEY, 0, 0,
+	    dec_key, &mk), -1);
+	assert_int_equal(decode_u32_at(MSG_CFG_KEY, 0, KEY_PURPOSE_MAX,
+	    dec_key, &mk), -1);
+	assert_int_equal(decode_u32_at(MSG_CTL_CREDIT, 16, 0,
+	    dec_credit, &mc), 0);
+	assert_int_equal(decode_u32_at(MSG_CTL_CREDIT, 16, 2,
+	    dec_credit, &mc), -1);
+	assert_int_equal(decode_u32_at(MSG_RUN_SPEC, 8, 0,
+	    dec_run_spec, &mr), 0);
+	assert_int_equal(decode_u32_at(MSG_RUN_SPEC, 8, 2,
+	    dec_run_spec, &mr), -1);
+	assert_int_equal(decode_u32_at(MSG_CFG_DATA, 0, DATA_MAX_ITEMS + 1,
+	    dec_data, &md), -1);
+}
+
 /* msgio: real sockets. */
 
 static int
@@ -1151,6 +1294,7 @@ main(void)
 		cmocka_unit_test(test_schema_complete),
 		cmocka_unit_test(test_schema_check),
 		cmocka_unit_test(test_schema_bounds),
+		cmocka_unit_test(test_typed_decoders),
 		cmocka_unit_test(test_msgio_fd),
 		cmocka_unit_test(test_msgio_many_fds),
 		cmocka_unit_test(test_msgio_truncated),
