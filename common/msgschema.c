@@ -66,8 +66,8 @@ const struct msg_schema msg_schema[] = {
 		BYTES(KEY_LEN, "derived key or its verifier") } },
 	{ MSG_CFG_DATA, "CFG_DATA", CHAN_WORKER, DIR_DOWN, MFD_NEVER,
 	    MID_ZERO, 0, {
-		REPEAT(0, DATA_MAX_ITEMS, "limits"), U32("limit id"), U64("value"),
-		REPEAT_END } },
+		REPEAT(0, DATA_MAX_ITEMS, "limits"), U32("limit id"),
+		U64("value"), REPEAT_END } },
 
 	{ MSG_CONN_NEW, "CONN_NEW", CHAN_WORKER, DIR_DOWN, MFD_ALWAYS,
 	    MID_SET, 0, { REST("the bytes already read") } },

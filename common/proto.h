@@ -161,10 +161,10 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
  * The TL_REQUESTS_PER_MINUTE a worker gets is its share of the tenant's.
  * Two values that are not limits ride along (ids from DATA_STORAGE_OTHER):
  */
-#define DATA_MAX_ITEMS		64	/* entries of one MSG_CFG_DATA */
 #define DATA_STORAGE_OTHER	100	/* bytes used by the tenant directory
 					   apart from data/app.db and its
 					   -wal/-shm, measured by the supervisor */
+#define DATA_MAX_ITEMS		64	/* entries of one MSG_CFG_DATA */
 
 /*
  * MSG_CTL_CREDIT: u64 hold id, u64 credits added to the hold, u32 dry
@@ -275,7 +275,7 @@ struct msg {
 enum msg_chan {
 	CHAN_WORKER = 1,	/* supervisor <-> worker, the worker's fd 3 */
 	CHAN_RUNNER,		/* supervisor <-> tenantd-run, its fd 3 */
-	CHAN_FRONT,		/* reserved: parent <-> front, no messages yet */
+	CHAN_FRONT,		/* reserved: parent <-> front, no messages */
 };
 
 /* Which end of the channel sends the message. */

@@ -400,12 +400,12 @@ sweep_arm(void)
 static int
 sandbox_collect(struct spec_watch *sw, int sock)
 {
-	static uint8_t		 buf[PROTO_MSG_MAX];
-	static struct msg_sandbox ms;
-	struct sandbox		*s;
-	struct msg		 m;
-	ssize_t			 n;
-	int			 fd;
+	static uint8_t			 buf[PROTO_MSG_MAX];
+	static struct msg_sandbox	 ms;
+	struct sandbox			*s;
+	struct msg			 m;
+	ssize_t				 n;
+	int				 fd;
 
 	while (sw->sw_reports < 2) {
 		if ((n = msg_recv(sock, buf, sizeof(buf), &fd)) == -1 &&
@@ -417,8 +417,8 @@ sandbox_collect(struct spec_watch *sw, int sock)
 		if (msg_parse(&m, buf, (size_t)n) == -1 ||
 		    msg_check(&m, fd != -1, CHAN_RUNNER, DIR_UP) == -1 ||
 		    msg_get_sandbox(&m, &ms) == -1 ||
-		    ioctl(fd, NS_GET_NSTYPE) != (int)ms.ms_nstype || (fd = fd_above(fd, PROTO_RUN_NETNS_FD + 1)) ==
-		    -1) {
+		    ioctl(fd, NS_GET_NSTYPE) != (int)ms.ms_nstype ||
+		    (fd = fd_above(fd, PROTO_RUN_NETNS_FD + 1)) == -1) {
 			log_warnx("tenantd-run: bad sandbox report");
 			if (fd != -1)
 				close(fd);

@@ -254,14 +254,14 @@ tenant_copy(char *dst, size_t dstsz, const char *src)
 static void
 worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 {
-	static uint8_t		 buf[PROTO_MSG_MAX];
-	static struct msg_tenant mt;
-	struct msg		 m;
-	ssize_t			 n;
-	int			 fd, have_tenant = 0, have_data = 0;
-	int			 have_hosts = 0;
-	uint32_t		 res;
-	uint64_t		 val;
+	static uint8_t			 buf[PROTO_MSG_MAX];
+	static struct msg_tenant	 mt;
+	struct msg			 m;
+	ssize_t				 n;
+	int				 fd, have_tenant = 0, have_data = 0;
+	int				 have_hosts = 0;
+	uint32_t			 res;
+	uint64_t			 val;
 
 	for (;;) {
 		n = chan_recv_wait(buf, sizeof(buf), &fd);
@@ -287,7 +287,8 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 			    mt.mt_root) == -1 ||
 			    tenant_copy(sp->sp_policy, sizeof(sp->sp_policy),
 			    mt.mt_policy) == -1 ||
-			    tenant_copy(genpath, genpathsz, mt.mt_genpath) == -1)
+			    tenant_copy(genpath, genpathsz,
+			    mt.mt_genpath) == -1)
 				fatalx("%s: bad CFG_TENANT", __func__);
 			env->we_tenant_id = mt.mt_id;
 			sp->sp_uid = mt.mt_uid;

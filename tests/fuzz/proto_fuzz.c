@@ -85,8 +85,9 @@ walk(struct msg *m, struct msgbuf *mb, const struct msg_field *f, size_t i)
 			REQUIRE(msg_get_u32(m, &n) == 0);
 			REQUIRE(n >= f[i].mf_min && n <= f[i].mf_max);
 			msg_put_u32(mb, n);
-			for (end = i + 1; f[end].mf_kind != MF_REPEAT_END; end++)
-				;
+			end = i + 1;
+			while (f[end].mf_kind != MF_REPEAT_END)
+				end++;
 			for (k = 0; k < n; k++)
 				REQUIRE(walk(m, mb, f, i + 1) == end);
 			i = end;

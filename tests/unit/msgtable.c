@@ -18,7 +18,8 @@
 
 #include "proto.h"
 
-#define MARK_BEGIN	"<!-- msgtable begin: printed by tests/unit/msgtable.c -->\n"
+#define MARK_BEGIN	\
+	"<!-- msgtable begin: printed by tests/unit/msgtable.c -->\n"
 #define MARK_END	"<!-- msgtable end -->\n"
 
 static void
