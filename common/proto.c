@@ -97,13 +97,15 @@ msg_finish(struct msgbuf *mb)
 int
 msg_parse(struct msg *m, const uint8_t *buf, size_t len)
 {
-	struct msg_hdr	 h;
+	const struct msg_schema	*ms;
+	struct msg_hdr		 h;
 
 	if (len < sizeof(h) || len > PROTO_MSG_MAX)
 		goto bad;
 	memcpy(&h, buf, sizeof(h));
-	if (h.len != len || h.type == MSG_NONE || h.type >= MSG_TYPE_MAX ||
-	    h.flags != 0)
+	/* Only a known type, with no flag its schema does not name. */
+	if (h.len != len || (ms = msg_schema_find(h.type)) == NULL ||
+	    (h.flags & ~ms->ms_flags) != 0)
 		goto bad;
 	m->m_type = h.type;
 	m->m_conn_id = h.conn_id;
@@ -194,43 +196,4 @@ msg_get_hosts(struct msg *m, int fd, uint32_t *n, uint64_t *size,
 		return -1;
 	}
 	return 0;
-}
-
-const char *
-msg_type_str(uint32_t type)
-{
-	static const char *const names[MSG_TYPE_MAX] = {
-		[MSG_NONE] = "NONE",
-		[MSG_CFG_TENANT] = "CFG_TENANT",
-		[MSG_CFG_LIMIT] = "CFG_LIMIT",
-		[MSG_CFG_HOSTS] = "CFG_HOSTS",
-		[MSG_CFG_DONE] = "CFG_DONE",
-		[MSG_CONN_NEW] = "CONN_NEW",
-		[MSG_CONN_CLOSED] = "CONN_CLOSED",
-		[MSG_CONN_HANDBACK] = "CONN_HANDBACK",
-		[MSG_STATE_READY] = "STATE_READY",
-		[MSG_STATE_RETIRING] = "STATE_RETIRING",
-		[MSG_CTL_DRAIN] = "CTL_DRAIN",
-		[MSG_LOG] = "LOG",
-		[MSG_CTL_PING] = "CTL_PING",
-		[MSG_STATE_PONG] = "STATE_PONG",
-		[MSG_STATE_STATS] = "STATE_STATS",
-		[MSG_CFG_KEY] = "CFG_KEY",
-		[MSG_CFG_DATA] = "CFG_DATA",
-		[MSG_CTL_CREDIT] = "CTL_CREDIT",
-		[MSG_STATE_CREDIT_WANT] = "STATE_CREDIT_WANT",
-		[MSG_STATE_USAGE] = "STATE_USAGE",
-		[MSG_RUN_REQUEST] = "RUN_REQUEST",
-		[MSG_RUN_STARTED] = "RUN_STARTED",
-		[MSG_RUN_FAILED] = "RUN_FAILED",
-		[MSG_RUN_KILL] = "RUN_KILL",
-		[MSG_RUN_SPEC] = "RUN_SPEC",
-		[MSG_APP_CONNECT] = "APP_CONNECT",
-		[MSG_RUN_SANDBOX] = "RUN_SANDBOX",
-		[MSG_RUN_GO] = "RUN_GO",
-	};
-
-	if (type >= MSG_TYPE_MAX)
-		return "UNKNOWN";
-	return names[type];
 }

@@ -7,7 +7,8 @@
  * Transport: a SOCK_SEQPACKET socketpair, so one sendmsg() is one message and
  * an fd can never be split from the header it belongs to. Every message is
  * a struct msg_hdr followed by a typed payload of exactly hdr.len - 16 bytes,
- * never more than PROTO_MSG_MAX in all, carrying at most one fd.
+ * never more than PROTO_MSG_MAX in all, carrying at most one fd. The schema
+ * (msgschema.c) describes every message of every channel.
  *
  *   supervisor                              worker (fresh exec, root, unbound)
  *      MSG_CFG_TENANT, MSG_CFG_LIMIT*,
@@ -53,37 +54,54 @@
 #define PROTO_CHAN_FD		3	/* control channel to the supervisor */
 #define PROTO_MIN_FREE_FD	4
 
+/*
+ * Message types, one range per family (the high byte), so a type says its
+ * family at a glance and a family can grow without renumbering another.
+ * The numbers are not a stable interface: the supervisor, the worker and
+ * tenantd-run are built from one tree and installed together (the worker
+ * and tenantd-run are exec'd from the same install), so both ends of every
+ * channel always agree. Every type has exactly one entry in the schema
+ * (msgschema.c); a unit test walks these ranges to make sure of it.
+ */
 enum msg_type {
 	MSG_NONE = 0,
 	/* configuration, supervisor -> worker */
-	MSG_CFG_TENANT,
+	MSG_CFG_BASE = 0x100,
+	MSG_CFG_TENANT = MSG_CFG_BASE,
 	MSG_CFG_LIMIT,
 	MSG_CFG_HOSTS,		/* carries the host list, a sealed memfd */
 	MSG_CFG_DONE,
+	MSG_CFG_KEY,		/* config phase only (docs/data-plane.md) */
+	MSG_CFG_DATA,		/* config phase and after */
+	MSG_CFG_END,
 	/* connections */
-	MSG_CONN_NEW,		/* sup -> worker, carries the client fd */
+	MSG_CONN_BASE = 0x200,
+	MSG_CONN_NEW = MSG_CONN_BASE,	/* sup -> worker, the client fd */
 	MSG_CONN_CLOSED,	/* worker -> sup */
 	MSG_CONN_HANDBACK,	/* worker -> sup, carries the client fd */
+	MSG_CONN_END,
 	/* worker state, worker -> supervisor */
-	MSG_STATE_READY,
+	MSG_STATE_BASE = 0x300,
+	MSG_STATE_READY = MSG_STATE_BASE,
 	MSG_STATE_RETIRING,
+	MSG_STATE_PONG,		/* the watchdog's answer */
+	MSG_STATE_STATS,	/* request counters since the last report */
+	MSG_STATE_CREDIT_WANT,
+	MSG_STATE_USAGE,
+	MSG_STATE_END,
 	/* control, supervisor -> worker */
-	MSG_CTL_DRAIN,
+	MSG_CTL_BASE = 0x400,
+	MSG_CTL_DRAIN = MSG_CTL_BASE,
+	MSG_CTL_PING,		/* watchdog: is the worker reading? */
+	MSG_CTL_CREDIT,
+	MSG_CTL_END,
 	/* logging, worker -> supervisor */
-	MSG_LOG,
-	/* watchdog: a worker that stops reading its channel is found */
-	MSG_CTL_PING,
-	MSG_STATE_PONG,
-	/* request counters since the last report, worker -> supervisor */
-	MSG_STATE_STATS,
-	/* the data plane (docs/data-plane.md) */
-	MSG_CFG_KEY,		/* sup -> worker, config phase only */
-	MSG_CFG_DATA,		/* sup -> worker, config phase and after */
-	MSG_CTL_CREDIT,		/* sup -> worker */
-	MSG_STATE_CREDIT_WANT,	/* worker -> sup */
-	MSG_STATE_USAGE,	/* worker -> sup */
-	/* tenant code: per-request handlers (docs/tenant-code.md) */
-	MSG_RUN_REQUEST,	/* worker -> sup */
+	MSG_LOG_BASE = 0x500,
+	MSG_LOG = MSG_LOG_BASE,
+	MSG_LOG_END,
+	/* tenant code (docs/tenant-code.md) */
+	MSG_RUN_BASE = 0x600,
+	MSG_RUN_REQUEST = MSG_RUN_BASE,	/* worker -> sup */
 	MSG_RUN_STARTED,	/* sup -> worker, carries the handler's stdio */
 	MSG_RUN_FAILED,		/* sup -> worker */
 	MSG_RUN_KILL,		/* worker -> sup */
@@ -91,7 +109,7 @@ enum msg_type {
 	MSG_APP_CONNECT,	/* worker -> sup: a connection to a persistent app */
 	MSG_RUN_SANDBOX,	/* tenantd-run -> sup, on its fd 3 */
 	MSG_RUN_GO,		/* sup -> tenantd-run, on its fd 3 */
-	MSG_TYPE_MAX
+	MSG_RUN_END,
 };
 
 /*
@@ -146,6 +164,7 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
 #define DATA_STORAGE_OTHER	100	/* bytes used by the tenant directory
 					   apart from data/app.db and its
 					   -wal/-shm, measured by the supervisor */
+#define DATA_MAX_ITEMS		64	/* entries of one MSG_CFG_DATA */
 
 /*
  * MSG_CTL_CREDIT: u64 hold id, u64 credits added to the hold, u32 dry
@@ -244,6 +263,94 @@ struct msg {
 	const uint8_t	*m_pos;
 	const uint8_t	*m_end;
 };
+
+/*
+ * The schema (msgschema.c): one entry per message type says on which
+ * channel it travels, which end sends it, whether it carries an fd, what
+ * its conn_id and header flags may be, and the exact shape of its payload.
+ * msg_check() holds a received message against it before any typed
+ * decoder looks; the docs' message table and the fuzzer's seeds are
+ * printed from it (tests/unit/msgtable.c).
+ */
+enum msg_chan {
+	CHAN_WORKER = 1,	/* supervisor <-> worker, the worker's fd 3 */
+	CHAN_RUNNER,		/* supervisor <-> tenantd-run, its fd 3 */
+	CHAN_FRONT,		/* reserved: parent <-> front, no messages */
+};
+
+/* Which end of the channel sends the message. */
+enum msg_dir {
+	DIR_DOWN = 1,		/* the supervisor sends, the child reads */
+	DIR_UP,			/* the child (worker, tenantd-run) sends */
+};
+
+enum msg_fdrule {
+	MFD_NEVER = 0,
+	MFD_ALWAYS,
+	MFD_OPTIONAL,
+};
+
+enum msg_idrule {
+	MID_ZERO = 0,		/* conn_id must be 0 */
+	MID_SET,		/* conn_id names a connection or run: not 0 */
+};
+
+/*
+ * Field kinds. A string is a u16 length in [mf_min, mf_max] (mf_max at
+ * most PROTO_STR_MAX) and that many bytes without NUL; bytes are exactly
+ * mf_max bytes; rest is the remainder of the message, last field only.
+ * A repeat is a u32 count in [mf_min, mf_max], then that many copies of
+ * the fields up to its MF_REPEAT_END (no nesting).
+ */
+enum msg_fkind {
+	MF_END = 0,
+	MF_U32,
+	MF_U64,
+	MF_STR,
+	MF_BYTES,
+	MF_REST,
+	MF_REPEAT,
+	MF_REPEAT_END,
+};
+
+#define MSG_FIELDS_MAX	20
+
+struct msg_field {
+	uint8_t		 mf_kind;
+	uint16_t	 mf_min;
+	uint16_t	 mf_max;
+	const char	*mf_name;
+};
+
+struct msg_schema {
+	uint32_t	 ms_type;
+	const char	*ms_name;
+	uint8_t		 ms_chan;	/* enum msg_chan */
+	uint8_t		 ms_dir;	/* enum msg_dir */
+	uint8_t		 ms_fd;		/* enum msg_fdrule */
+	uint8_t		 ms_id;		/* enum msg_idrule */
+	uint32_t	 ms_flags;	/* header flags it may carry */
+	struct msg_field ms_fields[MSG_FIELDS_MAX];
+};
+
+struct msg_family {
+	uint32_t	 mfa_base;
+	uint32_t	 mfa_end;	/* one past its last type */
+	const char	*mfa_name;
+};
+
+extern const struct msg_schema	 msg_schema[];
+extern const size_t		 msg_schema_n;
+extern const struct msg_family	 msg_families[];
+extern const size_t		 msg_families_n;
+
+/* msgschema.c: pure */
+const struct msg_schema *msg_schema_find(uint32_t);
+int		 msg_check(const struct msg *, int, enum msg_chan,
+		    enum msg_dir);
+int		 msg_example(const struct msg_schema *, uint32_t,
+		    struct msgbuf *);
+const char	*msg_chan_str(uint32_t);
 
 /* proto.c: pure encode/decode */
 void		 msg_init(struct msgbuf *, uint32_t, uint32_t);

@@ -43,6 +43,7 @@
 #include <seccomp.h>
 #include <sodium.h>
 
+#include "msgdec.h"
 #include "privdrop.h"
 #include "run.h"
 #include "runarg.h"
@@ -113,60 +114,52 @@ run_check_listening(int fd)
 static void
 run_spec_read(struct run_spec *rs)
 {
-	static uint8_t	 buf[PROTO_MSG_MAX];
-	static char	 tag[16 + PROTO_STR_MAX];
-	struct msg_hdr	 h;
-	struct pollfd	 pfd;
-	struct msg	 m;
-	ssize_t		 n;
-	uint32_t	 v[3], flags = 0;
-	char		 err[256], *e;
-	int		 fd;
+	static uint8_t			 buf[PROTO_MSG_MAX];
+	static char			 tag[16 + PROTO_STR_MAX];
+	static struct msg_run_spec	 mr;
+	struct pollfd			 pfd;
+	struct msg			 m;
+	ssize_t				 n;
+	char				 err[256], *e;
+	int				 fd;
 
 	pfd.fd = PROTO_CHAN_FD;
 	pfd.events = POLLIN;
 	if ((n = poll(&pfd, 1, RUN_SPEC_WAIT_MS)) != 1)
 		DIEX("no run spec on fd %d", PROTO_CHAN_FD);
-	if ((n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd)) <= 0 ||
-	    fd != -1)
+	if ((n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd)) <= 0)
 		DIEX("run spec: cannot receive it");
 	/*
-	 * MSG_RUN_SPEC is the one message with header flags, and msg_parse()
-	 * refuses flags on all (no other has any): take them from the raw
-	 * header and clear them before it looks. They are checked below.
+	 * MSG_RUN_SPEC is the one message with header flags; msg_parse()
+	 * lets through only those its schema names, and msg_check() refuses
+	 * the fd it must not carry.
 	 */
-	if ((size_t)n >= sizeof(h)) {
-		memcpy(&h, buf, sizeof(h));
-		flags = h.flags;
-		h.flags = 0;
-		memcpy(buf, &h, sizeof(h));
-	}
-	if (msg_parse(&m, buf, (size_t)n) == -1 || m.m_type != MSG_RUN_SPEC ||
-	    msg_get_u32(&m, &v[0]) == -1 || msg_get_u32(&m, &v[1]) == -1 ||
-	    msg_get_u32(&m, &v[2]) == -1 ||
-	    msg_get_str(&m, rs->rs_root, sizeof(rs->rs_root)) == -1 ||
-	    msg_get_str(&m, rs->rs_policy, sizeof(rs->rs_policy)) == -1 ||
-	    msg_get_str(&m, rs->rs_slug, sizeof(rs->rs_slug)) == -1 ||
-	    msg_get_str(&m, rs->rs_stamp, sizeof(rs->rs_stamp)) == -1)
+	if (msg_parse(&m, buf, (size_t)n) == -1 ||
+	    msg_check(&m, fd != -1, CHAN_RUNNER, DIR_DOWN) == -1 ||
+	    m.m_type != MSG_RUN_SPEC || msg_get_run_spec(&m, &mr) == -1)
 		DIEX("run spec: malformed");
-	if (msg_end(&m) == -1)
-		DIEX("run spec: trailing bytes");
-	rs->rs_uid = v[0];
-	rs->rs_gid = v[1];
-	rs->rs_network = (int)v[2];
-	rs->rs_persistent = (flags & RUN_SPEC_PERSISTENT) != 0;
-	rs->rs_sandbox = (flags & RUN_SPEC_SANDBOX) != 0;
+	/* Each string fits: the buffers are at least the schema's bounds. */
+	if ((size_t)snprintf(rs->rs_root, sizeof(rs->rs_root), "%s",
+	    mr.mr_root) >= sizeof(rs->rs_root) ||
+	    (size_t)snprintf(rs->rs_policy, sizeof(rs->rs_policy), "%s",
+	    mr.mr_policy) >= sizeof(rs->rs_policy) ||
+	    (size_t)snprintf(rs->rs_slug, sizeof(rs->rs_slug), "%s",
+	    mr.mr_slug) >= sizeof(rs->rs_slug) ||
+	    (size_t)snprintf(rs->rs_stamp, sizeof(rs->rs_stamp), "%s",
+	    mr.mr_stamp) >= sizeof(rs->rs_stamp))
+		DIEX("run spec: malformed");
+	rs->rs_uid = mr.mr_uid;
+	rs->rs_gid = mr.mr_gid;
+	rs->rs_network = (int)mr.mr_network;
+	rs->rs_persistent = (mr.mr_flags & RUN_SPEC_PERSISTENT) != 0;
+	rs->rs_sandbox = (mr.mr_flags & RUN_SPEC_SANDBOX) != 0;
 	snprintf(tag, sizeof(tag), "tenantd-run %s", rs->rs_slug);
 	log_procinit(tag);
 
-	if (rs->rs_uid == 0 || rs->rs_gid == 0 || v[0] == (uint32_t)-1 ||
-	    v[1] == (uint32_t)-1)
-		DIEX("refusing to run tenant code as uid %u gid %u", v[0],
-		    v[1]);
-	if (v[2] > 1)
-		DIEX("run spec: network is %u", v[2]);
-	if ((flags & ~(uint32_t)(RUN_SPEC_PERSISTENT | RUN_SPEC_SANDBOX)) != 0)
-		DIEX("run spec: unknown flags %#x", flags);
+	if (mr.mr_uid == 0 || mr.mr_gid == 0 || mr.mr_uid == (uint32_t)-1 ||
+	    mr.mr_gid == (uint32_t)-1)
+		DIEX("refusing to run tenant code as uid %u gid %u",
+		    mr.mr_uid, mr.mr_gid);
 	if (slug_check_syntax(rs->rs_slug, strlen(rs->rs_slug)) != SLUG_OK)
 		DIEX("run spec: bad slug");
 	if (rs->rs_policy[0] != '/')
@@ -210,7 +203,9 @@ run_go_read(struct run_spec *rs)
 			DIE("dup2 run go fd");
 		close(fd);
 	}
-	if (msg_parse(&m, buf, (size_t)n) == -1 || m.m_type != MSG_RUN_GO ||
+	if (msg_parse(&m, buf, (size_t)n) == -1 ||
+	    msg_check(&m, 1, CHAN_RUNNER, DIR_DOWN) == -1 ||
+	    m.m_type != MSG_RUN_GO ||
 	    msg_get_str(&m, rs->rs_handler, sizeof(rs->rs_handler)) == -1 ||
 	    msg_get_u32(&m, &cnt) == -1 || cnt > RUN_ENV_MAX)
 		DIEX("run go: malformed");

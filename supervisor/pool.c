@@ -1161,27 +1161,31 @@ on_pong(struct worker *w, struct msg *m, int fd)
 	return msg_end(m);	/* worker_read() noted that it spoke */
 }
 
+/*
+ * The worker states in which each message may arrive. Whether it carries
+ * an fd, and its shape, are the schema's (common/msgschema.c), checked by
+ * msg_check() before this table is consulted.
+ */
 #define ST(s)	(1u << (s))
 static const struct {
 	uint32_t	 type;
 	unsigned int	 states;
-	int		 has_fd;
 	int		(*fn)(struct worker *, struct msg *, int);
 } worker_msgs[] = {
-	{ MSG_STATE_READY, ST(W_STARTING) | ST(W_DRAINING), 0, on_ready },
-	{ MSG_STATE_RETIRING, ST(W_READY) | ST(W_DRAINING), 0, on_retiring },
-	{ MSG_CONN_CLOSED, ST(W_READY) | ST(W_DRAINING), 0, on_closed },
-	{ MSG_CONN_HANDBACK, ST(W_READY) | ST(W_DRAINING), 1, on_handback },
+	{ MSG_STATE_READY, ST(W_STARTING) | ST(W_DRAINING), on_ready },
+	{ MSG_STATE_RETIRING, ST(W_READY) | ST(W_DRAINING), on_retiring },
+	{ MSG_CONN_CLOSED, ST(W_READY) | ST(W_DRAINING), on_closed },
+	{ MSG_CONN_HANDBACK, ST(W_READY) | ST(W_DRAINING), on_handback },
 	{ MSG_LOG, ST(W_SPARE) | ST(W_STARTING) | ST(W_READY) |
-	    ST(W_DRAINING), 0, on_log },
-	{ MSG_STATE_PONG, ST(W_READY) | ST(W_DRAINING), 0, on_pong },
-	{ MSG_STATE_STATS, ST(W_READY) | ST(W_DRAINING), 0, on_stats },
-	{ MSG_STATE_CREDIT_WANT, ST(W_READY) | ST(W_DRAINING), 0,
+	    ST(W_DRAINING), on_log },
+	{ MSG_STATE_PONG, ST(W_READY) | ST(W_DRAINING), on_pong },
+	{ MSG_STATE_STATS, ST(W_READY) | ST(W_DRAINING), on_stats },
+	{ MSG_STATE_CREDIT_WANT, ST(W_READY) | ST(W_DRAINING),
 	    on_credit_want },
-	{ MSG_STATE_USAGE, ST(W_READY) | ST(W_DRAINING), 0, on_usage },
-	{ MSG_RUN_REQUEST, ST(W_READY) | ST(W_DRAINING), 0, on_run_request },
-	{ MSG_RUN_KILL, ST(W_READY) | ST(W_DRAINING), 0, on_run_kill },
-	{ MSG_APP_CONNECT, ST(W_READY) | ST(W_DRAINING), 0, on_app_connect },
+	{ MSG_STATE_USAGE, ST(W_READY) | ST(W_DRAINING), on_usage },
+	{ MSG_RUN_REQUEST, ST(W_READY) | ST(W_DRAINING), on_run_request },
+	{ MSG_RUN_KILL, ST(W_READY) | ST(W_DRAINING), on_run_kill },
+	{ MSG_APP_CONNECT, ST(W_READY) | ST(W_DRAINING), on_app_connect },
 };
 
 /*
@@ -1236,9 +1240,9 @@ worker_read(struct worker *w)
 				break;
 		w->w_heard = ev_now(loop);
 		w->w_ping = 0;
-		if (i == sizeof(worker_msgs) / sizeof(worker_msgs[0]) ||
+		if (msg_check(&m, fd != -1, CHAN_WORKER, DIR_UP) == -1 ||
+		    i == sizeof(worker_msgs) / sizeof(worker_msgs[0]) ||
 		    !(worker_msgs[i].states & ST(w->w_state)) ||
-		    worker_msgs[i].has_fd != (fd != -1) ||
 		    worker_msgs[i].fn(w, &m, fd) == -1) {
 			char	 why[96];
 

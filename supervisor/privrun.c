@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msgdec.h"
 #include "policy.h"
 #include "proto.h"
 #include "registry.h"
@@ -367,13 +368,12 @@ sweep_arm(void)
 static int
 sandbox_collect(struct spec_watch *sw, int sock)
 {
-	static uint8_t	 buf[PROTO_MSG_MAX];
-	static char	 stamp[PROTO_STR_MAX + 1];
-	struct sandbox	*s;
-	struct msg	 m;
-	uint32_t	 type;
-	ssize_t		 n;
-	int		 fd;
+	static uint8_t			 buf[PROTO_MSG_MAX];
+	static struct msg_sandbox	 ms;
+	struct sandbox			*s;
+	struct msg			 m;
+	ssize_t				 n;
+	int				 fd;
 
 	while (sw->sw_reports < 2) {
 		if ((n = msg_recv(sock, buf, sizeof(buf), &fd)) == -1 &&
@@ -382,13 +382,11 @@ sandbox_collect(struct spec_watch *sw, int sock)
 		if (n <= 0)
 			return -1;
 		sw->sw_reports++;
-		if (fd == -1 || msg_parse(&m, buf, (size_t)n) == -1 ||
-		    m.m_type != MSG_RUN_SANDBOX ||
-		    msg_get_u32(&m, &type) == -1 ||
-		    msg_get_str(&m, stamp, sizeof(stamp)) == -1 ||
-		    msg_end(&m) == -1 || ioctl(fd, NS_GET_NSTYPE) !=
-		    (int)type || (fd = fd_above(fd, PROTO_RUN_NETNS_FD + 1)) ==
-		    -1) {
+		if (msg_parse(&m, buf, (size_t)n) == -1 ||
+		    msg_check(&m, fd != -1, CHAN_RUNNER, DIR_UP) == -1 ||
+		    msg_get_sandbox(&m, &ms) == -1 ||
+		    ioctl(fd, NS_GET_NSTYPE) != (int)ms.ms_nstype ||
+		    (fd = fd_above(fd, PROTO_RUN_NETNS_FD + 1)) == -1) {
 			log_warnx("tenantd-run: bad sandbox report");
 			if (fd != -1)
 				close(fd);
@@ -400,7 +398,7 @@ sandbox_collect(struct spec_watch *sw, int sock)
 			continue;
 		}
 		s = sandbox_find(sw->sw_tenant);
-		if (type == CLONE_NEWNS) {
+		if (ms.ms_nstype == CLONE_NEWNS) {
 			if (s != NULL)
 				sandbox_free(s);
 			if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -411,11 +409,11 @@ sandbox_collect(struct spec_watch *sw, int sock)
 			s->s_mntfd = fd;
 			s->s_netfd = -1;
 			s->s_used = ev_now(loop);
-			memcpy(s->s_stamp, stamp, sizeof(s->s_stamp));
+			memcpy(s->s_stamp, ms.ms_stamp, sizeof(s->s_stamp));
 			TAILQ_INSERT_TAIL(&sandboxes, s, s_entry);
 			sweep_arm();
-		} else if (type == CLONE_NEWNET && s != NULL &&
-		    s->s_netfd == -1 && strcmp(s->s_stamp, stamp) == 0)
+		} else if (ms.ms_nstype == CLONE_NEWNET && s != NULL &&
+		    s->s_netfd == -1 && strcmp(s->s_stamp, ms.ms_stamp) == 0)
 			s->s_netfd = fd;
 		else
 			close(fd);

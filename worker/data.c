@@ -14,10 +14,10 @@
 #include "keys.h"
 #include "kvpath.h"
 #include "log.h"
+#include "msgdec.h"
 #include "proto.h"
 #include "worker.h"
 
-#define DATA_MAX_ITEMS		64
 #define DATA_KEY_MAX		65535	/* bytes; the head limit bounds it too */
 #define DATA_VALUE_MAX		(1ULL << 30)	/* SQLite's own string limit */
 #define WANT_DRY_PAUSE_MS	1000
@@ -64,17 +64,16 @@ data_now_ms(void)
 void
 data_cfg_key(struct msg *m)
 {
+	struct msg_key	 mk;
 	struct api_key	 ak;
-	uint32_t	 purpose;
 	size_t		 i;
 
-	if (msg_get_u32(m, &purpose) == -1 ||
-	    msg_get_u32(m, &ak.ak_kid) == -1 ||
-	    msg_get_u64(m, &ak.ak_not_after) == -1 ||
-	    msg_get(m, ak.ak_verifier, KEY_LEN) == -1 || msg_end(m) == -1 ||
-	    purpose < KEY_SESSION || purpose >= KEY_PURPOSE_MAX)
+	if (msg_get_key(m, &mk) == -1)
 		fatalx("%s: bad CFG_KEY", __func__);
-	if (purpose == KEY_API) {
+	if (mk.mk_purpose == KEY_API) {
+		ak.ak_kid = mk.mk_kid;
+		ak.ak_not_after = mk.mk_not_after;
+		memcpy(ak.ak_verifier, mk.mk_key, KEY_LEN);
 		for (i = 0; i < napi_keys; i++)
 			if (api_keys[i].ak_kid == ak.ak_kid)
 				fatalx("%s: key %u twice", __func__,
@@ -83,8 +82,9 @@ data_cfg_key(struct msg *m)
 			fatalx("%s: more than %d api keys", __func__,
 			    KEY_MAX_MASTERS);
 		api_keys[napi_keys++] = ak;
+		sodium_memzero(&ak, sizeof(ak));
 	}
-	sodium_memzero(&ak, sizeof(ak));
+	sodium_memzero(&mk, sizeof(mk));
 }
 
 /* The bounds below are the worker's own: it dies on nonsense (G7). */
@@ -111,21 +111,23 @@ data_check(uint32_t id, uint64_t v)
 }
 
 /*
- * MSG_CFG_DATA: u32 n, n x (u32 id, u64 value). Returns the set of ids it
- * carried (DATA_CHANGED bits; DATA_STORAGE_OTHER as bit 0, which no limit
- * uses). An id we do not know is a supervisor we do not understand.
+ * MSG_CFG_DATA: u32 n, n x (u32 id, u64 value), decoded whole first.
+ * Returns the set of ids it carried (DATA_CHANGED bits; DATA_STORAGE_OTHER
+ * as bit 0, which no limit uses). An id we do not know is a supervisor we
+ * do not understand.
  */
 uint64_t
 data_cfg_data(struct msg *m)
 {
-	uint64_t	 changed = 0, v;
-	uint32_t	 n, id, i;
+	static struct msg_data	 md;
+	uint64_t		 changed = 0, v;
+	uint32_t		 id, i;
 
-	if (msg_get_u32(m, &n) == -1 || n > DATA_MAX_ITEMS)
+	if (msg_get_data(m, &md) == -1)
 		fatalx("%s: bad CFG_DATA", __func__);
-	for (i = 0; i < n; i++) {
-		if (msg_get_u32(m, &id) == -1 || msg_get_u64(m, &v) == -1)
-			fatalx("%s: short CFG_DATA", __func__);
+	for (i = 0; i < md.md_n; i++) {
+		id = md.md_id[i];
+		v = md.md_value[i];
 		if (id == DATA_STORAGE_OTHER) {
 			env->we_storage_other = v;
 			changed |= DATA_CHANGED(0);
@@ -137,8 +139,6 @@ data_cfg_data(struct msg *m)
 		env->we_tl[id] = v;
 		changed |= DATA_CHANGED(id);
 	}
-	if (msg_end(m) == -1)
-		fatalx("%s: trailing bytes in CFG_DATA", __func__);
 	return changed;
 }
 
@@ -321,12 +321,15 @@ data_usage_flush(void)
 void
 data_ctl_credit(struct msg *m)
 {
-	uint64_t	 id, added;
-	uint32_t	 dry;
+	struct msg_credit	 mc;
+	uint64_t		 id, added;
+	uint32_t		 dry;
 
-	if (msg_get_u64(m, &id) == -1 || msg_get_u64(m, &added) == -1 ||
-	    msg_get_u32(m, &dry) == -1 || msg_end(m) == -1 || dry > 1)
+	if (msg_get_credit(m, &mc) == -1)
 		fatalx("%s: bad CTL_CREDIT", __func__);
+	id = mc.mc_hold;
+	added = mc.mc_added;
+	dry = mc.mc_dry;
 	if (credit.cr_have && credit.cr_id != id) {
 		data_usage_flush();
 		credit.cr_left = 0;

@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "msgdec.h"
 #include "proto.h"
 #include "sandbox.h"
 #include "sys.h"
@@ -231,6 +232,18 @@ hosts_receive(struct msg *m, int fd)
 	    hl.hl_n, (unsigned long long)hgen);
 }
 
+/* A CFG_TENANT string into the worker's buffer for it, whole or not at all. */
+static int
+tenant_copy(char *dst, size_t dstsz, const char *src)
+{
+	size_t	 len = strlen(src);
+
+	if (len >= dstsz)
+		return -1;
+	memcpy(dst, src, len + 1);
+	return 0;
+}
+
 /*
  * The configuration phase (STYLE.md G9): CFG_TENANT once, then any number
  * of CFG_LIMIT and CFG_KEY, exactly one CFG_DATA and one CFG_HOSTS, then
@@ -241,14 +254,14 @@ hosts_receive(struct msg *m, int fd)
 static void
 worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 {
-	static uint8_t	 buf[PROTO_MSG_MAX];
-	struct msg	 m;
-	ssize_t		 n;
-	int		 fd, have_tenant = 0, have_data = 0, have_hosts = 0;
-	uint32_t	 v[10], res;
-	uint64_t	 val;
-	char		 suffix[HOST_NAME_MAX_LEN + 1];
-	char		 admin[HOST_NAME_MAX_LEN + 1];
+	static uint8_t			 buf[PROTO_MSG_MAX];
+	static struct msg_tenant	 mt;
+	struct msg			 m;
+	ssize_t				 n;
+	int				 fd, have_tenant = 0, have_data = 0;
+	int				 have_hosts = 0;
+	uint32_t			 res;
+	uint64_t			 val;
 
 	for (;;) {
 		n = chan_recv_wait(buf, sizeof(buf), &fd);
@@ -256,12 +269,10 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 			exit(0);	/* supervisor gone before binding */
 		if (n == -1)
 			fatal("%s: recv", __func__);
-		if (msg_parse(&m, buf, (size_t)n) == -1)
+		/* The schema first: the decoders below meet only its shapes. */
+		if (msg_parse(&m, buf, (size_t)n) == -1 ||
+		    msg_check(&m, fd != -1, CHAN_WORKER, DIR_DOWN) == -1)
 			fatalx("%s: malformed message", __func__);
-		/* Only the host list comes with one. */
-		if ((fd != -1) != (m.m_type == MSG_CFG_HOSTS))
-			fatalx("%s: descriptor mismatch on %s", __func__,
-			    msg_type_str(m.m_type));
 		if (!have_tenant && m.m_type != MSG_CFG_TENANT)
 			fatalx("%s: %s before CFG_TENANT", __func__,
 			    msg_type_str(m.m_type));
@@ -269,37 +280,34 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 		case MSG_CFG_TENANT:
 			if (have_tenant++)
 				fatalx("%s: CFG_TENANT twice", __func__);
-			for (int i = 0; i < 10; i++)
-				if (msg_get_u32(&m, &v[i]) == -1)
-					fatalx("%s: short CFG_TENANT",
-					    __func__);
-			if (msg_get_str(&m, env->we_slug,
-			    sizeof(env->we_slug)) == -1 ||
-			    msg_get_str(&m, sp->sp_root,
-			    sizeof(sp->sp_root)) == -1 ||
-			    msg_get_str(&m, sp->sp_policy,
-			    sizeof(sp->sp_policy)) == -1 ||
-			    msg_get_str(&m, genpath, genpathsz) == -1 ||
-			    msg_get_str(&m, suffix, sizeof(suffix)) == -1 ||
-			    msg_get_str(&m, admin, sizeof(admin)) == -1 ||
-			    msg_end(&m) == -1)
+			if (msg_get_tenant(&m, &mt) == -1 ||
+			    tenant_copy(env->we_slug, sizeof(env->we_slug),
+			    mt.mt_slug) == -1 ||
+			    tenant_copy(sp->sp_root, sizeof(sp->sp_root),
+			    mt.mt_root) == -1 ||
+			    tenant_copy(sp->sp_policy, sizeof(sp->sp_policy),
+			    mt.mt_policy) == -1 ||
+			    tenant_copy(genpath, genpathsz,
+			    mt.mt_genpath) == -1)
 				fatalx("%s: bad CFG_TENANT", __func__);
-			env->we_tenant_id = v[0];
-			sp->sp_uid = v[1];
-			sp->sp_gid = v[2];
-			env->we_head_max = v[3];
-			env->we_target_max = v[4];
-			env->we_max_conns = v[5];
-			env->we_max_requests = v[6];
-			env->we_header_timeout_ms = v[7];
-			env->we_keepalive_timeout_ms = v[8];
-			if (v[9] != 0)
+			env->we_tenant_id = mt.mt_id;
+			sp->sp_uid = mt.mt_uid;
+			sp->sp_gid = mt.mt_gid;
+			env->we_head_max = mt.mt_head_max;
+			env->we_target_max = mt.mt_target_max;
+			env->we_max_conns = mt.mt_conns;
+			env->we_max_requests = mt.mt_max_requests;
+			env->we_header_timeout_ms = mt.mt_header_timeout_ms;
+			env->we_keepalive_timeout_ms =
+			    mt.mt_keepalive_timeout_ms;
+			if (mt.mt_verbose != 0)
 				log_setverbose(1);
 			if (env->we_head_max < 1024 ||
 			    env->we_head_max > PROTO_MSG_MAX - 64 ||
 			    env->we_target_max >= env->we_head_max)
 				fatalx("%s: bad head limits", __func__);
-			if (host_conf_init(&env->we_hosts, suffix, admin) == -1)
+			if (host_conf_init(&env->we_hosts, mt.mt_suffix,
+			    mt.mt_admin) == -1)
 				fatalx("%s: bad suffix or admin host",
 				    __func__);
 			log_procinit(env->we_slug);
@@ -367,13 +375,10 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (n == -1)
 			fatal("%s: recv", __func__);
-		if (msg_parse(&m, buf, (size_t)n) == -1)
+		/* The schema first: the decoders below meet only its shapes. */
+		if (msg_parse(&m, buf, (size_t)n) == -1 ||
+		    msg_check(&m, fd != -1, CHAN_WORKER, DIR_DOWN) == -1)
 			fatalx("%s: malformed message", __func__);
-		/* Only a connection, a handler's stdio or a host list. */
-		if ((fd != -1) != (m.m_type == MSG_CONN_NEW ||
-		    m.m_type == MSG_RUN_STARTED || m.m_type == MSG_CFG_HOSTS))
-			fatalx("%s: descriptor mismatch on %s", __func__,
-			    msg_type_str(m.m_type));
 		switch (m.m_type) {
 		case MSG_CONN_NEW:
 			msg_get_rest(&m, &data, &len);

@@ -2,10 +2,12 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * Wire protocol fuzz target (THREATS 60): bytes -> msg_parse(), then every
- * payload layout the supervisor and the worker decode, into buffers of the
- * sizes they use. Under ASan any read past the message is a crash. A
- * message that decodes completely must re-encode to the very same bytes:
- * the encoding leaves no room for two spellings of one message. The same
+ * message type of the schema (common/msgschema.c) through msg_check() on
+ * every channel, direction and fd, and through the decoders, into buffers
+ * of the sizes the schema bounds. Under ASan any read past the message is
+ * a crash. A message msg_check() accepts must decode whole and re-encode
+ * to the very same bytes: the encoding leaves no room for two spellings of
+ * one message. The same
  * bytes are also the contents of a MSG_CFG_HOSTS file: a list that
  * decodes holds only canonical custom names, each found by the lookup.
  */
@@ -17,6 +19,8 @@
 #include <string.h>
 
 #include "host.h"
+#include "keys.h"
+#include "msgdec.h"
 #include "proto.h"
 #include "slug.h"
 
@@ -30,135 +34,165 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 	}								\
 } while (0)
 
-/* Field kinds with the destination size each receiver uses for strings. */
-enum fkind { F_END, F_U32, F_U64, F_STR, F_REST };
-
-struct field {
-	enum fkind	 k;
-	size_t		 sz;
-};
-
-struct layout {
-	uint32_t	 type;
-	struct field	 f[18];
-};
-
-#define U32	{ F_U32, 0 }
-#define U64	{ F_U64, 0 }
-#define STR(n)	{ F_STR, n }
-#define REST	{ F_REST, 0 }
-#define END	{ F_END, 0 }
-
-/* As in worker/worker.c (worker_configure, chan_cb), supervisor/pool.c. */
-static const struct layout layouts[] = {
-	{ MSG_CFG_TENANT, { U32, U32, U32, U32, U32, U32, U32, U32, U32, U32,
-	    STR(SLUG_MAX_LEN + 1), STR(PATH_MAX), STR(PATH_MAX),
-	    STR(PATH_MAX), STR(HOST_NAME_MAX_LEN + 1),
-	    STR(HOST_NAME_MAX_LEN + 1), END } },
-	{ MSG_CFG_LIMIT, { U32, U64, END } },
-	{ MSG_CFG_HOSTS, { U32, U64, U64, END } },
-	{ MSG_CFG_DONE, { U64, END } },
-	{ MSG_CONN_NEW, { REST, END } },
-	{ MSG_CONN_CLOSED, { U32, END } },
-	{ MSG_CONN_HANDBACK, { U32, U32, REST, END } },
-	{ MSG_STATE_READY, { END } },
-	{ MSG_STATE_RETIRING, { END } },
-	{ MSG_CTL_DRAIN, { U32, END } },
-	{ MSG_LOG, { U32, STR(PROTO_LOG_MAX + 1), END } },
-};
-#define NLAYOUTS	(sizeof(layouts) / sizeof(layouts[0]))
-
-struct decoded {
-	uint32_t	 u32[18];
-	uint64_t	 u64[18];
-	char		*str[18];
+/*
+ * Decode the payload field by field as the schema says, each string into a
+ * heap buffer of exactly the size its bound needs (so an overrun shows),
+ * and encode it again into mb as it goes. msg_check() passed, so no
+ * decoder may fail here. Returns the index the walk stopped at.
+ */
+static size_t
+walk(struct msg *m, struct msgbuf *mb, const struct msg_field *f, size_t i)
+{
+	static uint8_t	 bytes[PROTO_MSG_MAX];
 	const uint8_t	*rest;
-	size_t		 restlen;
-};
+	size_t		 restlen, end = 0;
+	uint64_t	 u64;
+	uint32_t	 u32, n, k;
+	char		*str;
+
+	for (; i < MSG_FIELDS_MAX; i++) {
+		switch (f[i].mf_kind) {
+		case MF_END:
+		case MF_REPEAT_END:
+			return i;
+		case MF_U32:
+			REQUIRE(msg_get_u32(m, &u32) == 0);
+			msg_put_u32(mb, u32);
+			break;
+		case MF_U64:
+			REQUIRE(msg_get_u64(m, &u64) == 0);
+			msg_put_u64(mb, u64);
+			break;
+		case MF_STR:
+			if ((str = malloc((size_t)f[i].mf_max + 1)) == NULL)
+				abort();
+			REQUIRE(msg_get_str(m, str, (size_t)f[i].mf_max + 1) ==
+			    0);
+			REQUIRE(strlen(str) >= f[i].mf_min &&
+			    strlen(str) <= f[i].mf_max);
+			msg_put_str(mb, str);
+			free(str);
+			break;
+		case MF_BYTES:
+			REQUIRE(msg_get(m, bytes, f[i].mf_max) == 0);
+			msg_put(mb, bytes, f[i].mf_max);
+			break;
+		case MF_REST:
+			msg_get_rest(m, &rest, &restlen);
+			msg_put_rest(mb, rest, restlen);
+			break;
+		case MF_REPEAT:
+			REQUIRE(msg_get_u32(m, &n) == 0);
+			REQUIRE(n >= f[i].mf_min && n <= f[i].mf_max);
+			msg_put_u32(mb, n);
+			end = i + 1;
+			while (f[end].mf_kind != MF_REPEAT_END)
+				end++;
+			for (k = 0; k < n; k++)
+				REQUIRE(walk(m, mb, f, i + 1) == end);
+			i = end;
+			break;
+		}
+		REQUIRE(m->m_pos <= m->m_end);
+	}
+	abort();
+}
 
 /*
- * Decode with l; strings go to heap buffers of exactly the receiver's size
- * so an overrun shows. Returns 0 when the payload matched exactly.
+ * The typed decoders of common/ (msgdec.h), each on the message whatever
+ * its type: only its own type may decode, and only with the value rules
+ * met. A decoder must hold every length itself, as msg_check() may not
+ * have run before it.
  */
-static int
-decode(const uint8_t *buf, size_t len, const struct layout *l,
-    struct decoded *d)
+static void
+typed_check(const uint8_t *buf, size_t len)
 {
-	struct msg	 m;
-	size_t		 i;
+	static struct msg_tenant	 mt;
+	static struct msg_key		 mk;
+	static struct msg_data		 md;
+	static struct msg_credit	 mc;
+	static struct msg_run_spec	 mr;
+	static struct msg_sandbox	 msb;
+	struct msg			 m;
+	uint64_t			 hsize, hgen;
+	uint32_t			 hn;
 
-	memset(d, 0, sizeof(*d));
 	if (msg_parse(&m, buf, len) == -1)
-		return -1;
-	REQUIRE(m.m_pos == buf + PROTO_HDR_LEN && m.m_end == buf + len);
-	for (i = 0; l->f[i].k != F_END; i++) {
-		switch (l->f[i].k) {
-		case F_U32:
-			if (msg_get_u32(&m, &d->u32[i]) == -1)
-				return -1;
-			break;
-		case F_U64:
-			if (msg_get_u64(&m, &d->u64[i]) == -1)
-				return -1;
-			break;
-		case F_STR:
-			if ((d->str[i] = malloc(l->f[i].sz)) == NULL)
-				abort();
-			if (msg_get_str(&m, d->str[i], l->f[i].sz) == -1)
-				return -1;
-			REQUIRE(strlen(d->str[i]) < l->f[i].sz);
-			REQUIRE(strlen(d->str[i]) <= PROTO_STR_MAX);
-			break;
-		case F_REST:
-			msg_get_rest(&m, &d->rest, &d->restlen);
-			REQUIRE(d->rest + d->restlen == buf + len);
-			break;
-		case F_END:
-			break;
-		}
-		REQUIRE(m.m_pos <= m.m_end);
+		return;
+	if (msg_get_tenant(&m, &mt) == 0) {
+		REQUIRE(m.m_type == MSG_CFG_TENANT && m.m_pos == m.m_end);
+		REQUIRE(strlen(mt.mt_slug) <= SLUG_MAX_LEN);
+		REQUIRE(strlen(mt.mt_admin) <= HOST_NAME_MAX_LEN);
 	}
-	return msg_end(&m);
+	msg_parse(&m, buf, len);
+	if (msg_get_key(&m, &mk) == 0)
+		REQUIRE(m.m_type == MSG_CFG_KEY && m.m_pos == m.m_end &&
+		    mk.mk_purpose >= KEY_SESSION &&
+		    mk.mk_purpose < KEY_PURPOSE_MAX);
+	msg_parse(&m, buf, len);
+	if (msg_get_data(&m, &md) == 0)
+		REQUIRE(m.m_type == MSG_CFG_DATA && m.m_pos == m.m_end &&
+		    md.md_n <= DATA_MAX_ITEMS);
+	msg_parse(&m, buf, len);
+	if (msg_get_credit(&m, &mc) == 0)
+		REQUIRE(m.m_type == MSG_CTL_CREDIT && m.m_pos == m.m_end &&
+		    mc.mc_dry <= 1);
+	msg_parse(&m, buf, len);
+	if (msg_get_run_spec(&m, &mr) == 0)
+		REQUIRE(m.m_type == MSG_RUN_SPEC && m.m_pos == m.m_end &&
+		    mr.mr_network <= 1 && (mr.mr_flags &
+		    ~(uint32_t)(RUN_SPEC_PERSISTENT | RUN_SPEC_SANDBOX)) == 0);
+	msg_parse(&m, buf, len);
+	if (msg_get_sandbox(&m, &msb) == 0)
+		REQUIRE(m.m_type == MSG_RUN_SANDBOX && m.m_pos == m.m_end);
+	/* Never without its descriptor; in bounds with one. */
+	msg_parse(&m, buf, len);
+	REQUIRE(msg_get_hosts(&m, -1, &hn, &hsize, &hgen) == -1);
+	msg_parse(&m, buf, len);
+	if (msg_get_hosts(&m, 0, &hn, &hsize, &hgen) == 0)
+		REQUIRE(m.m_type == MSG_CFG_HOSTS && hn <= HOST_TENANT_MAX &&
+		    hsize <= HOSTLIST_BYTES_MAX);
 }
 
+/*
+ * The message in buf, of ms's type, against every channel, direction and
+ * fd: msg_check() may pass it only where the schema puts it, and what
+ * passes decodes whole and encodes again to the very same bytes.
+ */
 static void
-decoded_free(struct decoded *d)
-{
-	size_t	 i;
-
-	for (i = 0; i < 18; i++)
-		free(d->str[i]);
-}
-
-static void
-reencode(const uint8_t *buf, size_t len, const struct layout *l,
-    const struct decoded *d)
+schema_check(const struct msg_schema *ms, const uint8_t *buf, size_t len)
 {
 	static struct msgbuf	 mb;
+	struct msg		 m, c;
 	struct msg_hdr		 h;
-	size_t			 i;
+	int			 chan, dir, fd, good = 0;
 
+	if (msg_parse(&m, buf, len) == -1)
+		return;
+	for (chan = CHAN_WORKER; chan <= CHAN_FRONT; chan++)
+		for (dir = DIR_DOWN; dir <= DIR_UP; dir++)
+			for (fd = 0; fd <= 1; fd++) {
+				c = m;
+				if (msg_check(&c, fd, chan, dir) == -1)
+					continue;
+				REQUIRE(c.m_pos == m.m_pos);
+				REQUIRE(chan == ms->ms_chan &&
+				    dir == ms->ms_dir);
+				REQUIRE(fd ? ms->ms_fd != MFD_NEVER :
+				    ms->ms_fd != MFD_ALWAYS);
+				REQUIRE((m.m_conn_id != 0) ==
+				    (ms->ms_id == MID_SET));
+				good = 1;
+			}
+	if (!good)
+		return;
 	memcpy(&h, buf, sizeof(h));
 	msg_init(&mb, h.type, h.conn_id);
-	for (i = 0; l->f[i].k != F_END; i++) {
-		switch (l->f[i].k) {
-		case F_U32:
-			msg_put_u32(&mb, d->u32[i]);
-			break;
-		case F_U64:
-			msg_put_u64(&mb, d->u64[i]);
-			break;
-		case F_STR:
-			msg_put_str(&mb, d->str[i]);
-			break;
-		case F_REST:
-			msg_put_rest(&mb, d->rest, d->restlen);
-			break;
-		case F_END:
-			break;
-		}
-	}
+	REQUIRE(walk(&m, &mb, ms->ms_fields, 0) < MSG_FIELDS_MAX);
+	REQUIRE(msg_end(&m) == 0);
 	REQUIRE(msg_finish(&mb) == 0);
+	memcpy(mb.mb_data + offsetof(struct msg_hdr, flags), &h.flags,
+	    sizeof(h.flags));
 	REQUIRE(mb.mb_len == len);
 	REQUIRE(memcmp(mb.mb_data, buf, len) == 0);
 }
@@ -195,45 +229,46 @@ hostlist_check(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct msg	 m;
-	struct decoded	 d;
-	struct msg_hdr	 h;
-	uint64_t	 hsize, hgen;
-	uint32_t	 hn;
-	size_t		 i;
-	int		 parsed;
-	char		 small[4];
+	static uint8_t		 buf[PROTO_MSG_MAX];
+	const struct msg_schema	*ms;
+	struct msg		 m;
+	struct msg_hdr		 h;
+	size_t			 i;
+	char			 small[4];
 
-	parsed = msg_parse(&m, data, size) == 0;
-	if (parsed) {
+	if (msg_parse(&m, data, size) == 0) {
 		/* What msg_parse promises every handler. */
 		memcpy(&h, data, sizeof(h));
 		REQUIRE(size >= PROTO_HDR_LEN && size <= PROTO_MSG_MAX);
-		REQUIRE(h.len == size && h.flags == 0);
-		REQUIRE(h.type > MSG_NONE && h.type < MSG_TYPE_MAX);
+		REQUIRE(h.len == size);
+		REQUIRE((ms = msg_schema_find(h.type)) != NULL);
+		REQUIRE((h.flags & ~ms->ms_flags) == 0);
 		REQUIRE(m.m_type == h.type && m.m_conn_id == h.conn_id);
-		REQUIRE(strcmp(msg_type_str(m.m_type), "UNKNOWN") != 0);
+		REQUIRE(strcmp(msg_type_str(m.m_type), ms->ms_name) == 0);
 		/* A tiny destination must be refused, never overrun. */
 		if (msg_get_str(&m, small, sizeof(small)) == 0)
 			REQUIRE(strlen(small) < sizeof(small));
-		/* Never without its descriptor; in bounds with one. */
-		msg_parse(&m, data, size);
-		REQUIRE(msg_get_hosts(&m, -1, &hn, &hsize, &hgen) == -1);
-		msg_parse(&m, data, size);
-		if (msg_get_hosts(&m, 0, &hn, &hsize, &hgen) == 0)
-			REQUIRE(h.type == MSG_CFG_HOSTS &&
-			    hn <= HOST_TENANT_MAX &&
-			    hsize <= HOSTLIST_BYTES_MAX);
+		schema_check(ms, data, size);
 	}
+	typed_check(data, size);
 	hostlist_check(data, size);
 
-	/* Every layout against every message, as a confused peer might. */
-	for (i = 0; i < NLAYOUTS; i++) {
-		if (decode(data, size, &layouts[i], &d) == 0) {
-			REQUIRE(parsed);
-			reencode(data, size, &layouts[i], &d);
-		}
-		decoded_free(&d);
+	/*
+	 * The same payload under every type of the schema, as a confused or
+	 * hostile peer might send it: every entry meets msg_check() and the
+	 * decoders on every input, not only the type the input names.
+	 */
+	if (size < PROTO_HDR_LEN || size > sizeof(buf))
+		return 0;
+	for (i = 0; i < msg_schema_n; i++) {
+		memcpy(buf, data, size);
+		memcpy(&h, buf, sizeof(h));
+		h.type = msg_schema[i].ms_type;
+		h.len = (uint32_t)size;
+		h.flags &= msg_schema[i].ms_flags;
+		memcpy(buf, &h, sizeof(h));
+		schema_check(&msg_schema[i], buf, size);
+		typed_check(buf, size);
 	}
 	return 0;
 }

@@ -37,7 +37,8 @@
  *                 the supervisor sends), retiring (RETIRING instead of
  *                 READY), runname, runenv, appname (a run asked for with
  *                 a handler name or an environment entry the one rule of
- *                 common/runarg.c refuses)
+ *                 common/runarg.c refuses), logid (a LOG under a conn_id),
+ *                 sandbox (tenantd-run's RUN_SANDBOX, with its fd)
  *   log-flood     thousands of log lines a second with control bytes and
  *                 forged "tenant globex" prefixes, then answers
  *   deaf          READY, then never reads its channel again (THREATS 58)
@@ -810,8 +811,25 @@ unpermitted(uint32_t id, const char *req)
 		msg_init(&mb, MSG_APP_CONNECT, 1);
 		msg_put_str(&mb, ".hidden");
 		chan_send(&mb, NULL, 0);
-	}
-	else if (strncmp(kind, "drain", 5) == 0) {
+	} else if (strncmp(kind, "logid", 5) == 0) {
+		struct msgbuf	 mb;
+
+		/* A log line under a conn_id: the schema says 0. */
+		msg_init(&mb, MSG_LOG, id);
+		msg_put_u32(&mb, LOG_INFO);
+		msg_put_str(&mb, "a log line naming a connection");
+		chan_send(&mb, NULL, 0);
+	} else if (strncmp(kind, "sandbox", 7) == 0) {
+		struct msgbuf	 mb;
+		int		 fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		/* tenantd-run's message, on the worker's channel. */
+		msg_init(&mb, MSG_RUN_SANDBOX, 0);
+		msg_put_u32(&mb, 0);
+		msg_put_str(&mb, "");
+		chan_send(&mb, &fd, 1);
+		close(fd);
+	} else if (strncmp(kind, "drain", 5) == 0) {
 		struct msgbuf	 mb;
 
 		msg_init(&mb, MSG_CTL_DRAIN, 0);

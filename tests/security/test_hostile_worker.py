@@ -367,6 +367,8 @@ KILLS = {
     "unpermitted-runname": r"unpermitted or malformed RUN_REQUEST",
     "unpermitted-runenv": r"unpermitted or malformed RUN_REQUEST",
     "unpermitted-appname": r"unpermitted or malformed APP_CONNECT",
+    "unpermitted-logid": r"unpermitted or malformed LOG",
+    "unpermitted-sandbox": r"unpermitted or malformed RUN_SANDBOX",
     "fd-stuff-one": r"unpermitted or malformed LOG",
     "fd-stuff-pair": r"unreadable message",
     "fd-stuff": r"unreadable message",

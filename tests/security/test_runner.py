@@ -31,12 +31,12 @@ X86_64 = os.uname().machine == "x86_64"
 
 
 def msg_type(name):
-    """The number of a message type, counted in proto.h's enum."""
-    with open(os.path.join(SRC, "common", "proto.h")) as f:
-        text = f.read()
-    body = text[text.index("enum msg_type {"):]
-    body = body[:body.index("};")]
-    return re.findall(r"^\s*(MSG_[A-Z0-9_]+)", body, re.M).index(name)
+    """The number of a message type, as the schema's table prints it
+    (tests/unit/msgtable.c)."""
+    out = subprocess.run([os.path.join(BUILD, "tests", "unit", "msgtable")],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"^\| `%s` \| (0x[0-9a-f]+) \|" % name, out, re.M)
+    return int(m.group(1), 16)
 
 
 def put_str(s):
@@ -60,15 +60,19 @@ def run_spec(uid, gid, network, root, policy, slug, handler, env, flags=0,
     return (message("MSG_RUN_SPEC", body, flags), message("MSG_RUN_GO", go))
 
 
-def launch(messages, fd4, ns=(), go=True):
-    """Start tenantd-run as the supervisor does: the spec on fd 3, the
-    namespace fds ns on 5 and 6, /dev/null on 0 and 1 (stderr is kept to
-    see its reasons), no environment; then, unless go is false, MSG_RUN_GO
-    with fd4. Returns (process, our end of the spec channel)."""
+def launch(messages, fd4, ns=(), go=True, spec_fd=None):
+    """Start tenantd-run as the supervisor does: the spec on fd 3 (with
+    spec_fd riding on it, if given), the namespace fds ns on 5 and 6,
+    /dev/null on 0 and 1 (stderr is kept to see its reasons), no
+    environment; then, unless go is false, MSG_RUN_GO with fd4. Returns
+    (process, our end of the spec channel)."""
     spec, gomsg = messages
     spec_here, spec_there = socket.socketpair(socket.AF_UNIX,
                                               socket.SOCK_SEQPACKET)
-    spec_here.send(spec)
+    if spec_fd is None:
+        spec_here.send(spec)
+    else:
+        socket.send_fds(spec_here, [spec], [spec_fd])
     # A small exec'd step puts them on 3, 5 and 6 (pass_fds cannot).
     fds = {3: spec_there.fileno()}
     fds.update({5 + i: fd for i, fd in enumerate(ns)})
@@ -906,6 +910,30 @@ def test_malformed_message_refused(env):
         assert re.match(r"<4>\S", err), err
 
 
+def test_spec_with_a_descriptor_refused(env):
+    """The schema says MSG_RUN_SPEC carries no fd (msg_check() on fd 3):
+    a spec with one ends the run before any namespace, and the handler
+    never runs."""
+    marker = os.path.join(env.t.dir, "data", "spec-fd-ran")
+    if os.path.exists(marker):
+        os.unlink(marker)
+    env.t.write_app("handler", SH + "echo > /tenant/data/spec-fd-ran\n")
+    io_here, io_there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with open("/dev/null", "rb") as extra:
+        p, chan = launch(env.t.spec("handler"), io_there,
+                         spec_fd=extra.fileno())
+    io_there.close()
+    try:
+        _, err = p.communicate(timeout=30)
+    finally:
+        stop(p, chan)
+        io_here.close()
+    err = err.decode(errors="replace")
+    assert p.returncode == EXIT_SETUP, err
+    assert "run spec: malformed" in err, err
+    assert not os.path.exists(marker)
+
+
 def test_prepared_run_waits_and_ends_on_eof(env):
     """A run prepared ahead (the supervisor's spare) sits sandboxed, as
     the tenant, until MSG_RUN_GO; if its spec channel closes instead, it
@@ -1167,8 +1195,9 @@ def listening(family=socket.AF_UNIX, type=socket.SOCK_STREAM):
     ("connected", PERSISTENT, "not the listening socket"),
     ("unconnected", PERSISTENT, "not the listening socket"),
     ("seqpacket", PERSISTENT, "not the STREAM socket"),
-    ("listening", 4, "unknown flags"),
-    ("listening", 0x80000001, "unknown flags"),
+    # msg_parse() lets through only the flags the schema names.
+    ("listening", 4, "run spec: malformed"),
+    ("listening", 0x80000001, "run spec: malformed"),
 ])
 def test_persistent_bad_socket_or_flags_refused(env, what, flags, why):
     """A persistent run needs a listening stream socket on fd 4; header

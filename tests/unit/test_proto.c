@@ -27,6 +27,8 @@
 #include <cmocka.h>
 
 #include "host.h"
+#include "keys.h"
+#include "msgdec.h"
 #include "proto.h"
 
 /*
@@ -269,12 +271,14 @@ test_parse_header(void **state)
 	static uint8_t	 buf[PROTO_MSG_MAX + 64];
 	struct msg	 m;
 	uint32_t	 t;
+	size_t		 i;
 
 	memset(buf, 0, sizeof(buf));
 	assert_int_equal(sizeof(struct msg_hdr), PROTO_HDR_LEN);
 
 	/* Every known type with an empty payload parses. */
-	for (t = MSG_NONE + 1; t < MSG_TYPE_MAX; t++) {
+	for (i = 0; i < msg_schema_n; i++) {
+		t = msg_schema[i].ms_type;
 		raw_msg(buf, t, PROTO_HDR_LEN, 0);
 		assert_int_equal(msg_parse(&m, buf, PROTO_HDR_LEN), 0);
 		assert_int_equal(m.m_type, t);
@@ -303,16 +307,26 @@ test_parse_header(void **state)
 	raw_msg(buf, MSG_CONN_NEW, 0xffffffffu, 0);
 	expect_bad(buf, 100);
 
-	/* Unknown types and any flag. */
+	/* Unknown types: none, the gaps between families, the top. */
 	raw_msg(buf, MSG_NONE, 16, 0);
 	expect_bad(buf, 16);
-	raw_msg(buf, MSG_TYPE_MAX, 16, 0);
-	expect_bad(buf, 16);
+	for (i = 0; i < msg_families_n; i++) {
+		raw_msg(buf, msg_families[i].mfa_base - 1, 16, 0);
+		expect_bad(buf, 16);
+		raw_msg(buf, msg_families[i].mfa_end, 16, 0);
+		expect_bad(buf, 16);
+	}
 	raw_msg(buf, 0xffffffffu, 16, 0);
 	expect_bad(buf, 16);
+	/* Any flag its schema does not name. */
 	raw_msg(buf, MSG_CTL_DRAIN, 16, 1);
 	expect_bad(buf, 16);
 	raw_msg(buf, MSG_CTL_DRAIN, 16, 0x80000000u);
+	expect_bad(buf, 16);
+	raw_msg(buf, MSG_RUN_SPEC, 16, RUN_SPEC_PERSISTENT | RUN_SPEC_SANDBOX);
+	assert_int_equal(msg_parse(&m, buf, 16), 0);
+	assert_int_equal(m.m_flags, RUN_SPEC_PERSISTENT | RUN_SPEC_SANDBOX);
+	raw_msg(buf, MSG_RUN_SPEC, 16, 4);
 	expect_bad(buf, 16);
 }
 
@@ -500,15 +514,406 @@ test_put_limits(void **state)
 static void
 test_type_str(void **state)
 {
-	uint32_t	 t;
+	size_t	 i;
 
-	for (t = 0; t < MSG_TYPE_MAX; t++) {
-		assert_non_null(msg_type_str(t));
-		assert_string_not_equal(msg_type_str(t), "UNKNOWN");
-	}
-	assert_string_equal(msg_type_str(MSG_TYPE_MAX), "UNKNOWN");
+	for (i = 0; i < msg_schema_n; i++)
+		assert_string_equal(msg_type_str(msg_schema[i].ms_type),
+		    msg_schema[i].ms_name);
+	assert_string_equal(msg_type_str(MSG_NONE), "UNKNOWN");
+	assert_string_equal(msg_type_str(MSG_RUN_END), "UNKNOWN");
 	assert_string_equal(msg_type_str(0xffffffffu), "UNKNOWN");
 	assert_string_equal(msg_type_str(MSG_CONN_NEW), "CONN_NEW");
+}
+
+/*
+ * The schema is complete: every type of every family's range has exactly
+ * one entry, so a message cannot be added without one, and each entry is
+ * well formed (rest last, repeats closed, string bounds in the protocol's).
+ */
+static void
+test_schema_complete(void **state)
+{
+	const struct msg_schema	*ms;
+	const struct msg_field	*f;
+	size_t			 i, k, total = 0;
+	uint32_t		 t;
+	int			 open;
+
+	for (i = 0; i < msg_families_n; i++) {
+		assert_true(msg_families[i].mfa_base % 0x100 == 0);
+		assert_true(msg_families[i].mfa_end - msg_families[i].mfa_base <
+		    0x100);
+		for (t = msg_families[i].mfa_base; t < msg_families[i].mfa_end;
+		    t++) {
+			if ((ms = msg_schema_find(t)) == NULL) {
+				print_error("type %#x has no schema entry\n",
+				    t);
+				fail();
+			}
+			assert_int_equal(ms->ms_type, t);
+			assert_string_equal(msg_type_str(t), ms->ms_name);
+			total++;
+		}
+	}
+	assert_int_equal(total, msg_schema_n);
+	assert_int_equal(msg_schema_n, 27);
+	for (i = 0; i < msg_schema_n; i++) {
+		ms = &msg_schema[i];
+		assert_true(i == 0 || ms->ms_type > msg_schema[i - 1].ms_type);
+		assert_true(ms->ms_chan == CHAN_WORKER ||
+		    ms->ms_chan == CHAN_RUNNER);
+		assert_true(ms->ms_dir == DIR_DOWN || ms->ms_dir == DIR_UP);
+		open = 0;
+		for (k = 0; k < MSG_FIELDS_MAX; k++) {
+			f = &ms->ms_fields[k];
+			if (f->mf_kind == MF_END)
+				break;
+			if (f->mf_kind != MF_REPEAT_END)
+				assert_non_null(f->mf_name);
+			if (f->mf_kind == MF_STR)
+				assert_true(f->mf_min <= f->mf_max &&
+				    f->mf_max <= PROTO_STR_MAX);
+			if (f->mf_kind == MF_REST)
+				assert_int_equal(ms->ms_fields[k + 1].mf_kind,
+				    MF_END);
+			if (f->mf_kind == MF_REPEAT) {
+				assert_false(open);
+				assert_true(f->mf_min <= f->mf_max);
+				open = 1;
+			}
+			if (f->mf_kind == MF_REPEAT_END) {
+				assert_true(open);
+				open = 0;
+			}
+		}
+		assert_true(k < MSG_FIELDS_MAX);
+		assert_false(open);
+	}
+}
+
+static int
+schema_ends_in_rest(const struct msg_schema *ms)
+{
+	size_t	 k;
+
+	for (k = 0; ms->ms_fields[k].mf_kind != MF_END; k++)
+		if (ms->ms_fields[k].mf_kind == MF_REST)
+			return 1;
+	return 0;
+}
+
+/* msg_check() of buf as received with fd or not, on the schema's place. */
+static int
+check_at(const uint8_t *buf, size_t len, int fd, int chan, int dir)
+{
+	struct msg	 m;
+
+	if (msg_parse(&m, buf, len) == -1)
+		return -1;
+	errno = 0;
+	if (msg_check(&m, fd, chan, dir) == -1) {
+		assert_int_equal(errno, EBADMSG);
+		return -1;
+	}
+	/* The cursor is the typed decoder's, untouched. */
+	assert_ptr_equal(m.m_pos, buf + PROTO_HDR_LEN);
+	return 0;
+}
+
+/*
+ * Each type is accepted in its shape where it belongs, and refused on the
+ * other channels, in the other direction, with the wrong fd or conn_id,
+ * cut short, or with a byte more.
+ */
+static void
+test_schema_check(void **state)
+{
+	static uint8_t		 buf[PROTO_MSG_MAX + 1];
+	const struct msg_schema	*ms;
+	struct msgbuf		 mb;
+	size_t			 i, n, full;
+	uint32_t		 id;
+	int			 fd, chan, dir;
+
+	for (i = 0; i < msg_schema_n; i++) {
+		ms = &msg_schema[i];
+		assert_int_equal(msg_example(ms, 9, &mb), 0);
+		full = mb.mb_len;
+		memcpy(buf, mb.mb_data, full);
+		fd = ms->ms_fd != MFD_NEVER;
+		if (check_at(buf, full, fd, ms->ms_chan, ms->ms_dir) != 0) {
+			print_error("%s refused in its shape\n", ms->ms_name);
+			fail();
+		}
+		for (chan = CHAN_WORKER; chan <= CHAN_FRONT; chan++)
+			for (dir = DIR_DOWN; dir <= DIR_UP; dir++)
+				if (chan != ms->ms_chan || dir != ms->ms_dir)
+					assert_int_equal(check_at(buf, full,
+					    fd, chan, dir), -1);
+		if (ms->ms_fd != MFD_OPTIONAL)
+			assert_int_equal(check_at(buf, full, !fd, ms->ms_chan,
+			    ms->ms_dir), -1);
+		/* A conn_id of the wrong kind. */
+		id = ms->ms_id == MID_SET ? 0 : 9;
+		memcpy(buf + offsetof(struct msg_hdr, conn_id), &id,
+		    sizeof(id));
+		assert_int_equal(check_at(buf, full, fd, ms->ms_chan,
+		    ms->ms_dir), -1);
+		memcpy(buf, mb.mb_data, full);
+		/* Every shorter body; "rest" takes any tail, so not in it. */
+		for (n = PROTO_HDR_LEN; n < full; n++) {
+			if (schema_ends_in_rest(ms) && n >= full - 3)
+				break;
+			set_hdr_len(buf, (uint32_t)n);
+			if (check_at(buf, n, fd, ms->ms_chan, ms->ms_dir) !=
+			    -1) {
+				print_error("%s cut to %zu of %zu bytes was "
+				    "accepted\n", ms->ms_name, n, full);
+				fail();
+			}
+		}
+		/* One byte more. */
+		buf[full] = 'x';
+		set_hdr_len(buf, (uint32_t)full + 1);
+		assert_int_equal(check_at(buf, full + 1, fd, ms->ms_chan,
+		    ms->ms_dir), schema_ends_in_rest(ms) ? 0 : -1);
+	}
+	/* An unknown type is refused wherever it arrives. */
+	msg_example(msg_schema_find(MSG_LOG), 0, &mb);
+	memcpy(buf, mb.mb_data, mb.mb_len);
+	id = MSG_LOG_END;
+	memcpy(buf, &id, sizeof(id));
+	{
+		struct msg	 m;
+
+		m.m_type = MSG_LOG_END;
+		m.m_conn_id = 0;
+		m.m_flags = 0;
+		m.m_pos = buf + PROTO_HDR_LEN;
+		m.m_end = buf + mb.mb_len;
+		assert_int_equal(msg_check(&m, 0, CHAN_WORKER, DIR_UP), -1);
+		/* Flags the schema does not name, on a hand-made msg. */
+		m.m_type = MSG_LOG;
+		assert_int_equal(msg_check(&m, 0, CHAN_WORKER, DIR_UP), 0);
+		m.m_flags = 1;
+		assert_int_equal(msg_check(&m, 0, CHAN_WORKER, DIR_UP), -1);
+	}
+}
+
+/* The bounds inside a body: strings, NULs, counts. */
+static void
+test_schema_bounds(void **state)
+{
+	static char	 line[PROTO_STR_MAX + 1];
+	struct msgbuf	 mb;
+	uint32_t	 i;
+
+	/* A log line at its bound, and one byte over. */
+	memset(line, 'a', sizeof(line) - 1);
+	msg_init(&mb, MSG_LOG, 0);
+	msg_put_u32(&mb, 3);
+	msg_put_strn(&mb, line, PROTO_LOG_MAX);
+	assert_int_equal(msg_finish(&mb), 0);
+	assert_int_equal(check_at(mb.mb_data, mb.mb_len, 0, CHAN_WORKER,
+	    DIR_UP), 0);
+	msg_init(&mb, MSG_LOG, 0);
+	msg_put_u32(&mb, 3);
+	msg_put_strn(&mb, line, PROTO_LOG_MAX + 1);
+	assert_int_equal(msg_finish(&mb), 0);
+	assert_int_equal(check_at(mb.mb_data, mb.mb_len, 0, CHAN_WORKER,
+	    DIR_UP), -1);
+
+	/* A NUL inside a string (written by hand: msg_put refuses it). */
+	msg_init(&mb, MSG_APP_CONNECT, 5);
+	msg_put_str(&mb, "app");
+	assert_int_equal(msg_finish(&mb), 0);
+	assert_int_equal(check_at(mb.mb_data, mb.mb_len, 0, CHAN_WORKER,
+	    DIR_UP), 0);
+	mb.mb_data[PROTO_HDR_LEN + 2 + 1] = '\0';
+	assert_int_equal(check_at(mb.mb_data, mb.mb_len, 0, CHAN_WORKER,
+	    DIR_UP), -1);
+	/* Shorter than its minimum: an empty program name. */
+	msg_init(&mb, MSG_APP_CONNECT, 5);
+	msg_put_str(&mb, "");
+	assert_int_equal(msg_finish(&mb), 0);
+	assert_int_equal(check_at(mb.mb_data, mb.mb_len, 0, CHAN_WORKER,
+	    DIR_UP), -1);
+
+	/* CFG_DATA: DATA_MAX_ITEMS limits pass, one more does not. */
+	for (i = DATA_MAX_ITEMS; i <= DATA_MAX_ITEMS + 1; i++) {
+		msg_init(&mb, MSG_CFG_DATA, 0);
+		msg_put_u32(&mb, i);
+		for (uint32_t k = 0; k < i; k++) {
+			msg_put_u32(&mb, k);
+			msg_put_u64(&mb, k);
+		}
+		assert_int_equal(msg_finish(&mb), 0);
+		assert_int_equal(check_at(mb.mb_data, mb.mb_len, 0,
+		    CHAN_WORKER, DIR_DOWN), i == DATA_MAX_ITEMS ? 0 : -1);
+	}
+	/* A count that promises more than the body holds. */
+	msg_init(&mb, MSG_CFG_DATA, 0);
+	msg_put_u32(&mb, 2);
+	msg_put_u32(&mb, 1);
+	msg_put_u64(&mb, 1);
+	assert_int_equal(msg_finish(&mb), 0);
+	assert_int_equal(check_at(mb.mb_data, mb.mb_len, 0, CHAN_WORKER,
+	    DIR_DOWN), -1);
+
+	/* STATE_STATS: exactly STATS_BUCKETS buckets. */
+	for (i = STATS_BUCKETS - 1; i <= STATS_BUCKETS + 1; i++) {
+		msg_init(&mb, MSG_STATE_STATS, 0);
+		msg_put_u32(&mb, 0);
+		msg_put_u64(&mb, 0);
+		msg_put_u64(&mb, 0);
+		msg_put_u32(&mb, i);
+		for (uint32_t k = 0; k < i; k++)
+			msg_put_u32(&mb, k);
+		assert_int_equal(msg_finish(&mb), 0);
+		assert_int_equal(check_at(mb.mb_data, mb.mb_len, 0,
+		    CHAN_WORKER, DIR_UP), i == STATS_BUCKETS ? 0 : -1);
+	}
+}
+
+/* A typed decoder on a message, from its start. */
+typedef int	(*decoder)(struct msg *, void *);
+
+static int
+dec_tenant(struct msg *m, void *out)
+{
+	return msg_get_tenant(m, out);
+}
+
+static int
+dec_key(struct msg *m, void *out)
+{
+	return msg_get_key(m, out);
+}
+
+static int
+dec_data(struct msg *m, void *out)
+{
+	return msg_get_data(m, out);
+}
+
+static int
+dec_credit(struct msg *m, void *out)
+{
+	return msg_get_credit(m, out);
+}
+
+static int
+dec_run_spec(struct msg *m, void *out)
+{
+	return msg_get_run_spec(m, out);
+}
+
+static int
+dec_sandbox(struct msg *m, void *out)
+{
+	return msg_get_sandbox(m, out);
+}
+
+static int
+decode_with(const struct msgbuf *mb, size_t len, decoder fn, void *out)
+{
+	uint8_t		 buf[PROTO_MSG_MAX];
+	struct msg	 m;
+
+	memcpy(buf, mb->mb_data, len);
+	set_hdr_len(buf, (uint32_t)len);
+	if (msg_parse(&m, buf, len) == -1)
+		return -1;
+	errno = 0;
+	if (fn(&m, out) == -1) {
+		assert_int_equal(errno, EBADMSG);
+		return -1;
+	}
+	assert_ptr_equal(m.m_pos, m.m_end);
+	return 0;
+}
+
+/* Each typed decoder of msgdec.h on a u32 field set to v. */
+static int
+decode_u32_at(uint32_t type, size_t off, uint32_t v, decoder fn, void *out)
+{
+	struct msgbuf	 mb;
+
+	assert_int_equal(msg_example(msg_schema_find(type), 1, &mb), 0);
+	memcpy(mb.mb_data + PROTO_HDR_LEN + off, &v, sizeof(v));
+	return decode_with(&mb, mb.mb_len, fn, out);
+}
+
+/*
+ * The typed decoders (msgdec.h): each takes the schema's example of its
+ * type whole, and refuses it cut short, with a byte more, under another
+ * type, and with a value its rule forbids.
+ */
+static void
+test_typed_decoders(void **state)
+{
+	static struct msg_tenant	 mt;
+	static struct msg_key		 mk;
+	static struct msg_data		 md;
+	static struct msg_credit	 mc;
+	static struct msg_run_spec	 mr;
+	static struct msg_sandbox	 msb;
+	static const struct {
+		uint32_t	 type;
+		decoder		 fn;
+		void		*out;
+	} d[] = {
+		{ MSG_CFG_TENANT, dec_tenant, &mt },
+		{ MSG_CFG_KEY, dec_key, &mk },
+		{ MSG_CFG_DATA, dec_data, &md },
+		{ MSG_CTL_CREDIT, dec_credit, &mc },
+		{ MSG_RUN_SPEC, dec_run_spec, &mr },
+		{ MSG_RUN_SANDBOX, dec_sandbox, &msb },
+	};
+	struct msgbuf	 mb, other;
+	size_t		 i, j, n;
+
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		assert_int_equal(msg_example(msg_schema_find(d[i].type), 1,
+		    &mb), 0);
+		assert_int_equal(decode_with(&mb, mb.mb_len, d[i].fn,
+		    d[i].out), 0);
+		for (n = PROTO_HDR_LEN; n < mb.mb_len; n++)
+			assert_int_equal(decode_with(&mb, n, d[i].fn,
+			    d[i].out), -1);
+		mb.mb_data[mb.mb_len] = 0;
+		assert_int_equal(decode_with(&mb, mb.mb_len + 1, d[i].fn,
+		    d[i].out), -1);
+		for (j = 0; j < msg_schema_n; j++) {
+			if (msg_schema[j].ms_type == d[i].type)
+				continue;
+			assert_int_equal(msg_example(&msg_schema[j], 1,
+			    &other), 0);
+			assert_int_equal(decode_with(&other, other.mb_len,
+			    d[i].fn, d[i].out), -1);
+		}
+	}
+	assert_string_equal(mt.mt_slug, "a=b");
+	assert_int_equal(md.md_n, 1);
+	assert_int_equal(mr.mr_flags, 0);
+
+	/* The value rules a shape cannot say. */
+	assert_int_equal(decode_u32_at(MSG_CFG_KEY, 0, KEY_API,
+	    dec_key, &mk), 0);
+	assert_int_equal(decode_u32_at(MSG_CFG_KEY, 0, 0,
+	    dec_key, &mk), -1);
+	assert_int_equal(decode_u32_at(MSG_CFG_KEY, 0, KEY_PURPOSE_MAX,
+	    dec_key, &mk), -1);
+	assert_int_equal(decode_u32_at(MSG_CTL_CREDIT, 16, 0,
+	    dec_credit, &mc), 0);
+	assert_int_equal(decode_u32_at(MSG_CTL_CREDIT, 16, 2,
+	    dec_credit, &mc), -1);
+	assert_int_equal(decode_u32_at(MSG_RUN_SPEC, 8, 0,
+	    dec_run_spec, &mr), 0);
+	assert_int_equal(decode_u32_at(MSG_RUN_SPEC, 8, 2,
+	    dec_run_spec, &mr), -1);
+	assert_int_equal(decode_u32_at(MSG_CFG_DATA, 0, DATA_MAX_ITEMS + 1,
+	    dec_data, &md), -1);
 }
 
 /* msgio: real sockets. */
@@ -886,6 +1291,10 @@ main(void)
 		cmocka_unit_test(test_get_bounds),
 		cmocka_unit_test(test_put_limits),
 		cmocka_unit_test(test_type_str),
+		cmocka_unit_test(test_schema_complete),
+		cmocka_unit_test(test_schema_check),
+		cmocka_unit_test(test_schema_bounds),
+		cmocka_unit_test(test_typed_decoders),
 		cmocka_unit_test(test_msgio_fd),
 		cmocka_unit_test(test_msgio_many_fds),
 		cmocka_unit_test(test_msgio_truncated),
