@@ -1689,11 +1689,12 @@ pool_storage_walk(struct tenant_rt *t)
 {
 	if (t->t_storage_walk)
 		return;
-	if (slow_storage(t->t_id, t->t_slug) == -1)
+	t->t_storage_walk = 1;
+	if (slow_storage(t->t_id, t->t_slug) == -1) {
+		t->t_storage_walk = 0;
 		log_debug("tenant %s: storage walk skipped: %s", t->t_slug,
 		    strerror(errno));
-	else
-		t->t_storage_walk = 1;
+	}
 }
 
 /* The slow thread's answer to a walk: a new figure goes to the workers. */

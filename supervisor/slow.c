@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ledger.h"
@@ -73,6 +74,8 @@ struct slow_job {
 	int		 sj_rc;
 	int64_t		 sj_granted;
 	uint64_t	 sj_bytes;
+	unsigned long	 sj_entries;	/* the walk's */
+	double		 sj_secs;	/* the walk's time */
 	int		 sj_settled;	/* holds of a dead tenantd closed */
 	int		 sj_opened;	/* SJ_HOLD opened sj_hold */
 	char		 sj_err[256];
@@ -192,7 +195,7 @@ static void
 do_storage(struct slow_job *j)
 {
 	struct stat	 st;
-	unsigned long	 n = 0;
+	struct timespec	 t0, t1;
 	int		 fd;
 
 	j->sj_rc = -1;
@@ -205,7 +208,11 @@ do_storage(struct slow_job *j)
 		return;
 	}
 	j->sj_bytes = 0;
-	walk(fd, st.st_dev, 0, 0, &j->sj_bytes, &n);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	walk(fd, st.st_dev, 0, 0, &j->sj_bytes, &j->sj_entries);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	j->sj_secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	j->sj_rc = 0;
 }
 
@@ -496,6 +503,11 @@ slow_answer(struct slow_job *j, int live)
 			log_warnx("tenant %s: cannot measure its directory "
 			    "(%s); storage counts the database only", slug,
 			    j->sj_err);
+		else
+			log_debug("tenant %s: storage walk: %llu bytes, %lu "
+			    "entries, %.3fs", slug,
+			    (unsigned long long)j->sj_bytes, j->sj_entries,
+			    j->sj_secs);
 		if (live)
 			pool_storage_done(j->sj_tenant, j->sj_rc == 0,
 			    j->sj_bytes);
