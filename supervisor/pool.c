@@ -1710,9 +1710,13 @@ pool_storage_done(int64_t id, int ok, uint64_t used)
 	if (!ok || used == t->t_storage)
 		return;
 	t->t_storage = used;
+	/*
+	 * A STARTING worker too: it was bound with the figure before this
+	 * one, and reads this after its CFG_DONE, once it serves.
+	 */
 	TAILQ_FOREACH(w, &t->t_workers, w_entry)
-		if (w->w_state == W_READY && w->w_chan != -1 &&
-		    worker_send_data(w, NULL, 1) == -1)
+		if ((w->w_state == W_READY || w->w_state == W_STARTING) &&
+		    w->w_chan != -1 && worker_send_data(w, NULL, 1) == -1)
 			worker_fault(w, "cannot send storage");
 }
 

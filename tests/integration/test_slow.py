@@ -203,3 +203,40 @@ def test_a_storage_walk_does_not_stall_routing():
         assert judged >= 3, (walks, len(samples))
     finally:
         d.close()
+
+
+def test_a_starting_worker_gets_the_walk_result():
+    """A worker is bound with the last figure known (none yet, at the
+    tenant's first start) and gets the walk's result when the slow thread
+    has it: files outside the database then count against the quota."""
+    d = Daemon()
+    try:
+        d.create("acme", "acme\n")
+        d.ctl("limits", "set", "acme", "storage", "2M")
+        d.write_public("acme", "big.bin", os.urandom(1536 << 10))
+        d.start()
+        tok = token(d, "acme")
+        assert timed_get(d, "acme")[0] == 200
+        d.wait_log(r"tenant acme: storage walk: \d+ bytes", 5)
+        time.sleep(0.3)     # the CFG_DATA update reaches the worker
+        statuses = []
+        for i in range(30):
+            body = json.dumps("s" * 60000).encode()
+            raw = request_bytes(d.host("acme"), f"/.tenantd/kv/s{i}",
+                                method="PUT",
+                                headers={"Authorization": f"Bearer {tok}",
+                                         "Content-Length": str(len(body))},
+                                close=True) + body
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(10)
+            s.connect(d.sock)
+            s.sendall(raw)
+            rs, _, _ = read_responses(s, 1, 10)
+            s.close()
+            statuses.append(rs[0].status)
+            if rs[0].status == 507:
+                break
+        # 0.5M left of 2M: a few 60K values, nowhere near 30.
+        assert statuses[-1] == 507 and len(statuses) <= 10, statuses
+    finally:
+        d.close()
