@@ -35,7 +35,8 @@
  *                 closed (CONN_CLOSED for an id never issued), nofd (a
  *                 hand-back without its socket), new, drain (messages only
  *                 the supervisor sends), retiring (RETIRING instead of
- *                 READY)
+ *                 READY), credit2 (a second CREDIT_WANT before the answer
+ *                 to the first)
  *   log-flood     thousands of log lines a second with control bytes and
  *                 forged "tenant globex" prefixes, then answers
  *   deaf          READY, then never reads its channel again (THREATS 58)
@@ -796,6 +797,16 @@ unpermitted(uint32_t id, const char *req)
 		msg_init(&mb, MSG_CTL_DRAIN, 0);
 		msg_put_u32(&mb, DRAIN_CLOSE);
 		chan_send(&mb, NULL, 0);
+	} else if (strncmp(kind, "credit2", 7) == 0) {
+		struct msgbuf	 mb;
+		int		 i;
+
+		/* At most one outstanding (proto.h): each is a ledger write. */
+		for (i = 0; i < 2; i++) {
+			msg_init(&mb, MSG_STATE_CREDIT_WANT, 0);
+			msg_put_u64(&mb, 10);
+			chan_send(&mb, NULL, 0);
+		}
 	} else
 		report("unpermitted: unknown kind %s", kind);
 }

@@ -363,6 +363,8 @@ KILLS = {
     "unpermitted-new": r"unpermitted or malformed CONN_NEW",
     "unpermitted-drain": r"unpermitted or malformed CTL_DRAIN",
     "unpermitted-retiring": r"unpermitted or malformed STATE_RETIRING",
+    # The first is on the slow thread, not answered yet.
+    "unpermitted-credit2": r"unpermitted or malformed STATE_CREDIT_WANT",
     "fd-stuff-one": r"unpermitted or malformed LOG",
     "fd-stuff-pair": r"unreadable message",
     "fd-stuff": r"unreadable message",
