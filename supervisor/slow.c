@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "ledger.h"
 #include "log.h"
 #include "supervisor.h"
@@ -671,6 +673,9 @@ slow_init(void)
 	if (snprintf(state_dir, sizeof(state_dir), "%s", conf->c_state_dir) >=
 	    (int)sizeof(state_dir))
 		fatalx("state_dir too long");
+	/* The registry on the loop and the ledgers here share SQLite. */
+	if (!sqlite3_threadsafe())
+		fatalx("SQLite is built without thread support");
 	ev_async_init(&done_async, done_cb);
 	ev_async_start(loop, &done_async);
 	/* Signals are the loop's (libev): the thread takes none. */
