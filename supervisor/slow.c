@@ -107,6 +107,7 @@ static int		 stopping;
 static pthread_t	 thread;
 static int		 running;
 static ev_async		 done_async;
+static ev_timer		 sweep_timer;
 static uint64_t		 nrefused, nsettled, ndone;
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -649,8 +650,6 @@ sweep_cb(const struct tenant *t, void *arg)
  * that is never used does not keep a dead worker's hold reserved. The
  * registry is read here, on the loop, once (no ledger is opened).
  */
-static ev_timer	 sweep_timer;
-
 static void
 sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 {
