@@ -511,7 +511,9 @@ ledger_holds_close_all(struct ledger *l)
 {
 	if (l_begin(l) == -1)
 		return -1;
-	return l_end(l, l_exec(l, "UPDATE holds SET open = 0 WHERE open = 1"));
+	if (l_exec(l, "UPDATE holds SET open = 0 WHERE open = 1") == -1)
+		return l_end(l, -1);
+	return l_end(l, sqlite3_changes(l->l_db));
 }
 
 int

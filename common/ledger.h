@@ -74,7 +74,8 @@ int	 ledger_usage(struct ledger *, int64_t hold, uint64_t seq,
 	    int64_t units);
 /* Close a hold: its unspent part is available again. */
 int	 ledger_hold_close(struct ledger *, int64_t hold);
-/* Close every open hold (at startup: their workers died with tenantd). */
+/* Close every open hold (their workers died with an earlier tenantd);
+ * returns how many were open, or -1. */
 int	 ledger_holds_close_all(struct ledger *);
 
 int	 ledger_summary(struct ledger *, struct ledger_summary *);

@@ -58,6 +58,7 @@ static uint64_t		 masters_stamp;
 static int		 masters_known;
 static ev_timer		 storage_timer;
 static ev_timer		 sweep_timer;
+static uint64_t		 credit_serial;
 
 static void	worker_read_cb(struct ev_loop *, ev_io *, int);
 static int	worker_read(struct worker *);
@@ -67,6 +68,8 @@ static void	tenant_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	tenant_kick(struct tenant_rt *);
 static void	worker_fault(struct worker *, const char *);
 static void	storage_timer_cb(struct ev_loop *, ev_timer *, int);
+static void	pool_storage_walk(struct tenant_rt *);
+static int	credit_send(struct worker *, int64_t, int64_t);
 static void	spare_fill(void);
 
 static const char *
@@ -623,9 +626,13 @@ tenant_start(struct tenant_rt *t)
 			worker_fault(o, "cannot send its limits");
 	w->w_rate = rate_share(t->t_lim[TL_REQUESTS_PER_MINUTE],
 	    tenant_live(t));
-	if (priv_storage_other(t->t_id, &t->t_storage) == -1)
-		log_warnx("tenant %s: cannot measure its directory; storage "
-		    "counts the database only", t->t_slug);
+	/*
+	 * The bind carries the last figure measured (0 at the tenant's first
+	 * start); the walk runs on the slow thread and its result follows
+	 * as a CFG_DATA update, so a tree of a million entries does not
+	 * delay this start or anyone's routing (docs/data-plane.md).
+	 */
+	pool_storage_walk(t);
 	if ((rc = priv_bind(w, t->t_id, route_gen(), t->t_lim,
 	    tenant_live(t), t->t_storage)) != 0) {
 		if (rc == -2) {
@@ -1018,9 +1025,7 @@ static int
 on_credit_want(struct worker *w, struct msg *m, int fd)
 {
 	struct tenant_rt	*t = w->w_tenant;
-	struct msgbuf		 mb;
 	uint64_t		 want, cap;
-	int64_t			 granted = 0;
 
 	if (msg_get_u64(m, &want) == -1 || msg_end(m) == -1 || want == 0)
 		return -1;
@@ -1028,20 +1033,67 @@ on_credit_want(struct worker *w, struct msg *m, int fd)
 	    t->t_lim[TL_COST_WRITE], t->t_lim[TL_COST_RUN]);
 	if (want > cap)
 		want = cap;
-	if (credit_over(w->w_granted, w->w_spent, cap))
-		granted = 0;
-	else if (priv_hold(t->t_id, &w->w_hold, w->w_pid, (int64_t)want,
-	    &granted) == -1)
-		granted = 0;
+	/* One outstanding at a time (proto.h). */
+	if (w->w_credit_serial != 0)
+		return -1;
+	/*
+	 * The ledger write is the slow thread's; pool_credit_done() answers.
+	 * A full queue is answered at once with nothing, as a ledger error
+	 * is: the worker's requests that need credits get 402 until it asks
+	 * again (docs/data-plane.md).
+	 */
+	if (!credit_over(w->w_granted, w->w_spent, cap)) {
+		w->w_credit_serial = ++credit_serial;
+		if (slow_hold(t->t_id, t->t_slug, w->w_pid,
+		    w->w_credit_serial, w->w_hold, (int64_t)want) == 0)
+			return 0;
+		w->w_credit_serial = 0;
+		log_warnx("ledger: tenant %s worker %d: no credits granted: "
+		    "the slow thread's queue is full", t->t_slug,
+		    (int)w->w_pid);
+	}
+	return credit_send(w, (int64_t)want, 0);
+}
+
+/* MSG_CTL_CREDIT: what the hold grew by, and whether that fell short. */
+static int
+credit_send(struct worker *w, int64_t want, int64_t granted)
+{
+	struct msgbuf	 mb;
+
 	w->w_granted += (uint64_t)granted;
 	msg_init(&mb, MSG_CTL_CREDIT, 0);
 	msg_put_u64(&mb, (uint64_t)w->w_hold);
 	msg_put_u64(&mb, (uint64_t)granted);
-	msg_put_u32(&mb, (uint64_t)granted < want);
-	log_debug("ledger: tenant %s worker %d hold %lld: %lld of %llu "
-	    "credits granted", t->t_slug, (int)w->w_pid, (long long)w->w_hold,
-	    (long long)granted, (unsigned long long)want);
+	msg_put_u32(&mb, granted < want);
+	log_debug("ledger: tenant %s worker %d hold %lld: %lld of %lld "
+	    "credits granted", worker_name(w), (int)w->w_pid,
+	    (long long)w->w_hold, (long long)granted, (long long)want);
 	return priv_send(w, &mb);
+}
+
+/*
+ * The slow thread's answer to a CREDIT_WANT, for the worker named by pid
+ * and the serial of its request. 0: it is gone (slow.c then closes a hold
+ * the request opened; one it grew is closed by pool_worker_exited()'s
+ * close, queued after the request).
+ */
+int
+pool_credit_done(pid_t pid, uint64_t serial, int64_t hold, int64_t want,
+    int64_t granted)
+{
+	struct worker	*w;
+
+	TAILQ_FOREACH(w, &all_workers, w_all)
+		if (w->w_pid == pid && w->w_credit_serial == serial)
+			break;
+	if (w == NULL)
+		return 0;
+	w->w_credit_serial = 0;
+	w->w_hold = hold;
+	if (w->w_chan != -1 && credit_send(w, want, granted) == -1)
+		worker_fault(w, "cannot send its credits");
+	return 1;
 }
 
 /*
@@ -1057,7 +1109,6 @@ on_usage(struct worker *w, struct msg *m, int fd)
 {
 	struct tenant_rt	*t = w->w_tenant;
 	uint64_t		 hold, seq, units;
-	int			 rc;
 
 	if (msg_get_u64(m, &hold) == -1 || msg_get_u64(m, &seq) == -1 ||
 	    msg_get_u64(m, &units) == -1 || msg_end(m) == -1 ||
@@ -1067,15 +1118,13 @@ on_usage(struct worker *w, struct msg *m, int fd)
 		return -1;
 	w->w_usage_seq = seq;
 	w->w_spent += units;
-	if ((rc = priv_usage(t->t_id, w->w_hold, seq, (int64_t)units)) == -1) {
+	/* Committed, or logged as lost, by the slow thread's answer. */
+	if (slow_usage(t->t_id, t->t_slug, w->w_hold, seq,
+	    (int64_t)units) == -1)
 		log_warnx("ledger: tenant %s hold %lld report %llu: %llu "
-		    "credits NOT recorded", t->t_slug, (long long)hold,
-		    (unsigned long long)seq, (unsigned long long)units);
-		return 0;
-	}
-	log_debug("ledger: tenant %s hold %lld report %llu: %llu credits "
-	    "committed", t->t_slug, (long long)hold, (unsigned long long)seq,
-	    (unsigned long long)units);
+		    "credits NOT recorded: %s", t->t_slug, (long long)hold,
+		    (unsigned long long)seq, (unsigned long long)units,
+		    strerror(errno));
 	return 0;
 }
 
@@ -1319,9 +1368,12 @@ pool_worker_exited(struct worker *w, int status)
 	 * an error exit we cannot know, and charge it all, or a tenant could
 	 * spend for nothing by crashing its worker (docs/data-plane.md).
 	 */
-	if (t != NULL && w->w_hold != 0)
-		priv_hold_close(t->t_id, w->w_hold, w->w_usage_seq + 1,
-		    abnormal ? (int64_t)(w->w_granted - w->w_spent) : 0);
+	if (t != NULL && w->w_hold != 0 && slow_hold_close(t->t_id,
+	    t->t_slug, w->w_hold, w->w_usage_seq + 1, abnormal ?
+	    (int64_t)(w->w_granted - w->w_spent) : 0) == -1)
+		log_warnx("tenant %s: ledger: hold %lld left open until the "
+		    "next start: %s", t->t_slug, (long long)w->w_hold,
+		    strerror(errno));
 	if (t != NULL) {
 		t->t_stats.ts_last_exit = ev_now(loop);
 		snprintf(t->t_stats.ts_last_exit_how,
@@ -1642,22 +1694,49 @@ static void
 storage_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 {
 	struct tenant_rt	*t;
-	struct worker		*w;
-	uint64_t		 used;
 	size_t			 b;
 
 	for (b = 0; b < TENANT_BUCKETS; b++)
-		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
-			if (tenant_live(t) == 0 ||
-			    priv_storage_other(t->t_id, &used) == -1 ||
-			    used == t->t_storage)
-				continue;
-			t->t_storage = used;
-			TAILQ_FOREACH(w, &t->t_workers, w_entry)
-				if (w->w_state == W_READY && w->w_chan != -1 &&
-				    worker_send_data(w, NULL, 1) == -1)
-					worker_fault(w, "cannot send storage");
-		}
+		for (t = tenants[b]; t != NULL; t = t->t_hnext)
+			if (tenant_live(t) > 0)
+				pool_storage_walk(t);
+}
+
+/* A walk on the slow thread, unless one is queued already. */
+static void
+pool_storage_walk(struct tenant_rt *t)
+{
+	if (t->t_storage_walk)
+		return;
+	t->t_storage_walk = 1;
+	if (slow_storage(t->t_id, t->t_slug) == -1) {
+		t->t_storage_walk = 0;
+		log_debug("tenant %s: storage walk skipped: %s", t->t_slug,
+		    strerror(errno));
+	}
+}
+
+/* The slow thread's answer to a walk: a new figure goes to the workers. */
+void
+pool_storage_done(int64_t id, int ok, uint64_t used)
+{
+	struct tenant_rt	*t;
+	struct worker		*w;
+
+	if ((t = tenant_find(id)) == NULL)
+		return;
+	t->t_storage_walk = 0;
+	if (!ok || used == t->t_storage)
+		return;
+	t->t_storage = used;
+	/*
+	 * A STARTING worker too: it was bound with the figure before this
+	 * one, and reads this after its CFG_DONE, once it serves.
+	 */
+	TAILQ_FOREACH(w, &t->t_workers, w_entry)
+		if ((w->w_state == W_READY || w->w_state == W_STARTING) &&
+		    w->w_chan != -1 && worker_send_data(w, NULL, 1) == -1)
+			worker_fault(w, "cannot send storage");
 }
 
 int

@@ -166,8 +166,11 @@ priv_init(int check)
 		fatalx("policy: %s", err);
 	if (access(conf->c_worker, X_OK) == -1)
 		fatal("worker binary %s", conf->c_worker);
-	if (!check)
-		priv_ledgers_sweep();
+	/*
+	 * No ledger is opened here: with thousands of tenants that made the
+	 * start linear in their number. A ledger's holds left by a crash are
+	 * settled when the slow thread first opens it (slow.c).
+	 */
 }
 
 int

@@ -191,6 +191,7 @@ status_metrics(FILE *f)
 	pool_counts(&pc);
 	fprintf(f, "# HELP tenantd_up Whether tenantd is serving.\n"
 	    "# TYPE tenantd_up gauge\ntenantd_up 1\n");
+	slow_metrics(f);
 	fprintf(f, "# HELP tenantd_uptime_seconds Seconds since tenantd "
 	    "started.\n# TYPE tenantd_uptime_seconds gauge\n"
 	    "tenantd_uptime_seconds %.0f\n", ev_now(loop) - dstats.ds_started);

@@ -94,6 +94,8 @@ struct worker {
 	uint64_t	 w_usage_seq;	/* last usage report recorded */
 	uint64_t	 w_granted;	/* credits granted to its hold */
 	uint64_t	 w_spent;	/* credits it reported spent */
+	uint64_t	 w_credit_serial; /* its CREDIT_WANT on the slow
+					    thread, or 0 */
 	uint64_t	 w_rate;	/* its share of the request rate */
 	uint64_t	 w_hosts_gen;	/* its tenant's hosts generation */
 	uint64_t	 w_host_lists;	/* host lists sent to it */
@@ -149,6 +151,7 @@ struct tenant_rt {
 	struct tenant_stats t_stats;
 	uint64_t	 t_lim[TL_MAX];	/* its limits, as its workers have them */
 	uint64_t	 t_storage;	/* DATA_STORAGE_OTHER last sent */
+	int		 t_storage_walk; /* a walk queued on the slow thread */
 };
 
 /* Live counts for systemd's STATUS= line and the admin socket. */
@@ -205,6 +208,8 @@ void	 pool_kill_all(void);
 int	 pool_empty(void);
 void	 pool_counts(struct pool_counts *);
 int	 pool_restart(const char *, int);
+int	 pool_credit_done(pid_t, uint64_t, int64_t, int64_t, int64_t);
+void	 pool_storage_done(int64_t, int, uint64_t);
 void	 tenant_stats_code(struct tenant_stats *, int, uint64_t);
 const struct tenant_rt *pool_tenant_next(const struct tenant_rt *);
 
@@ -231,13 +236,22 @@ struct registry *priv_registry(void);
 int	 priv_limits(int64_t, uint64_t [TL_MAX]);
 int	 priv_bind_data(struct worker *, const char *,
 	    const uint64_t [TL_MAX], unsigned int, uint64_t);
-int	 priv_storage_other(int64_t, uint64_t *);
 int	 priv_masters_stamp(uint64_t *);
 uint64_t rate_share(uint64_t, unsigned int);
-int	 priv_hold(int64_t, int64_t *, pid_t, int64_t, int64_t *);
-int	 priv_usage(int64_t, int64_t, uint64_t, int64_t);
-void	 priv_hold_close(int64_t, int64_t, uint64_t, int64_t);
-void	 priv_ledgers_sweep(void);
+
+/*
+ * slow.c: ledger writes and storage walks on a thread of the root half,
+ * asked by message and answered later through pool_credit_done() and
+ * pool_storage_done() (docs/architecture.md, "The slow thread"). -1 with
+ * EAGAIN: the queue is full and the job was not taken.
+ */
+void	 slow_init(void);
+void	 slow_stop(void);
+int	 slow_hold(int64_t, const char *, pid_t, uint64_t, int64_t, int64_t);
+int	 slow_usage(int64_t, const char *, int64_t, uint64_t, int64_t);
+int	 slow_hold_close(int64_t, const char *, int64_t, uint64_t, int64_t);
+int	 slow_storage(int64_t, const char *);
+void	 slow_metrics(FILE *);
 
 /* privrun.c: tenant code, started through tenantd-run */
 int	 priv_run(struct worker *, uint32_t, const char *, char *const [],

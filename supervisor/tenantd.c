@@ -343,8 +343,8 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sig_hup);
 	/*
 	 * The lock first, before anything a running tenantd owns is
-	 * touched: priv_init() settles the ledger holds of workers it takes
-	 * for dead, and the sockets come next. tenantd -n binds and settles
+	 * touched: the slow thread settles the ledger holds of workers it
+	 * takes for dead, and the sockets come next. tenantd -n binds and settles
 	 * nothing, and may run beside a daemon (ExecReload= does).
 	 */
 	if (!check) {
@@ -398,6 +398,12 @@ main(int argc, char *argv[])
 		lfd = listen_open();
 	dstats.ds_started = ev_now(loop);
 	route_init();
+	/*
+	 * The slow thread owns the ledgers and the storage walks. It opens
+	 * nothing now: each ledger when first used, so the start does not
+	 * grow with the number of tenants (docs/performance.md).
+	 */
+	slow_init();
 	pool_init();
 	front_init(lfd);
 
@@ -416,6 +422,8 @@ main(int argc, char *argv[])
 	/* The socket listens and the spares are exec'd: we are ready. */
 	notify_status("READY=1\n");
 	ev_run(loop, 0);
+	/* The ledger writes queued by the workers that drained, done. */
+	slow_stop();
 	admin_stop();
 	instance_unlink(&proxy_sock);
 	instance_unlock();

@@ -38,7 +38,9 @@
  *                 READY), runname, runenv, appname (a run asked for with
  *                 a handler name or an environment entry the one rule of
  *                 common/runarg.c refuses), logid (a LOG under a conn_id),
- *                 sandbox (tenantd-run's RUN_SANDBOX, with its fd)
+ *                 sandbox (tenantd-run's RUN_SANDBOX, with its fd),
+ *                 credit2 (a second CREDIT_WANT before the answer
+ *                 to the first)
  *   log-flood     thousands of log lines a second with control bytes and
  *                 forged "tenant globex" prefixes, then answers
  *   deaf          READY, then never reads its channel again (THREATS 58)
@@ -835,6 +837,16 @@ unpermitted(uint32_t id, const char *req)
 		msg_init(&mb, MSG_CTL_DRAIN, 0);
 		msg_put_u32(&mb, DRAIN_CLOSE);
 		chan_send(&mb, NULL, 0);
+	} else if (strncmp(kind, "credit2", 7) == 0) {
+		struct msgbuf	 mb;
+		int		 i;
+
+		/* At most one outstanding (proto.h): each is a ledger write. */
+		for (i = 0; i < 2; i++) {
+			msg_init(&mb, MSG_STATE_CREDIT_WANT, 0);
+			msg_put_u64(&mb, 10);
+			chan_send(&mb, NULL, 0);
+		}
 	} else
 		report("unpermitted: unknown kind %s", kind);
 }

@@ -369,6 +369,8 @@ KILLS = {
     "unpermitted-appname": r"unpermitted or malformed APP_CONNECT",
     "unpermitted-logid": r"unpermitted or malformed LOG",
     "unpermitted-sandbox": r"unpermitted or malformed RUN_SANDBOX",
+    # The first is on the slow thread, not answered yet.
+    "unpermitted-credit2": r"unpermitted or malformed STATE_CREDIT_WANT",
     "fd-stuff-one": r"unpermitted or malformed LOG",
     "fd-stuff-pair": r"unreadable message",
     "fd-stuff": r"unreadable message",
