@@ -900,7 +900,7 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	w->w_tenant->t_stats.ts_handbacks++;
 	w->w_requests += served;
 	worker_idle_check(w);
-	if (reason == HANDBACK_STALE)
+	if (reason == HANDBACK_STALE && !shutting_down)
 		route_check_slot(w);
 	if (shutting_down && len == 0) {
 		/* Stopping, and idle: closed like any idle keep-alive one. */
