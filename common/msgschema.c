@@ -49,7 +49,7 @@ const struct msg_schema msg_schema[] = {
 		STR(1, SLUG_MAX_LEN, "slug"),
 		STR(1, PROTO_STR_MAX, "jail root"),
 		STR(1, PROTO_STR_MAX, "seccomp policy path"),
-		STR(1, PROTO_STR_MAX, "generation file path"),
+		STR(1, PROTO_STR_MAX, "generation slot file path"),
 		STR(1, HOST_NAME_MAX_LEN, "suffix"),
 		STR(0, HOST_NAME_MAX_LEN, "admin host") } },
 	{ MSG_CFG_LIMIT, "CFG_LIMIT", CHAN_WORKER, DIR_DOWN, MFD_NEVER,
@@ -59,7 +59,7 @@ const struct msg_schema msg_schema[] = {
 		U32("number of names"), U64("size of the sealed file"),
 		U64("hosts generation") } },
 	{ MSG_CFG_DONE, "CFG_DONE", CHAN_WORKER, DIR_DOWN, MFD_NEVER,
-	    MID_ZERO, 0, { U64("registry generation") } },
+	    MID_ZERO, 0, { U64("the tenant's generation slot value") } },
 	{ MSG_CFG_KEY, "CFG_KEY", CHAN_WORKER, DIR_DOWN, MFD_NEVER,
 	    MID_ZERO, 0, {
 		U32("purpose"), U32("master key id"), U64("not_after"),

@@ -20,9 +20,9 @@
  *                                  <------  MSG_CONN_CLOSED
  *                                  <------  MSG_CONN_HANDBACK + fd + bytes
  *      [MSG_CFG_HOSTS + fd],
- *      MSG_CFG_DONE                ------>  registry change: the generation,
- *                                           and a new host list first if
- *                                           the tenant's names changed
+ *      MSG_CFG_DONE                ------>  a change to this tenant: its
+ *                                           generation slot, and a new host
+ *                                           list first if its names changed
  *      MSG_CTL_DRAIN (mode)        ------>  finish, hand back or close, exit
  *      MSG_CTL_PING                ------>
  *                                  <------  MSG_STATE_PONG
@@ -142,10 +142,11 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
  * a mapping, and swaps its list in only when the whole of it decoded.
  * The hosts generation is the registry's for the tenant's hostnames.
  *
- * MSG_CFG_DONE: u64 registry generation. At bind it ends the config
- * phase; after READY it says the worker is current as of that generation
- * (docs/routing.md): it follows a MSG_CFG_HOSTS, or comes alone when the
- * tenant's names did not change.
+ * MSG_CFG_DONE: u64 the tenant's generation slot. At bind it ends the
+ * config phase; after READY it says the worker is current as of that slot
+ * value (docs/routing.md): it follows a MSG_CFG_HOSTS, or comes alone when
+ * the slot moved but the tenant's names did not. A worker whose tenant's
+ * slot did not move gets none.
  */
 #define PROTO_SEALS	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
 			 F_SEAL_WRITE)

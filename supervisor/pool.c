@@ -633,8 +633,8 @@ tenant_start(struct tenant_rt *t)
 	 * delay this start or anyone's routing (docs/data-plane.md).
 	 */
 	pool_storage_walk(t);
-	if ((rc = priv_bind(w, t->t_id, route_gen(), t->t_lim,
-	    tenant_live(t), t->t_storage)) != 0) {
+	if ((rc = priv_bind(w, t->t_id, t->t_lim, tenant_live(t),
+	    t->t_storage)) != 0) {
 		if (rc == -2) {
 			worker_fault(w, "bind failed");
 			return;
@@ -908,6 +908,8 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	w->w_tenant->t_stats.ts_handbacks++;
 	w->w_requests += served;
 	worker_idle_check(w);
+	if (reason == HANDBACK_STALE && !shutting_down)
+		route_check_slot(w);
 	if (shutting_down && len == 0) {
 		/* Stopping, and idle: closed like any idle keep-alive one. */
 		close(fd);
@@ -1606,16 +1608,17 @@ pool_backoff_resume(void)
 /*
  * The registry changed. For every tenant with workers: if it is no longer
  * active, its workers drain and its waiting connections are answered; if
- * it is, its workers get the new generation, and a new host list only if
- * its own names changed (priv_hosts, docs/routing.md).
+ * it is, its workers get its new generation slot value only if the slot
+ * moved, and a new host list only if its own names changed (priv_hosts,
+ * docs/routing.md): a change to one tenant sends the others nothing.
  */
 void
-pool_registry_changed(uint64_t gen)
+pool_registry_changed(void)
 {
 	struct tenant_rt	*t;
 	struct worker		*w, *tmp;
 	struct route		 r;
-	uint64_t		 old[TL_MAX], stamp;
+	uint64_t		 old[TL_MAX], stamp, gen;
 	size_t			 b;
 	int			 rc, rotated = 0;
 
@@ -1638,6 +1641,9 @@ pool_registry_changed(uint64_t gen)
 	for (b = 0; b < TENANT_BUCKETS; b++)
 		for (t = tenants[b]; t != NULL; t = t->t_hnext) {
 			if (t->t_nworkers == 0 && t->t_nqueue == 0)
+				continue;
+			/* The slot first: see priv_gen_slot. */
+			if (priv_gen_slot(t->t_id, &gen) == -1)
 				continue;
 			rc = priv_tenant(t->t_id, &r);
 			if (rc == -1)

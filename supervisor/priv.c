@@ -35,6 +35,8 @@ static struct registry	*reg;
 static struct limits	 worker_limits;
 static char		 policy_path[PATH_MAX];
 static char		 gen_path[PATH_MAX];
+static char		 slots_path[PATH_MAX];
+static struct gen_slots	 slots = { -1, NULL, 0 };
 
 static void	priv_child_cb(struct ev_loop *, ev_child *, int);
 
@@ -162,6 +164,15 @@ priv_init(int check)
 	if (gen_map(&g, gen_path, !check) == -1)
 		fatal("%s", gen_path);
 	gen_unmap(&g);
+	/*
+	 * The per-tenant slots: created here for a state directory from
+	 * before them (docs/routing.md); a check creates nothing.
+	 */
+	if (config_path(conf, GEN_SLOTS_FILE, slots_path,
+	    sizeof(slots_path)) == -1)
+		fatal("state_dir");
+	if (!check && gen_slots_open(&slots, slots_path, 1) == -1)
+		fatal("%s", slots_path);
 	if (priv_load_policy(err, sizeof(err)) == -1)
 		fatalx("policy: %s", err);
 	if (access(conf->c_worker, X_OK) == -1)
@@ -466,13 +477,30 @@ priv_hosts_fd(int64_t id, uint32_t *n, uint64_t *size)
 }
 
 /*
- * Bring a worker up to registry generation gen: its tenant's host list if
- * the worker has none yet or the tenant's names changed since it got one
- * (only the tenants whose names changed: docs/routing.md), then CFG_DONE
- * with gen. The hosts generation is read before the list: a change
- * committed between the two makes the list newer than the generation it
- * is sent with, never older, so the next change sends it again rather
- * than never.
+ * Tenant id's generation slot (docs/routing.md). Callers read it before
+ * anything else of the tenant's in the registry: tenantctl commits first
+ * and bumps the slot after, so what is read next is never older than the
+ * value a worker is then told.
+ */
+int
+priv_gen_slot(int64_t id, uint64_t *v)
+{
+	if (gen_slots_read(&slots, id, v) == -1) {
+		log_warn("%s: tenant %lld", slots_path, (long long)id);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Bring a worker up to its tenant's generation slot value gen: its
+ * tenant's host list if the worker has none yet or the tenant's names
+ * changed since it got one (only the tenants whose names changed:
+ * docs/routing.md), then CFG_DONE with gen, unless the worker has it
+ * already: a change to another tenant sends this one nothing. The hosts
+ * generation is read before the list: a change committed between the two
+ * makes the list newer than the generation it is sent with, never older,
+ * so the next change sends it again rather than never.
  */
 int
 priv_hosts(struct worker *w, int64_t id, uint64_t gen)
@@ -480,7 +508,7 @@ priv_hosts(struct worker *w, int64_t id, uint64_t gen)
 	struct msgbuf	 mb;
 	uint64_t	 hgen, size;
 	uint32_t	 n;
-	int		 fd, rc;
+	int		 fd, rc, list = 0;
 
 	if (registry_hosts_gen(reg, id, &hgen) != REG_OK) {
 		log_warnx("tenant %lld: hosts generation: %s", (long long)id,
@@ -502,13 +530,21 @@ priv_hosts(struct worker *w, int64_t id, uint64_t gen)
 		}
 		w->w_hosts_gen = hgen;
 		w->w_host_lists++;
+		list = 1;
 		log_debug("tenant %lld worker %d: host list of %u names, hosts "
 		    "generation %llu", (long long)id, (int)w->w_pid, n,
 		    (unsigned long long)hgen);
 	}
+	/* A list is always followed by its CFG_DONE (common/proto.h). */
+	if (w->w_gen_updates > 0 && !list && gen == w->w_gen)
+		return 0;
 	msg_init(&mb, MSG_CFG_DONE, 0);
 	msg_put_u64(&mb, gen);
-	return priv_send(w, &mb);
+	if (priv_send(w, &mb) == -1)
+		return -1;
+	w->w_gen = gen;
+	w->w_gen_updates++;
+	return 0;
 }
 
 /*
@@ -520,16 +556,23 @@ priv_hosts(struct worker *w, int64_t id, uint64_t gen)
  * still an unbound spare; -2 when sending failed half-way.
  */
 int
-priv_bind(struct worker *w, int64_t id, uint64_t gen,
-    const uint64_t lim[TL_MAX], unsigned int share, uint64_t other)
+priv_bind(struct worker *w, int64_t id, const uint64_t lim[TL_MAX],
+    unsigned int share, uint64_t other)
 {
 	struct tenant	 t;
 	struct msgbuf	 mb;
 	char		 dir[PATH_MAX], err[512];
-	uint64_t	 v;
+	uint64_t	 v, gen;
 	size_t		 i;
 	int		 rc;
 
+	/* First, see priv_gen_slot; and the page the worker maps exists. */
+	if (priv_gen_slot(id, &gen) == -1)
+		return -1;
+	if (gen_slots_cover(&slots, id) == -1) {
+		log_warn("%s: tenant %lld", slots_path, (long long)id);
+		return -1;
+	}
 	if ((rc = registry_tenant_by_id(reg, id, &t)) == REG_NOTFOUND)
 		return 1;
 	if (rc != REG_OK) {
@@ -565,7 +608,7 @@ priv_bind(struct worker *w, int64_t id, uint64_t gen,
 	msg_put_str(&mb, t.t_slug);
 	msg_put_str(&mb, dir);
 	msg_put_str(&mb, policy_path);
-	msg_put_str(&mb, gen_path);
+	msg_put_str(&mb, slots_path);
 	msg_put_str(&mb, conf->c_hosts.hc_suffix);
 	msg_put_str(&mb, conf->c_hosts.hc_admin);
 	if (priv_send(w, &mb) == -1)

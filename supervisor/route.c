@@ -65,7 +65,7 @@ route_changed(const char *why)
 	log_debug("registry changed (%s), generation %llu", why,
 	    (unsigned long long)cached_gen);
 	route_flush();
-	pool_registry_changed(cached_gen);
+	pool_registry_changed();
 }
 
 static void
@@ -91,6 +91,24 @@ dv_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 	route_check_gen();
 	if (priv_registry_changed())
 		route_changed("data_version");
+}
+
+/*
+ * A worker handed a connection back as stale. tenantctl bumps a tenant's
+ * slot before the global counter (common/gen.c), so the worker may have
+ * seen its slot move before we see the counter: routed again now, the
+ * connection would bounce back and forth until the hop limit answered it
+ * 503. If the slot did move since the worker was told, the registry
+ * changed, and is taken as changed now. A worker that says stale when it
+ * is not costs one read of its slot.
+ */
+void
+route_check_slot(const struct worker *w)
+{
+	uint64_t	 v;
+
+	if (priv_gen_slot(w->w_tenant->t_id, &v) == 0 && v != w->w_gen)
+		route_changed("slot");
 }
 
 void

@@ -64,13 +64,15 @@ tenant_json(const struct tenant_rt *t)
 	TAILQ_FOREACH(w, &t->t_workers, w_entry) {
 		worker_memory(w->w_pid, &priv, &rss);
 		json_array_append_new(ws, json_pack("{s:i, s:s, s:i, s:I, "
-		    "s:f, s:I, s:I, s:I, s:I}", "pid", (int)w->w_pid, "state",
-		    worker_state_str(w->w_state), "connections", (int)w->w_nrefs,
-		    "requests", (json_int_t)w->w_requests, "age",
-		    now - w->w_bound, "private_kb", (json_int_t)priv, "rss_kb",
-		    (json_int_t)rss, "hosts_generation",
+		    "s:f, s:I, s:I, s:I, s:I, s:I, s:I}", "pid", (int)w->w_pid,
+		    "state", worker_state_str(w->w_state), "connections",
+		    (int)w->w_nrefs, "requests", (json_int_t)w->w_requests,
+		    "age", now - w->w_bound, "private_kb", (json_int_t)priv,
+		    "rss_kb", (json_int_t)rss, "hosts_generation",
 		    (json_int_t)w->w_hosts_gen, "host_lists",
-		    (json_int_t)w->w_host_lists));
+		    (json_int_t)w->w_host_lists, "generation",
+		    (json_int_t)w->w_gen, "generation_updates",
+		    (json_int_t)w->w_gen_updates));
 	}
 	codes = json_object();
 	for (i = 0; i < ts->ts_ncodes; i++) {

@@ -99,6 +99,8 @@ struct worker {
 	uint64_t	 w_rate;	/* its share of the request rate */
 	uint64_t	 w_hosts_gen;	/* its tenant's hosts generation */
 	uint64_t	 w_host_lists;	/* host lists sent to it */
+	uint64_t	 w_gen;		/* its tenant's slot, as last sent */
+	uint64_t	 w_gen_updates;	/* CFG_DONE messages sent to it */
 };
 TAILQ_HEAD(worker_list, worker);
 
@@ -195,13 +197,14 @@ unsigned int front_held(void);
 void	 route_init(void);
 int	 route_resolve(const struct host_result *, struct route *);
 uint64_t route_gen(void);
+void	 route_check_slot(const struct worker *);
 
 /* pool.c: workers per tenant, spares, hand-off and return of connections */
 void	 pool_init(void);
 void	 pool_reconfigure(void);
 void	 pool_dispatch(const struct route *, int, const uint8_t *, size_t,
 	    unsigned int);
-void	 pool_registry_changed(uint64_t);
+void	 pool_registry_changed(void);
 void	 pool_worker_exited(struct worker *, int);
 void	 pool_shutdown(void);
 void	 pool_kill_all(void);
@@ -223,8 +226,9 @@ int	 priv_reload(void);
 int	 priv_resolve(const struct host_result *, struct route *);
 int	 priv_tenant(int64_t, struct route *);
 int	 priv_spawn(struct worker *);
-int	 priv_bind(struct worker *, int64_t, uint64_t,
-	    const uint64_t [TL_MAX], unsigned int, uint64_t);
+int	 priv_bind(struct worker *, int64_t, const uint64_t [TL_MAX],
+	    unsigned int, uint64_t);
+int	 priv_gen_slot(int64_t, uint64_t *);
 int	 priv_hosts(struct worker *, int64_t, uint64_t);
 int	 priv_registry_changed(void);
 void	 priv_kill(struct worker *);

@@ -171,7 +171,11 @@ key_rotate(int argc, char **argv)
 		die(rc == REG_FULL ? EX_FULL : rc == REG_STATE ? EX_CONFLICT :
 		    EX_FAIL, "rotate: %s", registry_errmsg(reg));
 	}
-	bump_gen();
+	/*
+	 * No tenant's slot: the supervisor replaces every worker when the
+	 * master keys change (docs/routing.md), so none needs telling.
+	 */
+	bump_gen(NULL, 0);
 	utc(time(NULL) + grace, until, sizeof(until));
 	if (json_out)
 		printf("{\"master\": %u, \"file\": \"%s\", \"grace\": %lld, "
@@ -524,7 +528,7 @@ limits_set(const char *slug, const char *name, const char *value)
 		die(EX_STATE, "tenant \"%s\" is deleted", slug);
 	if (rc != REG_OK)
 		die(EX_FAIL, "%s", registry_errmsg(reg));
-	bump_gen();
+	bump_gen(&t.t_id, 1);
 	if (value != NULL)
 		printf("%s: %s set to %s\n", slug, name, value);
 	else

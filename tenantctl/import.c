@@ -523,14 +523,15 @@ taken_cb(const struct hostname *h, void *arg)
  * goes, the tenant is deleted (its slug tombstoned) and the operator told.
  */
 static void __attribute__((__noreturn__))
-i_rollback(int tfd, const char *dir, const char *slug, const char *what)
+i_rollback(int tfd, const char *dir, const struct tenant *t, const char *what)
 {
+	const char	*slug = t->t_slug;
 	char	 err[512] = "";
 
 	purge_tenant(tfd, dir, err, sizeof(err));
 	registry_tenant_set_status(reg, slug, TENANT_DELETED, actor);
 	registry_audit(reg, actor, "import-failed", slug, what);
-	bump_gen();
+	bump_gen(&t->t_id, 1);
 	die(EX_FAIL, "import of \"%s\" failed after it was registered: %s; the "
 	    "tenant is deleted again and its slug is tombstoned on this host: "
 	    "import with --as ANOTHER-SLUG%s%s", slug, what, err[0] ?
@@ -665,15 +666,15 @@ cmd_import(int argc, char **argv)
 	if (strcmp(c.m.status, "suspended") == 0 &&
 	    registry_tenant_set_status(reg, slug, TENANT_SUSPENDED, actor) !=
 	    REG_OK)
-		i_rollback(tfd, tmp, slug, registry_errmsg(reg));
+		i_rollback(tfd, tmp, &t, registry_errmsg(reg));
 	if ((why = i_chown(&c, tmpfd, &t)) != NULL ||
 	    (why = i_manifest(tmpfd, &t, host)) != NULL)
-		i_rollback(tfd, tmp, slug, why);
+		i_rollback(tfd, tmp, &t, why);
 	/* The jail root: root's, readable by the tenant's group only. */
 	if (fchown(tmpfd, 0, t.t_gid) == -1 || fchmod(tmpfd, 0750) == -1 ||
 	    fsync(tmpfd) == -1 || renameat2(tfd, tmp, tfd, slug,
 	    RENAME_NOREPLACE) == -1)
-		i_rollback(tfd, tmp, slug, strerror(errno));
+		i_rollback(tfd, tmp, &t, strerror(errno));
 	close(tmpfd);
 	fsync(tfd);
 
@@ -692,7 +693,8 @@ cmd_import(int argc, char **argv)
 				continue;
 			}
 			if (rc != REG_OK)
-				i_rollback(tfd, slug, slug, registry_errmsg(reg));
+				i_rollback(tfd, slug, &t,
+				    registry_errmsg(reg));
 			npending += !active;
 			json_array_append_new(out_hosts, json_pack("{s:s, s:s}",
 			    "hostname", hn, "status", active ? "active" :
@@ -703,7 +705,7 @@ cmd_import(int argc, char **argv)
 	    "standard input" : c.file, c.m.slug, c.m.uid, c.tree.n,
 	    json_array_size(out_hosts));
 	registry_audit(reg, actor, "import", slug, detail);
-	bump_gen();
+	bump_gen(&t.t_id, 1);
 	config_path(&conf, "tenants", path, sizeof(path));
 	if (json_out) {
 		json_t	*o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:o}",

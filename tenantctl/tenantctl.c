@@ -134,15 +134,22 @@ open_registry(void)
 		die(EX_FAIL, "%s", err);
 }
 
-/* Tell the running daemon (if any): the next request sees the change. */
+/*
+ * Tell the running daemon (if any): the next request sees the change. ids
+ * are the tenants the change touched (a hostname given up by one tenant
+ * and taken by another touches both); only their workers are told
+ * anything (docs/routing.md).
+ */
 void
-bump_gen(void)
+bump_gen(const int64_t *ids, size_t n)
 {
 	struct gen	 g;
-	char		 path[PATH_MAX];
+	char		 path[PATH_MAX], slots[PATH_MAX];
 
 	if (config_path(&conf, GEN_FILE, path, sizeof(path)) == -1 ||
-	    gen_map(&g, path, 1) == -1 || gen_bump(&g, path) == -1)
+	    config_path(&conf, GEN_SLOTS_FILE, slots, sizeof(slots)) == -1 ||
+	    gen_map(&g, path, 1) == -1 || gen_bump(&g, path, slots, ids,
+	    n) == -1)
 		die(EX_FAIL, "%s: %s (the change is committed; restart "
 		    "tenantd to apply it)", path, strerror(errno));
 	gen_unmap(&g);
@@ -195,6 +202,7 @@ cmd_init(int argc, char **argv)
 	char		 path[PATH_MAX], err[512];
 	unsigned char	 key[32];
 	struct gen	 g;
+	struct gen_slots gs;
 	FILE		*f;
 	int		 fd;
 
@@ -253,6 +261,10 @@ cmd_init(int argc, char **argv)
 	if (gen_map(&g, path, 1) == -1)
 		die(EX_FAIL, "%s: %s", path, strerror(errno));
 	gen_unmap(&g);
+	config_path(&conf, GEN_SLOTS_FILE, path, sizeof(path));
+	if (gen_slots_open(&gs, path, 1) == -1)
+		die(EX_FAIL, "%s: %s", path, strerror(errno));
+	gen_slots_close(&gs);
 	printf("initialised %s (tenants served as <slug>.%s)\n",
 	    conf.c_state_dir, conf.c_hosts.hc_suffix);
 	return EX_OK_;
@@ -305,12 +317,12 @@ cmd_create(int argc, char **argv)
 	    sizeof(err)) == -1) {
 		/* Registered but not provisioned: never served; say so. */
 		registry_tenant_set_status(reg, slug, TENANT_SUSPENDED, actor);
-		bump_gen();
+		bump_gen(&t.t_id, 1);
 		die(EX_FAIL, "%s; tenant \"%s\" is registered but suspended "
 		    "until this is fixed", err, slug);
 	}
 	close(tfd);
-	bump_gen();
+	bump_gen(&t.t_id, 1);
 	config_path(&conf, "tenants", path, sizeof(path));
 	if (json_out) {
 		printf("{\"slug\": \"%s\", \"uid\": %u, \"gid\": %u, "
@@ -476,9 +488,11 @@ cmd_show(int argc, char **argv)
 static int
 cmd_status(const char *slug, enum tenant_status st)
 {
-	int	 rc;
+	struct tenant	 t;
+	int		 rc;
 
 	open_registry();
+	get_tenant(slug, &t);
 	rc = registry_tenant_set_status(reg, slug, st, actor);
 	if (rc == REG_NOTFOUND)
 		die(EX_NOTFOUND, "no tenant \"%s\"", slug);
@@ -486,7 +500,7 @@ cmd_status(const char *slug, enum tenant_status st)
 		die(EX_STATE, "tenant \"%s\" is deleted", slug);
 	if (rc != REG_OK)
 		die(reg_exit(rc), "%s", registry_errmsg(reg));
-	bump_gen();
+	bump_gen(&t.t_id, 1);
 	return EX_OK_;
 }
 
@@ -630,8 +644,9 @@ custom_host(const char *in, char *out, size_t outsz)
  * before anything is read further.
  */
 static int
-hostname_add_file(const char *slug, const char *file, int active)
+hostname_add_file(const struct tenant *t, const char *file, int active)
 {
+	const char	*slug = t->t_slug;
 	FILE		*f;
 	char		 line[512], *s, *e;
 	char		(*names)[HOST_NAME_MAX_LEN + 1];
@@ -677,7 +692,7 @@ hostname_add_file(const char *slug, const char *file, int active)
 		die(EX_NOTFOUND, "no tenant \"%s\"", slug);
 	if (rc != REG_OK)
 		die(reg_exit(rc), "nothing added: %s", registry_errmsg(reg));
-	bump_gen();
+	bump_gen(&t->t_id, 1);
 	printf("added %zu hostnames to %s%s\n", n, slug, active ? ", active" :
 	    " as pending: none is served until activated");
 	free(p);
@@ -722,7 +737,7 @@ cmd_hostname(int argc, char **argv)
 		get_tenant(argv[1], &t);
 		if (t.t_status == TENANT_DELETED)
 			die(EX_STATE, "tenant \"%s\" is deleted", argv[1]);
-		return hostname_add_file(argv[1], argv[3], active);
+		return hostname_add_file(&t, argv[3], active);
 	}
 	if (argc == 4 && strcmp(argv[0], "add") == 0 &&
 	    strcmp(argv[3], "--active") == 0)
@@ -750,7 +765,7 @@ cmd_hostname(int argc, char **argv)
 		die(EX_NOTFOUND, "%s is not a hostname of %s", host, argv[1]);
 	if (rc != REG_OK)
 		die(reg_exit(rc), "%s: %s", host, registry_errmsg(reg));
-	bump_gen();
+	bump_gen(&t.t_id, 1);
 	if (strcmp(argv[0], "add") == 0 && !active)
 		printf("added %s to %s as pending: it is not served until you "
 		    "have verified the customer controls it and run\n"

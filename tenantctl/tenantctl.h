@@ -34,7 +34,7 @@ void	 die(int, const char *, ...)
 	    __attribute__((__noreturn__, __format__(printf, 2, 3)));
 void	 usage(void) __attribute__((__noreturn__));
 void	 open_registry(void);
-void	 bump_gen(void);
+void	 bump_gen(const int64_t *, size_t);
 int	 tenants_dir(void);
 void	 custom_host(const char *, char *, size_t);
 void	 get_tenant(const char *, struct tenant *);

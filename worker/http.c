@@ -739,8 +739,9 @@ conn_request(struct wconn *c)
 	int			 n, status, head_only;
 
 	/*
-	 * A registry change since our host list was sent: we may no longer
-	 * be this host's worker, so the supervisor decides afresh.
+	 * A change to our tenant since our host list was sent (its slot in
+	 * the generation file moved: docs/routing.md): we may no longer be
+	 * this host's worker, so the supervisor decides afresh.
 	 */
 	if (gen_read(&env->we_genmap) != env->we_gen) {
 		conn_handback(c, HANDBACK_STALE);

@@ -527,7 +527,8 @@ main(int argc, char *argv[])
 	worker_configure(&sp, genpath, sizeof(genpath));
 
 	/* Everything that reads host files happens before the sandbox. */
-	if (gen_map(&env->we_genmap, genpath, 0) == -1)
+	/* Only our tenant's slot: another's changes are not ours to see. */
+	if (gen_map_slot(&env->we_genmap, genpath, env->we_tenant_id) == -1)
 		fatal("%s", genpath);
 	if (sandbox_prepare(&sb, &sp, err, sizeof(err)) == -1)
 		fatalx("sandbox: %s", err);

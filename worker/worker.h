@@ -32,8 +32,8 @@ struct worker_env {
 	struct host_conf we_hosts;
 	struct hostlist	 we_names;	/* custom hosts, MSG_CFG_HOSTS */
 	uint64_t	 we_hosts_gen;	/* their generation */
-	uint64_t	 we_gen;
-	struct gen	 we_genmap;
+	uint64_t	 we_gen;	/* our tenant's slot, as last told */
+	struct gen	 we_genmap;	/* that slot, live */
 	unsigned int	 we_head_max;
 	unsigned int	 we_target_max;
 	unsigned int	 we_max_conns;

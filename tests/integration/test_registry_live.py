@@ -1,5 +1,6 @@
 # tenantctl changes reach a running daemon on the very next request: on new
 # connections, and on keep-alive connections a worker already holds.
+import mmap
 import os
 import sqlite3
 import time
@@ -39,6 +40,38 @@ def read_gen(d):
     with open(os.path.join(d.state, "registry.gen"), "rb") as f:
         data = f.read()
     return int.from_bytes(data[8:16], "little")
+
+
+def tenant_id(d, slug):
+    db = sqlite3.connect(os.path.join(d.state, "registry.db"))
+    try:
+        (tid,) = db.execute("SELECT id FROM tenants WHERE slug = ?",
+                            (slug,)).fetchone()
+    finally:
+        db.close()
+    return tid
+
+
+def slot_offset(d, slug):
+    """Where the tenant's generation slot is (common/gen.c)."""
+    return 4096 + 8 * tenant_id(d, slug)
+
+
+def read_slot(d, slug):
+    with open(os.path.join(d.state, "registry.gen.tenants"), "rb") as f:
+        f.seek(slot_offset(d, slug))
+        return int.from_bytes(f.read(8).ljust(8, b"\0"), "little")
+
+
+def bump_slot(d, slug):
+    """What tenantctl does first for a change to the tenant: its slot
+    moves, and the global counter only after."""
+    path = os.path.join(d.state, "registry.gen.tenants")
+    off = slot_offset(d, slug)
+    with open(path, "r+b") as f:
+        with mmap.mmap(f.fileno(), 0) as m:
+            v = int.from_bytes(m[off:off + 8], "little") + 1
+            m[off:off + 8] = v.to_bytes(8, "little")
 
 
 def keepalive(d, host, path="/"):
@@ -218,6 +251,11 @@ def test_hostname_moved_to_another_tenant(live):
     d.ctl("hostname", "add", "acme", SHOP, "--active")
     s, r = keepalive(d, SHOP)
     assert r.body == b"acme's own page\n"
+    # globex's worker holds one too, and would send SHOP to acme.
+    g, r = keepalive(d, d.host("globex"))
+    assert r.body == b"globex's own page\n"
+    before = {t: worker_status(d, t)[0]["generation"]
+              for t in ("acme", "globex")}
     d.ctl("hostname", "remove", "acme", SHOP)
     d.ctl("hostname", "add", "globex", SHOP, "--active")
     # The very next request, on the connection acme's worker holds.
@@ -227,12 +265,69 @@ def test_hostname_moved_to_another_tenant(live):
     rs, eof = next_on(s, SHOP, "/?again")
     s.close()
     assert rs[0].body == b"globex's own page\n"
+    # And on the one globex's worker holds: its own name now.
+    rs, eof = next_on(g, SHOP, "/?held-by-globex")
+    g.close()
+    assert len(rs) == 1 and not eof, rs
+    assert rs[0].status == 200 and rs[0].body == b"globex's own page\n"
     r = d.get(SHOP)
     assert r.status == 200 and r.body == b"globex's own page\n"
     assert d.get(d.host("acme")).body == b"acme's own page\n"
     time.sleep(0.05)
     assert d.access_log("acme").count(f"host={SHOP}") == 1
-    assert d.access_log("globex").count(f"host={SHOP}") == 3
+    assert d.access_log("globex").count(f"host={SHOP}") == 4
+    # Each command moved the slot of the tenant it changed, once, and
+    # that tenant's worker was told.
+    for slug in ("acme", "globex"):
+        (w,) = worker_status(d, slug)
+        assert w["generation"] == read_slot(d, slug) == before[slug] + 1, \
+            (slug, before, w)
+
+
+def test_a_slot_moved_before_the_global_counter(live):
+    """tenantctl moves a tenant's slot before the global counter. A request
+    in between finds acme's worker stale: the supervisor must bring that
+    worker up to date there and then, not route the connection back to it
+    until the hop limit answers 503."""
+    d = live
+    s, r = keepalive(d, d.host("acme"))
+    (w,) = worker_status(d, "acme")
+    gen = read_gen(d)
+    bump_slot(d, "acme")
+    rs, eof = next_on(s, d.host("acme"))
+    s.close()
+    assert len(rs) == 1 and not eof, rs
+    assert rs[0].status == 200 and rs[0].body == b"acme's own page\n", rs
+    assert read_gen(d) == gen
+    (now,) = worker_status(d, "acme")
+    assert now["pid"] == w["pid"], (w, now)
+    assert now["generation"] == read_slot(d, "acme") == w["generation"] + 1
+    assert now["generation_updates"] == w["generation_updates"] + 1
+    d.wait_log(r"registry changed \(slot\)")
+
+
+def test_a_state_directory_from_before_the_slots():
+    """A state directory with only the global counter (registry.gen): the
+    daemon makes the slot file, and a change applies on the very next
+    request on a held keep-alive connection."""
+    d = Daemon(workers__backoff_min="100ms")
+    try:
+        d.create("acme", "acme's own page\n")
+        os.unlink(os.path.join(d.state, "registry.gen.tenants"))
+        d.start()
+        s, r = keepalive(d, d.host("acme"))
+        assert r.body == b"acme's own page\n"
+        d.ctl("suspend", "acme")
+        rs, eof = next_on(s, d.host("acme"))
+        s.close()
+        if rs:
+            assert len(rs) == 1
+            assert_unavailable(rs[0])
+        assert eof
+        st = os.stat(os.path.join(d.state, "registry.gen.tenants"))
+        assert st.st_uid == 0 and st.st_mode & 0o777 == 0o644
+    finally:
+        d.close()
 
 
 def test_generation_changes_on_each_change_and_the_daemon_follows(live):
@@ -256,6 +351,8 @@ def test_generation_changes_on_each_change_and_the_daemon_follows(live):
         before = read_gen(d)
         d.ctl(*args)
         assert read_gen(d) == before, args
+    # The one size a tenantd from before the per-tenant slots maps.
+    assert os.path.getsize(os.path.join(d.state, "registry.gen")) == 4096
     assert d.get(d.host("acme")).body == b"acme's own page\n"
 
 
@@ -321,8 +418,9 @@ def test_ten_thousand_names_on_one_tenant(live):
 
 
 def test_a_change_to_one_tenant_sends_nothing_to_another(live):
-    """acme's names change: acme's worker gets a new list, globex's gets
-    none (only the registry generation) and serves on undisturbed."""
+    """acme's names and limits change: acme's worker gets a new list and
+    its tenant's new generation, globex's worker gets no message at all
+    (not even a generation) and serves on undisturbed."""
     d = live
     d.ctl("hostname", "add", "globex", "g.example.org", "--active")
     assert d.get("g.example.org").body == b"globex's own page\n"
@@ -331,6 +429,8 @@ def test_a_change_to_one_tenant_sends_nothing_to_another(live):
     (a,) = worker_status(d, "acme")
     assert g["host_lists"] == 1 and a["host_lists"] == 1, (g, a)
     s, r = keepalive(d, "g.example.org")
+    told = ("pid", "host_lists", "hosts_generation", "generation",
+            "generation_updates")
 
     for i, args in enumerate([("add", "acme", SHOP, "--active"),
                               ("remove", "acme", SHOP),
@@ -341,13 +441,20 @@ def test_a_change_to_one_tenant_sends_nothing_to_another(live):
         wait_for(lambda: worker_status(d, "acme")[0]["host_lists"] == i + 2,
                  what="acme's new host list")
         (now,) = worker_status(d, "globex")
-        assert [now[k] for k in ("pid", "host_lists", "hosts_generation")] \
-            == [g[k] for k in ("pid", "host_lists", "hosts_generation")], \
+        assert [now[k] for k in told] == [g[k] for k in told], \
             (args, g, now)
+        # acme's worker was told its tenant's slot, once per change.
+        (w,) = worker_status(d, "acme")
+        assert w["generation"] == read_slot(d, "acme"), w
+        assert w["generation_updates"] == a["generation_updates"] + i + 1
     # A change that is not to hostnames sends acme no list either.
     d.ctl("limits", "set", "acme", "max_workers", "3")
     d.wait_log(rf"registry changed \(\w+\), generation {read_gen(d)}\b", 3)
+    wait_for(lambda: worker_status(d, "acme")[0]["generation"] ==
+             read_slot(d, "acme"), what="acme's new generation")
     assert worker_status(d, "acme")[0]["host_lists"] == 4
+    (now,) = worker_status(d, "globex")
+    assert [now[k] for k in told] == [g[k] for k in told], (g, now)
     # globex's worker is current: the keep-alive connection it holds is
     # served there, not handed back.
     rs, eof = next_on(s, "g.example.org")
