@@ -1018,8 +1018,9 @@ on_stats(struct worker *w, struct msg *m, int fd)
  * size (which may have just been lowered under it), or to the tenant's
  * highest price if that is more, so that any one request can be paid. A
  * worker reports what it spent before it asks, so one that already holds
- * twice that unspent is not given more: a broken or hostile worker cannot reserve
- * its tenant's whole balance, or make us write the ledger in a loop. Each
+ * twice that unspent is not given more: a broken or hostile worker cannot
+ * reserve its tenant's whole balance, or make us write the ledger in a
+ * loop. Each
  * grant is a ledger write, so the hold size sets how often a busy worker
  * comes back (docs/data-plane.md).
  */
@@ -1075,20 +1076,24 @@ credit_send(struct worker *w, int64_t want, int64_t granted)
 }
 
 /*
- * The slow thread's answer to a CREDIT_WANT, for the worker named by pid
- * and the serial of its request. 0: it is gone (slow.c then closes a hold
- * the request opened; one it grew is closed by pool_worker_exited()'s
- * close, queued after the request).
+ * The slow thread's answer to a CREDIT_WANT, for the worker of tenant id
+ * named by pid and the serial of its request. 0: it is gone (slow.c then
+ * closes a hold the request opened; one it grew is closed by
+ * pool_worker_exited()'s close, queued after the request). Looked up
+ * among the tenant's few workers, not all of them: one answer per credit
+ * grant must cost the same with 10 live workers or 10,000.
  */
 int
-pool_credit_done(pid_t pid, uint64_t serial, int64_t hold, int64_t want,
-    int64_t granted)
+pool_credit_done(int64_t id, pid_t pid, uint64_t serial, int64_t hold,
+    int64_t want, int64_t granted)
 {
-	struct worker	*w;
+	struct tenant_rt	*t;
+	struct worker		*w = NULL;
 
-	TAILQ_FOREACH(w, &all_workers, w_all)
-		if (w->w_pid == pid && w->w_credit_serial == serial)
-			break;
+	if ((t = tenant_find(id)) != NULL)
+		TAILQ_FOREACH(w, &t->t_workers, w_entry)
+			if (w->w_pid == pid && w->w_credit_serial == serial)
+				break;
 	if (w == NULL)
 		return 0;
 	w->w_credit_serial = 0;

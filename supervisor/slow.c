@@ -465,8 +465,8 @@ slow_answer(struct slow_job *j, int live)
 		 * was delivered, so it is closed uncharged. At exit the
 		 * ledger's next open settles it.
 		 */
-		if (live && pool_credit_done(j->sj_pid, j->sj_serial,
-		    j->sj_hold, j->sj_units, j->sj_granted) == 0 &&
+		if (live && pool_credit_done(j->sj_tenant, j->sj_pid,
+		    j->sj_serial, j->sj_hold, j->sj_units, j->sj_granted) == 0 &&
 		    j->sj_opened && slow_hold_close(j->sj_tenant, slug,
 		    j->sj_hold, 1, 0) == -1)
 			log_warnx("tenant %s: ledger: hold %lld left open "

@@ -211,7 +211,8 @@ void	 pool_kill_all(void);
 int	 pool_empty(void);
 void	 pool_counts(struct pool_counts *);
 int	 pool_restart(const char *, int);
-int	 pool_credit_done(pid_t, uint64_t, int64_t, int64_t, int64_t);
+int	 pool_credit_done(int64_t, pid_t, uint64_t, int64_t, int64_t,
+	    int64_t);
 void	 pool_storage_done(int64_t, int, uint64_t);
 void	 tenant_stats_code(struct tenant_stats *, int, uint64_t);
 const struct tenant_rt *pool_tenant_next(const struct tenant_rt *);
