@@ -317,6 +317,7 @@ frontctl_answer(enum front_kind kind, struct msgbuf *mb, int fd)
 
 	if (msg_finish(mb) == -1 ||
 	    (fa = malloc(sizeof(*fa) + mb->mb_len)) == NULL) {
+		log_warn("%s", __func__);
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -393,9 +394,15 @@ on_metrics_want(struct msg *m, int fd)
 
 	if (msg_end(m) == -1 || frontctl_inflight(FK_METRICS) == -1)
 		return -1;
-	/* Too big for a message: the text goes in a sealed memfd. */
-	if (status_metrics_text(&text, &len) == -1)
-		fatal("%s", __func__);
+	/*
+	 * Too big for a message: the text goes in a sealed memfd. Out of
+	 * memory or descriptors here, the front is restarted rather than
+	 * left waiting; the parent goes on either way.
+	 */
+	if (status_metrics_text(&text, &len) == -1) {
+		log_warn("%s: metrics", __func__);
+		return -1;
+	}
 	if (len > FRONT_METRICS_MAX)
 		len = FRONT_METRICS_MAX;
 	mfd = msg_sealed_create("tenantd-metrics", text, len);
@@ -406,9 +413,7 @@ on_metrics_want(struct msg *m, int fd)
 	}
 	msg_init(&mb, MSG_FRONT_METRICS, m->m_conn_id);
 	msg_put_u64(&mb, len);
-	if (frontctl_answer(FK_METRICS, &mb, mfd) == -1)
-		fatal("%s", __func__);
-	return 0;
+	return frontctl_answer(FK_METRICS, &mb, mfd);
 }
 
 /*
@@ -445,9 +450,7 @@ on_ask(struct msg *m, int fd)
 		log_debug("ask: %s allowed", domain);
 	msg_init(&mb, MSG_FRONT_ASK_ANSWER, m->m_conn_id);
 	msg_put_u32(&mb, allowed);
-	if (frontctl_answer(FK_ASK, &mb, -1) == -1)
-		fatal("%s", __func__);
-	return 0;
+	return frontctl_answer(FK_ASK, &mb, -1);
 }
 
 /*
