@@ -427,23 +427,33 @@ static int
 on_ask(struct msg *m, int fd)
 {
 	char			 domain[HOST_NAME_MAX_LEN + 1];
+	char			 canon[HOST_NAME_MAX_LEN + 1];
 	struct host_result	 hr;
 	struct route		 r;
 	struct msgbuf		 mb;
 	uint32_t		 allowed = 0;
+	unsigned int		 port;
+	size_t			 len, clen;
 	enum host_class		 hc;
 
 	if (msg_get_str(m, domain, sizeof(domain)) == -1 ||
 	    msg_end(m) == -1 || frontctl_inflight(FK_ASK) == -1)
 		return -1;
-	hc = host_classify(&conf->c_hosts, domain, strlen(domain), &hr);
-	if (hc == HOST_INVALID || hr.hr_port != 0 ||
-	    strcmp(hr.hr_name, domain) != 0) {
+	/*
+	 * The front's rule, checked again: a name in canonical form, without
+	 * a port. Whether it names a tenant is the classifier's question
+	 * next; a well-formed name that names none (nested under the suffix,
+	 * the apex, the admin host) is a "no", not a protocol break.
+	 */
+	len = strlen(domain);
+	if (host_canonical(domain, len, canon, &clen, &port) == -1 ||
+	    port != 0 || clen != len || memcmp(canon, domain, len) != 0) {
 		log_warnx("front %d: asked about a name not in canonical "
 		    "form", (int)fr.fr_pid);
 		return -1;
 	}
-	if ((hc == HOST_SUBDOMAIN || hc == HOST_CUSTOM) &&
+	hc = host_classify(&conf->c_hosts, domain, len, &hr);
+	if ((hc == HOST_SUBDOMAIN || hc == HOST_CUSTOM) && hr.hr_port == 0 &&
 	    priv_resolve(&hr, &r) == 0 && r.r_status == TENANT_ACTIVE)
 		allowed = 1;
 	if (allowed)

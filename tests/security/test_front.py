@@ -108,6 +108,20 @@ def test_front_runs_sandboxed(fd):
     assert get(fd, "/ask?domain=dormant.test.localhost")[0] == 404
 
 
+def test_ask_for_names_of_no_tenant_is_no_protocol_break(fd):
+    """Canonical names the classifier refuses (nested under the suffix,
+    the apex, the admin host, a reserved one, a label too long) are
+    answered 404 through the parent, which keeps its front."""
+    pid = wait_front(fd)
+    for name in ("x.acme.test.localhost", "test.localhost",
+                 "admin.test.localhost", "www.test.localhost",
+                 "a" * 64 + ".test.localhost", "acme.test.localhost.x"):
+        assert get(fd, f"/ask?domain={name}")[0] == 404, name
+    assert get(fd, "/ask?domain=acme.test.localhost")[0] == 200
+    assert wait_front(fd) == pid
+    assert not re.search(rf"front {pid}: .*killing it", fd.logtext())
+
+
 def test_front_links_no_registry():
     """The binary holds no registry, ledger or key-file code at all."""
     out = subprocess.run(["nm", FRONT], capture_output=True, text=True,
