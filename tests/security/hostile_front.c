@@ -18,6 +18,9 @@
  *   ready2      READY twice
  *   flood       READY, then ASKs without ever reading an answer
  *   ask         READY, then honest ASKs; logs each answer
+ *   silent      never READY
+ *   logs        READY, then 100 log lines at once, with a newline and a
+ *               forged tenantd prefix in each
  * After its attempt it waits on its channel until it is killed or the
  * channel closes, logging any answer that comes.
  */
@@ -154,6 +157,8 @@ main(int argc, char *argv[])
 		send_msg(MSG_FRONT_END + 0x40, 0, NULL, -1);
 	else if (strcmp(mode, "wrongchan") == 0)
 		send_msg(MSG_STATE_READY, 0, NULL, -1);
+	else if (strcmp(mode, "silent") == 0)
+		;
 	else if (strcmp(mode, "early") == 0)
 		send_msg(MSG_FRONT_ASK, 1, "acme.test.localhost", -1);
 	else if (strcmp(mode, "ready2") == 0) {
@@ -181,6 +186,14 @@ main(int argc, char *argv[])
 				    "acme.test.localhost", -1) == -1)
 					break;
 			say("flood: %u sent", u - 1);
+		} else if (strcmp(mode, "logs") == 0) {
+			for (u = 0; u < 100; u++) {
+				msg_init(&mb, MSG_FRONT_LOG, 0);
+				msg_put_u32(&mb, 2);	/* LOG_CRIT */
+				msg_put_str(&mb, "line\ntenantd[1]: forged");
+				msg_finish(&mb);
+				send_raw(&mb, -1);
+			}
 		} else if (strcmp(mode, "ask") == 0)
 			for (i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
 				say("ask id %zu %s", i + 1, asks[i]);

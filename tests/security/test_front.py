@@ -277,6 +277,42 @@ def test_hostile_front_gets_true_answers():
         d.close()
 
 
+def test_front_that_never_gets_ready_is_killed():
+    d = hostile("silent")
+    conf = open(d.conf).read().replace("[workers]\n",
+                                       "[workers]\nstart_timeout = 300ms\n")
+    open(d.conf, "w").write(conf)
+    try:
+        d.start()
+        d.wait_log(r"front \d+: not ready within \[workers\] "
+                   r"start_timeout; killing it", 5)
+        d.wait_log(r"lost front: pid \d+ \(starting, ")
+        assert d.proc.poll() is None
+    finally:
+        d.close()
+
+
+def test_front_log_lines_are_tagged_escaped_and_limited():
+    """A front's log lines: tagged with its pid, control bytes escaped (no
+    forged line), priority capped at err, 20 a second."""
+    d = hostile("logs")
+    try:
+        d.start()
+        pid = wait_for(lambda: re.search(r"front (\d+) ready", d.logtext()),
+                       5, "a ready front").group(1)
+        time.sleep(0.5)
+        log = d.logtext()
+        lines = [ln for ln in log.splitlines()
+                 if f"front {pid}: line" in ln]
+        assert 0 < len(lines) <= 20, len(lines)
+        assert all("\\x0atenantd[1]: forged" in ln for ln in lines), lines
+        assert not any(ln.startswith("tenantd[1]") for ln in
+                       log.splitlines())
+        assert "killing it" not in log
+    finally:
+        d.close()
+
+
 def test_missing_front_user_is_refused():
     port = free_port()
     d = Daemon(admin__http_listen=f"127.0.0.1:{port}",
