@@ -31,13 +31,17 @@ FRONT_USER = "tenantd-front"
 def ensure_front_user():
     """The front's system user ([front] user), as the package creates it
     (packaging/systemd/tenantd.sysusers)."""
+    import pwd
     try:
-        import pwd
         pwd.getpwnam(FRONT_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--home-dir", "/nonexistent", "--shell",
-                        "/usr/sbin/nologin", FRONT_USER], check=True)
+        r = subprocess.run(["useradd", "--system", "--no-create-home",
+                            "--home-dir", "/nonexistent", "--shell",
+                            "/usr/sbin/nologin", FRONT_USER],
+                           capture_output=True, text=True)
+        # Another test run may have made it at the same moment.
+        if r.returncode != 0:
+            pwd.getpwnam(FRONT_USER)
 
 
 def pytest_configure(config):
