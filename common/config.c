@@ -57,6 +57,8 @@ static const struct conf_key conf_keys[] = {
 	    "The tenantd-worker binary exec'd for every worker."),
 	LS("paths", "runner", c_runner, TENANTD_RUNNER_PATH,
 	    "The tenantd-run binary that starts tenant code in its sandbox."),
+	S("paths", "front", c_front, TENANTD_FRONT_PATH,
+	    "The tenantd-front binary that serves [admin] http_listen."),
 	LS("paths", "policy_dir", c_policy_dir, TENANTD_POLICY_DIR,
 	    "Seccomp allowlist and rlimit files (tenantd-policy(5))."),
 	S("hosts", "suffix", c_suffix, "localhost",
@@ -124,6 +126,8 @@ static const struct conf_key conf_keys[] = {
 	S("admin", "http_listen", c_http_listen, "",
 	    "host:port on loopback serving /metrics (Prometheus) and /ask "
 	    "(Caddy on-demand TLS). Empty: off."),
+	S("front", "user", c_front_user, "tenantd-front",
+	    "System user the front runs as; never root, never a tenant's."),
 	LU("tenants", "uid_min", CT_UINT, c_uid_min, 1000, 4000000000U, "200000",
 	    "First uid/gid handed to a tenant."),
 	LU("tenants", "uid_max", CT_UINT, c_uid_max, 1000, 4000000000U, "299999",
@@ -360,6 +364,7 @@ config_finish(struct config *c, char *err, size_t errsz)
 
 	if (c->c_state_dir[0] != '/' || c->c_run_dir[0] != '/' ||
 	    c->c_worker[0] != '/' || c->c_runner[0] != '/' ||
+	    c->c_front[0] != '/' ||
 	    c->c_policy_dir[0] != '/') {
 		snprintf(err, errsz, "[paths]: every path must be absolute");
 		return -1;
@@ -403,6 +408,10 @@ config_finish(struct config *c, char *err, size_t errsz)
 		snprintf(err, errsz, "[hosts]: suffix and admin must be "
 		    "host names without port (got \"%s\", \"%s\")",
 		    c->c_suffix, c->c_admin_host);
+		return -1;
+	}
+	if (c->c_front_user[0] == '\0') {
+		snprintf(err, errsz, "[front] user: must name a system user");
 		return -1;
 	}
 	if (c->c_uid_min > c->c_uid_max) {

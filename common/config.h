@@ -26,6 +26,7 @@ struct config {
 	char		 c_run_dir[CONF_PATH_MAX];
 	char		 c_worker[CONF_PATH_MAX];
 	char		 c_runner[CONF_PATH_MAX];
+	char		 c_front[CONF_PATH_MAX];
 	char		 c_policy_dir[CONF_PATH_MAX];
 
 	/* [hosts] */
@@ -64,6 +65,9 @@ struct config {
 	char		 c_admin_socket[CONF_PATH_MAX];
 	char		 c_admin_group[64];
 	char		 c_http_listen[64];
+
+	/* [front] */
+	char		 c_front_user[64];
 
 	/* [tenants] */
 	unsigned int	 c_uid_min;

@@ -31,6 +31,7 @@ const struct msg_family msg_families[] = {
 	{ MSG_CTL_BASE, MSG_CTL_END, "CTL" },
 	{ MSG_LOG_BASE, MSG_LOG_END, "LOG" },
 	{ MSG_RUN_BASE, MSG_RUN_END, "RUN" },
+	{ MSG_FRONT_BASE, MSG_FRONT_END, "FRONT" },
 };
 const size_t msg_families_n = sizeof(msg_families) / sizeof(msg_families[0]);
 
@@ -136,6 +137,26 @@ const struct msg_schema msg_schema[] = {
 		STR(1, RUN_NAME_MAX, "program"),
 		REPEAT(0, RUN_ENV_MAX, "environment"),
 		STR(1, PROTO_STR_MAX, "NAME=value"), REPEAT_END } },
+
+	{ MSG_FRONT_CFG, "FRONT_CFG", CHAN_FRONT, DIR_DOWN, MFD_NEVER,
+	    MID_ZERO, 0, {
+		U32("uid"), U32("gid"), U32("verbose"),
+		STR(1, PROTO_STR_MAX, "root"),
+		STR(1, PROTO_STR_MAX, "seccomp policy path"),
+		STR(1, PROTO_STR_MAX, "limits policy path") } },
+	{ MSG_FRONT_READY, "FRONT_READY", CHAN_FRONT, DIR_UP, MFD_NEVER,
+	    MID_ZERO, 0, NOFIELDS },
+	{ MSG_FRONT_LOG, "FRONT_LOG", CHAN_FRONT, DIR_UP, MFD_NEVER,
+	    MID_ZERO, 0, {
+		U32("syslog priority"), STR(0, PROTO_LOG_MAX, "line") } },
+	{ MSG_FRONT_METRICS_WANT, "FRONT_METRICS_WANT", CHAN_FRONT, DIR_UP,
+	    MFD_NEVER, MID_SET, 0, NOFIELDS },
+	{ MSG_FRONT_METRICS, "FRONT_METRICS", CHAN_FRONT, DIR_DOWN,
+	    MFD_ALWAYS, MID_SET, 0, { U64("size of the sealed file") } },
+	{ MSG_FRONT_ASK, "FRONT_ASK", CHAN_FRONT, DIR_UP, MFD_NEVER,
+	    MID_SET, 0, { STR(1, HOST_NAME_MAX_LEN, "domain") } },
+	{ MSG_FRONT_ASK_ANSWER, "FRONT_ASK_ANSWER", CHAN_FRONT, DIR_DOWN,
+	    MFD_NEVER, MID_SET, 0, { U32("allowed (0/1)") } },
 };
 const size_t msg_schema_n = sizeof(msg_schema) / sizeof(msg_schema[0]);
 

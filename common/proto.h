@@ -110,6 +110,16 @@ enum msg_type {
 	MSG_RUN_SANDBOX,	/* tenantd-run -> sup, on its fd 3 */
 	MSG_RUN_GO,		/* sup -> tenantd-run, on its fd 3 */
 	MSG_RUN_END,
+	/* the front (docs/architecture.md), on its fd 3 */
+	MSG_FRONT_BASE = 0x700,
+	MSG_FRONT_CFG = MSG_FRONT_BASE,	/* parent -> front, once */
+	MSG_FRONT_READY,	/* front -> parent, sandboxed */
+	MSG_FRONT_LOG,		/* front -> parent */
+	MSG_FRONT_METRICS_WANT,	/* front -> parent */
+	MSG_FRONT_METRICS,	/* parent -> front, the text in a sealed memfd */
+	MSG_FRONT_ASK,		/* front -> parent */
+	MSG_FRONT_ASK_ANSWER,	/* parent -> front */
+	MSG_FRONT_END,
 };
 
 /*
@@ -235,6 +245,30 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
 #define PROTO_RUN_MNTNS_FD	5	/* with RUN_SPEC_SANDBOX */
 #define PROTO_RUN_NETNS_FD	6	/* with RUN_SPEC_SANDBOX, no network */
 
+/*
+ * The front (front/front.c), the unprivileged process that serves the
+ * loopback HTTP listener ([admin] http_listen). Fixed descriptors: the
+ * channel on PROTO_CHAN_FD, the listening socket on PROTO_FRONT_LISTEN_FD.
+ *
+ * MSG_FRONT_CFG: u32 uid, u32 gid, u32 verbose, str root (an empty
+ *     directory to chroot into), str seccomp policy path, str limits
+ *     policy path. The front reads both files as root, then drops.
+ * MSG_FRONT_READY: sandboxed; only now does it accept a connection.
+ * MSG_FRONT_LOG: u32 syslog priority, str line (as MSG_LOG).
+ * MSG_FRONT_METRICS_WANT: m_conn_id = request id (the front's, nonzero).
+ * MSG_FRONT_METRICS: m_conn_id = request id, u64 size, with one fd: a
+ *     sealed memfd (PROTO_SEALS) of exactly size bytes of Prometheus text.
+ * MSG_FRONT_ASK: m_conn_id = request id, str domain in canonical form
+ *     (host_canonical(), no port). The parent classifies it again.
+ * MSG_FRONT_ASK_ANSWER: m_conn_id = request id, u32 allowed (0/1).
+ *
+ * A front has at most FRONT_INFLIGHT_MAX requests of each kind unanswered;
+ * one more is a protocol break, and the parent kills it.
+ */
+#define PROTO_FRONT_LISTEN_FD	4
+#define FRONT_INFLIGHT_MAX	64
+#define FRONT_METRICS_MAX	(64U << 20)
+
 /* Why a worker gives a connection back. */
 enum handback_reason {
 	HANDBACK_FOREIGN_HOST = 1,	/* next request names another host */
@@ -276,7 +310,7 @@ struct msg {
 enum msg_chan {
 	CHAN_WORKER = 1,	/* supervisor <-> worker, the worker's fd 3 */
 	CHAN_RUNNER,		/* supervisor <-> tenantd-run, its fd 3 */
-	CHAN_FRONT,		/* reserved: parent <-> front, no messages */
+	CHAN_FRONT,		/* parent <-> front, the front's fd 3 */
 };
 
 /* Which end of the channel sends the message. */

@@ -11,6 +11,8 @@ conf=$state/tenantd.conf
 pidfile=$state/tenantd.pid
 sock=$state/run/http.sock
 suffix=demo.localhost
+# The loopback listener for /metrics and /ask, served by the front.
+http=127.0.0.1:${TENANTD_DEMO_HTTP_PORT:-9465}
 
 stop() {
 	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
@@ -33,6 +35,11 @@ fi
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 
+# The front's system user ([front] user), as the package creates it.
+getent passwd tenantd-front >/dev/null ||
+    useradd --system --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin tenantd-front
+
 # Everything else keeps its built-in default (tenantd -D prints them all).
 mkdir -p "$state"
 chmod 0755 "$state"
@@ -42,11 +49,15 @@ state_dir = $state
 run_dir = $state/run
 worker = $top/build/worker/tenantd-worker
 runner = $top/build/runner/tenantd-run
+front = $top/build/front/tenantd-front
 policy_dir = $top/policy
 
 [hosts]
 suffix = $suffix
 admin = admin.$suffix
+
+[admin]
+http_listen = $http
 CONF
 
 ctl() { build/tenantctl/tenantctl -c "$conf" "$@"; }
@@ -117,6 +128,11 @@ Tenants acme and globex are served as <slug>.$suffix. Try:
   build/tenantctl/tenantctl -c $conf suspend acme    # next request: 503
   build/tenantctl/tenantctl -c $conf resume acme
   ps -o pid,uid,gid,cmd -C tenantd-worker             # one uid per tenant
+
+  # The loopback listener, read by the unprivileged front, not by root
+  curl http://$http/metrics
+  curl -i 'http://$http/ask?domain=acme.$suffix'       # 200: Caddy may
+  ps -o pid,user,cmd -C tenantd-front
 
 Stop it with: ./packaging/demo.sh stop
 MSG

@@ -19,6 +19,8 @@
 #define POLICY_FILE_MAX		65536
 #define POLICY_SECCOMP_FILE	"worker.seccomp"
 #define POLICY_LIMITS_FILE	"worker.limits"
+#define FRONT_SECCOMP_FILE	"front.seccomp"
+#define FRONT_LIMITS_FILE	"front.limits"
 
 /* tenantd-run's files: tenant code (handlers) and its filesystem view. */
 #define RUN_SECCOMP_FILE	"tenant-code.seccomp"

@@ -3,15 +3,13 @@
  *
  * The admin side: a Unix socket for tenantctl (status, metrics, restart,
  * drain, reload), open to root and the [admin] group only and checked
- * again on the peer's credentials, and, when configured, a loopback HTTP
- * listener serving /metrics to Prometheus and /ask to Caddy's on-demand
- * TLS. One request per connection: read it (bounded, with a deadline),
- * answer, close. Neither socket ever leaves this process.
+ * again on the peer's credentials. One request per connection: read it
+ * (bounded, with a deadline), answer, close. The socket never leaves this
+ * process. The loopback HTTP listener ([admin] http_listen) is served by
+ * the front, an unprivileged process (frontctl.c), with connections and a
+ * cap of its own: a flood of it cannot lock an operator out of tenantctl.
  */
 #include <sys/socket.h>
-
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -22,26 +20,22 @@
 
 #include <jansson.h>
 
-#include "httphead.h"
 #include "log.h"
 #include "status.h"
 #include "supervisor.h"
 #include "sys.h"
 
 #define ADMIN_LINE_MAX	512
-#define ADMIN_HEAD_MAX	4096
 #define ADMIN_TIMEOUT	5.0
 #define ADMIN_CONNS_MAX	64
 
 struct aconn {
 	TAILQ_ENTRY(aconn) a_entry;
 	int		 a_fd;
-	int		 a_http;
 	ev_io		 a_io;
 	ev_timer	 a_tmo;
-	char		 a_in[ADMIN_HEAD_MAX];
+	char		 a_in[ADMIN_LINE_MAX + 1];
 	size_t		 a_len;
-	struct hh_parser a_hp;
 	char		*a_out;
 	size_t		 a_outlen;
 	size_t		 a_outoff;
@@ -49,8 +43,8 @@ struct aconn {
 
 static TAILQ_HEAD(, aconn) aconns = TAILQ_HEAD_INITIALIZER(aconns);
 static unsigned int	 naconns;
-static int		 admin_fd = -1, http_fd = -1;
-static ev_io		 admin_ev, http_ev;
+static int		 admin_fd = -1;
+static ev_io		 admin_ev;
 static gid_t		 admin_gid;
 static int		 admin_has_group;
 static struct isock	 admin_sock;
@@ -125,17 +119,6 @@ aconn_error(struct aconn *a, const char *msg)
 	aconn_json(a, json_pack("{s:s}", "error", msg));
 }
 
-static int
-metrics_text(char **out, size_t *len)
-{
-	FILE	*f;
-
-	if ((f = open_memstream(out, len)) == NULL)
-		return -1;
-	status_metrics(f);
-	return fclose(f) == 0 ? 0 : -1;
-}
-
 /* tenantctl's requests: one line, a command and maybe a slug. */
 static void
 admin_command(struct aconn *a, char *line)
@@ -162,7 +145,7 @@ admin_command(struct aconn *a, char *line)
 			j = json_pack("{s:s, s:b}", "slug", arg, "seen", 0);
 		aconn_json(a, j);
 	} else if (strcmp(cmd, "metrics") == 0 && arg == NULL) {
-		if (metrics_text(&buf, &len) == -1) {
+		if (status_metrics_text(&buf, &len) == -1) {
 			aconn_free(a);
 			return;
 		}
@@ -186,123 +169,11 @@ admin_command(struct aconn *a, char *line)
 }
 
 static void
-http_reply(struct aconn *a, int status, const char *type, char *body,
-    size_t blen)
-{
-	const char	*text = status == 200 ? "OK" : status == 404 ?
-	    "Not Found" : status == 405 ? "Method Not Allowed" : "Bad Request";
-	char		*buf;
-	int		 n;
-
-	n = asprintf(&buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s", status,
-	    text, type, blen, (int)blen, body ? body : "");
-	free(body);
-	if (n == -1) {
-		aconn_free(a);
-		return;
-	}
-	aconn_answer(a, buf, (size_t)n);
-}
-
-/* The value of "domain=" in a query string, percent-decoded. */
-static int
-query_domain(const char *q, size_t qlen, char *out, size_t outsz)
-{
-	size_t	 i = 0, o;
-	int	 hi, lo;
-
-	while (i < qlen) {
-		size_t	 s = i, e;
-
-		while (i < qlen && q[i] != '&')
-			i++;
-		e = i++;
-		if (e - s < 7 || memcmp(q + s, "domain=", 7) != 0)
-			continue;
-		for (s += 7, o = 0; s < e; s++) {
-			int	 c = (unsigned char)q[s];
-
-			if (c == '%') {
-				if (s + 2 >= e || (hi = hex_digit(q[s + 1])) < 0 ||
-				    (lo = hex_digit(q[s + 2])) < 0)
-					return -1;
-				c = hi * 16 + lo;
-				s += 2;
-			}
-			if (c == 0 || o + 1 >= outsz)
-				return -1;
-			out[o++] = (char)c;
-		}
-		out[o] = '\0';
-		return 0;
-	}
-	return -1;
-}
-
-/*
- * Caddy's on-demand TLS asks before it gets a certificate: yes only for
- * an active tenant's subdomain or an active custom hostname of an active
- * tenant. Asked of the registry directly, not of the reader's cache.
- */
-static int
-ask_allowed(const char *domain)
-{
-	struct host_result	 hr;
-	struct route		 r;
-
-	switch (host_classify(&conf->c_hosts, domain, strlen(domain), &hr)) {
-	case HOST_SUBDOMAIN:
-	case HOST_CUSTOM:
-		break;
-	default:
-		return 0;
-	}
-	if (hr.hr_port != 0 || priv_resolve(&hr, &r) != 0)
-		return 0;
-	return r.r_status == TENANT_ACTIVE;
-}
-
-static void
-http_request(struct aconn *a)
-{
-	struct http_head	*h = &a->a_hp.hp_head;
-	const char		*t = a->a_in + h->hh_target.off;
-	size_t			 tl = h->hh_target.len, pl;
-	char			 domain[HOST_NAME_MAX_LEN + 1], *buf;
-	size_t			 len;
-
-	if (h->hh_method != HTTP_GET) {
-		http_reply(a, 405, "text/plain", NULL, 0);
-		return;
-	}
-	for (pl = 0; pl < tl && t[pl] != '?'; pl++)
-		;
-	if (pl == 8 && memcmp(t, "/metrics", 8) == 0) {
-		if (metrics_text(&buf, &len) == -1) {
-			aconn_free(a);
-			return;
-		}
-		http_reply(a, 200, "text/plain; version=0.0.4; charset=utf-8",
-		    buf, len);
-	} else if (pl == 4 && memcmp(t, "/ask", 4) == 0) {
-		if (pl < tl && query_domain(t + pl + 1, tl - pl - 1, domain,
-		    sizeof(domain)) == 0 && ask_allowed(domain)) {
-			log_debug("ask: %s allowed", domain);
-			http_reply(a, 200, "text/plain", strdup("ok\n"), 3);
-		} else
-			http_reply(a, 404, "text/plain", NULL, 0);
-	} else
-		http_reply(a, 404, "text/plain", NULL, 0);
-}
-
-static void
 aconn_read_cb(struct ev_loop *l, ev_io *io, int revents)
 {
 	struct aconn	*a = io->data;
 	ssize_t		 n;
 	char		*nl;
-	int		 r;
 
 	n = read(a->a_fd, a->a_in + a->a_len, sizeof(a->a_in) - a->a_len - 1);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -313,17 +184,6 @@ aconn_read_cb(struct ev_loop *l, ev_io *io, int revents)
 	}
 	a->a_len += (size_t)n;
 	a->a_in[a->a_len] = '\0';
-	if (a->a_http) {
-		r = hh_feed(&a->a_hp, (const uint8_t *)a->a_in, a->a_len);
-		if (r == HH_MORE && a->a_len < sizeof(a->a_in) - 1)
-			return;
-		if (r != HH_DONE) {
-			http_reply(a, 400, "text/plain", NULL, 0);
-			return;
-		}
-		http_request(a);
-		return;
-	}
 	if ((nl = memchr(a->a_in, '\n', a->a_len)) == NULL) {
 		if (a->a_len >= ADMIN_LINE_MAX)
 			aconn_error(a, "request too long");
@@ -370,12 +230,12 @@ admin_peer_ok(int fd)
 }
 
 static void
-admin_accept(int lfd, int http)
+admin_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 {
 	struct aconn	*a;
 	int		 fd;
 
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
+	while ((fd = accept4(admin_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
 	    != -1) {
 		if (naconns >= ADMIN_CONNS_MAX ||
 		    (a = calloc(1, sizeof(*a))) == NULL) {
@@ -383,65 +243,18 @@ admin_accept(int lfd, int http)
 			continue;
 		}
 		a->a_fd = fd;
-		a->a_http = http;
-		hh_init(&a->a_hp, ADMIN_HEAD_MAX - 1, 1024);
 		ev_io_init(&a->a_io, aconn_read_cb, fd, EV_READ);
 		ev_timer_init(&a->a_tmo, aconn_timeout_cb, ADMIN_TIMEOUT, 0.);
 		a->a_io.data = a->a_tmo.data = a;
 		TAILQ_INSERT_TAIL(&aconns, a, a_entry);
 		naconns++;
 		ev_timer_start(loop, &a->a_tmo);
-		if (!http && !admin_peer_ok(fd)) {
+		if (!admin_peer_ok(fd)) {
 			aconn_error(a, "permission denied");
 			continue;
 		}
 		ev_io_start(loop, &a->a_io);
 	}
-}
-
-static void
-admin_accept_cb(struct ev_loop *l, ev_io *io, int revents)
-{
-	admin_accept(admin_fd, 0);
-}
-
-static void
-http_accept_cb(struct ev_loop *l, ev_io *io, int revents)
-{
-	admin_accept(http_fd, 1);
-}
-
-static int
-http_listen_open(void)
-{
-	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	char			 addr[64];
-	unsigned int		 port;
-	socklen_t		 sl;
-	int			 fd, one = 1;
-
-	if (config_hostport(conf->c_http_listen, addr, &port) == -1)
-		fatalx("[admin] http_listen: %s", conf->c_http_listen);
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		sl = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		sl = sizeof(*sin6);
-	} else
-		fatalx("[admin] http_listen: %s is not an address", addr);
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
-		fatal("http_listen socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 64) == -1)
-		fatal("[admin] http_listen %s", conf->c_http_listen);
-	return fd;
 }
 
 void
@@ -460,13 +273,6 @@ admin_init(void)
 	    admin_has_group ? admin_gid : 0, admin_has_group ? 0660 : 0600, 16);
 	ev_io_init(&admin_ev, admin_accept_cb, admin_fd, EV_READ);
 	ev_io_start(loop, &admin_ev);
-	if (conf->c_http_listen[0] != '\0') {
-		http_fd = http_listen_open();
-		ev_io_init(&http_ev, http_accept_cb, http_fd, EV_READ);
-		ev_io_start(loop, &http_ev);
-		log_info("admin http on %s (/metrics, /ask)",
-		    conf->c_http_listen);
-	}
 }
 
 void
@@ -479,11 +285,6 @@ admin_stop(void)
 		close(admin_fd);
 		instance_unlink(&admin_sock);
 		admin_fd = -1;
-	}
-	if (http_fd != -1) {
-		ev_io_stop(loop, &http_ev);
-		close(http_fd);
-		http_fd = -1;
 	}
 	while ((a = TAILQ_FIRST(&aconns)) != NULL)
 		aconn_free(a);

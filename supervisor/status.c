@@ -354,3 +354,15 @@ status_metrics(FILE *f)
 	    "tenant's workers handed back (another host, a registry change, "
 	    "retirement).", offsetof(struct tenant_stats, ts_handbacks));
 }
+
+/* The same, as one malloc'd text: for tenantctl and for the front. */
+int
+status_metrics_text(char **out, size_t *len)
+{
+	FILE	*f;
+
+	if ((f = open_memstream(out, len)) == NULL)
+		return -1;
+	status_metrics(f);
+	return fclose(f) == 0 ? 0 : -1;
+}

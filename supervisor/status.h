@@ -2,7 +2,8 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * What the pool reports (status.c): for the admin side only, which shows
- * it to tenantctl and to Prometheus (docs/operations.md).
+ * it to tenantctl and, through the front, to Prometheus
+ * (docs/operations.md).
  */
 #ifndef STATUS_H
 #define STATUS_H
@@ -13,5 +14,6 @@
 
 json_t	*status_json(const char *);
 void	 status_metrics(FILE *);
+int	 status_metrics_text(char **, size_t *);
 
 #endif

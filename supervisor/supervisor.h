@@ -217,9 +217,15 @@ void	 pool_storage_done(int64_t, int, uint64_t);
 void	 tenant_stats_code(struct tenant_stats *, int, uint64_t);
 const struct tenant_rt *pool_tenant_next(const struct tenant_rt *);
 
-/* admin.c: the admin socket (tenantctl) and the loopback HTTP listener */
+/* admin.c: the admin socket (tenantctl) */
 void	 admin_init(void);
 void	 admin_stop(void);
+
+/* frontctl.c: the front process, which serves [admin] http_listen */
+int	 frontctl_check(char *, size_t);
+void	 frontctl_init(void);
+void	 frontctl_stop(void);
+pid_t	 frontctl_pid(void);
 
 /* priv.c: the root half */
 void	 priv_init(int);

@@ -363,6 +363,9 @@ main(int argc, char *argv[])
 		    getgrnam(conf->c_admin_group) == NULL)
 			fatalx("[admin] group: no group \"%s\"",
 			    conf->c_admin_group);
+		if (conf->c_http_listen[0] != '\0' &&
+		    frontctl_check(err, sizeof(err)) == -1)
+			fatalx("%s", err);
 		printf("configuration OK (%s)\n", conf->c_file[0] ?
 		    conf->c_file : "built-in defaults");
 		return 0;
@@ -394,6 +397,7 @@ main(int argc, char *argv[])
 	 * an operator or a test may ask for is there.
 	 */
 	admin_init();
+	frontctl_init();
 	if ((lfd = listen_inherited()) == -1)
 		lfd = listen_open();
 	dstats.ds_started = ev_now(loop);
@@ -424,6 +428,7 @@ main(int argc, char *argv[])
 	ev_run(loop, 0);
 	/* The ledger writes queued by the workers that drained, done. */
 	slow_stop();
+	frontctl_stop();
 	admin_stop();
 	instance_unlink(&proxy_sock);
 	instance_unlock();

@@ -24,10 +24,31 @@ RUNNER = os.path.join(BUILD, "runner", "tenantd-run")
 POLICY = os.path.join(SRC, "policy")
 
 
+FRONT = os.path.join(BUILD, "front", "tenantd-front")
+FRONT_USER = "tenantd-front"
+
+
+def ensure_front_user():
+    """The front's system user ([front] user), as the package creates it
+    (packaging/systemd/tenantd.sysusers)."""
+    import pwd
+    try:
+        pwd.getpwnam(FRONT_USER)
+    except KeyError:
+        r = subprocess.run(["useradd", "--system", "--no-create-home",
+                            "--home-dir", "/nonexistent", "--shell",
+                            "/usr/sbin/nologin", FRONT_USER],
+                           capture_output=True, text=True)
+        # Another test run may have made it at the same moment.
+        if r.returncode != 0:
+            pwd.getpwnam(FRONT_USER)
+
+
 def pytest_configure(config):
     if os.geteuid() != 0:
         # Every test here sets uids and chroots; CI runs as root.
         raise pytest.UsageError("the tenantd test suite must run as root")
+    ensure_front_user()
 
 
 class Response:
@@ -88,7 +109,7 @@ class Daemon:
         base = random.randrange(300000, 3900000, 1000)
         sections = {
             "paths": {"state_dir": self.state, "run_dir": self.run,
-                      "worker": WORKER, "runner": RUNNER,
+                      "worker": WORKER, "runner": RUNNER, "front": FRONT,
                       "policy_dir": self.policy},
             "hosts": {"suffix": suffix, "admin": admin},
             "proxy": {},

@@ -2,9 +2,10 @@
 # meson install script: put the default tenantd.conf in place unless one is
 # already there, so that reinstalling over a live system never overwrites
 # the operator's configuration (a package manages it as a conffile instead).
-# On a live install (no DESTDIR) also create the tenantd-proxy group and the
-# directories, as the package's postinst does, because the default
-# configuration names that group.
+# On a live install (no DESTDIR) also create the tenantd-proxy group, the
+# tenantd-front user and the directories, as the package's postinst does,
+# because the default configuration names that group (and [front] user
+# that user).
 #
 # usage: install-conf.sh CONF SYSCONFDIR SYSUSERSDIR TMPFILESDIR
 set -eu
@@ -26,8 +27,12 @@ fi
 if [ -z "${DESTDIR:-}" ]; then
 	if command -v systemd-sysusers >/dev/null 2>&1; then
 		systemd-sysusers "$sysusers/tenantd.conf"
-	elif ! getent group tenantd-proxy >/dev/null; then
-		groupadd --system tenantd-proxy
+	else
+		getent group tenantd-proxy >/dev/null ||
+		    groupadd --system tenantd-proxy
+		getent passwd tenantd-front >/dev/null ||
+		    useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin tenantd-front
 	fi
 	if command -v systemd-tmpfiles >/dev/null 2>&1; then
 		systemd-tmpfiles --create "$tmpfiles/tenantd.conf"

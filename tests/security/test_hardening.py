@@ -10,13 +10,13 @@ import subprocess
 
 import pytest
 
-from conftest import TENANTCTL, TENANTD, WORKER
+from conftest import FRONT, TENANTCTL, TENANTD, WORKER
 
 READELF = shutil.which("readelf")
 NM = shutil.which("nm")
 
 BINARIES = {"tenantd": TENANTD, "tenantd-worker": WORKER,
-            "tenantctl": TENANTCTL}
+            "tenantctl": TENANTCTL, "tenantd-front": FRONT}
 
 # What the worker may load: libc, and the libraries its sandbox, event
 # loop and request parser need, and since the data plane (issue 3) those of
@@ -29,6 +29,11 @@ WORKER_LIBS = ("libc.so.", "libseccomp.so.", "libcap.so.", "libev.so.",
 # Never in the worker: the configuration parser (inih).
 NOT_IN_WORKER = ("libinih",)
 NOT_IN_WORKER_SYMBOLS = re.compile(r"^(ini_parse|registry_|keys_load)")
+# The front (docs/security.md, "Privilege separation") reads client bytes
+# and asks the parent: its sandbox, event loop and request parser, and
+# libsodium for the policy loader; no SQLite, JSON or configuration parser.
+FRONT_LIBS = ("libc.so.", "libseccomp.so.", "libcap.so.", "libev.so.",
+              "libhttp_parser.so.", "libsodium.so.")
 
 
 def tool(*argv):
@@ -138,3 +143,16 @@ def test_worker_links_only_what_it_needs():
     # tenantctl does use it: the check above is not vacuous.
     assert [v for t, v in dynamic(TENANTCTL)
             if t == "NEEDED" and "libinih" in v]
+
+
+def test_front_links_only_what_it_needs():
+    needed = [re.search(r"\[(.*)\]", v).group(1)
+              for t, v in dynamic(FRONT) if t == "NEEDED"]
+    assert needed, "no NEEDED entries: not a dynamic executable?"
+    for lib in needed:
+        assert lib.startswith(FRONT_LIBS), \
+            f"tenantd-front links {lib}, which is not expected"
+    bad = sorted(s for s in undefined_symbols(FRONT)
+                 if NOT_IN_WORKER_SYMBOLS.match(s) or
+                 s.startswith(("sqlite3_", "json_")))
+    assert not bad, bad

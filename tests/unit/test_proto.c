@@ -556,12 +556,12 @@ test_schema_complete(void **state)
 		}
 	}
 	assert_int_equal(total, msg_schema_n);
-	assert_int_equal(msg_schema_n, 27);
+	assert_int_equal(msg_schema_n, 34);
 	for (i = 0; i < msg_schema_n; i++) {
 		ms = &msg_schema[i];
 		assert_true(i == 0 || ms->ms_type > msg_schema[i - 1].ms_type);
 		assert_true(ms->ms_chan == CHAN_WORKER ||
-		    ms->ms_chan == CHAN_RUNNER);
+		    ms->ms_chan == CHAN_RUNNER || ms->ms_chan == CHAN_FRONT);
 		assert_true(ms->ms_dir == DIR_DOWN || ms->ms_dir == DIR_UP);
 		open = 0;
 		for (k = 0; k < MSG_FIELDS_MAX; k++) {

@@ -1,0 +1,536 @@
+/*
+ * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
+ *
+ * tenantd-front: the unprivileged process that reads client bytes on the
+ * parent's behalf (docs/architecture.md, "The front"). Today it serves
+ * the loopback HTTP listener ([admin] http_listen): GET /metrics for
+ * Prometheus and GET /ask?domain=NAME for Caddy's on-demand TLS. It holds
+ * no registry, no key and no file of the host: it asks the parent over
+ * its channel, and the parent, which treats it as hostile, answers.
+ *
+ * Descriptors on entry (supervisor/frontctl.c spawns it):
+ *   0, 1, 2   /dev/null
+ *   3         SOCK_SEQPACKET channel to the parent (PROTO_CHAN_FD)
+ *   4         the listening socket (PROTO_FRONT_LISTEN_FD)
+ * It reads MSG_FRONT_CFG, enters its sandbox (chroot to an empty
+ * directory, its own user, no capability, rlimits, no_new_privs, the
+ * front.seccomp allowlist), says MSG_FRONT_READY, and only then accepts.
+ */
+#include <sys/prctl.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "host.h"
+#include "httphead.h"
+#include "log.h"
+#include "proto.h"
+#include "sandbox.h"
+#include "sys.h"
+
+#define FRONT_HEAD_MAX	4096
+#define FRONT_TIMEOUT	5.0
+/*
+ * One request per connection and at most one question to the parent per
+ * request: with no more connections than this, an honest front never has
+ * more than FRONT_INFLIGHT_MAX questions of a kind unanswered.
+ */
+#define FRONT_CONNS_MAX	FRONT_INFLIGHT_MAX
+
+struct hconn {
+	TAILQ_ENTRY(hconn) h_entry;
+	int		 h_fd;
+	uint32_t	 h_id;		/* the question to the parent, or 0 */
+	ev_io		 h_io;
+	ev_timer	 h_tmo;
+	char		 h_in[FRONT_HEAD_MAX];
+	size_t		 h_len;
+	struct hh_parser h_hp;
+	char		*h_out;
+	size_t		 h_outlen;
+	size_t		 h_outoff;
+};
+
+static TAILQ_HEAD(, hconn) hconns = TAILQ_HEAD_INITIALIZER(hconns);
+static unsigned int	 nhconns;
+static uint32_t		 next_id;
+static struct ev_loop	*floop;
+static ev_io		 chan_ev, listen_ev;
+static int		 chan_broken;
+
+static void	hconn_read_cb(struct ev_loop *, ev_io *, int);
+
+/*
+ * Send one message to the parent. The channel is non-blocking; if its
+ * buffer is full we wait briefly rather than drop it (the parent reads
+ * its channels), and give up after a second.
+ */
+static int
+chan_send(struct msgbuf *mb)
+{
+	struct pollfd	 pfd;
+
+	if (chan_broken || msg_finish(mb) == -1)
+		return -1;
+	for (;;) {
+		if (msg_send(PROTO_CHAN_FD, mb, -1) == 0)
+			return 0;
+		if (errno != EAGAIN) {
+			chan_broken = 1;
+			return -1;
+		}
+		pfd.fd = PROTO_CHAN_FD;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 1000) <= 0) {
+			chan_broken = 1;
+			return -1;
+		}
+	}
+}
+
+/* The front has no syslog: each line becomes a MSG_FRONT_LOG. */
+static void
+front_log_sink(int prio, const char *line)
+{
+	struct msgbuf	 mb;
+	size_t		 n = strlen(line);
+
+	msg_init(&mb, MSG_FRONT_LOG, 0);
+	msg_put_u32(&mb, (uint32_t)prio);
+	msg_put_strn(&mb, line, n > PROTO_LOG_MAX ? PROTO_LOG_MAX : n);
+	chan_send(&mb);
+}
+
+static void
+hconn_free(struct hconn *h)
+{
+	ev_io_stop(floop, &h->h_io);
+	ev_timer_stop(floop, &h->h_tmo);
+	close(h->h_fd);
+	free(h->h_out);
+	TAILQ_REMOVE(&hconns, h, h_entry);
+	nhconns--;
+	free(h);
+}
+
+static void
+hconn_write_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct hconn	*h = io->data;
+	ssize_t		 n;
+
+	while (h->h_outoff < h->h_outlen) {
+		n = send(h->h_fd, h->h_out + h->h_outoff,
+		    h->h_outlen - h->h_outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;
+		h->h_outoff += (size_t)n;
+	}
+	hconn_free(h);
+}
+
+/* The answer, body included (blen bytes of body, which may be NULL). */
+static void
+http_reply(struct hconn *h, int status, const char *type, const char *body,
+    size_t blen)
+{
+	const char	*text = status == 200 ? "OK" : status == 404 ?
+	    "Not Found" : status == 405 ? "Method Not Allowed" :
+	    status == 503 ? "Service Unavailable" : "Bad Request";
+	char		*buf;
+	int		 n;
+
+	h->h_id = 0;
+	n = asprintf(&buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, text,
+	    type, blen);
+	if (n == -1) {
+		hconn_free(h);
+		return;
+	}
+	if (blen > 0) {
+		char	*p;
+
+		if ((p = realloc(buf, (size_t)n + blen)) == NULL) {
+			free(buf);
+			hconn_free(h);
+			return;
+		}
+		buf = p;
+		memcpy(buf + n, body, blen);
+	}
+	ev_io_stop(floop, &h->h_io);
+	h->h_out = buf;
+	h->h_outlen = (size_t)n + blen;
+	ev_io_init(&h->h_io, hconn_write_cb, h->h_fd, EV_WRITE);
+	h->h_io.data = h;
+	ev_io_start(floop, &h->h_io);
+	hconn_write_cb(floop, &h->h_io, 0);
+}
+
+/* The value of "domain=" in a query string, percent-decoded. */
+static int
+query_domain(const char *q, size_t qlen, char *out, size_t outsz)
+{
+	size_t	 i = 0, o;
+	int	 hi, lo;
+
+	while (i < qlen) {
+		size_t	 s = i, e;
+
+		while (i < qlen && q[i] != '&')
+			i++;
+		e = i++;
+		if (e - s < 7 || memcmp(q + s, "domain=", 7) != 0)
+			continue;
+		for (s += 7, o = 0; s < e; s++) {
+			int	 c = (unsigned char)q[s];
+
+			if (c == '%') {
+				if (s + 2 >= e || (hi = hex_digit(q[s + 1])) < 0 ||
+				    (lo = hex_digit(q[s + 2])) < 0)
+					return -1;
+				c = hi * 16 + lo;
+				s += 2;
+			}
+			if (c == 0 || o + 1 >= outsz)
+				return -1;
+			out[o++] = (char)c;
+		}
+		out[o] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+/* A question to the parent for h; its answer finishes the request. */
+static void
+hconn_ask(struct hconn *h, uint32_t type, const char *domain, size_t dlen)
+{
+	struct msgbuf	 mb;
+
+	if (++next_id == 0)
+		next_id = 1;
+	h->h_id = next_id;
+	msg_init(&mb, type, h->h_id);
+	if (type == MSG_FRONT_ASK)
+		msg_put_strn(&mb, domain, dlen);
+	if (chan_send(&mb) == -1)
+		http_reply(h, 503, "text/plain", NULL, 0);
+	else
+		ev_io_stop(floop, &h->h_io);	/* nothing more to read */
+}
+
+static void
+http_request(struct hconn *h)
+{
+	struct http_head	*hd = &h->h_hp.hp_head;
+	const char		*t = h->h_in + hd->hh_target.off;
+	size_t			 tl = hd->hh_target.len, pl, clen;
+	char			 domain[HOST_NAME_MAX_LEN * 3 + 1];
+	char			 canon[HOST_NAME_MAX_LEN + 1];
+	unsigned int		 port;
+
+	if (hd->hh_method != HTTP_GET) {
+		http_reply(h, 405, "text/plain", NULL, 0);
+		return;
+	}
+	for (pl = 0; pl < tl && t[pl] != '?'; pl++)
+		;
+	if (pl == 8 && memcmp(t, "/metrics", 8) == 0) {
+		hconn_ask(h, MSG_FRONT_METRICS_WANT, NULL, 0);
+		return;
+	}
+	if (pl != 4 || memcmp(t, "/ask", 4) != 0) {
+		http_reply(h, 404, "text/plain", NULL, 0);
+		return;
+	}
+	/*
+	 * Only a name in its canonical form, without a port (a TLS name has
+	 * none), goes to the parent; anything else cannot be a tenant's.
+	 * The parent checks the form again (frontctl.c).
+	 */
+	if (pl == tl || query_domain(t + pl + 1, tl - pl - 1, domain,
+	    sizeof(domain)) == -1 || host_canonical(domain, strlen(domain),
+	    canon, &clen, &port) == -1 || port != 0) {
+		http_reply(h, 404, "text/plain", NULL, 0);
+		return;
+	}
+	hconn_ask(h, MSG_FRONT_ASK, canon, clen);
+}
+
+static void
+hconn_read_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct hconn	*h = io->data;
+	ssize_t		 n;
+	int		 r;
+
+	n = read(h->h_fd, h->h_in + h->h_len, sizeof(h->h_in) - h->h_len - 1);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		hconn_free(h);
+		return;
+	}
+	h->h_len += (size_t)n;
+	h->h_in[h->h_len] = '\0';
+	r = hh_feed(&h->h_hp, (const uint8_t *)h->h_in, h->h_len);
+	if (r == HH_MORE && h->h_len < sizeof(h->h_in) - 1)
+		return;
+	if (r != HH_DONE) {
+		http_reply(h, 400, "text/plain", NULL, 0);
+		return;
+	}
+	http_request(h);
+}
+
+/* The deadline for the whole request, answer included. */
+static void
+hconn_timeout_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	hconn_free(t->data);
+}
+
+static void
+listen_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	struct hconn	*h;
+	int		 fd;
+
+	while ((fd = accept4(PROTO_FRONT_LISTEN_FD, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+		if (nhconns >= FRONT_CONNS_MAX ||
+		    (h = calloc(1, sizeof(*h))) == NULL) {
+			close(fd);
+			continue;
+		}
+		h->h_fd = fd;
+		hh_init(&h->h_hp, FRONT_HEAD_MAX - 1, 1024);
+		ev_io_init(&h->h_io, hconn_read_cb, fd, EV_READ);
+		ev_timer_init(&h->h_tmo, hconn_timeout_cb, FRONT_TIMEOUT, 0.);
+		h->h_io.data = h->h_tmo.data = h;
+		TAILQ_INSERT_TAIL(&hconns, h, h_entry);
+		nhconns++;
+		ev_timer_start(floop, &h->h_tmo);
+		ev_io_start(floop, &h->h_io);
+	}
+}
+
+static struct hconn *
+hconn_by_id(uint32_t id)
+{
+	struct hconn	*h;
+
+	TAILQ_FOREACH(h, &hconns, h_entry)
+		if (h->h_id == id)
+			return h;
+	return NULL;
+}
+
+/*
+ * The parent's answers. A question whose connection timed out meanwhile
+ * gets its answer dropped. A message that is not an answer is a bug of
+ * the parent's or a broken channel: we exit and the parent restarts us.
+ */
+static void
+chan_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	static uint8_t	 buf[PROTO_MSG_MAX];
+	struct msg	 m;
+	struct hconn	*h;
+	uint64_t	 size;
+	uint32_t	 allowed;
+	ssize_t		 n;
+	char		*text;
+	int		 fd;
+
+	for (int k = 0; k < 64; k++) {
+		n = msg_recv(PROTO_CHAN_FD, buf, sizeof(buf), &fd);
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == 0)
+			exit(0);	/* the parent is gone */
+		if (n == -1 || msg_parse(&m, buf, (size_t)n) == -1 ||
+		    msg_check(&m, fd != -1, CHAN_FRONT, DIR_DOWN) == -1)
+			fatalx("%s: malformed message", __func__);
+		h = hconn_by_id(m.m_conn_id);
+		switch (m.m_type) {
+		case MSG_FRONT_METRICS:
+			if (msg_get_u64(&m, &size) == -1 || msg_end(&m) == -1 ||
+			    size > FRONT_METRICS_MAX)
+				fatalx("%s: bad FRONT_METRICS", __func__);
+			if (h == NULL) {
+				close(fd);
+				break;
+			}
+			text = msg_sealed_read(fd, (size_t)size);
+			close(fd);
+			if (text == NULL)
+				fatal("%s: metrics", __func__);
+			http_reply(h, 200, "text/plain; version=0.0.4; "
+			    "charset=utf-8", text, (size_t)size);
+			free(text);
+			break;
+		case MSG_FRONT_ASK_ANSWER:
+			if (msg_get_u32(&m, &allowed) == -1 ||
+			    msg_end(&m) == -1 || allowed > 1)
+				fatalx("%s: bad FRONT_ASK_ANSWER", __func__);
+			if (h == NULL)
+				break;
+			if (allowed)
+				http_reply(h, 200, "text/plain", "ok\n", 3);
+			else
+				http_reply(h, 404, "text/plain", NULL, 0);
+			break;
+		default:
+			fatalx("%s: unexpected %s", __func__,
+			    msg_type_str(m.m_type));
+		}
+	}
+}
+
+/* Receive one message, blocking: only before the event loop runs. */
+static ssize_t
+chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	for (;;) {
+		n = msg_recv(PROTO_CHAN_FD, buf, sz, fd);
+		if (n >= 0 || errno != EAGAIN)
+			return n;
+		pfd.fd = PROTO_CHAN_FD;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* MSG_FRONT_CFG: who to become, where, and under which policy. */
+static void
+front_configure(struct sandbox_params *sp)
+{
+	static uint8_t	 buf[PROTO_MSG_MAX];
+	char		 lpath[PATH_MAX], err[512];
+	struct msg	 m;
+	uint32_t	 uid, gid, verbose;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((n = chan_recv_wait(buf, sizeof(buf), &fd)) <= 0)
+		exit(0);
+	if (msg_parse(&m, buf, (size_t)n) == -1 ||
+	    msg_check(&m, fd != -1, CHAN_FRONT, DIR_DOWN) == -1 ||
+	    m.m_type != MSG_FRONT_CFG || msg_get_u32(&m, &uid) == -1 ||
+	    msg_get_u32(&m, &gid) == -1 || msg_get_u32(&m, &verbose) == -1 ||
+	    msg_get_str(&m, sp->sp_root, sizeof(sp->sp_root)) == -1 ||
+	    msg_get_str(&m, sp->sp_policy, sizeof(sp->sp_policy)) == -1 ||
+	    msg_get_str(&m, lpath, sizeof(lpath)) == -1 || msg_end(&m) == -1)
+		fatalx("%s: expected FRONT_CFG", __func__);
+	sp->sp_uid = (uid_t)uid;
+	sp->sp_gid = (gid_t)gid;
+	log_setverbose(verbose != 0);
+	if (limits_load(lpath, &sp->sp_limits, err, sizeof(err)) == -1)
+		fatalx("limits: %s", err);
+}
+
+static void
+front_check_fds(void)
+{
+	struct stat	 st;
+	int		 type, acc;
+	socklen_t	 sl = sizeof(type), al = sizeof(acc);
+
+	if (fstat(PROTO_CHAN_FD, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(PROTO_CHAN_FD, SOL_SOCKET, SO_TYPE, &type, &sl) == -1 ||
+	    type != SOCK_SEQPACKET ||
+	    getsockopt(PROTO_FRONT_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &acc,
+	    &al) == -1 || !acc) {
+		/* Not started by tenantd: nobody to tell but stderr. */
+		fprintf(stderr, "tenantd-front: fd %d is not a channel or fd "
+		    "%d not a listening socket; this program is started by "
+		    "tenantd\n", PROTO_CHAN_FD, PROTO_FRONT_LISTEN_FD);
+		exit(2);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sandbox_params	 sp;
+	struct sandbox		 sb;
+	struct sigaction	 sa;
+	struct msgbuf		 mb;
+	char			 err[512];
+	pid_t			 parent;
+	char			*ep;
+
+	if (argc != 2 || (parent = (pid_t)strtol(argv[1], &ep, 10)) <= 1 ||
+	    *ep != '\0') {
+		fprintf(stderr, "usage: tenantd-front parent-pid\n");
+		return 2;
+	}
+	front_check_fds();
+	log_init(0, 0);
+	log_procinit("front");
+	log_setsink(front_log_sink);
+	/* Defensive: the spawn already closed everything above fd 4. */
+	if (closefrom_safe(PROTO_FRONT_LISTEN_FD + 1) == -1)
+		fatal("closefrom");
+	/* Still root until sandbox_enter(): not a moment past the parent. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		fatal("PR_SET_PDEATHSIG");
+	if (getppid() != parent)
+		exit(0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		fatal("sigaction");
+	if (fd_nonblock(PROTO_FRONT_LISTEN_FD) == -1)
+		fatal("listening socket");
+
+	memset(&sp, 0, sizeof(sp));
+	sp.sp_parent = parent;
+	front_configure(&sp);
+	/* The policy file and procfs are read here, before the chroot. */
+	if (sandbox_prepare(&sb, &sp, err, sizeof(err)) == -1)
+		fatalx("sandbox: %s", err);
+	/* poll: no kernel state for the filter to allow (worker/worker.c). */
+	if ((floop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV)) == NULL)
+		fatalx("ev_loop_new failed");
+	/*
+	 * The whole sandbox before the first accept: no byte of a client is
+	 * read by a process that could still open a file of the host.
+	 */
+	if (sandbox_enter(&sb, &sp, err, sizeof(err)) == -1)
+		fatalx("sandbox: %s", err);
+
+	msg_init(&mb, MSG_FRONT_READY, 0);
+	if (chan_send(&mb) == -1)
+		fatal("send READY");
+	log_debug("ready: uid %u gid %u", (unsigned int)sp.sp_uid,
+	    (unsigned int)sp.sp_gid);
+	ev_io_init(&chan_ev, chan_cb, PROTO_CHAN_FD, EV_READ);
+	ev_io_start(floop, &chan_ev);
+	ev_io_init(&listen_ev, listen_cb, PROTO_FRONT_LISTEN_FD, EV_READ);
+	ev_io_start(floop, &listen_ev);
+	ev_run(floop, 0);
+	return 0;
+}
