@@ -417,10 +417,26 @@ worker_set_state(struct worker *w, enum worker_event ev)
 	return -1;
 }
 
+/*
+ * CTL_DRAIN, which is also the last word on new connections: the channel
+ * keeps order, so every CONN_NEW we sent before it reaches the worker
+ * first, and the worker exits only once it has read this (worker.c,
+ * worker_maybe_exit()).
+ */
+static void
+worker_drain_send(struct worker *w, enum drain_mode mode)
+{
+	struct msgbuf		 mb;
+
+	msg_init(&mb, MSG_CTL_DRAIN, 0);
+	msg_put_u32(&mb, mode);
+	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, -1) == -1)
+		worker_fault(w, "cannot send DRAIN");
+}
+
 static void
 worker_drain(struct worker *w, enum drain_mode mode)
 {
-	struct msgbuf		 mb;
 	enum worker_state	 was = w->w_state;
 
 	if (worker_set_state(w, WE_DRAIN) != 1)
@@ -428,10 +444,7 @@ worker_drain(struct worker *w, enum drain_mode mode)
 	/* The idle timer goes; a starting worker keeps its start watchdog. */
 	if (was == W_READY)
 		ev_timer_stop(loop, &w->w_timer);
-	msg_init(&mb, MSG_CTL_DRAIN, 0);
-	msg_put_u32(&mb, mode);
-	if (msg_finish(&mb) == -1 || msg_send(w->w_chan, &mb, -1) == -1)
-		worker_fault(w, "cannot send DRAIN");
+	worker_drain_send(w, mode);
 }
 
 static void
@@ -848,6 +861,13 @@ on_retiring(struct worker *w, struct msg *m, int fd)
 	if (worker_set_state(w, WE_RETIRE) != 1)
 		return 0;
 	ev_timer_stop(loop, &w->w_timer);
+	/*
+	 * A connection we handed it before we read this is on its way: the
+	 * worker waits for our DRAIN, behind it in the channel, before it
+	 * exits, and hands such a connection back instead of dying with it
+	 * unread (docs/routing.md, section 6).
+	 */
+	worker_drain_send(w, DRAIN_HANDBACK);
 	tenant_kick(w->w_tenant);
 	return 0;
 }

@@ -159,10 +159,17 @@ stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	data_usage_flush();
 }
 
+/*
+ * Drained: no connection left, and the supervisor's CTL_DRAIN read. A
+ * worker that retires on its own (max_requests) must wait for it: a
+ * CONN_NEW sent before the supervisor read our RETIRING is still in the
+ * channel, and exiting would close it with the client's socket in it.
+ * The CTL_DRAIN comes after every such CONN_NEW, which we hand back.
+ */
 void
 worker_maybe_exit(void)
 {
-	if (env->we_draining && env->we_nconns == 0) {
+	if (env->we_draining && env->we_drain_told && env->we_nconns == 0) {
 		log_debug("%s: drained, exiting", __func__);
 		worker_stats_flush();
 		/* Nothing spent may leave unreported (docs/data-plane.md). */
@@ -425,6 +432,7 @@ chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 			/* A stop overrides a retirement already under way. */
 			if (env->we_draining != DRAIN_CLOSE)
 				env->we_draining = (int)mode;
+			env->we_drain_told = 1;
 			data_usage_flush();
 			http_drain();
 			worker_maybe_exit();

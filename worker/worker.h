@@ -45,6 +45,7 @@ struct worker_env {
 	uint64_t	 we_served;
 	unsigned int	 we_nconns;
 	int		 we_draining;	/* 0, or enum drain_mode */
+	int		 we_drain_told;	/* the supervisor's CTL_DRAIN came */
 	/* request counters since the last MSG_STATE_STATS */
 	uint32_t	 we_codes[600];
 	uint64_t	 we_bytes;

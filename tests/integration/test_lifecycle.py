@@ -543,6 +543,50 @@ def test_max_requests_retires_and_no_request_fails():
         d.close()
 
 
+def test_retiring_under_load_loses_no_connection():
+    """Workers that retire on their own (max_requests) while connections
+    keep coming: one we handed a worker before we read its RETIRING is
+    still in its channel. It waits for our DRAIN, which comes behind every
+    such hand-off, and gives them back; before, it exited at once and each
+    of them was closed with no answer (about a quarter of the requests
+    here). Sixteen tenants, so the start throttle is not what is tested."""
+    d = Daemon(workers__max_requests=2, workers__backoff_min="100ms")
+    slugs = [f"tenant{i}" for i in range(16)]
+    lost, answered = [], []
+    stop = threading.Event()
+
+    def client(n):
+        i = n
+        while not stop.is_set():
+            s = d.connect()
+            try:
+                s.sendall(request_bytes(d.host(slugs[i % len(slugs)]),
+                                        close=True))
+                rs, _, _ = read_responses(s, responses=1, timeout=10)
+            finally:
+                s.close()
+            (answered if rs else lost).append(i)
+            i += 1
+
+    try:
+        for slug in slugs:
+            d.create(slug)
+        d.start()
+        threads = [threading.Thread(target=client, args=(k,))
+                   for k in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(4)
+        stop.set()
+        for t in threads:
+            t.join(20)
+        assert len(answered) > 200, len(answered)
+        assert lost == [], (len(lost), len(answered))
+    finally:
+        stop.set()
+        d.close()
+
+
 def test_supervisor_hears_a_retiring_workers_last_messages():
     # A worker that reaches max_requests sends RETIRING, its own last log
     # line and CONN_CLOSED, then exits at once. The supervisor must read
