@@ -98,6 +98,29 @@ hh_value_eq(struct hh_parser *hp, struct hh_span v, const char *want)
  * Content-Length; a proxy that trims the space would then disagree with us
  * about the framing (RFC 9112 5.1 says 400).
  */
+/*
+ * Whether the request in buf (its first bytes: the method and a space)
+ * has an idempotent method (RFC 9110 9.2.2): a client or proxy may send it
+ * again on a new connection when the old one closes with no response
+ * (RFC 9112 9.3.1), as nginx and HAProxy do. Methods are case-sensitive.
+ */
+int
+hh_method_idempotent(const uint8_t *buf, size_t len)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE",
+	};
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		n = strlen(methods[i]);
+		if (len > n && memcmp(buf, methods[i], n) == 0 &&
+		    buf[n] == ' ')
+			return 1;
+	}
+	return 0;
+}
+
 int
 hh_is_token(const uint8_t *p, size_t len)
 {

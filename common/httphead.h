@@ -80,6 +80,7 @@ int	 hh_origin(const struct http_head *, const uint8_t *,
 int	 hh_field_next(const uint8_t *, size_t, size_t *, struct hh_span *,
 	    struct hh_span *);
 int	 hh_is_token(const uint8_t *, size_t);
+int	 hh_method_idempotent(const uint8_t *, size_t);
 
 /* The value of a hex digit (percent-decoding), or -1. */
 int	 hex_digit(int);

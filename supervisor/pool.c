@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "httphead.h"
 #include "log.h"
 #include "proto.h"
 #include "runarg.h"
@@ -930,15 +931,22 @@ on_handback(struct worker *w, struct msg *m, int fd)
 	worker_idle_check(w);
 	if (reason == HANDBACK_STALE && !shutting_down)
 		route_check_slot(w);
-	if (shutting_down && len == 0) {
-		/* Stopping, and idle: closed like any idle keep-alive one. */
+	if (shutting_down && (len == 0 || hh_method_idempotent(data, len))) {
+		/*
+		 * Stopping, and idle, or its request may be sent again: closed
+		 * like any idle keep-alive connection. The proxy retries it on
+		 * a new connection (RFC 9112 9.3.1), which under socket
+		 * activation reaches the next tenantd: a restart fails nothing
+		 * (the system test counts). A 503 would not be retried.
+		 */
 		close(fd);
 		dstats.ds_closed++;
 	} else if (shutting_down) {
 		/*
-		 * Stopping, and it carries a request no worker will take now:
-		 * the answer a new request would get, never a silent close
-		 * (docs/routing.md, section 5.7).
+		 * Stopping, and a request nobody may send twice (a POST): no
+		 * proxy retries it after a close, so it gets the answer a new
+		 * request would get, never a silent close (docs/routing.md,
+		 * section 5.7).
 		 */
 		front_reply(fd, data, len, 503, STOP_RETRY);
 	} else if (reason == HANDBACK_FOREIGN_HOST && served == 0) {

@@ -1043,6 +1043,30 @@ setup(void **state)
 	return host_conf_init(&hconf, "test.localhost", "admin.test.localhost");
 }
 
+/* Which requests a stopping tenantd may close unanswered (pool.c). */
+static void
+test_method_idempotent(void **state)
+{
+	static const char *const yes[] = {
+		"GET / HTTP/1.1\r\n", "HEAD /x HTTP/1.1\r\n",
+		"OPTIONS * HTTP/1.1\r\n", "TRACE / HTTP/1.1\r\n",
+		"PUT /k HTTP/1.1\r\n", "DELETE /k HTTP/1.1\r\n",
+	};
+	static const char *const no[] = {
+		"POST / HTTP/1.1\r\n", "PATCH / HTTP/1.1\r\n",
+		"get / HTTP/1.1\r\n", "GETX / HTTP/1.1\r\n", "GET",
+		"GET/ HTTP/1.1\r\n", "", "CONNECT a:1 HTTP/1.1\r\n",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(hh_method_idempotent((const uint8_t *)yes[i],
+		    strlen(yes[i])));
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(hh_method_idempotent((const uint8_t *)no[i],
+		    strlen(no[i])));
+}
+
 int
 main(void)
 {
@@ -1060,6 +1084,7 @@ main(void)
 		cmocka_unit_test(test_absolute_vs_host),
 		cmocka_unit_test(test_admission),
 		cmocka_unit_test(test_field_iterator),
+		cmocka_unit_test(test_method_idempotent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
