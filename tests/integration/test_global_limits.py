@@ -2,10 +2,14 @@
 # global worker cap ([workers] max_workers) with eviction of idle workers
 # of other tenants, and running out of descriptors in tenantd itself
 # (security.md, item 45).
+import os
+import resource
 import re
 import threading
+import time
 
-from conftest import Daemon, processes, wait_for
+from conftest import (Daemon, processes, read_responses, request_bytes,
+                      wait_for)
 
 CAP = 3
 TENANTS = [f"ten{i}" for i in range(7)]
@@ -94,3 +98,71 @@ def test_global_cap_evicts_oldest_idle_and_answers_everyone():
     finally:
         d.close()
 
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def pausing_lines(d):
+    return len(re.findall(r"pausing accept", d.logtext()))
+
+
+def test_out_of_descriptors_pauses_accept_and_recovers():
+    """security.md item 45: tenantd's RLIMIT_NOFILE lowered under it, on a
+    live daemon, to a few descriptors above what it holds; then more
+    connections than that, each with a head not finished yet (so tenantd
+    keeps them). accept fails with EMFILE: tenantd pauses accepting, says
+    so in its log at most once a second, still answers a connection it
+    holds, and once descriptors are free again accepts and answers every
+    connection that waited in the backlog. Nothing crashes and the tenant
+    is charged no crash for it."""
+    d = Daemon(proxy__header_timeout="30s")
+    try:
+        d.create("acme", "acme's own page\n")
+        d.start()
+        assert d.get(d.host("acme")).status == 200
+        (worker,) = d.wait_workers("acme")
+        pid = d.proc.pid
+        time.sleep(0.3)         # the spare's start settles
+        room = 12
+        limit = fd_count(pid) + room
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
+        head = request_bytes(d.host("acme"))
+        cut = len(head) - 2     # all but the last CRLF
+        conns = []
+        for _ in range(3 * room):
+            s = d.connect(10)
+            s.sendall(head[:cut])
+            conns.append(s)
+        wait_for(lambda: fd_count(pid) >= limit - 1, 5,
+                 "tenantd at its descriptor limit")
+        d.wait_log(r"pausing accept", 5)
+        # Pinned at the limit for 3 s: the backlog still holds connections.
+        n0 = pausing_lines(d)
+        t0 = time.monotonic()
+        time.sleep(3)
+        said = pausing_lines(d) - n0
+        assert said <= time.monotonic() - t0 + 1, \
+            f"{said} 'pausing accept' lines in 3 s"
+        assert d.proc.poll() is None
+        # A connection it holds is still served: the first was accepted.
+        conns[0].sendall(head[cut:])
+        rs, _, _ = read_responses(conns[0], 1, 10)
+        assert [r.status for r in rs] == [200], rs
+        # Every other connection, the ones that waited in the backlog
+        # included, is answered once descriptors free up: each answer
+        # hands one off to the worker and frees its descriptor here.
+        for s in conns[1:]:
+            s.sendall(head[cut:])
+        for i, s in enumerate(conns[1:], 1):
+            rs, _, _ = read_responses(s, 1, 10)
+            assert [r.status for r in rs] == [200], (i, rs)
+        for s in conns:
+            s.close()
+        assert d.get(d.host("acme")).status == 200
+        assert d.proc.poll() is None
+        assert d.workers("acme") == [worker]
+        t = d.ctl_json("status", "acme")
+        assert t["crashes"] == 0 and "backoff_seconds" not in t, t
+    finally:
+        d.close()
