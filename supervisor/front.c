@@ -78,6 +78,8 @@ static ev_io		 listen_ev;
 static int		 front_ep = -1;
 static ev_io		 front_ep_ev;
 static ev_timer		 resume_ev;
+static ev_tstamp	 emfile_logged;	/* last "pausing accept" line */
+static uint64_t		 emfile_pauses;	/* pauses since that line */
 static ev_timer		 note_ev;
 static uint64_t		 note_evicted, note_silent;
 static unsigned int	 nreading;
@@ -529,9 +531,20 @@ front_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 				/*
 				 * Out of descriptors: pause accepting and
 				 * retry shortly; the kernel's backlog holds
-				 * the proxy's connections meanwhile.
+				 * the proxy's connections meanwhile. The
+				 * retry fails again for as long as the
+				 * shortage lasts, so it is logged at most
+				 * once a second, with the pauses since.
 				 */
-				log_warn("%s: pausing accept", __func__);
+				emfile_pauses++;
+				if (ev_now(l) - emfile_logged >= 1.) {
+					log_warn("%s: pausing accept (%llu "
+					    "times since the last report)",
+					    __func__, (unsigned long long)
+					    emfile_pauses);
+					emfile_logged = ev_now(l);
+					emfile_pauses = 0;
+				}
 				ev_io_stop(l, io);
 				ev_timer_set(&resume_ev, 0.1, 0.);
 				ev_timer_start(l, &resume_ev);

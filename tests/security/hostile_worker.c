@@ -40,7 +40,8 @@
  *                 common/runarg.c refuses), logid (a LOG under a conn_id),
  *                 sandbox (tenantd-run's RUN_SANDBOX, with its fd),
  *                 credit2 (a second CREDIT_WANT before the answer
- *                 to the first)
+ *                 to the first), overspend (asks for 10 credits, then
+ *                 reports one more than it was granted)
  *   log-flood     thousands of log lines a second with control bytes and
  *                 forged "tenant globex" prefixes, then answers
  *   deaf          READY, then never reads its channel again (THREATS 58)
@@ -847,8 +848,39 @@ unpermitted(uint32_t id, const char *req)
 			msg_put_u64(&mb, 10);
 			chan_send(&mb, NULL, 0);
 		}
+	} else if (strncmp(kind, "overspend", 9) == 0) {
+		struct msgbuf	 mb;
+
+		/* The report follows the grant: see overspend(). */
+		msg_init(&mb, MSG_STATE_CREDIT_WANT, 0);
+		msg_put_u64(&mb, 10);
+		chan_send(&mb, NULL, 0);
 	} else
 		report("unpermitted: unknown kind %s", kind);
+}
+
+/*
+ * unpermitted-overspend, at the answer to its CREDIT_WANT: a usage report
+ * for its own hold, in order, one credit beyond what the hold was granted.
+ */
+static void
+overspend(struct msg *m)
+{
+	struct msgbuf	 mb;
+	uint64_t	 hold, granted;
+	uint32_t	 dry;
+
+	if (msg_get_u64(m, &hold) == -1 || msg_get_u64(m, &granted) == -1 ||
+	    msg_get_u32(m, &dry) == -1)
+		die("malformed CTL_CREDIT");
+	report("overspend: hold %llu granted %llu, reporting %llu spent",
+	    (unsigned long long)hold, (unsigned long long)granted,
+	    (unsigned long long)granted + 1);
+	msg_init(&mb, MSG_STATE_USAGE, 0);
+	msg_put_u64(&mb, hold);
+	msg_put_u64(&mb, 1);
+	msg_put_u64(&mb, granted + 1);
+	chan_send(&mb, NULL, 0);
 }
 
 /*
@@ -1071,10 +1103,14 @@ chan_read(void)
 			msg_get_rest(&m, &data, &len);
 			conn_new(m.m_conn_id, fd, data, len);
 			break;
+		case MSG_CTL_CREDIT:
+			if (mode == M_UNPERMITTED && strncmp(slug +
+			    strlen("unpermitted-"), "overspend", 9) == 0)
+				overspend(&m);
+			break;
 		case MSG_CFG_HOSTS:
 		case MSG_CFG_DONE:
 		case MSG_CFG_DATA:
-		case MSG_CTL_CREDIT:
 			break;
 		case MSG_CTL_PING:
 			/* Even a compromised worker wants to look alive. */

@@ -63,6 +63,7 @@ struct probe {
 	const char		*p_arg;
 	int			 p_fd;		/* made by a prep function */
 	rlim_t			 p_nofile;	/* before the sandbox */
+	int			 p_sigsys;	/* --sigsys: handler set */
 	char			 p_msg[512];
 };
 
@@ -83,7 +84,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: tenantd-probe --uid uid --gid gid --root dir "
 	    "--policy file --limits file\n"
-	    "                     [--parent pid] check [arg]\n"
+	    "                     [--parent pid] [--sigsys] check [arg]\n"
 	    "       tenantd-probe --policy file --resolve\n");
 	exit(PROBE_ERROR);
 }
@@ -768,6 +769,74 @@ check_killprocess(struct probe *p)
 	return probe_msg(p, PROBE_HOLE, "setuid(0) was not killed (%ld)", r);
 }
 
+/*
+ * The --sigsys handler. It only runs if a filter answered a syscall with
+ * SIGSYS instead of killing: write(2) and exit_group are allowed, and it
+ * never returns, because rt_sigreturn is not.
+ */
+static void
+probe_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	char	 line[128];
+	int	 n;
+
+	n = snprintf(line, sizeof(line), "tenantd-probe: HOLE: SIGSYS handler "
+	    "ran: syscall %d arch %#x\n", si->si_syscall, si->si_arch);
+	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof(line) ?
+	    (size_t)n : sizeof(line) - 1) == -1) {
+		/* The exit status still tells. */
+	}
+	_exit(PROBE_HOLE);
+}
+
+static int
+probe_sigsys_install(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = probe_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, NULL);
+}
+
+/*
+ * The control for --sigsys: a second filter of our own, loaded before the
+ * sandbox's, that traps getpid, which the worker's allowlist allows. The
+ * kernel runs both filters and the stricter answer wins, so getpid traps:
+ * the handler must run inside the sandbox, or the tests that see it not
+ * run prove nothing.
+ */
+static int
+prep_trapcontrol(struct probe *p)
+{
+	scmp_filter_ctx	 ctx;
+	int		 rc;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) != 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(getpid),
+	    0)) != 0 || (rc = seccomp_load(ctx)) != 0) {
+		seccomp_release(ctx);
+		errno = -rc;
+		return -1;
+	}
+	seccomp_release(ctx);
+	return 0;
+}
+
+static int
+check_trapcontrol(struct probe *p)
+{
+	long	 r = syscall(SYS_getpid);
+
+	return probe_msg(p, PROBE_BLOCKED, "getpid returned %ld, no SIGSYS", r);
+}
+
 /* Reached only if every sandbox step succeeded (the fault-injection runs). */
 static int
 check_noop(struct probe *p)
@@ -915,6 +984,7 @@ static const struct check checks[] = {
 	{ "killprocess", 0, prep_killprocess, check_killprocess },
 	{ "dump", 0, prep_dump, check_dump },
 	{ "noop", 0, NULL, check_noop },
+	{ "trapcontrol", 0, prep_trapcontrol, check_trapcontrol },
 	{ NULL, 0, NULL, NULL }
 };
 
@@ -990,6 +1060,10 @@ main(int argc, char *argv[])
 			do_resolve = 1;
 			continue;
 		}
+		if (strcmp(argv[i], "--sigsys") == 0) {
+			p->p_sigsys = 1;
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage();
 		if (strcmp(argv[i], "--uid") == 0) {
@@ -1038,6 +1112,10 @@ main(int argc, char *argv[])
 	}
 	if (sandbox_prepare(&sb, &p->p_sp, err, sizeof(err)) == -1) {
 		probe_msg(p, PROBE_ERROR, "sandbox: %s", err);
+		probe_exit(p, PROBE_ERROR);
+	}
+	if (p->p_sigsys && probe_sigsys_install() == -1) {
+		probe_msg(p, PROBE_ERROR, "sigaction: %s", strerror(errno));
 		probe_exit(p, PROBE_ERROR);
 	}
 	if (c->c_prep != NULL && c->c_prep(p) == -1) {

@@ -47,6 +47,11 @@ class Run:
     def killed_by_seccomp(self):
         return self.rc == SIGSYS
 
+    @property
+    def handler_ran(self):
+        """The --sigsys handler's report: the filter trapped, not killed."""
+        return "SIGSYS handler ran" in self.err
+
     def __repr__(self):
         how = (f"killed by signal {-self.rc}" if self.rc < 0
                else f"exit {self.rc}")
@@ -66,12 +71,14 @@ class Jail:
         self.ident = f"{st.st_dev}:{st.st_ino}"
 
     def argv(self, check, arg=None, policy=SECCOMP, limits=LIMITS,
-             parent=None, root=None):
+             parent=None, root=None, sigsys=False):
         argv = [PROBE, "--uid", str(self.uid), "--gid", str(self.gid),
                 "--root", root or self.dir, "--policy", policy,
                 "--limits", limits]
         if parent is not None:
             argv += ["--parent", str(parent)]
+        if sigsys:
+            argv.append("--sigsys")
         argv.append(check)
         if arg is not None:
             argv.append(str(arg))

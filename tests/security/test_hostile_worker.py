@@ -6,6 +6,7 @@
 # lines; and answer 503 for a worker that stopped listening. Tenants named
 # good-* get the honest behaviour of the same binary, so "another tenant is
 # unaffected" is shown inside the same daemon.
+import json
 import math
 import os
 import re
@@ -405,6 +406,39 @@ def test_bad_message_kills_that_worker_only(kills, slug):
     supervisor_ok(d)
     # good-b's worker, once it exists, is the same one throughout.
     assert not good or d.workers("good-b") == good
+
+
+# --- billing: what a worker reports it spent ---------------------------------
+
+def test_usage_beyond_the_grant_kills_and_charges_the_grant():
+    """security.md item 95a: billing trusts a worker's count of what it
+    spent, within what its hold was granted. A worker that reports one
+    credit more than its grant is killed for it (on_usage), the report is
+    not recorded, and its death, abnormal, charges its tenant the whole
+    grant (pool_worker_exited): no more, no less."""
+    slug = "unpermitted-overspend"
+    d = make(slug, "good-b")
+
+    def show():
+        return json.loads(d.ctl("credits", "show", slug, "--json").stdout)
+    try:
+        d.ctl("credits", "add", slug, "1000")
+        before = show()["balance"]
+        rs, rest, eof = outcome(d, request_bytes(d.host(slug)))
+        assert (rs, rest, eof) == ([], b"", True), rs
+        assert_killed(d, slug, r"unpermitted or malformed STATE_USAGE")
+        m = re.search(r"overspend: hold \d+ granted (\d+), reporting",
+                      hostile_log(d, slug))
+        assert m, hostile_log(d, slug)
+        granted = int(m.group(1))
+        assert 0 < granted <= 10, granted
+        wait_for(lambda: show()["balance"] == before - granted, 5,
+                 f"the grant of {granted} charged")
+        c = show()
+        assert c["held"] == 0, c
+        supervisor_ok(d)
+    finally:
+        d.close()
 
 
 # --- THREATS 53, 54: descriptors ---------------------------------------------

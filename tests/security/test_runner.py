@@ -639,13 +639,27 @@ print(repr(res))
         victim.wait()
 
 
+# A SIGSYS handler in python: it reports on stdout and exits 3 (stderr is
+# handler.log). Python runs it after the C-level handler returns, which a
+# trapped call allows and a killed one does not.
+SIGSYS_HANDLER = """
+import os, signal, time
+def on_sigsys(sig, frame):
+    os.write(1, b"trapped\\n")
+    os._exit(3)
+signal.signal(signal.SIGSYS, on_sigsys)
+"""
+
+
 @pytest.mark.skipif(not X86_64, reason="i386 and x32 entry points are "
                     "x86_64 things (CI is x86_64)")
 @pytest.mark.parametrize("how", ["x32", "int80"])
 def test_foreign_architectures_killed(env, how):
     """THREATS 21-22: the x32 bit and i386 int 0x80 kill the handler
-    (SIGSYS), not an ENOSYS it could shrug off."""
-    code = LIBC + {
+    (SIGSYS), not an ENOSYS it could shrug off, and not a trap either: the
+    handler installs a SIGSYS handler of its own first, which a filter
+    answering SECCOMP_RET_TRAP would run (it prints "trapped")."""
+    code = LIBC + SIGSYS_HANDLER + {
         "x32": "print(sysc(0x40000000 | 39))\n",
         "int80": """
 import mmap
@@ -658,8 +672,18 @@ print(f())
 """,
     }[how]
     out, rc, err = env.t.run(PY + code)
+    assert b"trapped" not in out, "the filter trapped instead of killing"
     assert rc == 128 + signal.SIGSYS, (out, rc, err)
     assert out == b""
+
+
+def test_sigsys_handler_of_tenant_code_runs(env):
+    """The control for the test above: the same handler, sent a SIGSYS it
+    can catch, prints "trapped" and exits 3."""
+    out, rc, err = env.t.run(PY + SIGSYS_HANDLER +
+                             "os.kill(os.getpid(), signal.SIGSYS)\n"
+                             "time.sleep(5)\n")
+    assert (out, rc) == (b"trapped\n", 3), (out, rc, err)
 
 
 def wait_no_tenant_procs(uid, timeout=5):

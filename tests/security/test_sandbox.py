@@ -274,6 +274,45 @@ def test_violation_kills_the_whole_process(env):
     assert r.killed_by_seccomp, r
 
 
+# Forbidden calls that must kill, each made with a SIGSYS handler installed
+# before the filter: a default action or architecture action of TRAP would
+# run the handler (death by SIGSYS alone cannot tell TRAP from KILL, since
+# an unhandled SIGSYS kills too).
+KILLED_WITH_A_HANDLER = [("rawsyscall", "setuid"), ("rawsyscall", "unlisted"),
+                         ("killprocess", None)]
+if X86_64:
+    KILLED_WITH_A_HANDLER += [("int80", None), ("x32", None)]
+
+
+@pytest.mark.parametrize("check,arg", KILLED_WITH_A_HANDLER,
+                         ids=[c + (f"-{a}" if a else "")
+                              for c, a in KILLED_WITH_A_HANDLER])
+def test_violation_kills_even_with_a_sigsys_handler(env, check, arg):
+    """THREATS 21-23, 28: the filter's answer to a forbidden call, and to a
+    foreign architecture, is a kill the process cannot catch: with its own
+    SIGSYS handler in place it still dies of SIGSYS and the handler never
+    runs. A filter that merely traps would let the handler run."""
+    rules, native = resolve()
+    if arg == "setuid":
+        arg = [nr for nr, name in native.items() if name == "setuid"][0]
+    elif arg == "unlisted":
+        arg = max(native) + 7       # no syscall has this number yet
+    assert arg is None or arg not in rules
+    r = env.jail.run(check, arg, sigsys=True)
+    assert not r.handler_ran, f"the filter trapped instead of killing: {r}"
+    assert r.killed_by_seccomp, r
+
+
+def test_sigsys_handler_runs_when_a_filter_traps(env):
+    """The control for the test above: a filter of the probe's own that
+    traps getpid (allowed by the worker's list) makes the handler run in
+    the sandbox and report, so its silence above means a kill."""
+    r = env.jail.run("trapcontrol", sigsys=True)
+    assert r.rc == HOLE and r.handler_ran, r
+    r = env.jail.run("trapcontrol")
+    assert r.killed_by_seccomp and not r.handler_ran, r
+
+
 def spawn_status(argv, cwd=None, preexec=None):
     """Run argv and return its raw wait status (subprocess drops the core
     flag) and its stderr."""
