@@ -269,9 +269,10 @@ int
 sqlhard_schema_same(sqlite3 *db, sqlite3 *ref, char *err, size_t errsz)
 {
 	sqlite3_stmt	*a = NULL, *b = NULL;
-	char		 what[128], extra[160] = "", missing[160] = "";
+	char		 what[128], extra[256] = "", missing[160] = "";
 	char		 differs[160] = "";
-	int		 ra, rb, c, ret = -1;
+	size_t		 n;
+	int		 ra, rb, c, nextra = 0, ret = -1;
 
 	if (sqlite3_prepare_v2(db, sh_schema_sql, -1, &a, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "reading the schema: %s",
@@ -285,8 +286,8 @@ sqlhard_schema_same(sqlite3 *db, sqlite3 *ref, char *err, size_t errsz)
 		goto done;
 	}
 	/*
-	 * The first of each kind of difference is kept and an extra object
-	 * named first: a view put in a table's place makes the table
+	 * Every extra object is named, and before anything missing or
+	 * different: a view put in a table's place makes the table
 	 * "missing" too, but the view is what the operator must see.
 	 */
 	ra = sqlite3_step(a);
@@ -298,10 +299,12 @@ sqlhard_schema_same(sqlite3 *db, sqlite3 *ref, char *err, size_t errsz)
 			c = -1;
 		else if ((c = sh_cmp(a, b, 0)) == 0)
 			c = sh_cmp(a, b, 1);
-		if (c < 0 && extra[0] == '\0') {
+		if (c < 0) {
 			sh_what(a, what, sizeof(what));
-			snprintf(extra, sizeof(extra), "%s is not tenantd's",
-			    what);
+			n = strlen(extra);
+			snprintf(extra + n, sizeof(extra) - n, "%s%s",
+			    n ? ", " : "", what);
+			nextra++;
 		} else if (c > 0 && missing[0] == '\0') {
 			sh_what(b, what, sizeof(what));
 			snprintf(missing, sizeof(missing), "%s is missing",
@@ -327,9 +330,14 @@ sqlhard_schema_same(sqlite3 *db, sqlite3 *ref, char *err, size_t errsz)
 		    sqlite3_errmsg(ref));
 		goto done;
 	}
-	if (extra[0] != '\0' || differs[0] != '\0' || missing[0] != '\0') {
-		snprintf(err, errsz, "%s", extra[0] != '\0' ? extra :
-		    differs[0] != '\0' ? differs : missing);
+	if (nextra > 0) {
+		snprintf(err, errsz, "%s %s not tenantd's", extra,
+		    nextra > 1 ? "are" : "is");
+		goto done;
+	}
+	if (differs[0] != '\0' || missing[0] != '\0') {
+		snprintf(err, errsz, "%s", differs[0] != '\0' ? differs :
+		    missing);
 		goto done;
 	}
 	ret = 0;
