@@ -24,11 +24,13 @@
 #include <sqlite3.h>
 
 #include "ledger.h"
+#include "sqlhard.h"
 
 #define LEDGER_VERSION	1
 
 struct ledger {
 	sqlite3		*l_db;
+	struct sqlhard	 l_sh;
 	char		 l_err[256];
 };
 
@@ -76,13 +78,6 @@ static const char schema[] =
 	"CREATE TRIGGER holds_open_kept BEFORE DELETE ON holds"
 	"  WHEN OLD.open = 1"
 	"  BEGIN SELECT RAISE(ABORT, 'an open hold cannot be removed'); END;";
-
-/* Everything the schema creates: a billing.db with more is not ours. */
-static const char schema_names[] =
-	"'account', 'txns', 'holds', 'sqlite_autoindex_txns_1', "
-	"'txns_append_only_u', 'txns_append_only_d', 'txns_balance', "
-	"'account_kept', 'holds_stay_closed', 'holds_identity', "
-	"'holds_only_grow', 'holds_open_kept'";
 
 static int
 l_fail(struct ledger *l, int err)
@@ -203,6 +198,38 @@ l_available(struct ledger *l, int64_t *avail)
 	return 0;
 }
 
+/*
+ * Is the schema exactly what l_migrate() creates, object by object and
+ * SQL text by SQL text? The reference is that schema, made in memory by
+ * the same statements, so there is no second copy of it to drift.
+ */
+static int
+l_schema(struct ledger *l)
+{
+	struct sqlhard	 sh;
+	sqlite3		*ref;
+	char		*msg = NULL;
+	int		 rc;
+
+	if ((ref = sqlhard_open(":memory:", SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL, &sh, SQLHARD_BUDGET_MS, l->l_err,
+	    sizeof(l->l_err))) == NULL) {
+		errno = EIO;
+		return -1;
+	}
+	if (sqlite3_exec(ref, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(l->l_err, sizeof(l->l_err), "%s", msg ? msg :
+		    sqlite3_errmsg(ref));
+		sqlite3_free(msg);
+		sqlite3_close(ref);
+		errno = EIO;
+		return -1;
+	}
+	rc = sqlhard_schema_same(l->l_db, ref, l->l_err, sizeof(l->l_err));
+	sqlite3_close(ref);
+	return rc;
+}
+
 static int
 l_migrate(struct ledger *l, int create)
 {
@@ -289,28 +316,25 @@ ledger_open(int dirfd, int create, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: path too long", dir);
 		goto fail;
 	}
-	if (sqlite3_open_v2(path, &l->l_db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errsz, "%s: %s", path, l->l_db ?
-		    sqlite3_errmsg(l->l_db) : "cannot open");
+	if ((l->l_db = sqlhard_open(path, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL, &l->l_sh, SQLHARD_BUDGET_MS, err,
+	    errsz)) == NULL)
 		goto fail;
-	}
 	if (stat(path, &st2) == -1 || st2.st_dev != st.st_dev ||
 	    st2.st_ino != st.st_ino) {
 		snprintf(err, errsz, "%s: replaced while it was opened", path);
 		goto fail;
 	}
-	sqlite3_extended_result_codes(l->l_db, 1);
 	sqlite3_busy_timeout(l->l_db, 5000);
-	sqlite3_db_config(l->l_db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(l->l_db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	sqlite3_db_config(l->l_db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
-	    NULL);
+	/*
+	 * The schema is checked before the handle is returned, so before
+	 * any statement of ours writes a row: a trigger that is not ours
+	 * (an imported billing.db's) never runs (docs/data-plane.md).
+	 */
 	if (l_exec(l, "PRAGMA foreign_keys = ON") == -1 ||
-	    l_exec(l, "PRAGMA trusted_schema = OFF") == -1 ||
 	    l_exec(l, "PRAGMA journal_mode = WAL") == -1 ||
 	    l_exec(l, "PRAGMA synchronous = FULL") == -1 ||
-	    l_migrate(l, create) == -1) {
+	    l_migrate(l, create) == -1 || l_schema(l) == -1) {
 		snprintf(err, errsz, "%s: %s", path, l->l_err);
 		goto fail;
 	}
@@ -576,17 +600,17 @@ ledger_history(struct ledger *l, struct ledger_txn *t, int max)
 }
 
 /*
- * The books, checked: the file is sound, holds nothing but our schema (a
- * billing.db from an archive could carry a trigger of its own), the
- * balance is the sum of the transactions and the open holds fit in it.
+ * The books, checked: the file is sound, its schema is ours to the last
+ * byte of SQL (a billing.db from an archive could carry a trigger of its
+ * own, even one named like a table: l_schema()), the balance is the sum
+ * of the transactions and the open holds fit in it.
  */
 int
 ledger_check(struct ledger *l, char *err, size_t errsz)
 {
 	sqlite3_stmt	*st;
-	int64_t		 v, bal, sum, held, extra;
+	int64_t		 v, bal, sum, held, extra = 0;
 	const char	*why = NULL;
-	char		 sql[512];
 	int		 ok;
 
 	if (sqlite3_prepare_v2(l->l_db, "PRAGMA quick_check", -1, &st,
@@ -601,26 +625,21 @@ ledger_check(struct ledger *l, char *err, size_t errsz)
 		snprintf(err, errsz, "the database is damaged (quick_check)");
 		return -1;
 	}
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_schema "
-	    "WHERE name NOT IN (%s)", schema_names);
 	if (l_exec(l, "BEGIN") == -1) {
 		snprintf(err, errsz, "%s", l->l_err);
 		return -1;
 	}
 	if (l_int(l, "PRAGMA user_version", 0, 0, &v) != 0 ||
-	    l_int(l, sql, 0, 0, &extra) != 0 ||
+	    (extra = l_schema(l)) == -1 ||
 	    l_int(l, "SELECT balance FROM account WHERE id = 1", 0, 0,
 	    &bal) != 0 ||
 	    l_int(l, "SELECT coalesce(sum(amount), 0) FROM txns", 0, 0,
 	    &sum) != 0 ||
 	    l_int(l, "SELECT coalesce(sum(amount - used), 0) FROM holds "
 	    "WHERE open = 1", 0, 0, &held) != 0)
-		why = l->l_err[0] ? l->l_err : "no account row";
+		why = extra == -1 || l->l_err[0] ? l->l_err : "no account row";
 	else if (v != LEDGER_VERSION)
 		why = "not a ledger of this version";
-	else if (extra != 0)
-		why = "the database has tables or triggers that are not the "
-		    "ledger's";
 	else if (l_int(l, "SELECT count(*) FROM holds WHERE used > amount "
 	    "OR used < 0", 0, 0, &v) != 0 || v != 0)
 		why = "a hold has spent more than it held";

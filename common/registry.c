@@ -3,9 +3,10 @@
  *
  * Registry on SQLite. Prepared statements only; WAL with synchronous=FULL
  * (identity is not where we trade durability for speed); the file is opened
- * with SQLITE_OPEN_NOFOLLOW and defensive mode. Schema changes go through
- * numbered migrations recorded in PRAGMA user_version; a registry newer
- * than this binary is refused rather than guessed at.
+ * the one hardened way (sqlhard.h) and its schema compared, SQL text and
+ * all, with what the migrations make before it is used. Schema changes go
+ * through numbered migrations recorded in PRAGMA user_version; a registry
+ * newer than this binary is refused rather than guessed at.
  */
 #include <sys/stat.h>
 
@@ -21,10 +22,12 @@
 
 #include "keys.h"
 #include "registry.h"
+#include "sqlhard.h"
 #include "tlimits.h"
 
 struct registry {
 	sqlite3		*r_db;
+	struct sqlhard	 r_sh;
 	int64_t		 r_data_version;
 	char		 r_err[256];
 };
@@ -217,12 +220,84 @@ reg_int(struct registry *r, const char *sql)
 	return v;
 }
 
+/* Migrations from..to-1, in the caller's transaction. */
+static int
+reg_apply(struct registry *r, int from, int to)
+{
+	sqlite3_stmt	*st;
+	int64_t		 now = time(NULL);
+	char		 sql[64];
+	int		 i;
+
+	for (i = from; i < to; i++) {
+		if (reg_exec(r, migrations[i]) != REG_OK)
+			return REG_DB;
+		if (i == 0) {
+			/* Seed the system names the slug rules reserve. */
+			if (sqlite3_prepare_v2(r->r_db, "INSERT INTO reserved "
+			    "(slug, kind, created) VALUES (?, 'system', ?)",
+			    -1, &st, NULL) != SQLITE_OK)
+				return reg_fail(r);
+			for (int j = 0; slug_reserved[j] != NULL; j++) {
+				sqlite3_bind_text(st, 1, slug_reserved[j], -1,
+				    SQLITE_STATIC);
+				sqlite3_bind_int64(st, 2, now);
+				if (sqlite3_step(st) != SQLITE_DONE) {
+					reg_fail(r);
+					sqlite3_finalize(st);
+					return REG_DB;
+				}
+				sqlite3_reset(st);
+			}
+			sqlite3_finalize(st);
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", i + 1);
+		if (reg_exec(r, sql) != REG_OK)
+			return REG_DB;
+	}
+	return REG_OK;
+}
+
+/*
+ * Is the schema exactly what the migrations make at `version`, object by
+ * object and SQL text by SQL text (docs/security.md)? The reference is
+ * made in memory by the same migrations, so there is no second copy of
+ * the schema to drift, and a registry migrated step by step compares
+ * equal to one created at once. Names alone are not enough: SQLite lets
+ * a trigger carry a table's name.
+ */
+static int
+reg_schema(struct registry *r, int version)
+{
+	struct registry	 ref;
+	int		 rc;
+
+	memset(&ref, 0, sizeof(ref));
+	if ((ref.r_db = sqlhard_open(":memory:", SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL, &ref.r_sh, SQLHARD_BUDGET_MS, r->r_err,
+	    sizeof(r->r_err))) == NULL)
+		return REG_DB;
+	if (reg_apply(&ref, 0, version) != REG_OK) {
+		snprintf(r->r_err, sizeof(r->r_err), "the reference schema: "
+		    "%.200s", ref.r_err);
+		sqlite3_close(ref.r_db);
+		return REG_DB;
+	}
+	rc = sqlhard_schema_same(r->r_db, ref.r_db, r->r_err,
+	    sizeof(r->r_err)) == 0 ? REG_OK : REG_DB;
+	sqlite3_close(ref.r_db);
+	return rc;
+}
+
+/*
+ * An older registry is checked at its own version before any migration
+ * writes to it: a migration inserts rows, and a trigger that is not ours
+ * must not run on them.
+ */
 static int
 reg_migrate(struct registry *r)
 {
-	sqlite3_stmt	*st;
-	int64_t		 v, now = time(NULL);
-	int		 i;
+	int64_t		 v;
 
 	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
 		return REG_DB;
@@ -234,33 +309,9 @@ reg_migrate(struct registry *r)
 		reg_exec(r, "ROLLBACK");
 		return REG_DB;
 	}
-	for (i = (int)v; i < NMIGRATIONS; i++) {
-		char	 sql[64];
-
-		if (reg_exec(r, migrations[i]) != REG_OK)
-			goto fail;
-		if (i == 0) {
-			/* Seed the system names the slug rules reserve. */
-			if (sqlite3_prepare_v2(r->r_db, "INSERT INTO reserved "
-			    "(slug, kind, created) VALUES (?, 'system', ?)",
-			    -1, &st, NULL) != SQLITE_OK)
-				goto fail;
-			for (int j = 0; slug_reserved[j] != NULL; j++) {
-				sqlite3_bind_text(st, 1, slug_reserved[j], -1,
-				    SQLITE_STATIC);
-				sqlite3_bind_int64(st, 2, now);
-				if (sqlite3_step(st) != SQLITE_DONE) {
-					sqlite3_finalize(st);
-					goto fail;
-				}
-				sqlite3_reset(st);
-			}
-			sqlite3_finalize(st);
-		}
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", i + 1);
-		if (reg_exec(r, sql) != REG_OK)
-			goto fail;
-	}
+	if (reg_schema(r, (int)v) != REG_OK ||
+	    reg_apply(r, (int)v, NMIGRATIONS) != REG_OK)
+		goto fail;
 	return reg_exec(r, "COMMIT");
  fail:
 	{
@@ -291,23 +342,16 @@ registry_open(const char *path, int flags, char *err, size_t errsz)
 		snprintf(err, errsz, "%s", strerror(errno));
 		return NULL;
 	}
-	oflags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
+	oflags = SQLITE_OPEN_NOMUTEX;
 	if (flags & REG_RDONLY)
 		oflags |= SQLITE_OPEN_READONLY;
 	else
 		oflags |= SQLITE_OPEN_READWRITE |
 		    ((flags & REG_CREATE) ? SQLITE_OPEN_CREATE : 0);
-	if (sqlite3_open_v2(path, &r->r_db, oflags, NULL) != SQLITE_OK) {
-		snprintf(err, errsz, "%s: %s", path, r->r_db ?
-		    sqlite3_errmsg(r->r_db) : "cannot open");
+	if ((r->r_db = sqlhard_open(path, oflags, NULL, &r->r_sh,
+	    SQLHARD_BUDGET_MS, err, errsz)) == NULL)
 		goto fail;
-	}
-	sqlite3_extended_result_codes(r->r_db, 1);
 	sqlite3_busy_timeout(r->r_db, 5000);
-	sqlite3_db_config(r->r_db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(r->r_db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	sqlite3_db_config(r->r_db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
-	    NULL);
 	if (reg_exec(r, "PRAGMA foreign_keys = ON") != REG_OK)
 		goto dberr;
 	if (!(flags & REG_RDONLY)) {
@@ -323,6 +367,9 @@ registry_open(const char *path, int flags, char *err, size_t errsz)
 		    " (run tenantctl init to upgrade it)" : "");
 		goto fail;
 	}
+	/* Reader and writer alike, before the first query of ours. */
+	if (reg_schema(r, NMIGRATIONS) != REG_OK)
+		goto dberr;
 	r->r_data_version = reg_int(r, "PRAGMA data_version");
 	return r;
  dberr:

@@ -23,12 +23,12 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "sqlhard.h"
 #include "sys.h"
 #include "worker.h"
 
 #define KV_DB_PATH		"/data/app.db"
 #define KV_BUSY_MS		20	/* the loop waits at most this long */
-#define KV_PROGRESS_OPS		200	/* VM steps between deadline checks */
 #define KV_SQL_MAX		1024	/* our statements; the schema's too */
 #define KV_HEAP_BASE		(32 << 20)
 #define KV_VALUE_CEILING	(1 << 20)	/* kv_max_value's bound, tlimits.c */
@@ -61,8 +61,7 @@ static const char *const kv_sql[ST_MAX] = {
 static sqlite3		*db;
 static sqlite3_stmt	*st[ST_MAX];
 static ev_timer		 idle_ev;
-static uint64_t		 deadline_ms;	/* 0: no statement running */
-static int		 timed_out;
+static struct sqlhard	 kv_sh;		/* the statement deadline */
 static uid_t		 kv_euid;
 static int		 vfs_ready;
 
@@ -185,43 +184,6 @@ kv_init(uid_t euid)
 	vfs_ready = 1;
 }
 
-static int
-kv_progress(void *arg)
-{
-	if (deadline_ms != 0 && data_now_ms() >= deadline_ms) {
-		timed_out = 1;
-		return 1;	/* SQLITE_INTERRUPT */
-	}
-	return 0;
-}
-
-/*
- * Belt and braces over "no SQL from input": nothing that runs here may
- * attach a file or change a pragma we did not list (a schema the tenant
- * edited is parsed through here too).
- */
-static int
-kv_authorize(void *arg, int action, const char *a, const char *b,
-    const char *c, const char *d)
-{
-	static const char *const pragmas[] = { "journal_mode", "synchronous",
-	    "trusted_schema", "temp_store", "max_page_count", "page_size",
-	    "wal_autocheckpoint", "journal_size_limit" };
-	size_t	 i;
-
-	switch (action) {
-	case SQLITE_ATTACH:
-	case SQLITE_DETACH:
-		return SQLITE_DENY;
-	case SQLITE_PRAGMA:
-		for (i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++)
-			if (a != NULL && strcasecmp(a, pragmas[i]) == 0)
-				return SQLITE_OK;
-		return SQLITE_DENY;
-	}
-	return SQLITE_OK;
-}
-
 static void
 kv_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -241,7 +203,8 @@ kv_touch(void)
 /*
  * The largest string or row SQLite will make: a value and its key with
  * room for the row's header. Our SQL is short and fixed, so the statement
- * length limit is ours, far below the value's.
+ * length limit is ours, far below the value's. And the statement deadline,
+ * statement_timeout (0: none).
  */
 static void
 kv_set_limits(void)
@@ -257,8 +220,8 @@ kv_set_limits(void)
 	len = KV_VALUE_CEILING + KV_KEY_CEILING + 1024;
 	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, (int)len);
 	sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, KV_SQL_MAX);
-	sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
 	sqlite3_hard_heap_limit64((sqlite3_int64)(KV_HEAP_BASE + 4 * len));
+	sqlhard_budget(&kv_sh, env->we_tl[TL_STATEMENT_TIMEOUT]);
 }
 
 /*
@@ -375,7 +338,8 @@ static int
 kv_open(void)
 {
 	size_t		 i;
-	int		 rc, on = 0, one = 1, wal;
+	char		 err[256];
+	int		 one = 1, wal;
 
 	if (db != NULL) {
 		kv_touch();
@@ -384,31 +348,23 @@ kv_open(void)
 	if (!vfs_ready)
 		return -1;
 	/*
-	 * NOFOLLOW: a symlink anywhere in the path is an error, not a way to
-	 * another tenant's file (the open itself refuses them too).
+	 * The one hardened open (docs/security.md): defensive, no untrusted
+	 * schema functions, no extensions, the authorizer, the deadline.
+	 * The file is the tenant's, so its schema is the tenant's data and
+	 * not compared with ours; the authorizer and trusted_schema are what
+	 * keep a trigger or view planted in it from doing more than our own
+	 * statements may. NOFOLLOW: a symlink anywhere in the path is an
+	 * error, not a way to another tenant's file (the open itself refuses
+	 * them too).
 	 */
-	rc = sqlite3_open_v2(KV_DB_PATH, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE,
-	    "unix");
-	if (rc != SQLITE_OK) {
-		log_warnx("%s: %s: %s", __func__, KV_DB_PATH,
-		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) !=
-	    SQLITE_OK || on != 1 ||
-	    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
-	    &on) != SQLITE_OK || on != 0 ||
-	    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on) !=
-	    SQLITE_OK || on != 0) {
-		log_warnx("%s: sqlite3_db_config refused", __func__);
+	if ((db = sqlhard_open(KV_DB_PATH, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, "unix", &kv_sh,
+	    env->we_tl[TL_STATEMENT_TIMEOUT], err, sizeof(err))) == NULL) {
+		log_warnx("%s: %s", __func__, err);
 		goto fail;
 	}
 	kv_set_limits();
 	sqlite3_busy_timeout(db, KV_BUSY_MS);
-	sqlite3_progress_handler(db, KV_PROGRESS_OPS, kv_progress, NULL);
-	if (sqlite3_set_authorizer(db, kv_authorize, NULL) != SQLITE_OK)
-		goto fail;
 	/*
 	 * No file may need deleting (kv_sys_unlink). temp_store: sorts and
 	 * statement journals stay in memory, so SQLite never creates a
@@ -422,8 +378,7 @@ kv_open(void)
 	 * only asks, reading the file's header.
 	 */
 	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one) !=
-	    SQLITE_OK || kv_exec("PRAGMA trusted_schema = OFF") == -1 ||
-	    kv_exec("PRAGMA temp_store = MEMORY") == -1 ||
+	    SQLITE_OK || kv_exec("PRAGMA temp_store = MEMORY") == -1 ||
 	    (wal = kv_wal("PRAGMA journal_mode")) == -1)
 		goto fail;
 	if (!wal && (kv_exec("PRAGMA journal_mode = MEMORY") == -1 ||
@@ -454,35 +409,25 @@ kv_open(void)
 	return -1;
 }
 
-/* One statement's step under the statement_timeout deadline. */
+/* One statement's step; sqlhard starts its deadline when it starts. */
 static int
 kv_step(sqlite3_stmt *s)
 {
-	int	 rc;
-
-	if (deadline_ms == 0) {
-		timed_out = 0;
-		if (env->we_tl[TL_STATEMENT_TIMEOUT] != 0)
-			deadline_ms = data_now_ms() +
-			    env->we_tl[TL_STATEMENT_TIMEOUT];
-	}
-	rc = sqlite3_step(s);
-	return rc;
+	return sqlite3_step(s);
 }
 
-/* End of a statement: reset it and stop its clock. */
+/* End of a statement: reset it. */
 static void
 kv_done(sqlite3_stmt *s)
 {
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	deadline_ms = 0;
 }
 
 static enum kv_status
 kv_status_of(int rc, const char *what)
 {
-	if (timed_out || rc == SQLITE_INTERRUPT)
+	if (kv_sh.sh_timed_out || rc == SQLITE_INTERRUPT)
 		return KV_TIMEOUT;
 	if ((rc & 0xff) == SQLITE_FULL)
 		return KV_FULL;
@@ -503,8 +448,7 @@ kv_rollback(void)
 {
 	if (db == NULL || sqlite3_get_autocommit(db))
 		return;
-	/* A deadline must not stop the rollback itself. */
-	deadline_ms = 0;
+	/* A statement of its own, with a deadline of its own. */
 	sqlite3_step(st[ST_ROLLBACK]);
 	sqlite3_reset(st[ST_ROLLBACK]);
 }

@@ -357,23 +357,34 @@ def test_rate_limit_and_recovery(kv):
     s.close()
 
 
+def plant(d, slug, sql):
+    """Run sql on the tenant's app.db as tenant code would (its uid), with
+    no worker holding the file open."""
+    d.ctl("limits", "set", slug, "db_idle", "1s")
+    wait_for(lambda: not db_open(d, slug), 5, "app.db closed")
+    path = os.path.join(d.tenant_dir(slug), "data", "app.db")
+
+    def edit():
+        db = sqlite3.connect(path)
+        db.executescript(sql)
+        db.commit()
+        db.close()
+    as_tenant(d, slug, edit)
+
+
 def test_statement_timeout(kv):
     """The tenant owns data/app.db and may edit it: a trigger it plants
-    that burns CPU (a recursive CTE, THREATS.md item 93) makes every PUT
-    run long. The statement deadline ends it with 504, and the worker goes
-    on serving the other keys."""
+    that burns CPU (a join of a table with itself, THREATS.md item 93;
+    a recursive CTE is refused outright, below) makes every PUT run long.
+    The statement deadline (common/sqlhard.c) ends it with 504, and the
+    worker goes on serving the other keys."""
     tok = kv.tok["acme"]
     assert api(kv, "acme", "PUT", "before", tok, b"1").status == 201
-    kv.ctl("limits", "set", "acme", "db_idle", "1s")
-    wait_for(lambda: not db_open(kv, "acme"), 5, "app.db closed")
-    path = os.path.join(kv.tenant_dir("acme"), "data", "app.db")
-    db = sqlite3.connect(path)
-    db.execute("CREATE TRIGGER burn AFTER INSERT ON kv BEGIN "
-               "SELECT count(*) FROM (WITH RECURSIVE c(x) AS "
-               "(SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-               "SELECT x FROM c LIMIT 1000000000); END")
-    db.commit()
-    db.close()
+    plant(kv, "acme", "CREATE TABLE pad (x INTEGER);"
+          "WITH n(x) AS (VALUES (0) UNION ALL SELECT x + 1 FROM n "
+          "WHERE x < 3000) INSERT INTO pad SELECT x FROM n;"
+          "CREATE TRIGGER burn AFTER INSERT ON kv BEGIN "
+          "SELECT count(*) FROM pad a, pad b, pad c; END")
     kv.ctl("limits", "set", "acme", "statement_timeout", "50ms")
     time.sleep(0.3)
     t0 = time.monotonic()
@@ -383,6 +394,41 @@ def test_statement_timeout(kv):
     # Rolled back, and the store still answers.
     assert api(kv, "acme", "GET", "slow", tok).status == 404
     assert api(kv, "acme", "GET", "before", tok).status == 200
+
+
+@pytest.mark.parametrize("planted", [
+    # load_extension in a trigger: refused three times over (the
+    # authorizer, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, and SQLite's own
+    # rule against it in schema code). ATTACH cannot be written in a
+    # trigger at all; the authorizer refuses it everywhere else.
+    "CREATE TRIGGER ext AFTER INSERT ON kv BEGIN "
+    "SELECT load_extension('/tmp/x.so'); END",
+    # A view calling a function none of our statements use: only the
+    # authorizer's function list stands between it and the worker.
+    "CREATE TABLE sink (v TEXT);"
+    "CREATE VIEW noise AS SELECT hex(randomblob(16)) AS v;"
+    "CREATE TRIGGER spill AFTER INSERT ON kv BEGIN "
+    "INSERT INTO sink SELECT v FROM noise; END",
+    # A recursive query: none of ours is one, so the authorizer refuses
+    # it before it can run.
+    "CREATE TRIGGER loop AFTER INSERT ON kv BEGIN "
+    "SELECT count(*) FROM (WITH RECURSIVE c(x) AS "
+    "(SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c "
+    "LIMIT 1000000000); END",
+], ids=["load_extension", "view_function", "recursive"])
+def test_planted_schema_code_is_refused(kv, planted):
+    """Schema code the tenant plants in app.db runs in the worker when a
+    statement of ours touches kv; the one hardened open (common/sqlhard.c,
+    docs/security.md) refuses to prepare a statement that would run any
+    of it. The API answers 503 and static files are still served."""
+    tok = kv.tok["acme"]
+    assert api(kv, "acme", "PUT", "before", tok, b"1").status == 201
+    plant(kv, "acme", planted)
+    r = api(kv, "acme", "PUT", "after", tok, b"2")
+    assert is_error(r, 503, "unavailable")
+    assert api(kv, "acme", "GET", "/").status == 200
+    assert "lost worker" not in kv.logtext()
+    assert "not authorized" in kv.logtext()
 
 
 def test_symlinked_database_is_refused_not_fatal(kv):

@@ -274,7 +274,83 @@ test_check_finds_foreign_schema(void **state)
 	assert_int_equal(raw(fx, "CREATE TRIGGER mint AFTER INSERT ON txns "
 	    "BEGIN SELECT 1; END"), SQLITE_OK);
 	assert_int_equal(ledger_check(fx->l, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "not the ledger's"));
+	assert_non_null(strstr(err, "trigger \"mint\" is not tenantd's"));
+}
+
+static int64_t
+raw_int(struct fx *fx, const char *sql)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*st;
+	int64_t		 v = -1;
+
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * A billing.db whose books balance but whose schema is not what
+ * ledger.c creates (an archive's, a hand edit's) is refused when it is
+ * opened, naming the object, before any statement of ours can fire what
+ * it carries. Names alone are not enough: SQLite lets a trigger carry a
+ * table's name, and a table or trigger of ours may have other SQL.
+ */
+static void
+test_open_refuses_foreign_schema(void **state)
+{
+	struct fx	*fx = *state;
+	struct ledger	*l;
+	char		 err[512];
+	size_t		 i;
+	static const struct {
+		const char	*sql;
+		const char	*why;
+	} cases[] = {
+		{ "CREATE TRIGGER txns AFTER INSERT ON holds BEGIN "
+		    "INSERT INTO txns (at, kind, amount) "
+		    "VALUES (0, 'grant', 1000000); END",
+		    "trigger \"txns\" is not tenantd's" },
+		{ "ALTER TABLE account RENAME TO account_real; "
+		    "CREATE VIEW account AS SELECT id, 1000000 AS balance, "
+		    "created FROM account_real",
+		    "table \"account_real\", view \"account\" are not "
+		    "tenantd's" },
+		{ "CREATE INDEX holds_owner ON holds(owner)",
+		    "index \"holds_owner\" is not tenantd's" },
+		{ "ALTER TABLE holds ADD COLUMN bonus INTEGER DEFAULT 5",
+		    "table \"holds\" differs from tenantd's" },
+		{ "DROP TRIGGER txns_balance; "
+		    "CREATE TRIGGER txns_balance AFTER INSERT ON txns"
+		    "  BEGIN UPDATE account SET balance = balance + 2 * "
+		    "NEW.amount WHERE id = 1; END",
+		    "trigger \"txns_balance\" differs from tenantd's" },
+	};
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ledger_close(fx->l);
+		fx->l = NULL;
+		assert_int_equal(unlink(fx->path), 0);
+		assert_non_null(l = ledger_open(fx->dfd, 1, err, sizeof(err)));
+		ledger_close(l);
+		assert_int_equal(raw(fx, cases[i].sql), SQLITE_OK);
+		assert_null(ledger_open(fx->dfd, 0, err, sizeof(err)));
+		if (strstr(err, cases[i].why) == NULL)
+			fail_msg("\"%s\", want \"%s\"", err, cases[i].why);
+		/* With create too; and nothing it carried ran. */
+		assert_null(ledger_open(fx->dfd, 1, err, sizeof(err)));
+		assert_int_equal(raw_int(fx, "SELECT count(*) FROM txns"), 0);
+	}
+	/* A ledger as ledger.c makes it opens. */
+	assert_int_equal(unlink(fx->path), 0);
+	assert_non_null(fx->l = ledger_open(fx->dfd, 1, err, sizeof(err)));
+	assert_int_equal(ledger_add(fx->l, 5, NULL), 0);
+	books(fx, 5, 0);
 }
 
 static void
@@ -348,6 +424,7 @@ main(void)
 		T(test_holds),
 		T(test_schema_rules),
 		T(test_check_finds_foreign_schema),
+		T(test_open_refuses_foreign_schema),
 		T(test_open_refuses),
 		T(test_snapshot),
 	};

@@ -598,6 +598,102 @@ test_upgrade_from_v1(void **state)
 	    "test"), REG_OK);
 }
 
+/*
+ * The schema is compared with what the migrations make, SQL text and all
+ * (common/sqlhard.c): an object that is not ours, or one of ours with
+ * other SQL, is refused by reader and writer alike, naming it.
+ */
+static void
+test_foreign_schema_refused(void **state)
+{
+	struct fx	*fx = *state;
+	struct registry	*r;
+	char		 err[512];
+	size_t		 i;
+	static const struct {
+		const char	*sql;
+		const char	*undo;
+		const char	*why;
+	} cases[] = {
+		/* SQLite lets a trigger carry a table's name. */
+		{ "CREATE TRIGGER tenants AFTER INSERT ON hostnames BEGIN "
+		    "UPDATE tenants SET status = 'active'; END",
+		    "DROP TRIGGER tenants",
+		    "trigger \"tenants\" is not tenantd's" },
+		{ "CREATE INDEX audit_actor ON audit(actor)",
+		    "DROP INDEX audit_actor",
+		    "index \"audit_actor\" is not tenantd's" },
+		{ "CREATE VIEW tenant_view AS SELECT slug FROM tenants",
+		    "DROP VIEW tenant_view",
+		    "view \"tenant_view\" is not tenantd's" },
+		{ "ALTER TABLE audit ADD COLUMN extra INTEGER DEFAULT 1",
+		    "ALTER TABLE audit DROP COLUMN extra",
+		    "table \"audit\" differs from tenantd's" },
+		{ "DROP TRIGGER audit_append_only_d",
+		    "CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
+		    "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); "
+		    "END",
+		    "trigger \"audit_append_only_d\" is missing" },
+	};
+
+	registry_close(fx->r);
+	fx->r = NULL;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		raw_ok(fx, cases[i].sql);
+		assert_null(registry_open(fx->path, REG_RDONLY, err,
+		    sizeof(err)));
+		if (strstr(err, cases[i].why) == NULL)
+			fail_msg("reader: \"%s\", want \"%s\"", err,
+			    cases[i].why);
+		assert_null(registry_open(fx->path, 0, err, sizeof(err)));
+		if (strstr(err, cases[i].why) == NULL)
+			fail_msg("writer: \"%s\", want \"%s\"", err,
+			    cases[i].why);
+		raw_ok(fx, cases[i].undo);
+	}
+	/*
+	 * Undone, and the re-created trigger's SQL is ours byte for byte
+	 * (whitespace included): accepted again.
+	 */
+	assert_non_null(r = registry_open(fx->path, REG_RDONLY, err,
+	    sizeof(err)));
+	registry_close(r);
+	/* The same trigger with a space more is not ours. */
+	raw_ok(fx, "DROP TRIGGER audit_append_only_d; "
+	    "CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
+	    "   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END");
+	assert_null(registry_open(fx->path, REG_RDONLY, err, sizeof(err)));
+	assert_non_null(strstr(err, "\"audit_append_only_d\" differs"));
+}
+
+/*
+ * An older registry is compared with the schema of its own version before
+ * a migration writes to it, and left as it was when it is not ours.
+ */
+static void
+test_old_foreign_schema_not_migrated(void **state)
+{
+	struct fx	*fx = *state;
+	struct registry	*r;
+	char		 err[512];
+
+	registry_close(fx->r);
+	fx->r = NULL;
+	raw_ok(fx, DROP_V3 "PRAGMA user_version = 2");
+	raw_ok(fx, "CREATE TRIGGER masters AFTER INSERT ON audit BEGIN "
+	    "UPDATE masters SET not_after = NULL; END");
+	assert_null(registry_open(fx->path, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "trigger \"masters\" is not tenantd's"));
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(fx, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE name = 'hostname_gen'"), 0);
+	/* Without it, the same file migrates and opens. */
+	raw_ok(fx, "DROP TRIGGER masters");
+	assert_non_null(r = registry_open(fx->path, 0, err, sizeof(err)));
+	fx->r = r;
+	assert_int_equal(raw_int(fx, "PRAGMA user_version"), REGISTRY_VERSION);
+}
+
 static void
 test_limits(void **state)
 {
@@ -985,6 +1081,8 @@ main(void)
 		T(test_version_and_open),
 		T(test_upgrade_from_v1),
 		T(test_upgrade_from_v2),
+		T(test_foreign_schema_refused),
+		T(test_old_foreign_schema_not_migrated),
 		T(test_hosts_callback),
 		T(test_hosts_gen),
 		T(test_hosts_cap),
