@@ -20,7 +20,6 @@
 #include "keys.h"
 #include "tenantctl.h"
 
-#define MAC_DOMAIN	"tenantd-export-mac-v1"
 
 volatile sig_atomic_t	 interrupted;
 

@@ -386,9 +386,10 @@ i_verify(struct ictx *c)
 
 	if (!c->has_mac)
 		return "it has no MAC";
-	p = c->mac + sizeof("tenantd-export-mac-v1");
-	if (strncmp(c->mac, "tenantd-export-mac-v1 ", sizeof(
-	    "tenantd-export-mac-v1")) != 0 || *p < '1' || *p > '9')
+	/* MAC_DOMAIN, a space, the master's id, a space, the MAC. */
+	p = c->mac + sizeof(MAC_DOMAIN);
+	if (strncmp(c->mac, MAC_DOMAIN, sizeof(MAC_DOMAIN) - 1) != 0 ||
+	    c->mac[sizeof(MAC_DOMAIN) - 1] != ' ' || *p < '1' || *p > '9')
 		return "its MAC is malformed";
 	errno = 0;
 	v = strtoul(p, &ep, 10);

@@ -69,6 +69,7 @@ void	 mac_digest_entry(crypto_generichash_state *,
 	    struct archive_entry *);
 void	 mac_digest_data(crypto_generichash_state *,
 	    const void *, size_t);
+#define MAC_DOMAIN	"tenantd-export-mac-v1"
 #define MAC_DIGEST_LEN	64
 #define MAC_LEN		32
 #define MAC_LINE_MAX	128
