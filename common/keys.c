@@ -33,6 +33,8 @@ static const char *const purposes[KEY_PURPOSE_MAX] = {
 const char *
 key_purpose_str(enum key_purpose p)
 {
+	if (p == KEY_EXPORT)
+		return "export";
 	if (p < KEY_SESSION || p >= KEY_PURPOSE_MAX)
 		return "unknown";
 	return purposes[p];

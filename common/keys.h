@@ -21,7 +21,15 @@ enum key_purpose {
 	KEY_ENCRYPTION,
 	KEY_WEBHOOK,
 	KEY_API,
-	KEY_PURPOSE_MAX
+	KEY_PURPOSE_MAX,
+	/*
+	 * Root's own purposes, after KEY_PURPOSE_MAX on purpose: the
+	 * supervisor derives KEY_SESSION .. KEY_PURPOSE_MAX - 1 for a worker
+	 * and a worker refuses any other, so no tenant ever holds one. The
+	 * MAC of tenantctl export (docs/security.md): a tenant that held it
+	 * could sign its own archive with credits it never had.
+	 */
+	KEY_EXPORT = 64
 };
 
 /* One master key as the trusted side holds it. */

@@ -599,6 +599,119 @@ ledger_history(struct ledger *l, struct ledger_txn *t, int max)
 	return n;
 }
 
+int
+ledger_rows(struct ledger *l, int64_t *balance,
+    int (*cb)(const struct ledger_txn *, void *), void *arg)
+{
+	struct ledger_txn	 t;
+	sqlite3_stmt		*st;
+	const unsigned char	*s;
+	int			 rc;
+
+	/* One read transaction: the balance is that of these rows. */
+	if (l_exec(l, "BEGIN") == -1)
+		return -1;
+	if (l_int(l, "SELECT balance FROM account WHERE id = 1", 0, 0,
+	    balance) != 0) {
+		if (l->l_err[0] == '\0')
+			l_refuse(l, EIO, "no account row");
+		return l_end(l, -1);
+	}
+	if (sqlite3_prepare_v2(l->l_db, "SELECT id, at, kind, amount, ref, "
+	    "note FROM txns ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return l_end(l, l_fail(l, EIO));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&t, 0, sizeof(t));
+		t.lt_id = sqlite3_column_int64(st, 0);
+		t.lt_at = sqlite3_column_int64(st, 1);
+		snprintf(t.lt_kind, sizeof(t.lt_kind), "%s",
+		    (const char *)sqlite3_column_text(st, 2));
+		t.lt_amount = sqlite3_column_int64(st, 3);
+		if ((s = sqlite3_column_text(st, 4)) != NULL)
+			snprintf(t.lt_ref, sizeof(t.lt_ref), "%s", s);
+		if ((s = sqlite3_column_text(st, 5)) != NULL)
+			snprintf(t.lt_note, sizeof(t.lt_note), "%s", s);
+		if (cb(&t, arg) == -1) {
+			sqlite3_finalize(st);
+			l_refuse(l, ECANCELED, "stopped by the caller");
+			return l_end(l, -1);
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		l_fail(l, EIO);
+		sqlite3_finalize(st);
+		return l_end(l, -1);
+	}
+	sqlite3_finalize(st);
+	return l_end(l, 0);
+}
+
+int
+ledger_restore(struct ledger *l, int (*next)(void *, struct ledger_txn *),
+    void *arg, int64_t balance)
+{
+	struct ledger_txn	 t;
+	sqlite3_stmt		*st;
+	int64_t			 n, bal;
+	int			 r;
+
+	if (l_begin(l) == -1)
+		return -1;
+	if (l_int(l, "SELECT (SELECT count(*) FROM txns) + (SELECT count(*) "
+	    "FROM holds)", 0, 0, &n) != 0)
+		return l_end(l, -1);
+	if (n != 0) {
+		l_refuse(l, EEXIST, "the ledger is not new");
+		return l_end(l, -1);
+	}
+	if (sqlite3_prepare_v2(l->l_db, "INSERT INTO txns (id, at, kind, "
+	    "amount, ref, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return l_end(l, l_fail(l, EIO));
+	/*
+	 * The schema checks each row again (kind, sign, a unique reference,
+	 * a balance never below zero), whatever the caller checked before.
+	 */
+	while ((r = next(arg, &t)) == 1) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, t.lt_id);
+		sqlite3_bind_int64(st, 2, t.lt_at);
+		sqlite3_bind_text(st, 3, t.lt_kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, t.lt_amount);
+		if (t.lt_ref[0] != '\0')
+			sqlite3_bind_text(st, 5, t.lt_ref, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 5);
+		if (t.lt_note[0] != '\0')
+			sqlite3_bind_text(st, 6, t.lt_note, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 6);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			snprintf(l->l_err, sizeof(l->l_err), "transaction %lld: "
+			    "%s", (long long)t.lt_id, sqlite3_errmsg(l->l_db));
+			sqlite3_finalize(st);
+			errno = EINVAL;
+			return l_end(l, -1);
+		}
+	}
+	sqlite3_finalize(st);
+	if (r == -1) {
+		l_refuse(l, EINVAL, "the rows could not be read");
+		return l_end(l, -1);
+	}
+	if (l_int(l, "SELECT balance FROM account WHERE id = 1", 0, 0,
+	    &bal) != 0)
+		return l_end(l, -1);
+	if (bal != balance) {
+		snprintf(l->l_err, sizeof(l->l_err), "the transactions make a "
+		    "balance of %lld, not %lld", (long long)bal,
+		    (long long)balance);
+		errno = EINVAL;
+		return l_end(l, -1);
+	}
+	return l_end(l, 0);
+}
+
 /*
  * The books, checked: the file is sound, its schema is ours to the last
  * byte of SQL (a billing.db from an archive could carry a trigger of its

@@ -83,6 +83,20 @@ int	 ledger_summary(struct ledger *, struct ledger_summary *);
 int	 ledger_history(struct ledger *, struct ledger_txn *, int max);
 /* 0 if balance == sum(transactions) and every hold's used <= amount. */
 int	 ledger_check(struct ledger *, char *err, size_t errsz);
+/*
+ * Export and import move the books as rows, never as a file (docs/security.md):
+ * ledger_rows() calls cb with every transaction, oldest first (an empty
+ * lt_ref or lt_note stands for none), and sets *balance, all of one read
+ * transaction; a cb that returns -1 stops it. ledger_restore() fills a
+ * ledger just created (no transaction, no hold) with the rows next()
+ * gives (1: a row, 0: the end, -1: stop), each through the schema's
+ * checks, in one transaction: all or none, and none if the balance they
+ * make is not `balance`. ledger_errmsg() names the row that failed.
+ */
+int	 ledger_rows(struct ledger *, int64_t *balance,
+	    int (*cb)(const struct ledger_txn *, void *), void *);
+int	 ledger_restore(struct ledger *, int (*next)(void *,
+	    struct ledger_txn *), void *, int64_t balance);
 /* A consistent byte copy of <dirfd>/billing.db into outfd (export). */
 int	 ledger_snapshot(struct ledger *, int dirfd, int outfd);
 

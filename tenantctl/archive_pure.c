@@ -313,13 +313,11 @@ ent_check(struct ent *e, mode_t perm, int64_t size, int64_t uid,
 	if (is_ledger_journal(e->path))
 		return "a journal of the credit ledger (export never writes "
 		    "one)";
-	/* The credit ledger: the tenant must never be able to write it. */
-	if (strcmp(e->path, LEDGER_FILE) == 0) {
-		if (e->type != E_REG || uid != 0 || gid != 0)
-			return "the credit ledger, not a regular file owned by "
-			    "root:root";
-		e->perm = 0600;
-	}
+	/* The ledger travels as rows (ledger.json), never as a file. */
+	if (strcmp(e->path, LEDGER_FILE) == 0)
+		return "the credit ledger as a file: an archive of the older "
+		    "format, which import no longer reads (export the tenant "
+		    "again with this version of tenantctl)";
 	e->size = e->type == E_REG ? size : 0;
 	if (e->size < 0)
 		return "a negative size";
@@ -357,6 +355,11 @@ tree_place(const struct tree *t, const struct ent *e)
 			return "the manifest, which import writes itself";
 		if (strcmp(e->path, EXPORT_META) == 0)
 			return "a second metadata entry";
+		if (strcmp(e->path, LEDGER_JSON) == 0)
+			return "the ledger's rows out of place (only the "
+			    "second entry)";
+		if (strcmp(e->path, EXPORT_MAC) == 0)
+			return "the MAC out of place (only the last entry)";
 		if (is_std_dir(e->path) && e->type != E_DIR)
 			return "one of the tenant's standard directories, but "
 			    "not a directory";
@@ -482,4 +485,203 @@ meta_parse(struct meta *m, const char *buf, size_t len)
 				return "a hostname listed twice";
 	}
 	return NULL;
+}
+
+/* --- the ledger's rows --------------------------------------------------- */
+
+static const char *const lrow_keys[] = {
+	"id", "at", "kind", "amount", "ref", "note", NULL
+};
+
+static int
+lrow_printable(const char *s, size_t len, int refchars)
+{
+	size_t	 i;
+
+	if (strlen(s) != len)		/* a \u0000 inside */
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char	 c = (unsigned char)s[i];
+
+		if (refchars ? !((c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '-' || c == '_') : c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* One row into t, or why not; nothing about the other rows. */
+static const char *
+lrow_check(json_t *o, int64_t now, struct ledger_txn *t)
+{
+	json_t		*v;
+	const char	*k;
+	size_t		 i, len;
+
+	memset(t, 0, sizeof(*t));
+	if (!json_is_object(o))
+		return "not an object";
+	json_object_foreach(o, k, v) {
+		for (i = 0; lrow_keys[i] != NULL; i++)
+			if (strcmp(k, lrow_keys[i]) == 0)
+				break;
+		if (lrow_keys[i] == NULL)
+			return "a field that is not id, at, kind, amount, ref "
+			    "or note";
+	}
+	v = json_object_get(o, "id");
+	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+		return "\"id\" is not an integer above 0";
+	t->lt_id = json_integer_value(v);
+	v = json_object_get(o, "at");
+	/* Another host's clock may run a little ahead: a day. */
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+	    json_integer_value(v) > now + 86400)
+		return "\"at\" is not a time between 1970 and now";
+	t->lt_at = json_integer_value(v);
+	v = json_object_get(o, "kind");
+	if (!json_is_string(v) || (strcmp(json_string_value(v), "grant") &&
+	    strcmp(json_string_value(v), "usage") &&
+	    strcmp(json_string_value(v), "adjust")))
+		return "\"kind\" is not \"grant\", \"usage\" or \"adjust\"";
+	snprintf(t->lt_kind, sizeof(t->lt_kind), "%s", json_string_value(v));
+	v = json_object_get(o, "amount");
+	if (!json_is_integer(v) || json_integer_value(v) == 0 ||
+	    json_integer_value(v) > LEDGER_AMOUNT_MAX ||
+	    json_integer_value(v) < -LEDGER_AMOUNT_MAX)
+		return "\"amount\" is not a non-zero integer within +-10^15";
+	t->lt_amount = json_integer_value(v);
+	/* The schema's rule: a grant adds, usage removes, adjust either. */
+	if (strcmp(t->lt_kind, "grant") == 0 ? t->lt_amount < 0 :
+	    strcmp(t->lt_kind, "usage") == 0 && t->lt_amount > 0)
+		return "\"amount\" has the wrong sign for its kind";
+	v = json_object_get(o, "ref");
+	if (json_is_string(v)) {
+		len = json_string_length(v);
+		if (len == 0 || len >= sizeof(t->lt_ref) ||
+		    !lrow_printable(json_string_value(v), len, 1))
+			return "\"ref\" is not 1 to 63 letters, digits, '.', "
+			    "'-' or '_'";
+		memcpy(t->lt_ref, json_string_value(v), len);
+	} else if (v != NULL && !json_is_null(v))
+		return "\"ref\" is not a string or null";
+	v = json_object_get(o, "note");
+	if (json_is_string(v)) {
+		len = json_string_length(v);
+		if (len > LEDGER_NOTE_MAX ||
+		    !lrow_printable(json_string_value(v), len, 0))
+			return "\"note\" is longer than 200 bytes or has "
+			    "control characters";
+		memcpy(t->lt_note, json_string_value(v), len);
+	} else if (v != NULL && !json_is_null(v))
+		return "\"note\" is not a string or null";
+	return NULL;
+}
+
+struct lref {
+	const char	*ref;
+	size_t		 row;
+};
+
+static int
+lref_cmp(const void *a, const void *b)
+{
+	const struct lref	*x = a, *y = b;
+	int			 c = strcmp(x->ref, y->ref);
+
+	if (c != 0)
+		return c;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+const char *
+lrows_parse(struct lrows *r, const char *buf, size_t len, int64_t now)
+{
+	static char		 why[256];
+	struct ledger_txn	 t;
+	struct lref		*refs;
+	json_error_t		 je;
+	json_t			*v, *o;
+	const char		*w;
+	int64_t			 sum = 0, last = 0;
+	size_t			 i, nrefs = 0;
+
+	memset(r, 0, sizeof(*r));
+	if ((r->j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je)) ==
+	    NULL) {
+		snprintf(why, sizeof(why), "not valid JSON (line %d: %s)",
+		    je.line, je.text);
+		return why;
+	}
+	if (!json_is_object(r->j))
+		return "not a JSON object";
+	v = json_object_get(r->j, "format");
+	if (!json_is_string(v) || strcmp(json_string_value(v), LEDGER_FORMAT))
+		return "\"format\" is not \"" LEDGER_FORMAT "\"";
+	v = json_object_get(r->j, "version");
+	if (!json_is_integer(v) || json_integer_value(v) != 1)
+		return "\"version\" is not 1";
+	v = json_object_get(r->j, "balance");
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return "\"balance\" is not an integer of at least 0";
+	r->balance = json_integer_value(v);
+	r->txns = json_object_get(r->j, "txns");
+	if (!json_is_array(r->txns))
+		return "\"txns\" is not an array";
+	if ((refs = calloc(json_array_size(r->txns) + 1, sizeof(*refs))) ==
+	    NULL)
+		return "out of memory";
+	json_array_foreach(r->txns, i, o) {
+		if ((w = lrow_check(o, now, &t)) != NULL)
+			goto bad;
+		if (t.lt_id <= last) {
+			w = "\"id\" is not above the row before's";
+			goto bad;
+		}
+		last = t.lt_id;
+		/* |amount| <= 10^15, but rows are many: no overflow. */
+		if (__builtin_add_overflow(sum, t.lt_amount, &sum)) {
+			w = "the balance overflows";
+			goto bad;
+		}
+		if (sum < 0) {
+			w = "the balance goes below zero";
+			goto bad;
+		}
+		v = json_object_get(o, "ref");
+		if (json_is_string(v)) {
+			refs[nrefs].ref = json_string_value(v);
+			refs[nrefs++].row = i;
+		}
+	}
+	qsort(refs, nrefs, sizeof(*refs), lref_cmp);
+	for (i = 1; i < nrefs; i++)
+		if (strcmp(refs[i - 1].ref, refs[i].ref) == 0) {
+			snprintf(why, sizeof(why), "row %zu: \"ref\" %s is "
+			    "already the reference of row %zu",
+			    refs[i].row + 1, refs[i].ref, refs[i - 1].row + 1);
+			free(refs);
+			return why;
+		}
+	free(refs);
+	if (sum != r->balance) {
+		snprintf(why, sizeof(why), "\"balance\" is %lld, but the rows "
+		    "add up to %lld", (long long)r->balance, (long long)sum);
+		return why;
+	}
+	return NULL;
+ bad:
+	free(refs);
+	snprintf(why, sizeof(why), "row %zu: %s", i + 1, w);
+	return why;
+}
+
+void
+lrows_get(const struct lrows *r, size_t i, struct ledger_txn *t)
+{
+	/* Accepted by lrows_parse(): the same checks cannot fail now. */
+	if (lrow_check(json_array_get(r->txns, i), INT64_MAX - 86400, t) !=
+	    NULL)
+		memset(t, 0, sizeof(*t));
 }

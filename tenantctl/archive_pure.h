@@ -24,16 +24,31 @@
  *                         their status, the manifest, what was skipped
  *   public/ public/...    the tenant directory's contents (tenant.json,
  *   data/ ... tmp/ ...    which import regenerates, excluded); directories
- *   billing.db            before their contents; each entry owned by root
+ *   ...                   before their contents; each entry owned by root
  *                         (uid/gid 0, "root") or by the tenant (the
  *                         original uid/gid recorded in the metadata,
  *                         "tenant"); permission bits without setuid/setgid.
+ *   tenantd-export.mac    last entry: "tenantd-export-mac-v1 KID HEX",
+ *                         the MAC of everything before it (below).
  *
- * billing.db, the credit ledger, is root's and stays root's: export takes
- * a consistent copy of it (the daemon may be writing), never its WAL, and
- * import refuses one the tenant would own, checks its books before the
- * tenant is registered and keeps it root:root 0600. An archive without
- * one (from before the ledger) gets a new ledger with the initial credits.
+ * The credit ledger is root's and is moved as data, never as a file: the
+ * second entry, ledger.json, holds its transactions as export read them
+ * through the ledger (ledger_rows()), and import validates every row
+ * (lrows_parse()) and rebuilds them into a billing.db it has just created
+ * with the ledger's own schema (ledger_restore()); no SQL an archive wrote
+ * is ever run. Open holds are not carried: they were workers' on the old
+ * host, and what they spent is in the transactions. An archive with
+ * billing.db (the format before) is refused: re-export it with this
+ * tenantctl. An archive without ledger.json gets a new ledger with the
+ * initial credits, as create gives.
+ *
+ * The MAC (docs/security.md): BLAKE2b-256 keyed with the export key, the
+ * master key's derivation for purpose "export" and the exported slug
+ * (keys.h), over a BLAKE2b-512 digest of every entry before the MAC as
+ * import reads it: its name, link target, type, mode, owner ids, size,
+ * mtime and data (archive.c, one function for both sides). Import checks it
+ * with the masters of its registry (current and in grace); an archive that
+ * does not verify is refused, or with --foreign imported suspended.
  *
  * This header and archive_pure.c are the rules on what an archive may hold,
  * pure (no descriptors, no registry, no exit): the entry tree, the checks
@@ -54,6 +69,11 @@
 #define EXPORT_META	"tenantd-export.json"
 #define EXPORT_FORMAT	"tenantd-export"
 #define EXPORT_VERSION	1
+#define EXPORT_MAC	"tenantd-export.mac"
+#define EXPORT_MAC_MAX	128		/* bytes of the MAC entry */
+#define LEDGER_JSON	"ledger.json"
+#define LEDGER_FORMAT	"tenantd-ledger"
+#define LEDGER_JSON_MAX	(64 * 1024 * 1024)	/* bytes of ledger JSON */
 #define META_MAX	(1024 * 1024)	/* bytes of metadata JSON */
 #define HOSTS_MAX	10000		/* custom hostnames in the metadata */
 #define ENTRIES_MAX	1000000		/* entries in one archive */
@@ -112,6 +132,22 @@ const char	*link_escapes(const struct tree *, const struct ent *);
 const char	*tree_place(const struct tree *, const struct ent *);
 const char	*ent_check(struct ent *, mode_t, int64_t, int64_t, int64_t,
 		    const struct meta *);
+/*
+ * The ledger's rows from ledger.json: every row checked (types, ranges,
+ * ids rising, references unique, times not in the future, the ledger's
+ * sign rules, a balance never below zero and equal to "balance"), the
+ * error naming the row. lrows_get() gives row i of a document that
+ * lrows_parse() accepted. r->j is the caller's to json_decref().
+ */
+struct ledger_txn;
+struct lrows {
+	json_t		*j;
+	json_t		*txns;
+	int64_t		 balance;
+};
+const char	*lrows_parse(struct lrows *, const char *, size_t,
+		    int64_t now);
+void		 lrows_get(const struct lrows *, size_t, struct ledger_txn *);
 /* m->j is the caller's to json_decref() whatever meta_parse() returns. */
 const char	*meta_parse(struct meta *, const char *, size_t);
 

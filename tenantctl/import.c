@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -32,6 +33,7 @@
 #include "archive_pure.h"
 #include "config.h"
 #include "host.h"
+#include "keys.h"
 #include "ledger.h"
 #include "registry.h"
 #include "slug.h"
@@ -186,6 +188,12 @@ struct ictx {
 	const char	*file;
 	struct tree	 tree;
 	struct meta	 m;
+	struct lrows	 lr;		/* ledger.json, if has_ledger */
+	int		 has_ledger;
+	int		 has_mac;
+	char		 mac[MAC_LINE_MAX];	/* the MAC entry's text */
+	crypto_generichash_state dg;
+	uint8_t		 digest[MAC_DIGEST_LEN];	/* of pass 1 */
 	int64_t		 avail;
 	uint64_t	 favail;
 };
@@ -205,6 +213,53 @@ i_refuse(struct ictx *c, const char *path, const char *fmt, ...)
 	die(EX_INVALID, "%s: %s; nothing imported", c->file, msg);
 }
 
+/*
+ * One of the archive's own entries (the metadata, ledger.json, the MAC)
+ * into a buffer of up to max bytes, NUL-terminated; its length.
+ */
+static size_t
+i_own(struct ictx *c, struct archive *ar, struct archive_entry *ae,
+    const char *name, size_t max, char **out)
+{
+	char	*buf;
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	if (archive_entry_filetype(ae) != AE_IFREG ||
+	    archive_entry_hardlink(ae) != NULL)
+		i_refuse(c, NULL, "%s is not a regular file", name);
+	if (archive_entry_size(ae) <= 0 || archive_entry_size(ae) >
+	    (la_int64_t)max)
+		i_refuse(c, NULL, "%s is empty or larger than %zu bytes", name,
+		    max);
+	if ((buf = malloc(max + 1)) == NULL)
+		die(EX_FAIL, "out of memory");
+	while ((n = archive_read_data(ar, buf + len, max + 1 - len)) > 0)
+		if ((len += (size_t)n) > max)
+			i_refuse(c, NULL, "%s is larger than %zu bytes", name,
+			    max);
+	if (n < 0)
+		i_refuse(c, NULL, "%s", archive_error_string(ar));
+	buf[len] = '\0';
+	*out = buf;
+	return len;
+}
+
+/* An entry's data, read (and decompressed) into the digest only. */
+static int
+i_digest_data(crypto_generichash_state *dg, struct archive *ar)
+{
+	const void	*buf;
+	size_t		 len;
+	la_int64_t	 off;
+	int		 r;
+
+	while ((r = archive_read_data_block(ar, &buf, &len, &off)) ==
+	    ARCHIVE_OK)
+		mac_digest_data(dg, buf, len);
+	return r == ARCHIVE_EOF ? 0 : -1;
+}
+
 /* Pass 1: read everything, extract nothing. */
 static void
 i_check(struct ictx *c, int fd)
@@ -212,13 +267,13 @@ i_check(struct ictx *c, int fd)
 	struct archive		*ar;
 	struct archive_entry	*ae;
 	struct ent		 e;
-	const char		*why;
-	char			*mbuf;
-	size_t			 i, ml = 0;
-	ssize_t			 n;
+	const char		*why, *p;
+	char			*buf;
+	size_t			 i, len;
 	int			 r;
 
 	ar = i_reader(fd, c->file);
+	mac_digest_init(&c->dg);
 	r = archive_read_next_header(ar, &ae);
 	if (r == ARCHIVE_EOF)
 		i_refuse(c, NULL, "an empty archive");
@@ -229,26 +284,48 @@ i_check(struct ictx *c, int fd)
 	    archive_entry_hardlink(ae) != NULL)
 		i_refuse(c, NULL, "not a tenantd export: the first entry is not "
 		    "the metadata " EXPORT_META);
-	if (archive_entry_size(ae) <= 0 || archive_entry_size(ae) > META_MAX)
-		i_refuse(c, NULL, EXPORT_META " is empty or larger than 1 MiB");
-	if ((mbuf = malloc(META_MAX + 1)) == NULL)
-		die(EX_FAIL, "out of memory");
-	while ((n = archive_read_data(ar, mbuf + ml, META_MAX + 1 - ml)) > 0)
-		if ((ml += (size_t)n) > META_MAX)
-			i_refuse(c, NULL, EXPORT_META " is larger than 1 MiB");
-	if (n < 0)
-		i_refuse(c, NULL, "%s", archive_error_string(ar));
-	if ((why = meta_parse(&c->m, mbuf, ml)) != NULL)
+	mac_digest_entry(&c->dg, ae);
+	len = i_own(c, ar, ae, EXPORT_META, META_MAX, &buf);
+	mac_digest_data(&c->dg, buf, len);
+	if ((why = meta_parse(&c->m, buf, len)) != NULL)
 		i_refuse(c, NULL, "malformed " EXPORT_META ": %s", why);
-	free(mbuf);
+	free(buf);
 
-	for (;;) {
+	for (i = 1;; i++) {
 		if (interrupted)
 			die(EX_FAIL, "interrupted; nothing imported");
 		if ((r = archive_read_next_header(ar, &ae)) == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK)
 			i_refuse(c, NULL, "%s", archive_error_string(ar));
+		p = archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "";
+		/* The ledger's rows, only as the second entry. */
+		if (i == 1 && strcmp(p, LEDGER_JSON) == 0) {
+			mac_digest_entry(&c->dg, ae);
+			len = i_own(c, ar, ae, LEDGER_JSON, LEDGER_JSON_MAX,
+			    &buf);
+			mac_digest_data(&c->dg, buf, len);
+			if ((why = lrows_parse(&c->lr, buf, len, time(NULL))) !=
+			    NULL)
+				i_refuse(c, NULL, LEDGER_JSON ": %s", why);
+			free(buf);
+			c->has_ledger = 1;
+			continue;
+		}
+		/* The MAC, only as the last entry; not in what it covers. */
+		if (strcmp(p, EXPORT_MAC) == 0) {
+			len = i_own(c, ar, ae, EXPORT_MAC, MAC_LINE_MAX - 1,
+			    &buf);
+			memcpy(c->mac, buf, len + 1);
+			free(buf);
+			c->has_mac = 1;
+			if ((r = archive_read_next_header(ar, &ae)) !=
+			    ARCHIVE_EOF)
+				i_refuse(c, NULL, r == ARCHIVE_OK ? "entries "
+				    "after the MAC " EXPORT_MAC : "%s",
+				    archive_error_string(ar));
+			break;
+		}
 		if (c->tree.n >= ENTRIES_MAX)
 			i_refuse(c, NULL, "more than %d entries", ENTRIES_MAX);
 		if ((why = i_entry(ae, &c->m, &e)) != NULL ||
@@ -267,9 +344,11 @@ i_check(struct ictx *c, int fd)
 			i_refuse(c, e.path, "a path that appears twice");
 		}
 		/* Reads (and decompresses) the data: truncation shows here. */
-		if (archive_read_data_skip(ar) != ARCHIVE_OK)
+		mac_digest_entry(&c->dg, ae);
+		if (i_digest_data(&c->dg, ar) == -1)
 			i_refuse(c, NULL, "%s", archive_error_string(ar));
 	}
+	crypto_generichash_final(&c->dg, c->digest, sizeof(c->digest));
 	archive_read_free(ar);
 	for (i = 0; i < c->tree.n; i++)
 		if (c->tree.e[i].type == E_LNK &&
@@ -285,6 +364,56 @@ i_check(struct ictx *c, int fd)
 		die(EX_FAIL, "%s: %zu entries, more than the %llu inodes free "
 		    "in tenants/; nothing imported", c->file, c->tree.n,
 		    (unsigned long long)c->favail);
+}
+
+/*
+ * Was the archive exported in this fleet? Its MAC must be the one the
+ * master it names (current or in grace in this registry) gives for the
+ * exported slug over what pass 1 read (archive_pure.h). NULL if so, else
+ * why not.
+ */
+static const char *
+i_verify(struct ictx *c)
+{
+	struct master_key	 mk;
+	uint32_t		 ids[KEY_MAX_MASTERS], kid;
+	int64_t			 na[KEY_MAX_MASTERS];
+	char			 dir[PATH_MAX], err[512], want[MAC_LINE_MAX];
+	char			*ep;
+	const char		*p;
+	unsigned long		 v;
+	int			 n, k, ok;
+
+	if (!c->has_mac)
+		return "it has no MAC";
+	/* MAC_DOMAIN, a space, the master's id, a space, the MAC. */
+	p = c->mac + sizeof(MAC_DOMAIN);
+	if (strncmp(c->mac, MAC_DOMAIN, sizeof(MAC_DOMAIN) - 1) != 0 ||
+	    c->mac[sizeof(MAC_DOMAIN) - 1] != ' ' || *p < '1' || *p > '9')
+		return "its MAC is malformed";
+	errno = 0;
+	v = strtoul(p, &ep, 10);
+	if (errno != 0 || v > UINT32_MAX || *ep != ' ')
+		return "its MAC is malformed";
+	kid = (uint32_t)v;
+	if ((n = registry_masters(reg, time(NULL), ids, na,
+	    KEY_MAX_MASTERS)) < 0)
+		die(EX_FAIL, "%s", registry_errmsg(reg));
+	for (k = 0; k < n && ids[k] != kid; k++)
+		;
+	if (k == n)
+		return "its MAC names a master key this host does not hold "
+		    "(or no longer: past its grace)";
+	if (config_path(&conf, "keys", dir, sizeof(dir)) == -1)
+		die(EX_FAIL, "state_dir too long");
+	if (keys_load(dir, &ids[k], &na[k], 1, &mk, err, sizeof(err)) == -1)
+		die(EX_FAIL, "%s", err);
+	mac_line(mk.mk_key, mk.mk_id, c->m.slug, c->digest, want);
+	keys_wipe(&mk, 1);
+	ok = strlen(want) == strlen(c->mac) &&
+	    sodium_memcmp(want, c->mac, strlen(want)) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok ? NULL : "its MAC does not match its contents";
 }
 
 static int
@@ -305,8 +434,11 @@ i_extract(struct ictx *c, int fd, int tmpfd)
 	struct archive		*ar, *aw;
 	struct archive_entry	*ae;
 	struct ent		 e, *x;
+	crypto_generichash_state dg;
+	uint8_t			 digest[MAC_DIGEST_LEN];
 	const void		*buf;
-	size_t			 i, len;
+	const char		*p;
+	size_t			 i, len, own;
 	la_int64_t		 off;
 	int			 r;
 
@@ -323,6 +455,12 @@ i_extract(struct ictx *c, int fd, int tmpfd)
 	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_NO_OVERWRITE |
 	    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+	/*
+	 * The metadata and ledger.json were read in pass 1 and are taken
+	 * from there; here they only count for the digest.
+	 */
+	own = 1 + (size_t)c->has_ledger;
+	mac_digest_init(&dg);
 	for (i = 0;; i++) {
 		if (interrupted)
 			return "interrupted";
@@ -330,14 +468,26 @@ i_extract(struct ictx *c, int fd, int tmpfd)
 			break;
 		if (r != ARCHIVE_OK)
 			return archive_error_string(ar);
-		if (i == 0)
-			continue;	/* the metadata */
+		p = archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "";
+		if (i < own) {
+			if (strcmp(p, i == 0 ? EXPORT_META : LEDGER_JSON) != 0)
+				return "the archive changed between checking "
+				    "and extracting";
+			mac_digest_entry(&dg, ae);
+			if (i_digest_data(&dg, ar) == -1)
+				return archive_error_string(ar);
+			continue;
+		}
+		if (i == c->tree.n + own && c->has_mac &&
+		    strcmp(p, EXPORT_MAC) == 0)
+			break;
 		/*
 		 * Exactly what pass 1 checked, or stop: whoever can write
 		 * FILE could change it in between (a customer's upload).
 		 */
+		mac_digest_entry(&dg, ae);
 		memset(&e, 0, sizeof(e));
-		x = i <= c->tree.n ? &c->tree.e[i - 1] : NULL;
+		x = i - own < c->tree.n ? &c->tree.e[i - own] : NULL;
 		if (x == NULL || i_entry(ae, &c->m, &e) != NULL ||
 		    !ent_same(&e, x)) {
 			free(e.path);
@@ -365,7 +515,8 @@ i_extract(struct ictx *c, int fd, int tmpfd)
 		}
 		if (x->type == E_REG) {
 			while ((r = archive_read_data_block(ar, &buf, &len,
-			    &off)) == ARCHIVE_OK)
+			    &off)) == ARCHIVE_OK) {
+				mac_digest_data(&dg, buf, len);
 				if (archive_write_data_block(aw, buf, len, off)
 				    != ARCHIVE_OK) {
 					snprintf(why, sizeof(why), "%s: %s",
@@ -373,6 +524,7 @@ i_extract(struct ictx *c, int fd, int tmpfd)
 					    archive_error_string(aw));
 					return why;
 				}
+			}
 			if (r != ARCHIVE_EOF)
 				return archive_error_string(ar);
 		}
@@ -382,7 +534,10 @@ i_extract(struct ictx *c, int fd, int tmpfd)
 			return why;
 		}
 	}
-	if (i != c->tree.n + 1)
+	/* The data too: what was extracted is what pass 1 read. */
+	crypto_generichash_final(&dg, digest, sizeof(digest));
+	if (i != c->tree.n + own || sodium_memcmp(digest, c->digest,
+	    sizeof(digest)) != 0)
 		return "the archive changed between checking and extracting";
 	/* Directory modes and times are applied here, deepest first. */
 	if (archive_write_close(aw) != ARCHIVE_OK)
@@ -394,42 +549,56 @@ i_extract(struct ictx *c, int fd, int tmpfd)
 	return NULL;
 }
 
+struct lnext {
+	const struct lrows	*lr;
+	size_t			 i;
+};
+
+static int
+i_ledger_next(void *arg, struct ledger_txn *t)
+{
+	struct lnext	*n = arg;
+
+	if (n->i >= json_array_size(n->lr->txns))
+		return 0;
+	lrows_get(n->lr, n->i++, t);
+	return 1;
+}
+
 /*
- * The archive's billing.db must hold sound books, and nothing but the
- * ledger's schema, before the tenant is registered; an archive without one
- * (from before the ledger) gets a new ledger with the initial credits.
+ * The credit ledger, rebuilt (archive_pure.h): a billing.db this tenantctl
+ * creates with the ledger's own schema, filled with the rows of
+ * ledger.json that lrows_parse() accepted, each checked again by the
+ * schema, and the books checked once more before the tenant is
+ * registered. An archive without one gets a new ledger with the initial
+ * credits, as create gives.
  */
 static const char *
 i_ledger(struct ictx *c, int tmpfd)
 {
 	static char	 why[600];
 	struct ledger	*l;
+	struct lnext	 n;
 	char		 err[512];
 
-	if (tree_find(&c->tree, LEDGER_FILE, strlen(LEDGER_FILE)) == -1)
+	if (!c->has_ledger)
 		return ledger_provision(tmpfd, initial_credits(), why,
 		    sizeof(why)) == -1 ? why : NULL;
-	/* Extracted as root, 0600; say so again for ledger_open(). */
-	if (fchownat(tmpfd, LEDGER_FILE, 0, 0, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    fchmodat(tmpfd, LEDGER_FILE, 0600, 0) == -1) {
-		snprintf(why, sizeof(why), "%s: %s", LEDGER_FILE,
-		    strerror(errno));
+	if ((l = ledger_open(tmpfd, 1, err, sizeof(err))) == NULL) {
+		snprintf(why, sizeof(why), "the credit ledger: %s", err);
 		return why;
 	}
-	if ((l = ledger_open(tmpfd, 0, err, sizeof(err))) == NULL) {
-		snprintf(why, sizeof(why), "the credit ledger: %s", err);
+	n.lr = &c->lr;
+	n.i = 0;
+	if (ledger_restore(l, i_ledger_next, &n, c->lr.balance) == -1) {
+		snprintf(why, sizeof(why), LEDGER_JSON ": %s",
+		    ledger_errmsg(l));
+		ledger_close(l);
 		return why;
 	}
 	if (ledger_check(l, err, sizeof(err)) == -1) {
 		ledger_close(l);
 		snprintf(why, sizeof(why), "the credit ledger: %s", err);
-		return why;
-	}
-	/* Holds belonged to workers on the old host. */
-	if (ledger_holds_close_all(l) == -1) {
-		snprintf(why, sizeof(why), "the credit ledger: %s",
-		    ledger_errmsg(l));
-		ledger_close(l);
 		return why;
 	}
 	ledger_close(l);
@@ -551,9 +720,10 @@ cmd_import(int argc, char **argv)
 	char		 canon[HOST_NAME_MAX_LEN + 1], tmp[128], detail[512];
 	char		 path[PATH_MAX];
 	unsigned char	 rnd[6];
-	const char	*slug = NULL, *why, *hn;
+	const char	*slug = NULL, *why, *hn, *unverified;
 	size_t		 i;
-	int		 fd, tfd, tmpfd, rc, nohosts = 0, active, npending = 0;
+	int		 fd, tfd, tmpfd, rc, nohosts = 0, foreign = 0;
+	int		 suspended;
 
 	memset(&c, 0, sizeof(c));
 	/*
@@ -567,6 +737,8 @@ cmd_import(int argc, char **argv)
 			slug = argv[++i];
 		else if (strcmp(argv[i], "--no-hostnames") == 0)
 			nohosts = 1;
+		else if (strcmp(argv[i], "--foreign") == 0)
+			foreign = 1;
 		else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0)
 			usage();
 		else if (c.file == NULL)
@@ -588,6 +760,17 @@ cmd_import(int argc, char **argv)
 	/* Everything is checked before anything is created. */
 	fd = i_open(c.file, tfd);
 	i_check(&c, fd);
+	/*
+	 * Only an archive this fleet signed is taken at its word (its
+	 * status); anything else needs the operator's --foreign, and then
+	 * comes in suspended, to be looked at before it serves
+	 * (docs/security.md).
+	 */
+	if ((unverified = i_verify(&c)) != NULL && !foreign)
+		die(EX_INVALID, "%s: not an export of this fleet: %s; nothing "
+		    "imported (an archive from elsewhere needs --foreign, and "
+		    "is imported suspended)", c.file, unverified);
+	suspended = foreign || strcmp(c.m.status, "suspended") == 0;
 	if (slug == NULL)
 		slug = c.m.slug;
 	if ((se = slug_check(slug, strlen(slug))) != SLUG_OK)
@@ -663,8 +846,7 @@ cmd_import(int argc, char **argv)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
-	if (strcmp(c.m.status, "suspended") == 0 &&
-	    registry_tenant_set_status(reg, slug, TENANT_SUSPENDED, actor) !=
+	if (suspended && registry_tenant_set_status(reg, slug, TENANT_SUSPENDED, actor) !=
 	    REG_OK)
 		i_rollback(tfd, tmp, &t, registry_errmsg(reg));
 	if ((why = i_chown(&c, tmpfd, &t)) != NULL ||
@@ -682,9 +864,12 @@ cmd_import(int argc, char **argv)
 	if (!nohosts)
 		json_array_foreach(c.m.hosts, i, h) {
 			hn = json_string_value(json_object_get(h, "hostname"));
-			active = strcmp(json_string_value(json_object_get(h,
-			    "status")), "active") == 0;
-			rc = registry_host_add(reg, slug, hn, active, actor);
+			/*
+			 * Pending, whatever the archive says: an active name
+			 * gets certificates (docs/routing.md), and only this
+			 * host's operator may say the name is the tenant's.
+			 */
+			rc = registry_host_add(reg, slug, hn, 0, actor);
 			if (rc == REG_EXISTS) {
 				/* Taken since the check above: a race. */
 				warn_("custom hostname %s was added to another "
@@ -695,39 +880,47 @@ cmd_import(int argc, char **argv)
 			if (rc != REG_OK)
 				i_rollback(tfd, slug, &t,
 				    registry_errmsg(reg));
-			npending += !active;
 			json_array_append_new(out_hosts, json_pack("{s:s, s:s}",
-			    "hostname", hn, "status", active ? "active" :
-			    "pending"));
+			    "hostname", hn, "status", "pending"));
 		}
 	snprintf(detail, sizeof(detail), "from %s (exported as %s, uid %u); "
-	    "%zu entries, %zu custom hostnames", strcmp(c.file, "-") == 0 ?
+	    "%zu entries, %zu custom hostnames%s%s", strcmp(c.file, "-") == 0 ?
 	    "standard input" : c.file, c.m.slug, c.m.uid, c.tree.n,
-	    json_array_size(out_hosts));
-	registry_audit(reg, actor, "import", slug, detail);
+	    json_array_size(out_hosts), unverified != NULL ? "; unverified: " :
+	    "", unverified != NULL ? unverified : "");
+	registry_audit(reg, actor, foreign ? "import-foreign" : "import", slug,
+	    detail);
 	bump_gen(&t.t_id, 1);
 	config_path(&conf, "tenants", path, sizeof(path));
 	if (json_out) {
-		json_t	*o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:o}",
-		    "slug", slug, "exported_as", c.m.slug, "uid",
+		json_t	*o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:b, "
+		    "s:o}", "slug", slug, "exported_as", c.m.slug, "uid",
 		    (json_int_t)t.t_uid, "gid", (json_int_t)t.t_gid, "host",
-		    host, "status", c.m.status, "hostnames", out_hosts);
+		    host, "status", suspended ? "suspended" : "active",
+		    "verified", unverified == NULL, "hostnames", out_hosts);
 		char	*s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 
 		printf("%s\n", s);
 		free(s);
 		json_decref(o);
 	} else {
-		printf("imported tenant %s (exported as %s): uid %u, gid %u, "
+		printf("imported tenant %s (exported as %s)%s: uid %u, gid %u, "
 		    "%s/%s, served at %s%s; %zu entries, %zu custom hostnames "
-		    "(%d pending)\n", slug, c.m.slug, t.t_uid, t.t_gid, path,
-		    slug, host, strcmp(c.m.status, "suspended") == 0 ?
-		    " once resumed" : "", c.tree.n, json_array_size(out_hosts),
-		    npending);
+		    "(all pending)\n", slug, c.m.slug, foreign ?
+		    ", foreign, suspended" : "", t.t_uid, t.t_gid, path, slug,
+		    host, suspended ? " once resumed" : "", c.tree.n,
+		    json_array_size(out_hosts));
+		json_array_foreach(out_hosts, i, h)
+			printf("custom hostname %s is pending: check that it "
+			    "is the tenant's, then \"tenantctl hostname "
+			    "activate %s %s\"\n", json_string_value(
+			    json_object_get(h, "hostname")), slug,
+			    json_string_value(json_object_get(h, "hostname")));
 		json_decref(out_hosts);
 	}
 	close(tfd);
 	json_decref(c.m.j);
+	json_decref(c.lr.j);
 	tree_free(&c.tree);
 	return EX_OK_;
 }

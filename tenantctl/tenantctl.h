@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include "registry.h"
 
 /* Exit codes: documented in tenantctl(8) and relied on by scripts. */
@@ -57,6 +59,23 @@ int	 cmd_import(int, char **);
 extern volatile sig_atomic_t	 interrupted;
 void	 catch_signals(void);
 void	 warn_(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+/*
+ * The digest an export's MAC covers (archive_pure.h): every entry as
+ * import reads it, then its data. One implementation for both sides.
+ */
+struct archive_entry;
+void	 mac_digest_init(crypto_generichash_state *);
+void	 mac_digest_entry(crypto_generichash_state *,
+	    struct archive_entry *);
+void	 mac_digest_data(crypto_generichash_state *,
+	    const void *, size_t);
+#define MAC_DOMAIN	"tenantd-export-mac-v1"
+#define MAC_DIGEST_LEN	64
+#define MAC_LEN		32
+#define MAC_LINE_MAX	128
+/* The MAC entry's text for a digest, with master kid's export key. */
+void	 mac_line(const uint8_t *master, uint32_t kid, const char *slug,
+	    const uint8_t digest[MAC_DIGEST_LEN], char out[MAC_LINE_MAX]);
 
 /* data.c: keys, credits, limits */
 int	 cmd_key(int, char **);

@@ -11,7 +11,9 @@
  * checks as import's (path_check, tree_place, tree_add) and every symlink
  * of the tree through link_escapes(), whose answer is compared with a
  * resolver written independently here, on arrays of components: a link it
- * lets through must not leave the tree.
+ * lets through must not leave the tree. The whole input is also the
+ * ledger's rows for lrows_parse(): what it accepts must be books the
+ * ledger's schema would take, adding up to their balance.
  */
 #include <limits.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@
 
 #include "archive_pure.h"
 #include "host.h"
+#include "ledger.h"
 #include "slug.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -184,6 +187,53 @@ check_meta(const char *buf, size_t len)
 	json_decref(m.j);
 }
 
+/* Written again here, by the schema's rules (common/ledger.c). */
+static void
+check_lrows(const char *buf, size_t len)
+{
+	struct lrows		 r;
+	struct ledger_txn	 t, u;
+	int64_t			 sum = 0, last = 0;
+	size_t			 i, k, n;
+	const char		*p;
+
+	if (lrows_parse(&r, buf, len, 1800000000) != NULL) {
+		json_decref(r.j);
+		return;
+	}
+	n = json_array_size(r.txns);
+	for (i = 0; i < n; i++) {
+		lrows_get(&r, i, &t);
+		REQUIRE(t.lt_id > last);
+		last = t.lt_id;
+		REQUIRE(t.lt_at > 0 && t.lt_at <= 1800000000 + 86400);
+		REQUIRE(t.lt_amount != 0 && t.lt_amount <= LEDGER_AMOUNT_MAX &&
+		    t.lt_amount >= -LEDGER_AMOUNT_MAX);
+		if (strcmp(t.lt_kind, "grant") == 0)
+			REQUIRE(t.lt_amount > 0);
+		else if (strcmp(t.lt_kind, "usage") == 0)
+			REQUIRE(t.lt_amount < 0);
+		else
+			REQUIRE(strcmp(t.lt_kind, "adjust") == 0);
+		REQUIRE(!__builtin_add_overflow(sum, t.lt_amount, &sum));
+		REQUIRE(sum >= 0);
+		for (p = t.lt_note; *p != '\0'; p++)
+			REQUIRE((unsigned char)*p >= 0x20 && *p != 0x7f);
+		for (p = t.lt_ref; *p != '\0'; p++)
+			REQUIRE(strchr("abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_", *p) !=
+			    NULL);
+		if (t.lt_ref[0] == '\0' || n > 256)
+			continue;
+		for (k = 0; k < i; k++) {
+			lrows_get(&r, k, &u);
+			REQUIRE(strcmp(t.lt_ref, u.lt_ref) != 0);
+		}
+	}
+	REQUIRE(sum == r.balance);
+	json_decref(r.j);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -194,6 +244,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ssize_t		 k;
 
 	check_meta((const char *)data, size);
+	check_lrows((const char *)data, size);
 
 	if ((buf = malloc(size + 1)) == NULL)
 		abort();

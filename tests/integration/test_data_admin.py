@@ -360,9 +360,14 @@ def test_export_import_keeps_credits_and_ownership(d):
     assert d.ctl_json("credits", "history", "acme2") == before
     st = os.lstat(os.path.join(d.tenant_dir("acme2"), "billing.db"))
     assert (st.st_uid, st.st_gid, mode(st)) == (0, 0, 0o600)
-    # To another host, too.
+    # To another host of the fleet (same master key), too.
     other = Daemon()
     try:
+        with open(os.path.join(d.state, "keys", "master-1.key"), "rb") as f:
+            key = f.read()
+        with open(os.path.join(other.state, "keys", "master-1.key"),
+                  "r+b") as f:
+            f.write(key)
         expect(other, EX_OK, "import", arc)
         assert other.ctl_json("credits", "show", "acme")["balance"] == 1234
         st = os.lstat(os.path.join(other.tenant_dir("acme"), "billing.db"))
@@ -387,46 +392,40 @@ def _rewrite(src, dst, change):
                              else None)
 
 
-def test_import_refuses_a_ledger_the_tenant_could_write(d):
-    uid, gid = d.tenant_ids("acme")
+def test_import_refuses_a_ledger_file_or_forged_rows(d):
+    """The ledger travels as rows (ledger.json), never as a file: a
+    billing.db or its journal in an archive is refused, and rows whose
+    balance was moved by hand are refused even from a stranger."""
+    import copy
     arc = os.path.join(d.dir, "acme.tar.gz")
     expect(d, EX_OK, "export", "acme", arc)
     bad = os.path.join(d.dir, "bad.tar.gz")
 
-    def tenant_owned(ti, data):
-        if ti.name == "billing.db":
-            ti.uid, ti.gid, ti.uname, ti.gname = uid, gid, "tenant", "tenant"
-        return ti, data
-    _rewrite(arc, bad, tenant_owned)
-    expect(d, EX_INVALID, "import", bad, "--as", "bad1",
-           stderr="credit ledger")
-
-    def with_wal(ti, data):
-        if ti.name != "billing.db":
-            return ti, data
-        import copy
-        wal = copy.copy(ti)
-        wal.name = "billing.db-wal"
-        return [(ti, data), (wal, b"\0" * 32)]
-    _rewrite(arc, bad, with_wal)
-    expect(d, EX_INVALID, "import", bad, "--as", "bad2", stderr="journal")
-
-    # Books that do not balance (a balance moved by hand): refused.
-    tmp = os.path.join(d.dir, "forged.db")
+    def with_file(name):
+        def change(ti, data):
+            if ti.name != "ledger.json":
+                return ti, data
+            f = copy.copy(ti)
+            f.name = name
+            return [(ti, data), (f, b"SQLite format 3\0")]
+        return change
+    _rewrite(arc, bad, with_file("billing.db"))
+    expect(d, EX_INVALID, "import", bad, "--as", "bad1", "--foreign",
+           stderr="credit ledger as a file.*older format")
+    _rewrite(arc, bad, with_file("billing.db-wal"))
+    expect(d, EX_INVALID, "import", bad, "--as", "bad2", "--foreign",
+           stderr="journal")
 
     def forged(ti, data):
-        if ti.name != "billing.db":
+        if ti.name != "ledger.json":
             return ti, data
-        with open(tmp, "wb") as f:
-            f.write(data)
-        db = sqlite3.connect(tmp)
-        db.execute("UPDATE account SET balance = 1000000")
-        db.commit()
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.close()
-        with open(tmp, "rb") as f:
-            return ti, f.read()
+        j = json.loads(data)
+        j["balance"] = 1000000
+        return ti, json.dumps(j).encode()
     _rewrite(arc, bad, forged)
-    expect(d, EX_INVALID, "import", bad, "--as", "bad3", stderr="not the sum")
+    for extra in ([], ["--foreign"]):
+        expect(d, EX_INVALID, "import", bad, "--as", "bad3", *extra,
+               stderr=r'ledger\.json: "balance" is 1000000, but the rows '
+               r"add up to \d+; nothing imported")
     assert sorted(os.listdir(os.path.join(d.state, "tenants"))) == [
         "acme", "globex"]

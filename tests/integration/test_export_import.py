@@ -3,6 +3,10 @@
 # under another slug, and every hostile archive refused before anything is
 # created. THREATS 7 (device nodes, setuid bits, links out of the tree in an
 # archive extracted by root) and 8 (links planted for a root-side operation).
+# Root trusts nothing a tenant wrote (docs/security.md): the ledger is rebuilt
+# from validated rows, hostnames arrive pending, and only an archive whose
+# MAC this fleet's master key verifies is taken at its word.
+import gzip
 import io
 import json
 import os
@@ -24,6 +28,8 @@ EX_OK, EX_FAIL, EX_USAGE, EX_INVALID, EX_NOTFOUND = 0, 1, 2, 3, 4
 EX_CONFLICT, EX_STATE, EX_FULL, EX_NOINIT = 5, 6, 7, 8
 
 META = "tenantd-export.json"
+LEDGER = "ledger.json"
+MAC = "tenantd-export.mac"
 SUBDIRS = ("public", "data", "uploads", "logs", "tmp")
 
 
@@ -45,9 +51,36 @@ def expect(d, code, *args, stderr=None, input=None):
     return r
 
 
+def same_fleet(a, b):
+    """b gets a's master key: two hosts of one fleet (docs/operations.md)."""
+    name = "master-1.key"
+    with open(os.path.join(a.state, "keys", name), "rb") as f:
+        key = f.read()
+    with open(os.path.join(b.state, "keys", name), "r+b") as f:
+        f.write(key)
+
+
 @pytest.fixture
 def two():
-    """Two hosts: a and b, each initialised, not started."""
+    """Two hosts of one fleet: a and b, each initialised, not started,
+    sharing the master key."""
+    a = Daemon()
+    try:
+        b = Daemon()
+    except BaseException:
+        a.close()
+        raise
+    try:
+        same_fleet(a, b)
+        yield a, b
+    finally:
+        b.close()
+        a.close()
+
+
+@pytest.fixture
+def strangers():
+    """Two hosts of different fleets: each its own master key."""
     a = Daemon()
     try:
         b = Daemon()
@@ -61,6 +94,15 @@ def two():
         a.close()
 
 
+def credits(d, slug):
+    return json.loads(d.ctl("credits", "show", slug, "--json").stdout)
+
+
+def history(d, slug):
+    return json.loads(d.ctl("credits", "history", slug, "--limit", "100000",
+                            "--json").stdout)
+
+
 # --- what a tree looks like ------------------------------------------------
 
 def tree(root, uid):
@@ -71,7 +113,8 @@ def tree(root, uid):
         for name in dirnames + filenames:
             p = os.path.join(dirpath, name)
             rel = os.path.relpath(p, root)
-            if rel == "tenant.json":
+            # The ledger is rebuilt, not copied: compared by its books.
+            if rel == "tenant.json" or rel.startswith("billing.db"):
                 continue
             st = os.lstat(p)
             owner = ({uid: "tenant", 0: "root"}.get(st.st_uid, st.st_uid),
@@ -149,7 +192,8 @@ def state(d):
 
 
 def read_archive(path):
-    """(metadata, {name: TarInfo}, raw decompressed bytes)."""
+    """(metadata, {name: TarInfo}, raw decompressed bytes). The ledger's
+    rows and the MAC are the second and the last entry."""
     with open(path, "rb") as f:
         raw = f.read()
     if raw[:4] == b"\x28\xb5\x2f\xfd":
@@ -161,6 +205,10 @@ def read_archive(path):
     tf = tarfile.open(fileobj=io.BytesIO(raw))
     members = tf.getmembers()
     assert members[0].name == META, members[0].name
+    assert members[-1].name == MAC, members[-1].name
+    assert [m.name for m in members].count(LEDGER) in (0, 1)
+    if LEDGER in [m.name for m in members]:
+        assert members[1].name == LEDGER
     meta = json.loads(tf.extractfile(members[0]).read())
     return meta, {m.name.rstrip("/"): m for m in members[1:]}, raw
 
@@ -174,6 +222,9 @@ def test_round_trip_on_one_host_under_another_slug(daemon):
     d.ctl("hostname", "add", "acme", "shop.example.org", "--active")
     d.ctl("hostname", "add", "acme", "www.acme-shop.example", "--active")
     d.ctl("hostname", "add", "acme", "new.example.net")
+    d.ctl("credits", "add", "acme", "5000", "--note", "top-up: caf\u00e9")
+    d.ctl("credits", "add", "acme", "-1234")
+    books = (dict(credits(d, "acme"), slug="acme2"), history(d, "acme"))
     old_uid, old_gid = d.tenant_ids("acme")
     arc = os.path.join(d.dir, "acme.tar.gz")
     r = expect(d, EX_OK, "export", "acme", arc)
@@ -189,6 +240,8 @@ def test_round_trip_on_one_host_under_another_slug(daemon):
         ("new.example.net", "pending")}
     assert meta["skipped"] == []
     assert "tenant.json" not in members
+    # The ledger as rows, never as a file.
+    assert "billing.db" not in members and LEDGER in members
     assert members["public/index.html"].uname == "tenant"
     assert members["public/static"].uname == "root"
 
@@ -201,7 +254,16 @@ def test_round_trip_on_one_host_under_another_slug(daemon):
     expect(d, EX_CONFLICT, "import", arc,
            stderr=r"belonged to a deleted tenant")
     r = expect(d, EX_OK, "import", arc, "--as", "acme2")
-    assert b"imported tenant acme2 (exported as acme)" in r.stdout
+    assert b"imported tenant acme2 (exported as acme):" in r.stdout
+    for h in (b"shop.example.org", b"www.acme-shop.example",
+              b"new.example.net"):
+        assert (b"custom hostname " + h + b" is pending: check that it is "
+                b"the tenant's, then \"tenantctl hostname activate acme2 " +
+                h + b'"') in r.stdout, r.stdout
+    # The books, rebuilt: the same balance and the same history.
+    assert (credits(d, "acme2"), history(d, "acme2")) == books
+    st = os.lstat(os.path.join(d.tenant_dir("acme2"), "billing.db"))
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o600)
 
     new_uid, new_gid = d.tenant_ids("acme2")
     assert new_uid not in (old_uid, 0) and new_gid not in (old_gid, 0)
@@ -219,11 +281,13 @@ def test_round_trip_on_one_host_under_another_slug(daemon):
         m = json.load(f)
     assert (m["slug"], m["uid"], m["gid"]) == ("acme2", new_uid, new_gid)
     assert m["host"] == d.host("acme2")
+    # Pending, whatever the archive said: the operator activates them.
     hosts = {(h["hostname"], h["status"])
              for h in d.ctl_json("show", "acme2")["hostnames"]}
-    assert hosts == {("shop.example.org", "active"),
-                     ("www.acme-shop.example", "active"),
+    assert hosts == {("shop.example.org", "pending"),
+                     ("www.acme-shop.example", "pending"),
                      ("new.example.net", "pending")}
+    assert d.ctl_json("show", "acme2")["status"] == "active"
     audit = d.ctl("audit", "acme2").stdout
     assert re.search(r"\bimport\b.*exported as acme", audit), audit
     # No temporary directory left behind.
@@ -253,7 +317,9 @@ def test_move_to_another_host_and_serve_it(two):
     assert tree(b.tenant_dir("acme"), uid) == before
     assert {(h["hostname"], h["status"])
             for h in b.ctl_json("hostname", "list")} == {
-        ("shop.example.org", "active"), ("later.example.org", "pending")}
+        ("shop.example.org", "pending"), ("later.example.org", "pending")}
+    assert out["verified"] is True and out["status"] == "active"
+    b.ctl("hostname", "activate", "acme", "shop.example.org")
 
     # The supervisor's jail checks pass: it binds a worker and serves.
     b.start()
@@ -297,7 +363,7 @@ def test_missing_standard_directories_are_recreated(daemon):
     d = daemon
     arc = os.path.join(d.dir, "x.tgz")
     make_archive(arc, meta(), [d_("public"), f_("public/index.html", b"hi")])
-    expect(d, EX_OK, "import", arc)
+    expect(d, EX_OK, "import", arc, "--foreign")
     uid, gid = d.tenant_ids("acme")
     for sub in SUBDIRS:
         st = os.lstat(os.path.join(d.tenant_dir("acme"), sub))
@@ -604,14 +670,21 @@ def raw_(ti):
 BASE = [d_(s) for s in SUBDIRS]
 
 
-def make_archive(path, m, entries, with_base=False, first=None):
-    """A pax tar.gz with the metadata m (dict, bytes, or None) first."""
+def make_archive(path, m, entries, with_base=False, first=None, ledger=None):
+    """A pax tar.gz with the metadata m (dict, bytes, or None) first, then
+    ledger (dict or bytes) as ledger.json if given. No MAC: a stranger's."""
     with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tf:
         if first is not None:
             tf.addfile(first[0], io.BytesIO(first[1]))
         if m is not None:
             data = m if isinstance(m, bytes) else json.dumps(m).encode()
             ti = _ti(META, tarfile.REGTYPE, 0o600, uid=0, gid=0)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+        if ledger is not None:
+            data = (ledger if isinstance(ledger, bytes) else
+                    json.dumps(ledger).encode())
+            ti = _ti(LEDGER, tarfile.REGTYPE, 0o600, uid=0, gid=0)
             ti.size = len(data)
             tf.addfile(ti, io.BytesIO(data))
         for ti, data in (BASE if with_base else []) + entries:
@@ -664,8 +737,8 @@ HOSTILE = {
                                    r'"public/h": a hard link to something'),
     "hardlink to the ledger": ([f_("billing.db", b"x", 0o600, uid=0, gid=0),
                                 h_("public/l", "billing.db")],
-                               r'"public/l": a hard link to a file owned by '
-                               r"root"),
+                               r'"billing\.db": the credit ledger as a '
+                               r"file: an archive of the older format"),
     "hardlink to a root file": ([f_("public/r", b"x", uid=0, gid=0),
                                  h_("public/l", "public/r")],
                                 r"a hard link to a file owned by root"),
@@ -860,26 +933,26 @@ def test_slug_conflicts_refused_nothing_created(host):
     make_archive(arc, meta(), [f_("public/index.html", b"hi")],
                  with_base=True)
     before = state(d)
-    expect(d, EX_CONFLICT, "import", arc, "--as", "admin",
+    expect(d, EX_CONFLICT, "import", arc, "--foreign", "--as", "admin",
            stderr=r"reserved")
-    expect(d, EX_CONFLICT, "import", arc, "--as", "globex",
+    expect(d, EX_CONFLICT, "import", arc, "--foreign", "--as", "globex",
            stderr=r"already exists")
-    expect(d, EX_INVALID, "import", arc, "--as", "Bad_Slug",
+    expect(d, EX_INVALID, "import", arc, "--foreign", "--as", "Bad_Slug",
            stderr=r"invalid slug")
     make_archive(arc, meta(slug="www"), [], with_base=True)
-    expect(d, EX_CONFLICT, "import", arc, stderr=r"reserved")
+    expect(d, EX_CONFLICT, "import", arc, "--foreign", stderr=r"reserved")
     assert state(d) == before
     # A tombstone: acme existed here once.
     d.ctl("create", "acme")
     d.ctl("delete", "acme", "--purge")
     make_archive(arc, meta(), [], with_base=True)
     before = state(d)
-    expect(d, EX_CONFLICT, "import", arc,
+    expect(d, EX_CONFLICT, "import", arc, "--foreign",
            stderr=r"belonged to a deleted tenant")
     # A stray directory with the slug's name.
     os.mkdir(os.path.join(d.state, "tenants", "stray"))
     before = state(d)
-    expect(d, EX_CONFLICT, "import", arc, "--as", "stray",
+    expect(d, EX_CONFLICT, "import", arc, "--foreign", "--as", "stray",
            stderr=r"tenants/stray already exists")
     assert state(d) == before
 
@@ -893,20 +966,20 @@ def test_hostnames_taken_or_invalid_here(host):
         {"hostname": "shop.example.org", "status": "active"}]), [],
         with_base=True)
     before = state(d)
-    expect(d, EX_CONFLICT, "import", arc,
+    expect(d, EX_CONFLICT, "import", arc, "--foreign",
            stderr=r"shop\.example\.org already belongs to tenant \"globex\"")
     assert state(d) == before
     # Under this host's suffix: not a custom domain here.
     make_archive(arc, meta(hostnames=[
         {"hostname": "x." + d.suffix, "status": "active"}]), [],
         with_base=True)
-    expect(d, EX_INVALID, "import", arc, stderr=r"under the tenant suffix")
+    expect(d, EX_INVALID, "import", arc, "--foreign", stderr=r"under the tenant suffix")
     assert state(d) == before
     # --no-hostnames imports the tenant alone.
     make_archive(arc, meta(hostnames=[
         {"hostname": "shop.example.org", "status": "active"}]), [],
         with_base=True)
-    expect(d, EX_OK, "import", arc, "--no-hostnames")
+    expect(d, EX_OK, "import", arc, "--foreign", "--no-hostnames")
     assert d.ctl_json("show", "acme")["hostnames"] == []
     assert [h["tenant"] for h in d.ctl_json("hostname", "list")] == [
         "globex"]
@@ -944,7 +1017,7 @@ def test_registration_failure_after_extraction_leaves_nothing():
         make_archive(arc, meta(), [f_("public/index.html", b"hi")],
                      with_base=True)
         before = state(d)
-        expect(d, EX_FULL, "import", arc, stderr=r"nothing imported")
+        expect(d, EX_FULL, "import", arc, "--foreign", stderr=r"nothing imported")
         assert state(d) == before
     finally:
         d.close()
@@ -1006,7 +1079,12 @@ def test_failure_after_registration_rolls_back(daemon, fault):
         "shop.example.org"]
 
 
-def test_archive_rewritten_between_check_and_extraction(daemon):
+@pytest.mark.parametrize("evil_entries", [
+    [f_("public/index.html", b"hi"), l_("public/l", "../../../../etc")],
+    # The same entries, other bytes: the digest of pass 2 tells.
+    [f_("public/index.html", b"ho"), l_("public/l", "index.html")],
+], ids=["link", "data"])
+def test_archive_rewritten_between_check_and_extraction(daemon, evil_entries):
     """Whoever can write FILE (a customer's upload) may change it after it
     was checked: the extraction must notice, not trust the first read."""
     d = daemon
@@ -1016,9 +1094,7 @@ def test_archive_rewritten_between_check_and_extraction(daemon):
     evil = os.path.join(d.dir, "evil.tgz")
     make_archive(arc, meta(), [f_("public/index.html", b"hi"),
                                l_("public/l", "index.html")], with_base=True)
-    make_archive(evil, meta(), [f_("public/index.html", b"hi"),
-                                l_("public/l", "../../../../etc")],
-                 with_base=True)
+    make_archive(evil, meta(), evil_entries, with_base=True)
     with open(evil, "rb") as f:
         evil_bytes = f.read()
     before = state(d)
@@ -1027,7 +1103,8 @@ def test_archive_rewritten_between_check_and_extraction(daemon):
     # temporary directory's, which shows the check is over.
     p = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-e",
                           "inject=fchown:delay_enter=1000000", TENANTCTL,
-                          "-c", d.conf, "import", arc],
+                          "-c", d.conf, "import", arc,
+                          "--foreign"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:
@@ -1044,3 +1121,232 @@ def test_archive_rewritten_between_check_and_extraction(daemon):
     assert p.returncode == EX_FAIL, (out, err)
     assert "the archive changed between checking and extracting" in err
     assert state(d) == before
+
+
+
+# --- the MAC: only this fleet's archives are taken at their word -------------
+
+def rewrite_gz(src, dst, change):
+    """The archive src with change(raw tar bytes) applied, gzipped again."""
+    with open(src, "rb") as f:
+        raw = gzip.decompress(f.read())
+    with open(dst, "wb") as f:
+        f.write(gzip.compress(change(raw)))
+
+
+def test_tampered_byte_refused_unless_foreign_then_suspended(daemon):
+    d = daemon
+    d.create("acme", "the real page\n")
+    d.ctl("hostname", "add", "acme", "shop.example.org", "--active")
+    arc = os.path.join(d.dir, "acme.tgz")
+    expect(d, EX_OK, "export", "acme", arc)
+    d.ctl("delete", "acme")
+    # One byte of one file's data, the tar stream otherwise intact.
+    bad = os.path.join(d.dir, "bad.tgz")
+    rewrite_gz(arc, bad, lambda raw: raw.replace(b"the real page",
+                                                 b"the reel page", 1))
+    before = state(d)
+    expect(d, EX_INVALID, "import", bad, "--as", "acme2",
+           stderr=r"not an export of this fleet: its MAC does not match its "
+           r"contents; nothing imported \(an archive from elsewhere needs "
+           r"--foreign")
+    assert state(d) == before
+    # The MAC entry taken away: refused just the same.
+    nomac = os.path.join(d.dir, "nomac.tgz")
+
+    def drop_mac(raw):
+        out = io.BytesIO()
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tin, \
+                tarfile.open(fileobj=out, mode="w",
+                             format=tarfile.PAX_FORMAT) as tout:
+            for m in tin.getmembers():
+                if m.name != MAC:
+                    tout.addfile(m, tin.extractfile(m) if m.isreg()
+                                 else None)
+        return out.getvalue()
+    rewrite_gz(arc, nomac, drop_mac)
+    expect(d, EX_INVALID, "import", nomac, "--as", "acme2",
+           stderr=r"not an export of this fleet: it has no MAC")
+    assert state(d) == before
+    # With --foreign: in, but suspended, audited as foreign, names pending.
+    r = expect(d, EX_OK, "import", bad, "--as", "acme2", "--foreign",
+               "--json")
+    out = json.loads(r.stdout)
+    assert (out["status"], out["verified"]) == ("suspended", False)
+    assert out["hostnames"] == [{"hostname": "shop.example.org",
+                                 "status": "pending"}]
+    assert d.ctl_json("show", "acme2")["status"] == "suspended"
+    assert re.search(r"import-foreign\s+acme2.*unverified: its MAC does not "
+                     r"match", d.ctl("audit").stdout)
+    # The untampered archive verifies and keeps its status.
+    expect(d, EX_OK, "import", arc, "--as", "acme3", "--no-hostnames")
+    assert d.ctl_json("show", "acme3")["status"] == "active"
+    assert re.search(r"\bimport\s+acme3", d.ctl("audit").stdout)
+
+
+def test_archive_of_another_fleet_needs_foreign(strangers):
+    a, b = strangers
+    a.create("acme", "hi\n")
+    a.ctl("hostname", "add", "acme", "shop.example.org", "--active")
+    arc = os.path.join(a.dir, "acme.tgz")
+    expect(a, EX_OK, "export", "acme", arc)
+    before = state(b)
+    expect(b, EX_INVALID, "import", arc,
+           stderr=r"not an export of this fleet: its MAC does not match")
+    assert state(b) == before
+    r = expect(b, EX_OK, "import", arc, "--foreign")
+    assert b"imported tenant acme (exported as acme), foreign, suspended" \
+        in r.stdout
+    assert b.ctl_json("show", "acme")["status"] == "suspended"
+    assert [(h["hostname"], h["status"]) for h in
+            b.ctl_json("hostname", "list")] == [("shop.example.org",
+                                                   "pending")]
+    assert re.search(r"import-foreign\s+acme", b.ctl("audit").stdout)
+    # Its books came along, rebuilt, as they were.
+    assert credits(b, "acme")["balance"] == credits(a, "acme")["balance"]
+    assert history(b, "acme") == history(a, "acme")
+
+
+# --- the ledger's rows: each validated, nothing registered otherwise ---------
+
+def row(i, amount, kind=None, ref=None, note=None, at=1700000000, **kw):
+    r = {"id": i, "at": at, "kind": kind or ("grant" if amount > 0 else
+                                            "adjust"),
+         "amount": amount, "ref": ref, "note": note}
+    r.update(kw)
+    return r
+
+
+def books(rows, balance=None):
+    if balance is None:
+        balance = sum(r["amount"] for r in rows if isinstance(r, dict) and
+                      isinstance(r.get("amount"), int))
+    return {"format": "tenantd-ledger", "version": 1, "balance": balance,
+            "txns": rows}
+
+
+BAD_LEDGER = {
+    "amount overflows int64": (
+        b'{"format": "tenantd-ledger", "version": 1, "balance": 1, '
+        b'"txns": [{"id": 1, "at": 1700000000, "kind": "grant", '
+        b'"amount": 9223372036854775808}]}',
+        r"ledger\.json: not valid JSON \(line 1: too big integer"),
+    "amount above 10^15": (
+        books([row(1, 10), row(2, 10**16)]),
+        r"ledger\.json: row 2: \"amount\" is not a non-zero integer within"),
+    "rows adding past int64": (
+        books([row(i, 10**15) for i in range(1, 9300)], balance=1),
+        r"ledger\.json: row 9224: the balance overflows"),
+    "duplicate reference": (
+        books([row(1, 100), row(2, -5, "usage", ref="h1.1"),
+               row(3, -5, "usage", ref="h1.2"),
+               row(4, -5, "usage", ref="h1.1")]),
+        r"ledger\.json: row 4: \"ref\" h1\.1 is already the reference of "
+        r"row 2"),
+    "balance disagrees": (
+        books([row(1, 100), row(2, -30)], balance=1000000),
+        r"ledger\.json: \"balance\" is 1000000, but the rows add up to 70"),
+    "balance below zero on the way": (
+        books([row(1, -30), row(2, 100)]),
+        r"ledger\.json: row 1: the balance goes below zero"),
+    "amount as a string": (
+        books([row(1, 100), row(2, "5", kind="grant")], balance=100),
+        r"ledger\.json: row 2: \"amount\" is not a non-zero integer"),
+    "id as a float": (
+        books([row(1.5, 100)]), r"ledger\.json: row 1: \"id\" is not an "
+        r"integer"),
+    "kind unknown": (
+        books([row(1, 100, kind="gift")]),
+        r"ledger\.json: row 1: \"kind\" is not"),
+    "grant that removes": (
+        books([row(1, 100), row(2, -5, kind="grant")]),
+        r"ledger\.json: row 2: \"amount\" has the wrong sign"),
+    "usage that adds": (
+        books([row(1, 5, kind="usage", ref="h1.1")]),
+        r"ledger\.json: row 1: \"amount\" has the wrong sign"),
+    "ids not rising": (
+        books([row(2, 100), row(1, 100)]),
+        r"ledger\.json: row 2: \"id\" is not above"),
+    "time in the future": (
+        books([row(1, 100, at=4102444800)]),
+        r"ledger\.json: row 1: \"at\" is not a time"),
+    "an SQL field": (
+        books([row(1, 100, sql="DROP TABLE txns")]),
+        r"ledger\.json: row 1: a field that is not"),
+    "escape in a note": (
+        books([row(1, 100, note="\x1b[2Jowned")]),
+        r"ledger\.json: row 1: \"note\" .*control characters"),
+    "reference with a quote": (
+        books([row(1, 100), row(2, -1, "usage", ref="h1.1'--")]),
+        r"ledger\.json: row 2: \"ref\" is not"),
+    "txns not a list": (
+        {"format": "tenantd-ledger", "version": 1, "balance": 0,
+         "txns": {"1": 5}}, r"ledger\.json: \"txns\" is not an array"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LEDGER))
+def test_ledger_rows_validated_nothing_registered(host, case):
+    d = host
+    ledger, msg = BAD_LEDGER[case]
+    arc = os.path.join(d.dir, "l.tgz")
+    make_archive(arc, meta(), [f_("public/index.html", b"hi")],
+                 with_base=True, ledger=ledger)
+    before = state(d)
+    r = expect(d, EX_INVALID, "import", arc, "--foreign", stderr=msg)
+    assert b"nothing imported" in r.stderr and b"\x1b" not in r.stderr
+    assert state(d) == before
+
+
+def test_ledger_rows_rebuilt_into_a_new_ledger(host):
+    d = host
+    rows = [row(1, 500, note="initial credits"),
+            row(7, -40, "usage", ref="h3.1", at=1700000100),
+            row(9, -60, "adjust", note="refund reversed")]
+    arc = os.path.join(d.dir, "l.tgz")
+    make_archive(arc, meta(), [], with_base=True, ledger=books(rows))
+    expect(d, EX_OK, "import", arc, "--foreign")
+    c = credits(d, "acme")
+    assert (c["balance"], c["held"]) == (400, 0)
+    got = [(h["id"], h["at"], h["kind"], h["amount"], h["ref"] or None,
+            h["note"] or None) for h in history(d, "acme")]
+    assert got == [(r["id"], r["at"], r["kind"], r["amount"], r["ref"],
+                    r["note"]) for r in reversed(rows)]
+
+
+def test_old_format_billing_db_refused_never_opened(host):
+    """An archive of the format before (billing.db as a file): its SQL is
+    never run. This one's trigger is named like a table and would, if the
+    file were ever opened and written, create a file as root."""
+    import sqlite3
+    d = host
+    db = os.path.join(d.dir, "evil.db")
+    proof = os.path.join(d.dir, "pwned")
+    con = sqlite3.connect(db)
+    con.executescript(f"""
+        CREATE TABLE account (id INTEGER PRIMARY KEY, balance INTEGER,
+                              created INTEGER);
+        CREATE TABLE txns (id INTEGER PRIMARY KEY, at INTEGER, kind TEXT,
+                           amount INTEGER, ref TEXT UNIQUE, note TEXT);
+        CREATE TABLE holds (id INTEGER PRIMARY KEY, at INTEGER, owner TEXT,
+                            amount INTEGER, used INTEGER, open INTEGER);
+        CREATE TRIGGER holds AFTER UPDATE ON holds BEGIN
+            SELECT writefile('{proof}', 'x'); END;
+        INSERT INTO account VALUES (1, 999999999, 0);
+        INSERT INTO holds VALUES (1, 0, 'w', 0, 0, 1);
+        PRAGMA user_version = 1;
+    """)
+    con.close()
+    with open(db, "rb") as f:
+        data = f.read()
+    arc = os.path.join(d.dir, "old.tgz")
+    make_archive(arc, meta(), [f_("billing.db", data, 0o600, uid=0, gid=0)],
+                 with_base=True)
+    before = state(d)
+    for extra in ([], ["--foreign"]):
+        expect(d, EX_INVALID, "import", arc, *extra,
+               stderr=r'entry "billing\.db": the credit ledger as a file: an '
+               r"archive of the older format, which import no longer reads "
+               r"\(export the tenant again with this version of tenantctl\)")
+        assert state(d) == before
+    assert not os.path.exists(proof)

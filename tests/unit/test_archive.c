@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "archive_pure.h"
+#include "ledger.h"
 
 /* A path of n bytes: components of 200 'a's, the last one shorter. */
 static char *
@@ -437,21 +438,13 @@ test_ent_check(void **state)
 	assert_non_null(check(&e, "f", E_REG, 0644, 0,
 	    (int64_t)400001 + 4294967296LL, 400002));
 
-	/* billing.db: a regular file of root:root, always 0600. */
-	assert_null(check(&e, "billing.db", E_REG, 0666, 8192, 0, 0));
-	assert_int_equal(e.perm, 0600);
-	assert_int_equal(e.uown, OWN_ROOT);
-	assert_int_equal(e.gown, OWN_ROOT);
+	/* billing.db: the format before, refused however it is made. */
+	assert_non_null(strstr(check(&e, "billing.db", E_REG, 0600, 8192, 0,
+	    0), "older format"));
 	assert_non_null(strstr(check(&e, "billing.db", E_REG, 0600, 1,
-	    400001, 0), "credit ledger"));
-	assert_non_null(strstr(check(&e, "billing.db", E_REG, 0600, 1, 0,
-	    400002), "credit ledger"));
+	    400001, 400002), "older format"));
 	assert_non_null(strstr(check(&e, "billing.db", E_DIR, 0700, 0, 0,
-	    0), "credit ledger"));
-	assert_non_null(strstr(check(&e, "billing.db", E_LNK, 0777, 0, 0,
-	    0), "credit ledger"));
-	assert_non_null(strstr(check(&e, "billing.db", E_HARD, 0600, 0, 0,
-	    0), "credit ledger"));
+	    0), "older format"));
 	assert_non_null(strstr(check(&e, "billing.db-wal", E_REG, 0600, 1,
 	    0, 0), "journal of the credit ledger"));
 	assert_non_null(strstr(check(&e, "billing.db-shm", E_REG, 0600, 1,
@@ -686,6 +679,82 @@ test_meta_hostnames(void **state)
 	free(s);
 }
 
+static const char *
+lrows(const char *txns, long long balance)
+{
+	static char	 buf[4096];
+	struct lrows	 r;
+	const char	*why;
+
+	snprintf(buf, sizeof(buf), "{\"format\": \"tenantd-ledger\", "
+	    "\"version\": 1, \"balance\": %lld, \"txns\": [%s]}", balance, txns);
+	why = lrows_parse(&r, buf, strlen(buf), 1800000000);
+	json_decref(r.j);
+	return why;
+}
+
+#define G(id, amt)	"{\"id\": " #id ", \"at\": 1700000000, " \
+	"\"kind\": \"grant\", \"amount\": " #amt "}"
+#define U(id, amt, ref)	"{\"id\": " #id ", \"at\": 1700000000, " \
+	"\"kind\": \"usage\", \"amount\": " #amt ", \"ref\": \"" ref "\"}"
+
+static void
+test_lrows(void **state)
+{
+	struct lrows		 r;
+	struct ledger_txn	 t;
+	const char		*doc;
+
+	(void)state;
+	assert_null(lrows("", 0));
+	assert_null(lrows(G(1, 10) "," U(2, -3, "h1.1") "," U(5, -7, "h1.2"),
+	    0));
+	doc = "{\"format\": \"tenantd-ledger\", \"version\": 1, \"balance\": 7,"
+	    " \"txns\": [" G(1, 10) "," U(4, -3, "h1.1") "]}";
+	assert_null(lrows_parse(&r, doc, strlen(doc), 1800000000));
+	lrows_get(&r, 1, &t);
+	assert_int_equal(t.lt_id, 4);
+	assert_int_equal(t.lt_amount, -3);
+	assert_string_equal(t.lt_kind, "usage");
+	assert_string_equal(t.lt_ref, "h1.1");
+	assert_string_equal(t.lt_note, "");
+	json_decref(r.j);
+	assert_string_equal(lrows(G(1, 10), 11), "\"balance\" is 11, but the "
+	    "rows add up to 10");
+	assert_string_equal(lrows(G(1, 10) "," U(2, -1, "a") "," U(3, -1, "a"),
+	    8), "row 3: \"ref\" a is already the reference of row 2");
+	assert_string_equal(lrows(G(1, 1000000000000001), 1000000000000001),
+	    "row 1: \"amount\" is not a non-zero integer within +-10^15");
+	assert_string_equal(lrows(G(1, -5), 0),
+	    "row 1: \"amount\" has the wrong sign for its kind");
+	assert_string_equal(lrows(U(1, 5, "a"), 5),
+	    "row 1: \"amount\" has the wrong sign for its kind");
+	assert_string_equal(lrows(U(1, -5, "a"), 0),
+	    "row 1: the balance goes below zero");
+	assert_string_equal(lrows(G(2, 5) "," G(2, 5), 10),
+	    "row 2: \"id\" is not above the row before's");
+	assert_string_equal(lrows(G(0, 5), 5),
+	    "row 1: \"id\" is not an integer above 0");
+	assert_non_null(strstr(lrows("{\"id\": 1, \"at\": 1900000000, \"kind\":"
+	    " \"grant\", \"amount\": 1}", 1), "\"at\""));
+	assert_non_null(strstr(lrows("{\"id\": 1, \"at\": 1, \"kind\": "
+	    "\"grant\", \"amount\": 1, \"x\": 1}", 1), "a field"));
+	/* jansson refuses a NUL in a string; lrow_printable() too. */
+	assert_non_null(lrows("{\"id\": 1, \"at\": 1, \"kind\": "
+	    "\"grant\", \"amount\": 1, \"note\": \"a\\u0000b\"}", 1));
+	assert_non_null(strstr(lrows("{\"id\": 1, \"at\": 1, \"kind\": "
+	    "\"grant\", \"amount\": 1, \"note\": \"\\u001b[2J\"}", 1),
+	    "\"note\""));
+	assert_non_null(strstr(lrows("{\"id\": 1, \"at\": 1, \"kind\": "
+	    "\"grant\", \"amount\": 1, \"ref\": \"\"}", 1), "\"ref\""));
+	assert_non_null(strstr(lrows("1", 0), "row 1: not an object"));
+	assert_non_null(strstr(lrows(G(1, 1), -1), "\"balance\""));
+	assert_non_null(lrows_parse(&r, "[]", 2, 0));
+	json_decref(r.j);
+	assert_non_null(lrows_parse(&r, "{", 1, 0));
+	json_decref(r.j);
+}
+
 int
 main(void)
 {
@@ -700,6 +769,7 @@ main(void)
 		cmocka_unit_test(test_meta_good),
 		cmocka_unit_test(test_meta_bad),
 		cmocka_unit_test(test_meta_hostnames),
+		cmocka_unit_test(test_lrows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

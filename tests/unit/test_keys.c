@@ -38,6 +38,10 @@ test_purposes(void **state)
 	assert_int_equal(key_purpose_parse("API"), -1);
 	assert_int_equal(key_purpose_parse(""), -1);
 	assert_string_equal(key_purpose_str(0), "unknown");
+	/* Root's export key: outside what a worker is given or parses. */
+	assert_true(KEY_EXPORT >= KEY_PURPOSE_MAX);
+	assert_string_equal(key_purpose_str(KEY_EXPORT), "export");
+	assert_int_equal(key_purpose_parse("export"), -1);
 }
 
 static void

@@ -413,6 +413,92 @@ test_snapshot(void **state)
 	books(fx, 42, 0);
 }
 
+struct rows {
+	struct ledger_txn	 t[8];
+	int			 n, next;
+};
+
+static int
+rows_cb(const struct ledger_txn *t, void *arg)
+{
+	struct rows	*r = arg;
+
+	if (r->n == 8)
+		return -1;
+	r->t[r->n++] = *t;
+	return 0;
+}
+
+static int
+rows_next(void *arg, struct ledger_txn *t)
+{
+	struct rows	*r = arg;
+
+	if (r->next == r->n)
+		return 0;
+	*t = r->t[r->next++];
+	return 1;
+}
+
+/* Rows out of one ledger, into a new one: the same books, or nothing. */
+static void
+test_rows_restore(void **state)
+{
+	struct fx		*fx = *state;
+	struct ledger		*l;
+	struct rows		 r, got;
+	char			 err[256], dir[] = "/tmp/test_ledger2.XXXXXX";
+	int64_t			 bal, granted, hold;
+	int			 dfd;
+
+	assert_int_equal(ledger_add(fx->l, 1000, "initial credits"), 0);
+	assert_true((hold = ledger_hold_open(fx->l, "w", 100, &granted)) > 0);
+	assert_int_equal(ledger_usage(fx->l, hold, 1, 30), 0);
+	assert_int_equal(ledger_add(fx->l, -70, NULL), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(ledger_rows(fx->l, &bal, rows_cb, &r), 0);
+	assert_int_equal(bal, 900);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(r.t[1].lt_ref, "h1.1");
+	assert_string_equal(r.t[2].lt_note, "");
+
+	assert_non_null(mkdtemp(dir));
+	assert_true((dfd = open(dir, O_RDONLY | O_DIRECTORY)) != -1);
+	assert_non_null(l = ledger_open(dfd, 1, err, sizeof(err)));
+	/* A balance the rows do not make: refused, nothing written. */
+	r.next = 0;
+	assert_int_equal(ledger_restore(l, rows_next, &r, 901), -1);
+	assert_non_null(strstr(ledger_errmsg(l), "balance of 900, not 901"));
+	/* The schema checks each row again: a second usage of h1.1. */
+	r.t[2] = r.t[1];
+	r.t[2].lt_id = 9;
+	r.next = 0;
+	assert_int_equal(ledger_restore(l, rows_next, &r, 940), -1);
+	assert_non_null(strstr(ledger_errmsg(l), "transaction 9: UNIQUE"));
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(ledger_rows(l, &bal, rows_cb, &got), 0);
+	assert_int_equal(got.n, 0);
+	assert_int_equal(bal, 0);
+	/* The rows as they were: the same books. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(ledger_rows(fx->l, &bal, rows_cb, &r), 0);
+	assert_int_equal(ledger_restore(l, rows_next, &r, 900), 0);
+	assert_int_equal(ledger_rows(l, &bal, rows_cb, &got), 0);
+	assert_int_equal(bal, 900);
+	assert_memory_equal(got.t, r.t, sizeof(r.t[0]) * 3);
+	assert_int_equal(ledger_check(l, err, sizeof(err)), 0);
+	/* Only into a new ledger. */
+	r.next = 0;
+	assert_int_equal(ledger_restore(l, rows_next, &r, 900), -1);
+	assert_int_equal(errno, EEXIST);
+	ledger_close(l);
+	unlinkat(dfd, LEDGER_FILE, 0);
+	unlinkat(dfd, LEDGER_FILE "-wal", 0);
+	unlinkat(dfd, LEDGER_FILE "-shm", 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -427,6 +513,7 @@ main(void)
 		T(test_open_refuses_foreign_schema),
 		T(test_open_refuses),
 		T(test_snapshot),
+		T(test_rows_restore),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
