@@ -73,6 +73,7 @@ enum msg_type {
 	MSG_CFG_DONE,
 	MSG_CFG_KEY,		/* config phase only (docs/data-plane.md) */
 	MSG_CFG_DATA,		/* config phase and after */
+	MSG_CFG_CGROUP,		/* config phase only; a cgroup move file */
 	MSG_CFG_END,
 	/* connections */
 	MSG_CONN_BASE = 0x200,
@@ -152,6 +153,10 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
 			 F_SEAL_WRITE)
 
 /*
+ * MSG_CFG_CGROUP: no payload, with one fd: the file of the tenant's
+ * worker cgroup (one per v1 hierarchy) the worker writes "0" to at once,
+ * before anything else of the tenant's is read (docs/security.md, row 41).
+ *
  * MSG_CFG_KEY: u32 purpose (enum key_purpose), u32 master key id, u64
  * not_after (unix seconds, 0: no end), then KEY_LEN bytes: the tenant's
  * derived key, except for KEY_API where it is key_verifier() of it. One
