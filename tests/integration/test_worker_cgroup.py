@@ -112,3 +112,30 @@ def test_worker_cgroup_bounds_memory():
         d.close()
         time.sleep(0.2)
         remove_cgroups((acme, globex))
+
+
+def test_worker_cgroup_policy_file():
+    # No worker.cgroup (a policy directory from before it): said at start,
+    # and workers serve in tenantd's own cgroup, with their rlimits.
+    d = Daemon()
+    try:
+        d.create("acme", "acme's own page\n")
+        os.unlink(os.path.join(d.policy, "worker.cgroup"))
+        d.start()
+        d.wait_log(r"no .*worker\.cgroup: workers run without cgroups")
+        assert d.get(d.host("acme"), "/").status == 200
+        for pid in d.wait_workers("acme"):
+            assert "tenantd-workers" not in cgroups_of(pid)["memory"]
+        d.stop()
+
+        # A broken one fails the start, naming the file, rather than
+        # leaving workers without the limits the operator wrote.
+        with open(os.path.join(d.policy, "worker.cgroup"), "w") as f:
+            f.write("cpu_weight 100  # why\nmemory 1M  # too small\n"
+                    "pids 16  # why\n")
+        d.log.close()
+        d.start(wait=False)
+        assert d.proc.wait(10) != 0
+        d.wait_log(r"worker\.cgroup: line 2: memory: 1M is out of range")
+    finally:
+        d.close()
