@@ -11,7 +11,9 @@
  * (msgschema.c) describes every message of every channel.
  *
  *   supervisor                              worker (fresh exec, root, unbound)
- *      MSG_CFG_TENANT, MSG_CFG_LIMIT*,
+ *      MSG_CFG_TENANT,
+ *      MSG_CFG_CGROUP* + fd        ------>  joins its tenant's worker cgroup
+ *      MSG_CFG_LIMIT*,
  *      MSG_CFG_KEY*, MSG_CFG_DATA,
  *      MSG_CFG_HOSTS + fd,
  *      MSG_CFG_DONE                ------>  sandbox_enter()
