@@ -152,6 +152,7 @@ priv_load_policy(char *err, size_t errsz)
 	 * worker.cgroup: an older policy directory has none, and its workers
 	 * keep only their rlimits, which is said; a broken one is refused.
 	 */
+	memset(&cg, 0, sizeof(cg));
 	cg_set = 1;
 	if (access(priv_policy_path(POLICY_CGROUP_FILE, path), F_OK) == -1 &&
 	    errno == ENOENT) {
@@ -200,6 +201,8 @@ priv_bind_cgroup(struct worker *w, const char *slug)
 		snprintf(said, sizeof(said), "%s", err);
 		return 0;
 	}
+	/* Made again: the next failure is news. */
+	said[0] = '\0';
 	for (i = 0; i < n; i++) {
 		msg_init(&mb, MSG_CFG_CGROUP, 0);
 		if (rc == 0 && (msg_finish(&mb) == -1 ||
