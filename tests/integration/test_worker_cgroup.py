@@ -69,6 +69,8 @@ def test_worker_cgroup_bounds_memory():
                 want = (mine[c].rstrip("/") +
                         f"/tenantd-workers/{acme}")
                 assert cg[c] == want, (pid, c, cg, d.logtext()[-2000:])
+            # v1's move by "0" in tasks is one thread's: there is one.
+            assert os.listdir(f"/proc/{pid}/task") == [str(pid)]
         path = cgroups_of(pids[0])
         # The policy's values, as v1 names and scales them.
         assert read_cg("cpu", path["cpu"], "cpu.shares").strip() == "512"
