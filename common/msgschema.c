@@ -69,6 +69,8 @@ const struct msg_schema msg_schema[] = {
 	    MID_ZERO, 0, {
 		REPEAT(0, DATA_MAX_ITEMS, "limits"), U32("limit id"),
 		U64("value"), REPEAT_END } },
+	{ MSG_CFG_CGROUP, "CFG_CGROUP", CHAN_WORKER, DIR_DOWN, MFD_ALWAYS,
+	    MID_ZERO, 0, NOFIELDS },
 
 	{ MSG_CONN_NEW, "CONN_NEW", CHAN_WORKER, DIR_DOWN, MFD_ALWAYS,
 	    MID_SET, 0, { REST("the bytes already read") } },

@@ -11,7 +11,9 @@
  * (msgschema.c) describes every message of every channel.
  *
  *   supervisor                              worker (fresh exec, root, unbound)
- *      MSG_CFG_TENANT, MSG_CFG_LIMIT*,
+ *      MSG_CFG_TENANT,
+ *      MSG_CFG_CGROUP* + fd        ------>  joins its tenant's worker cgroup
+ *      MSG_CFG_LIMIT*,
  *      MSG_CFG_KEY*, MSG_CFG_DATA,
  *      MSG_CFG_HOSTS + fd,
  *      MSG_CFG_DONE                ------>  sandbox_enter()
@@ -73,6 +75,7 @@ enum msg_type {
 	MSG_CFG_DONE,
 	MSG_CFG_KEY,		/* config phase only (docs/data-plane.md) */
 	MSG_CFG_DATA,		/* config phase and after */
+	MSG_CFG_CGROUP,		/* config phase only; a cgroup move file */
 	MSG_CFG_END,
 	/* connections */
 	MSG_CONN_BASE = 0x200,
@@ -162,6 +165,10 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
 			 F_SEAL_WRITE)
 
 /*
+ * MSG_CFG_CGROUP: no payload, with one fd: the file of the tenant's
+ * worker cgroup (one per v1 hierarchy) the worker writes "0" to at once,
+ * before anything else of the tenant's is read (docs/security.md, row 41).
+ *
  * MSG_CFG_KEY: u32 purpose (enum key_purpose), u32 master key id, u64
  * not_after (unix seconds, 0: no end), then KEY_LEN bytes: the tenant's
  * derived key, except for KEY_API where it is key_verifier() of it. One

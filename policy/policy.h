@@ -21,6 +21,7 @@
 #define POLICY_LIMITS_FILE	"worker.limits"
 #define FRONT_SECCOMP_FILE	"front.seccomp"
 #define FRONT_LIMITS_FILE	"front.limits"
+#define POLICY_CGROUP_FILE	"worker.cgroup"	/* optional */
 
 /* tenantd-run's files: tenant code (handlers) and its filesystem view. */
 #define RUN_SECCOMP_FILE	"tenant-code.seccomp"
@@ -77,7 +78,9 @@ struct mounts {
 
 /*
  * tenant-code.cgroup: what one tenant's handlers and apps share, all of
- * them together (policy.c has the format). Every entry is required.
+ * them together (policy.c has the format); worker.cgroup, in the same
+ * format, what one tenant's workers share (cpu_idle is not read there).
+ * Every entry but cpu_idle is required.
  */
 #define CGROUP_WEIGHT_MIN	1	/* cgroup v2 cpu.weight's range */
 #define CGROUP_WEIGHT_MAX	10000

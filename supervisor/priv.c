@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "gen.h"
 #include "log.h"
 #include "policy.h"
@@ -33,6 +34,8 @@
 
 static struct registry	*reg;
 static struct limits	 worker_limits;
+static struct cgroup_policy worker_cg;
+static int		 worker_cg_set;	/* worker.cgroup was there */
 static char		 policy_path[PATH_MAX];
 static char		 gen_path[PATH_MAX];
 static char		 slots_path[PATH_MAX];
@@ -112,10 +115,11 @@ done:
 static int
 priv_load_policy(char *err, size_t errsz)
 {
-	struct policy	*pol;
-	struct limits	 lim;
-	char		 path[PATH_MAX];
-	int		 r;
+	struct policy		*pol;
+	struct limits		 lim;
+	struct cgroup_policy	 cg;
+	char			 path[PATH_MAX];
+	int			 r, cg_set;
 
 	if ((pol = malloc(sizeof(*pol))) == NULL) {
 		snprintf(err, errsz, "%s", strerror(errno));
@@ -144,8 +148,71 @@ priv_load_policy(char *err, size_t errsz)
 		}
 	if (priv_check_code_policy(err, errsz) == -1)
 		return -1;
+	/*
+	 * worker.cgroup: an older policy directory has none, and its workers
+	 * keep only their rlimits, which is said; a broken one is refused.
+	 */
+	memset(&cg, 0, sizeof(cg));
+	cg_set = 1;
+	if (access(priv_policy_path(POLICY_CGROUP_FILE, path), F_OK) == -1 &&
+	    errno == ENOENT) {
+		log_warnx("policy: no %s: workers run without cgroups", path);
+		cg_set = 0;
+	} else if (cgroup_load(path, &cg, err, errsz) == -1)
+		return -1;
 	worker_limits = lim;
+	worker_cg = cg;
+	worker_cg_set = cg_set;
 	return 0;
+}
+
+/*
+ * The tenant's worker cgroup, tenantd-workers/<slug> (cgroup_prepare() in
+ * common/cgroup.c: beside tenantd-code/<slug> on both layouts, so on v2
+ * each cgroup that holds processes is a leaf), made and limited here, as
+ * root, then joined by the worker itself: one MSG_CFG_CGROUP per move
+ * file, right after CFG_TENANT and before anything the tenant's requests
+ * can make it allocate. The worker writes "0", so no pid of ours names a
+ * process that could have changed meanwhile, and on v1 (tasks, one
+ * thread) the move takes no cgroup_threadgroup_rwsem: a pid written from
+ * here would take it, and wait out an RCU grace period in our event loop
+ * (docs/performance.md). A cgroup that cannot be made costs the worker
+ * its cgroup, never the tenant its worker, as for tenant code; the same
+ * reason is logged once, not at every bind. -1 only when sending failed.
+ */
+static int
+priv_bind_cgroup(struct worker *w, const char *slug)
+{
+	static char	 said[512];
+	struct msgbuf	 mb;
+	char		 err[512];
+	int		 fds[CG_NCTRL], n, i, rc = 0;
+
+	if (!worker_cg_set)
+		return 0;
+	if ((n = cgroup_prepare(CG_WORKERS, CG_WORKERS_FALLBACK, slug,
+	    &worker_cg, 0, fds, err, sizeof(err))) == -1) {
+		if (strcmp(err, said) != 0)
+			log_warnx("tenant %s: workers run without their cgroup "
+			    "(only their rlimits bound them; said once): %s",
+			    slug, err);
+		else
+			log_debug("tenant %s: worker cgroup: %s", slug, err);
+		snprintf(said, sizeof(said), "%s", err);
+		return 0;
+	}
+	/* Made again: the next failure is news. */
+	said[0] = '\0';
+	for (i = 0; i < n; i++) {
+		msg_init(&mb, MSG_CFG_CGROUP, 0);
+		if (rc == 0 && (msg_finish(&mb) == -1 ||
+		    msg_send(w->w_chan, &mb, fds[i]) == -1)) {
+			log_warn("%s: worker %d", __func__, (int)w->w_pid);
+			rc = -1;
+		}
+		close(fds[i]);
+	}
+	return rc;
 }
 
 /* With check set (tenantd -n), read and verify but create nothing. */
@@ -612,6 +679,9 @@ priv_bind(struct worker *w, int64_t id, const uint64_t lim[TL_MAX],
 	msg_put_str(&mb, conf->c_hosts.hc_suffix);
 	msg_put_str(&mb, conf->c_hosts.hc_admin);
 	if (priv_send(w, &mb) == -1)
+		return -2;
+	/* At once: see priv_bind_cgroup(). */
+	if (priv_bind_cgroup(w, t.t_slug) == -1)
 		return -2;
 	for (i = 0; i < worker_limits.l_n; i++) {
 		v = (uint64_t)worker_limits.l_ent[i].pl_value;

@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "cgroup.h"
 #include "log.h"
 #include "msgdec.h"
 #include "proto.h"
@@ -252,6 +253,25 @@ tenant_copy(char *dst, size_t dstsz, const char *src)
 }
 
 /*
+ * MSG_CFG_CGROUP: into the tenant's worker cgroup, ourselves ("0"), while
+ * still root and of one thread, before the tenant's first byte is read:
+ * everything the tenant makes us allocate from here on is charged there.
+ * A move the kernel refuses costs us the cgroup, not the tenant its
+ * worker: the rlimits still bound us (docs/security.md, row 41).
+ */
+static void
+worker_cgroup(struct msg *m, int fd)
+{
+	char	 err[128];
+
+	if (msg_end(m) == -1)
+		fatalx("%s: bad CFG_CGROUP", __func__);
+	if (cgroup_join(fd, err, sizeof(err)) == -1)
+		log_warnx("worker runs without its cgroup: %s", err);
+	close(fd);
+}
+
+/*
  * The configuration phase (STYLE.md G9): CFG_TENANT once, then any number
  * of CFG_LIMIT and CFG_KEY, exactly one CFG_DATA and one CFG_HOSTS, then
  * CFG_DONE.
@@ -345,6 +365,9 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 			if (have_data++)
 				fatalx("%s: CFG_DATA twice", __func__);
 			data_apply(data_cfg_data(&m));
+			break;
+		case MSG_CFG_CGROUP:
+			worker_cgroup(&m, fd);
 			break;
 		case MSG_CFG_DONE:
 			if (msg_get_u64(&m, &env->we_gen) == -1 ||

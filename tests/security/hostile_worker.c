@@ -314,7 +314,11 @@ chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
 	}
 }
 
-/* CFG_TENANT, CFG_LIMIT*, CFG_HOSTS, CFG_DONE: keep what we need. */
+/*
+ * CFG_TENANT, CFG_CGROUP*, CFG_LIMIT*, CFG_HOSTS, CFG_DONE: keep what we
+ * need. The cgroup is joined as the real worker joins it, before it reads
+ * a tenant's byte: what a compromised worker does starts inside it.
+ */
 static void
 configure(uid_t *uid, gid_t *gid)
 {
@@ -329,7 +333,10 @@ configure(uid_t *uid, gid_t *gid)
 		if ((n = chan_recv_wait(buf, sizeof(buf), &fd)) <= 0)
 			exit(n == 0 ? 0 : 1);
 		if (msg_parse(&m, buf, (size_t)n) == -1 ||
-		    (fd != -1) != (m.m_type == MSG_CFG_HOSTS))
+		    (fd != -1) != (m.m_type == MSG_CFG_HOSTS ||
+		    m.m_type == MSG_CFG_CGROUP))
+			exit(1);
+		if (m.m_type == MSG_CFG_CGROUP && write(fd, "0", 1) != 1)
 			exit(1);
 		if (fd != -1)
 			close(fd);
@@ -351,6 +358,7 @@ configure(uid_t *uid, gid_t *gid)
 		case MSG_CFG_KEY:
 		case MSG_CFG_DATA:
 		case MSG_CFG_HOSTS:
+		case MSG_CFG_CGROUP:
 			break;
 		case MSG_CFG_DONE:
 			return;

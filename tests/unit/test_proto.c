@@ -60,6 +60,7 @@ static const struct layout layouts[] = {
 	{ MSG_STATE_RETIRING, { F_END } },
 	{ MSG_CTL_DRAIN, { F_U32, F_END } },		/* enum drain_mode */
 	{ MSG_LOG, { F_U32, F_STR, F_END } },		/* priority, line */
+	{ MSG_CFG_CGROUP, { F_END } },			/* with its fd */
 };
 #define NLAYOUTS	(sizeof(layouts) / sizeof(layouts[0]))
 
@@ -556,7 +557,7 @@ test_schema_complete(void **state)
 		}
 	}
 	assert_int_equal(total, msg_schema_n);
-	assert_int_equal(msg_schema_n, 34);
+	assert_int_equal(msg_schema_n, 35);
 	for (i = 0; i < msg_schema_n; i++) {
 		ms = &msg_schema[i];
 		assert_true(i == 0 || ms->ms_type > msg_schema[i - 1].ms_type);

@@ -428,9 +428,10 @@ except ValueError as e:
 # with its controllers, as Debian 12 boots by default (phase cgroup2), and
 # on cgroup v1 (phase cgroup1: systemd.unified_cgroup_hierarchy=0). The
 # package as shipped, then tenant code's cgroups under its unit: where
-# tenantd and each tenant's code are, their limits from
-# policy/tenant-code.cgroup, and a fork bomb and a memory bomb stopped
-# inside their tenant's cgroup while the other tenant is served.
+# tenantd, each tenant's code and its workers are, their limits from
+# policy/tenant-code.cgroup and policy/worker.cgroup, and a fork bomb and
+# a memory bomb stopped inside their tenant's cgroup while the other
+# tenant is served.
 
 # The directory of acme's code cgroup for controller $1 (v1: one per
 # hierarchy; v2: one for all), and of the cgroup above all tenants'.
@@ -442,6 +443,8 @@ acme_cg() {
 	fi
 }
 code_cg() { dirname "$(acme_cg "$1")"; }
+# acme's worker cgroup, beside its code's.
+worker_cg() { echo "$(dirname "$(code_cg "$1")")/tenantd-workers/acme"; }
 # The cgroup of process $1 in controller $2's hierarchy (v2: the one).
 proc_cg() {
 	if [ "$v" = 2 ]; then
@@ -469,7 +472,7 @@ leftovers() {
 }
 
 phase_cgroups() {
-	local v=$1 cg unit pid auid guid i spid bomb c
+	local v=$1 cg unit pid auid guid i spid bomb c wpid
 
 	if ! dpkg -i $T/tenantd.deb >$T/out/dpkg-install.log 2>&1; then
 		fail install "dpkg -i: $(tail -5 $T/out/dpkg-install.log | tr '\n' ' ')"
@@ -550,6 +553,25 @@ SH
 	# cpu_idle yes (the default): all tenant code yields to tenantd.
 	expect code_cpu_idle "$(cat $(code_cg cpu)/cpu.idle 2>&1)" 1
 
+	# acme's workers, in tenantd-workers/acme beside its code, with the
+	# limits of policy/worker.cgroup as shipped (docs/security.md, 41).
+	wpid=$(pgrep -u "$auid" -x tenantd-worker | head -1)
+	for c in cpu memory pids; do
+		expect "worker_cgroup_$c" "$(proc_cg ${wpid:-0} $c)" \
+		    "$cg/tenantd-workers/acme"
+		[ "$v" = 2 ] && break
+	done
+	if [ "$v" = 2 ]; then
+		expect worker_limits "$(cat $(worker_cg cpu)/cpu.weight \
+		    $(worker_cg memory)/memory.max $(worker_cg pids)/pids.max \
+		    2>&1 | tr '\n' ' ')" "100 268435456 16 "
+	else
+		expect worker_limits "$(cat $(worker_cg cpu)/cpu.shares \
+		    $(worker_cg memory)/memory.limit_in_bytes \
+		    $(worker_cg pids)/pids.max 2>&1 | tr '\n' ' ')" \
+		    "1024 268435456 16 "
+	fi
+
 	# A fork bomb: held at pids.max inside acme; globex still answers.
 	curl -sS -o /dev/null --max-time 30 --unix-socket $sock \
 	    -H 'Host: acme.localhost' http://tenant/fork &
@@ -596,7 +618,7 @@ SH
 	done
 	expect tenant_cgroup_only_spare "$(leftovers)" ""
 	check no_cgroup_warning sh -c "! journalctl -b -u tenantd.service |
-	    grep -q 'without its cgroup'"
+	    grep -Eq 'without (its|their) cgroup'"
 
 	# On v2, once the unit's cgroup hands controllers down, it may hold
 	# no process of its own: systemd's reload (tenantd -n, kill -HUP) and
