@@ -3,7 +3,7 @@
  *
  * Host classification: the one function that decides which tenant a request
  * is for. Pure and allocation-free; the supervisor and the worker both call
- * it, so they can never disagree (DESIGN.md principle 5).
+ * it, so they can never disagree (docs/routing.md, section 1).
  */
 #ifndef TENANTD_HOST_H
 #define TENANTD_HOST_H

@@ -207,7 +207,7 @@ hh_header_done(struct hh_parser *hp)
 		/*
 		 * Only a single "chunked" is a framing both hops agree on;
 		 * lists, "identity" and obfuscated spellings are smuggling
-		 * material (RFC 9112 6.3, THREATS 62-63).
+		 * material (RFC 9112 6.3, docs/security.md, items 62-63).
 		 */
 		if (++h->hh_nte > 1 || !hh_value_eq(hp, v, "chunked"))
 			return hh_fail(hp, 400, "unsupported Transfer-Encoding");
@@ -326,7 +326,8 @@ hh_on_headers_complete(http_parser *p)
 	 * Framing and persistence come from our own exact-name reading of
 	 * the fields, never from http-parser's flags: it matches names by
 	 * prefix, and "Transfer-Encoding-X: 1" after "Transfer-Encoding:
-	 * chunked" clears its chunked flag (a smuggling desync, THREATS 63).
+	 * chunked" clears its chunked flag (a smuggling desync,
+	 * docs/security.md, item 63).
 	 */
 	h->hh_chunked = h->hh_nte == 1;
 	h->hh_keepalive = !h->hh_conn_close && (h->hh_minor == 1 ||

@@ -36,7 +36,7 @@ fd_nonblock(int fd)
 /*
  * Open path strictly below dirfd: no "..", no absolute path, no symlink in
  * any component, no magic /proc link, no mount crossing. O_NOFOLLOW alone
- * guards only the last component (THREATS 8, 88-89).
+ * guards only the last component (docs/security.md, items 8, 88-89).
  */
 int
 open_beneath(int dirfd, const char *path, int flags, mode_t mode)
@@ -60,10 +60,10 @@ open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 /*
  * A chroot is only a jail if nobody but root can change the path to it: every
  * component must be a root-owned directory that is not writable by group
- * or others (OpenSSH's ChrootDirectory rule, THREATS 5). Two exceptions: a
- * sticky ancestor such as /tmp (its root-owned entries cannot be renamed by
- * others), and the jail itself, which may be group-readable by the tenant's
- * gid so the tenant can enter it, never writable.
+ * or others (OpenSSH's ChrootDirectory rule, docs/security.md, item 5). Two
+ * exceptions: a sticky ancestor such as /tmp (its root-owned entries cannot be
+ * renamed by others), and the jail itself, which may be group-readable by the
+ * tenant's gid so the tenant can enter it, never writable.
  */
 int
 jail_path_check(const char *path, gid_t gid, char *err, size_t errsz)

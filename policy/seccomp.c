@@ -3,10 +3,10 @@
  *
  * Compile a policy into a libseccomp filter and load it. Default action:
  * kill the whole process (KILL_THREAD would leave the rest of a worker
- * running, THREATS 23); any architecture but the native one is killed too,
- * which is what stops i386 "int 0x80" and x32 entries (THREATS 21-22).
- * A deny list (tenant-code.seccomp) allows what it does not name instead;
- * the architecture check stays the same.
+ * running, docs/security.md, item 23); any architecture but the native one is
+ * killed too, which is what stops i386 "int 0x80" and x32 entries
+ * (docs/security.md, items 21-22). A deny list (tenant-code.seccomp) allows
+ * what it does not name instead; the architecture check stays the same.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +38,8 @@ policy_compile(const struct policy *pol, char *err, size_t errsz)
 	}
 	/*
 	 * We set no_new_privs ourselves, checked, just before loading
-	 * (STYLE.md 3, row 12); libseccomp must not do it behind our back.
+	 * (docs/architecture.md, section 7, row 12); libseccomp must not do it
+	 * behind our back.
 	 */
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) != 0 ||
 	    (rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,

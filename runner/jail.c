@@ -157,7 +157,8 @@ jail_mounts(const struct mounts *m)
 		case MOUNT_TMP:
 			/*
 			 * Memory, so bounded twice: bytes, and inodes, which
-			 * cost kernel memory even when empty (THREATS 44).
+			 * cost kernel memory even when empty
+			 * (docs/security.md, item 44).
 			 */
 			jail_mkpath("/tmp", 1);
 			snprintf(opts, sizeof(opts), "mode=1777,size=%llu,"
@@ -246,7 +247,8 @@ jail_build(const struct run_spec *rs, const struct run_setup *ru)
 	 * pivot_root(".", ".") stacks the old root on the new one
 	 * (pivot_root(2)); detaching "." then drops the old root with every
 	 * mount under it, /proc included, and leaves no put_old directory
-	 * behind. Programs that want /proc/self get nothing (THREATS 6).
+	 * behind. Programs that want /proc/self get nothing (docs/security.md,
+	 * item 6).
 	 */
 	if (chdir(RUN_NEWROOT) == -1)
 		DIE("chdir %s", RUN_NEWROOT);
@@ -335,7 +337,7 @@ jail_sandbox(const struct run_spec *rs, const struct run_setup *ru)
 	/*
 	 * A new network namespace has only a loopback that is down: no
 	 * network at all, and no abstract Unix socket of the host's
-	 * (THREATS 10).
+	 * (docs/security.md, item 10).
 	 */
 	if (unshare(CLONE_NEWNS | (rs->rs_network ? 0 : CLONE_NEWNET)) == -1)
 		DIE("unshare");
@@ -517,7 +519,10 @@ jail_run(struct run_spec *rs, const struct run_setup *ru)
 		cgroup_warn(err);
 	if (oom_score_set("1000") == -1)
 		DIE("oom_score_adj");
-	/* No controlling terminal to push input into (THREATS 25). */
+	/*
+	 * No controlling terminal to push input into (docs/security.md,
+	 * item 25).
+	 */
 	if (setsid() == -1)
 		DIE("setsid");
 	jail_sandbox(rs, ru);

@@ -232,9 +232,9 @@ run_go_read(struct run_spec *rs)
 }
 
 /*
- * The socket families tenant code may create (THREATS 30): AF_UNIX, and
- * AF_INET and AF_INET6 with the network on; any other fails with EPERM.
- * The same rule for every call that takes a family: socketpair() runs
+ * The socket families tenant code may create (docs/security.md, item 30):
+ * AF_UNIX, and AF_INET and AF_INET6 with the network on; any other fails with
+ * EPERM. The same rule for every call that takes a family: socketpair() runs
  * the family's own create routine as socket() does (TIPC implements it).
  */
 static int
@@ -261,7 +261,8 @@ run_filter_families(void *ctx, int network)
 /*
  * The deny list from the policy file, plus the two argument rules it
  * cannot express. Arguments are compared masked to 32 bits where the
- * kernel reads an int, so high garbage bits cannot slip past (THREATS 24).
+ * kernel reads an int, so high garbage bits cannot slip past
+ * (docs/security.md, item 24).
  */
 static void *
 run_filter(const struct run_spec *rs, const char *path)

@@ -5,14 +5,14 @@
  * its Host, and either hand the connection to its tenant or answer it here
  * with a short, generic response and Connection: close.
  *
- * Bounds (THREATS 45, 50, 69): a head larger than head_max gets 431; a head
- * not complete within header_timeout of accept gets 408; a connection that
- * sends no byte within first_byte_timeout is closed. At most max_reading
- * connections are read at once, and at most max_silent of them have sent
- * nothing: a new connection past either bound closes the oldest one there
- * (docs/security.md, item 50), so a flood of idle or trickling connections
- * cannot keep a real request waiting. Accept pauses only when descriptors
- * run out.
+ * Bounds (docs/security.md, items 45, 50, 69): a head larger than head_max
+ * gets 431; a head not complete within header_timeout of accept gets 408; a
+ * connection that sends no byte within first_byte_timeout is closed. At most
+ * max_reading connections are read at once, and at most max_silent of them
+ * have sent nothing: a new connection past either bound closes the oldest one
+ * there (docs/security.md, item 50), so a flood of idle or trickling
+ * connections cannot keep a real request waiting. Accept pauses only when
+ * descriptors run out.
  *
  * Client sockets are watched on an epoll set of our own, not libev's. A
  * socket we hand to a worker stays open in the worker, and epoll watches
@@ -346,7 +346,8 @@ front_reply(int fd, const uint8_t *req, size_t len, int status,
 
 /*
  * Decide where a complete head goes. Every refusal is answered here with
- * a generic body; nothing about tenants, paths or errno leaks (THREATS 101).
+ * a generic body; nothing about tenants, paths or errno leaks
+ * (docs/security.md, item 101).
  */
 static void
 front_route(struct fconn *f)

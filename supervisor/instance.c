@@ -159,8 +159,8 @@ instance_probe(const char *path, const struct sockaddr_un *sun)
 /*
  * A listening socket at path, created with a restrictive umask so there
  * is no moment when it is open to everyone, then given to root:gid with
- * mode (THREATS 57). A stale socket file is replaced; a live one, or
- * anything else at that path, is left alone and is an error.
+ * mode (docs/security.md, item 57). A stale socket file is replaced; a live
+ * one, or anything else at that path, is left alone and is an error.
  */
 int
 instance_listen(struct isock *is, const char *path, gid_t gid, mode_t mode,

@@ -2,9 +2,10 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * Workers: a pool of spares, each tenant's live workers, the hand-off of
- * connections to them and their return. Trust is one-way (STYLE.md G7):
- * every worker message passes a per-state permission table, and anything
- * unexpected or malformed kills that worker, never the supervisor.
+ * connections to them and their return. Trust is one-way
+ * (docs/architecture.md, section 4): every worker message passes a per-state
+ * permission table, and anything unexpected or malformed kills that worker,
+ * never the supervisor.
  *
  * Per worker:   SPARE --bind--> STARTING --READY--> READY --drain--> DRAINING
  *                  \______________ \_______________ \_______________ --> DEAD
@@ -485,8 +486,9 @@ worker_idle_check(struct worker *w)
 /*
  * Hand one connection to a worker: the fd and the bytes already read ride
  * on one SEQPACKET message. Our copy of the fd is closed only once the send
- * has succeeded (STYLE.md G10); until then the connection is still ours.
- * Returns 0 when sent, 1 when queued on the worker, -1 when it could not.
+ * has succeeded (docs/security.md, item 53); until then the connection is
+ * still ours. Returns 0 when sent, 1 when queued on the worker, -1 when it
+ * could not.
  */
 static int
 worker_send_conn(struct worker *w, struct handoff *ho)
@@ -896,7 +898,8 @@ on_closed(struct worker *w, struct msg *m, int fd)
 /*
  * A worker gives a connection back (next request for another host, stale
  * config, or it is draining). We take back only a socket we handed to
- * that very worker under that id (THREATS 55), then route it again.
+ * that very worker under that id (docs/security.md, item 55), then route it
+ * again.
  */
 static int
 on_handback(struct worker *w, struct msg *m, int fd)
@@ -1535,7 +1538,8 @@ sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 			}
 	/*
 	 * A worker that has not read its channel for that long is hung (or
-	 * hostile, THREATS 58): its queued connections get 503 and it goes.
+	 * hostile, docs/security.md, item 58): its queued connections get 503
+	 * and it goes.
 	 */
 	for (w = TAILQ_FIRST(&all_workers); w != NULL; w = tmp) {
 		tmp = TAILQ_NEXT(w, w_all);
@@ -1554,8 +1558,8 @@ sweep_timer_cb(struct ev_loop *l, ev_timer *tm, int revents)
 	/*
 	 * Watchdog: a worker holding connections that has said nothing for
 	 * a while is pinged; no answer within start_timeout means it is
-	 * hung or deaf (THREATS 58), and the connections it holds are lost
-	 * anyway.
+	 * hung or deaf (docs/security.md, item 58), and the connections it
+	 * holds are lost anyway.
 	 */
 	for (w = TAILQ_FIRST(&all_workers); w != NULL; w = tmp) {
 		tmp = TAILQ_NEXT(w, w_all);

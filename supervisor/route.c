@@ -4,7 +4,8 @@
  * Host -> tenant, through a cache in front of the registry. The cache is
  * keyed by the canonical host with SipHash under a random key, so a flood
  * of made-up hosts cannot be aimed at one bucket, and it holds negative
- * answers too (THREATS 47), bounded: when full it is simply emptied.
+ * answers too (docs/security.md, item 47), bounded: when full it is simply
+ * emptied.
  *
  * Freshness: every lookup first compares the registry generation that
  * tenantctl bumps after each change; a different value empties the cache

@@ -16,8 +16,8 @@
  * priv_hosts and priv_kill take the worker handle only for its channel and
  * pidfd, which in a split would be named by a worker id. Moving the reader
  * into its own unprivileged, seccomp'd process is then a transport change,
- * not a redesign (DESIGN.md, "the process that reads the internet holds no
- * privilege").
+ * not a redesign (docs/architecture.md, section 3, "What the split into
+ * two processes will take").
  */
 #ifndef TENANTD_SUPERVISOR_H
 #define TENANTD_SUPERVISOR_H

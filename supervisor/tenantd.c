@@ -55,7 +55,7 @@ usage(void)
 /*
  * The proxy socket, made as instance_listen() makes every socket of ours
  * (supervisor/instance.c), given to root:<socket_group> with the
- * configured mode (THREATS 57).
+ * configured mode (docs/security.md, item 57).
  */
 static int
 listen_open(void)

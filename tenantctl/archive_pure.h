@@ -3,20 +3,22 @@
  *
  * tenantctl export SLUG FILE / tenantctl import FILE: a tenant as one
  * compressed tar (pax), so backup, restore and moving a tenant to another
- * host are one command each (DESIGN principle 2: the directory is the
- * tenant). Both sides run as root on trees a tenant could write to:
+ * host are one command each: the tenant directory holds everything the
+ * tenant owns. Both sides run as root on trees a tenant could write to:
  *
- *  - export never follows a link the tenant planted (THREATS 8): the tree
- *    is walked with directory descriptors and O_NOFOLLOW, files are read
- *    through descriptors opened beneath the tenant directory with openat2
- *    (no symlink in any component), and a file is only read if it is still
- *    the one the walk saw. What import would refuse is skipped with a
- *    warning instead (symlinks leaving the tree, FIFOs, sockets, devices,
- *    files of other owners), so every export can be imported again;
- *  - import checks the whole archive before it creates anything (THREATS 7),
- *    extracts it with libarchive's secure flags into a root-only temporary
- *    directory, registers the tenant only then, re-maps ownership to the
- *    new uid/gid and renames the directory into place.
+ *  - export never follows a link the tenant planted (docs/security.md,
+ *    item 8): the tree is walked with directory descriptors and
+ *    O_NOFOLLOW, files are read through descriptors opened beneath the
+ *    tenant directory with openat2 (no symlink in any component), and a
+ *    file is only read if it is still the one the walk saw. What import
+ *    would refuse is skipped with a warning instead (symlinks leaving the
+ *    tree, FIFOs, sockets, devices, files of other owners), so every
+ *    export can be imported again;
+ *  - import checks the whole archive before it creates anything
+ *    (docs/security.md, item 7), extracts it with libarchive's secure
+ *    flags into a root-only temporary directory, registers the tenant only
+ *    then, re-maps ownership to the new uid/gid and renames the directory
+ *    into place.
  *
  * The archive:
  *   tenantd-export.json   first entry: format, version, slug, status,

@@ -3,13 +3,13 @@
  *
  * tenantctl export SLUG FILE: a tenant as one compressed tar (pax), in the
  * format archive_pure.h describes. It runs as root on a tree the tenant
- * could write to, and never follows a link the tenant planted (THREATS 8):
- * the tree is walked with directory descriptors and O_NOFOLLOW, files are
- * read through descriptors opened beneath the tenant directory with openat2
- * (no symlink in any component), and a file is only read if it is still
- * the one the walk saw. What import would refuse is skipped with a warning
- * instead (symlinks leaving the tree, FIFOs, sockets, devices, files of
- * other owners), so every export can be imported again.
+ * could write to, and never follows a link the tenant planted
+ * (docs/security.md, item 8): the tree is walked with directory descriptors
+ * and O_NOFOLLOW, files are read through descriptors opened beneath the tenant
+ * directory with openat2 (no symlink in any component), and a file is only
+ * read if it is still the one the walk saw. What import would refuse is
+ * skipped with a warning instead (symlinks leaving the tree, FIFOs, sockets,
+ * devices, files of other owners), so every export can be imported again.
  */
 #include <sys/stat.h>
 

@@ -4,10 +4,10 @@
  * tenantctl import FILE: a tenant from an archive in the format
  * archive_pure.h describes, made by export on this host or another. The
  * archive is a tenant's bytes and import runs as root, so it checks the
- * whole archive before it creates anything (THREATS 7), extracts it with
- * libarchive's secure flags into a root-only temporary directory,
- * registers the tenant only then, re-maps ownership to the new uid/gid and
- * renames the directory into place.
+ * whole archive before it creates anything (docs/security.md, item 7),
+ * extracts it with libarchive's secure flags into a root-only temporary
+ * directory, registers the tenant only then, re-maps ownership to the new
+ * uid/gid and renames the directory into place.
  */
 #include <sys/stat.h>
 #include <sys/statvfs.h>

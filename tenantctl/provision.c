@@ -3,8 +3,8 @@
  *
  * Creating and removing tenant directories, as root, in trees a tenant can
  * write to. Every operation is relative to a directory descriptor and never
- * follows a symlink (THREATS 8): a tenant that plants "data -> /etc" gets
- * its symlink removed, not /etc.
+ * follows a symlink (docs/security.md, item 8): a tenant that plants
+ * "data -> /etc" gets its symlink removed, not /etc.
  *
  *   tenants/<slug>/            root:<gid> 0750  the chroot: tenant cannot write
  *   tenants/<slug>/tenant.json root:<gid> 0640  manifest

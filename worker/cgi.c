@@ -473,8 +473,10 @@ cgi_start(struct wconn *c, const char *handler, const struct cgi_env *e,
 }
 
 /*
- * A run id we never issued is a supervisor we do not understand (G7); one
- * we issued but no longer hold raced with our RUN_KILL and is ignored.
+ * A run id we never issued is a supervisor we do not understand, and the
+ * worker dies on nonsense from its supervisor (docs/architecture.md,
+ * section 4); one we issued but no longer hold raced with our RUN_KILL and
+ * is ignored.
  */
 static struct cgi_run *
 cgi_msg_run(struct msg *m)

@@ -87,7 +87,10 @@ data_cfg_key(struct msg *m)
 	sodium_memzero(&mk, sizeof(mk));
 }
 
-/* The bounds below are the worker's own: it dies on nonsense (G7). */
+/*
+ * The bounds below are the worker's own: it dies on nonsense from its
+ * supervisor (docs/architecture.md, section 4).
+ */
 static void
 data_check(uint32_t id, uint64_t v)
 {

@@ -5,10 +5,10 @@
  * the first API request and closed after db_idle without one. Several
  * workers of a tenant may share the file, so it is in WAL mode and a busy
  * database is an error we answer, not a wait that stalls the event loop.
- * The file is the tenant's own and may be anything (THREATS 93-94): it is
- * opened defensively, no SQL is ever built from a request, and every
- * statement runs under a deadline. Tenant code writes data/ with our uid,
- * so nothing of it is ever mapped into our memory (kv_sys_open()).
+ * The file is the tenant's own and may be anything (docs/security.md,
+ * items 93-94): it is opened defensively, no SQL is ever built from a request,
+ * and every statement runs under a deadline. Tenant code writes data/ with our
+ * uid, so nothing of it is ever mapped into our memory (kv_sys_open()).
  */
 #include <sys/stat.h>
 

@@ -4,7 +4,8 @@
  * Pure helpers of the data plane (kvpath.h): reading the /.tenantd/ target,
  * keys, the list query and the Bearer credential out of client bytes, and
  * the token bucket's arithmetic. A key is data, never a path: it is
- * percent-decoded once and otherwise kept byte for byte (THREATS 98).
+ * percent-decoded once and otherwise kept byte for byte (docs/security.md,
+ * item 98).
  */
 #include <string.h>
 #include <strings.h>

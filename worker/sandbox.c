@@ -1,11 +1,11 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Sandbox entry for a worker (STYLE.md section 3, rows 5-14). The worker
- * was exec'd as root by the supervisor and calls this before it reads a
- * single untrusted byte. Every step is checked; a failure returns -1 and the
- * caller exits: "we can't recover from failures if we've dropped privileges
- * partially, so we don't even try" (minijail).
+ * Sandbox entry for a worker (docs/architecture.md, section 7, rows 5-14).
+ * The worker was exec'd as root by the supervisor and calls this before it
+ * reads a single untrusted byte. Every step is checked; a failure returns -1
+ * and the caller exits: "we can't recover from failures if we've dropped
+ * privileges partially, so we don't even try" (minijail).
  */
 #include <errno.h>
 #include <signal.h>

@@ -4,7 +4,8 @@
  * tenantd-worker main: wait to be bound to a tenant, enter the sandbox,
  * report READY, then serve the connections the supervisor hands over.
  *
- * Descriptors on entry (set up by the supervisor's spawn, STYLE.md G11):
+ * Descriptors on entry (set up by the supervisor's spawn,
+ * docs/architecture.md, section 6):
  *   0, 1, 2   /dev/null
  *   3         SOCK_SEQPACKET control channel to the supervisor
  * Nothing else is open; we close from 4 again anyway in case of a bug there.
@@ -212,8 +213,9 @@ chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
  * It is read with pread() rather than mapped, so nothing the supervisor
  * does to it later can fault us, and it replaces our list only once all
  * of it decoded under the classifier's rules. A list that does not is a
- * supervisor bug we do not try to survive (STYLE.md G7), never a list we
- * serve part of.
+ * supervisor bug we do not try to survive (the worker trusts its
+ * supervisor and dies on nonsense, docs/architecture.md, section 4), never
+ * a list we serve part of.
  */
 static void
 hosts_receive(struct msg *m, int fd)
@@ -272,11 +274,13 @@ worker_cgroup(struct msg *m, int fd)
 }
 
 /*
- * The configuration phase (STYLE.md G9): CFG_TENANT once, then any number
- * of CFG_LIMIT and CFG_KEY, exactly one CFG_DATA and one CFG_HOSTS, then
- * CFG_DONE.
- * Anything else from the supervisor is a bug we do not try to survive (G7:
- * the worker trusts its supervisor and dies on nonsense).
+ * The configuration phase, the first of a two-phase start: configured,
+ * then sandboxed, only then READY and routable (docs/architecture.md,
+ * section 5). CFG_TENANT once, then any number of CFG_LIMIT and CFG_KEY,
+ * exactly one CFG_DATA and one CFG_HOSTS, then CFG_DONE.
+ * Anything else from the supervisor is a bug we do not try to survive (the
+ * worker trusts its supervisor and dies on nonsense, docs/architecture.md,
+ * section 4).
  */
 static void
 worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
@@ -544,7 +548,7 @@ main(int argc, char *argv[])
 		fatal("sigaction");
 	/*
 	 * We inherit the supervisor's low OOM score; a worker is what the
-	 * OOM killer should take first (THREATS 41).
+	 * OOM killer should take first (docs/security.md, item 41).
 	 */
 	if (oom_score_set("500") == -1)
 		log_debug("oom_score_adj: %s", strerror(errno));

@@ -2,8 +2,9 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * Fuzz target for the rules tenantctl import applies as root to a
- * tenant's archive (tenantctl/archive_pure.c, THREATS 7). The whole input
- * is the metadata for meta_parse(); it is also a tree, one entry a line:
+ * tenant's archive (tenantctl/archive_pure.c, docs/security.md, item 7).
+ * The whole input is the metadata for meta_parse(); it is also a tree, one
+ * entry a line:
  *
  *	path TAB type TAB target	type d, f, l (symlink) or h (hard link)
  *

@@ -1,9 +1,10 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Host classifier fuzz target (THREATS 84): bytes -> host_classify() with a
- * fixed configuration, checking the invariants routing relies on. Any
- * violation aborts, which libFuzzer and the replay runner report as a crash.
+ * Host classifier fuzz target (docs/security.md, item 84): bytes ->
+ * host_classify() with a fixed configuration, checking the invariants routing
+ * relies on. Any violation aborts, which libFuzzer and the replay runner
+ * report as a crash.
  */
 #include <stddef.h>
 #include <stdint.h>

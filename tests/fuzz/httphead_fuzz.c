@@ -1,9 +1,9 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Request-head reader fuzz target (THREATS 60-71): the first input byte
- * picks a split point, the rest is the request. It is fed at once and in
- * two reads (each into its own exactly sized allocation, as a growing
+ * Request-head reader fuzz target (docs/security.md, items 60-71): the first
+ * input byte picks a split point, the rest is the request. It is fed at once
+ * and in two reads (each into its own exactly sized allocation, as a growing
  * buffer), and the two must agree; a complete head's spans must lie inside
  * it and obey the rules hh_feed() promises its callers, and its admission
  * verdict (admit_request()) the rules the front and the worker rely on.
@@ -141,7 +141,10 @@ check_done(const struct http_head *h, const uint8_t *req, size_t len)
 	REQUIRE(h->hh_target.len > 0 && h->hh_target.len <= TARGET_MAX);
 	REQUIRE(memchr(req + h->hh_target.off, '#', h->hh_target.len) ==
 	    NULL);
-	/* Lines end in CR LF: no bare LF, no bare CR (THREATS 65). */
+	/*
+	 * Lines end in CR LF: no bare LF, no bare CR (docs/security.md,
+	 * item 65).
+	 */
 	for (i = 0; i < h->hh_len; i++) {
 		if (req[i] == '\n')
 			REQUIRE(i > 0 && req[i - 1] == '\r');

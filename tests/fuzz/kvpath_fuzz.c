@@ -1,10 +1,10 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Data-plane parser fuzz target (THREATS 98): the input is a request
- * target, then (after the first NUL, if any) an Authorization value. Every
- * span the parsers return must lie inside the input, a decoded key must be
- * no longer than its buffer and no valid key may hold a control byte; a
+ * Data-plane parser fuzz target (docs/security.md, item 98): the input is a
+ * request target, then (after the first NUL, if any) an Authorization value.
+ * Every span the parsers return must lie inside the input, a decoded key must
+ * be no longer than its buffer and no valid key may hold a control byte; a
  * valid key escaped as JSON has exactly the length promised. The bucket is
  * driven by the input bytes as clock steps and must stay within a minute's
  * worth.

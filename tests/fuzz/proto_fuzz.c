@@ -1,13 +1,13 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Wire protocol fuzz target (THREATS 60): bytes -> msg_parse(), then every
- * message type of the schema (common/msgschema.c) through msg_check() on
- * every channel, direction and fd, and through the decoders, into buffers
- * of the sizes the schema bounds. Under ASan any read past the message is
- * a crash. A message msg_check() accepts must decode whole and re-encode
- * to the very same bytes: the encoding leaves no room for two spellings of
- * one message. The same
+ * Wire protocol fuzz target (docs/security.md, item 60): bytes -> msg_parse(),
+ * then every message type of the schema (common/msgschema.c) through
+ * msg_check() on every channel, direction and fd, and through the decoders,
+ * into buffers of the sizes the schema bounds. Under ASan any read past the
+ * message is a crash. A message msg_check() accepts must decode whole and
+ * re-encode to the very same bytes: the encoding leaves no room for two
+ * spellings of one message. The same
  * bytes are also the contents of a MSG_CFG_HOSTS file: a list that
  * decodes holds only canonical custom names, each found by the lookup.
  */

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Time-boxed libFuzzer run of every fuzz target (THREATS 60, 71, 84).
+# Time-boxed libFuzzer run of every fuzz target (docs/security.md,
+# items 60, 71, 84).
 #
 #   tests/fuzz/run.sh [builddir]        default builddir: build-fuzz
 #   FUZZ_SECONDS=N                      seconds per target, default 30

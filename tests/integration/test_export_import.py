@@ -1,11 +1,11 @@
 # tenantctl export / import: a tenant as one archive, moved between hosts
 # (two Daemons, each with its own state directory and uid range), restored
 # under another slug, and every hostile archive refused before anything is
-# created. THREATS 7 (device nodes, setuid bits, links out of the tree in an
-# archive extracted by root) and 8 (links planted for a root-side operation).
-# Root trusts nothing a tenant wrote (docs/security.md): the ledger is rebuilt
-# from validated rows, hostnames arrive pending, and only an archive whose
-# MAC this fleet's master key verifies is taken at its word.
+# created. docs/security.md, items 7 (device nodes, setuid bits, links out of
+# the tree in an archive extracted by root) and 8 (links planted for a
+# root-side operation). Root trusts nothing a tenant wrote (docs/security.md):
+# the ledger is rebuilt from validated rows, hostnames arrive pending, and only
+# an archive whose MAC this fleet's master key verifies is taken at its word.
 import gzip
 import io
 import json

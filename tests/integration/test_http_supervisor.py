@@ -1,9 +1,9 @@
 # The first request on a connection, as the supervisor sees it: the answers
 # it gives itself (400, 404, 414, 421, 431, 501, 505, always with
 # Connection: close and a generic body) and the requests it passes on.
-# THREATS G (61-71) and H (75-83). Every case is sent three ways: in one
-# write, one byte per write, and split at random points (THREATS 71); the
-# verdict must be the same.
+# docs/security.md, items 61-71 (G) and 75-83 (H). Every case is sent three
+# ways: in one write, one byte per write, and split at random points
+# (docs/security.md, item 71); the verdict must be the same.
 import random
 
 import pytest
@@ -122,7 +122,7 @@ def assert_served(d, raw, body=ACME_PAGE):
         assert r.body == body, f"{mode}: {short(raw)} -> {r.body!r}"
 
 
-# --- Host: missing, duplicate, invalid (THREATS 75, 77-79) -----------------
+# --- Host: missing, duplicate, invalid (docs/security.md, items 75, 77-79) ---
 
 def test_missing_host_http11(sd):
     assert_refused(sd, req(), 400)
@@ -294,7 +294,7 @@ def test_suspended_tenant_is_503_with_retry_after(sd):
     assert b"dormant" not in r.raw
 
 
-# --- Absolute-form targets (THREATS 76) ------------------------------------
+# --- Absolute-form targets (docs/security.md, item 76) -----------------------
 
 def test_absolute_form_other_host_is_400(sd):
     assert_refused(sd, req(f"Host: {ACME}", line=(
@@ -341,7 +341,7 @@ def test_fragment_in_target_is_400(sd):
     assert_refused(sd, req(f"Host: {ACME}", line=b"GET /#frag HTTP/1.1"), 400)
 
 
-# --- Request line (THREATS 68) ---------------------------------------------
+# --- Request line (docs/security.md, item 68) --------------------------------
 
 @pytest.mark.parametrize("line", [
     b"BREW / HTTP/1.1",
@@ -396,7 +396,7 @@ def test_target_longer_than_target_max_is_414(sd):
         assert r.body.startswith(b"414 ")
 
 
-# --- Framing: CL, TE (THREATS 61-64) ---------------------------------------
+# --- Framing: CL, TE (docs/security.md, items 61-64) -------------------------
 
 def test_cl_and_te_is_400(sd):
     assert_refused(sd, req(f"Host: {ACME}", "Content-Length: 5",
@@ -470,8 +470,8 @@ def test_te_in_http10_is_400(sd):
     [b"X-Transfer-Encoding: chunked"],
 ])
 def test_transfer_encoding_lookalikes_are_refused_or_ignored(sd, te):
-    """THREATS 63: either 400, or consistently 'no body': then the GET is
-    served and the connection, asked to close, closes."""
+    """docs/security.md, item 63: either 400, or consistently 'no body': then
+    the GET is served and the connection, asked to close, closes."""
     raw = req(*te, f"Host: {ACME}".encode(), b"Connection: close")
     for mode, r in one_answer(sd, raw).items():
         assert r.status in (200, 400), (mode, raw, r.raw)
@@ -513,7 +513,7 @@ def test_valid_content_length_is_served(sd, cl):
                           b"Connection: close", body=b"abc"))
 
 
-# --- Header syntax (THREATS 65-66) -----------------------------------------
+# --- Header syntax (docs/security.md, items 65-66) ---------------------------
 
 @pytest.mark.parametrize("headers", [
     [b"X-A: a", b" folded"],
@@ -563,7 +563,7 @@ def test_bad_header_bytes_are_400(sd, header):
     assert_refused(sd, req(*hs, b"Connection: close"), 400)
 
 
-# --- Limits (THREATS 69) ---------------------------------------------------
+# --- Limits (docs/security.md, item 69) --------------------------------------
 
 def test_space_inside_a_field_name_is_refused_or_ignored(sd):
     # http-parser (non-strict) takes SP inside a field name; the field is
@@ -641,7 +641,7 @@ def test_head_to_a_tenant_is_served_without_body(sd):
         assert r.headers["content-length"] == str(len(ACME_PAGE))
 
 
-# --- Forwarded headers and the log (THREATS 82-83) -------------------------
+# --- Forwarded headers and the log (docs/security.md, items 82-83) -----------
 
 @pytest.mark.parametrize("header", [
     f"X-Forwarded-Host: {GLOBEX}",

@@ -1,7 +1,7 @@
-# Requests served by a tenant's worker: static files from public/ (THREATS
-# J, 88-92), keep-alive and pipelining, conditional requests, the errors a
-# worker answers itself on a later request of a connection, and the access
-# log (THREATS 83, 85).
+# Requests served by a tenant's worker: static files from public/
+# (docs/security.md, items 88-92), keep-alive and pipelining, conditional
+# requests, the errors a worker answers itself on a later request of a
+# connection, and the access log (docs/security.md, items 83, 85).
 import hashlib
 import os
 import random
@@ -327,7 +327,7 @@ def test_large_file_pipelined_twice(wd):
     assert len(rs) == 1 and rs[0].body == BIG and left == b"" and eof
 
 
-# --- Traversal and hidden files (THREATS 88) -------------------------------
+# --- Traversal and hidden files (docs/security.md, item 88) ------------------
 
 TRAVERSAL_404 = [
     "/../secret.txt", "/..", "/../", "/../../secret.txt",
@@ -403,7 +403,7 @@ def test_no_secret_on_a_pipelined_traversal_sweep(wd):
     assert eof
 
 
-# --- Symlinks, special files, uniform errors (THREATS 89, 90, 92) ----------
+# --- Symlinks, special files, uniform errors (security.md, items 89, 90, 92) -
 
 SYMLINKS = ["/root-link", "/root-link/etc/passwd", "/root-file",
             "/escape.txt", "/abs-escape.txt", "/other.txt", "/alias.html",
@@ -702,7 +702,7 @@ def test_pipelining_mixed_methods_and_conditionals(wd):
     assert rs[-1].body == b"piece 3\n" and rest == b"" and eof
 
 
-# --- Cross-tenant reuse and the access log (THREATS 83, 85) ----------------
+# --- Cross-tenant reuse and the access log (security.md, items 83, 85) ------
 
 def test_canary_cookie_never_reaches_the_first_tenant(wd):
     canary = "canary-" + uuid.uuid4().hex

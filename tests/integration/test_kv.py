@@ -374,7 +374,7 @@ def plant(d, slug, sql):
 
 def test_statement_timeout(kv):
     """The tenant owns data/app.db and may edit it: a trigger it plants
-    that burns CPU (a join of a table with itself, THREATS.md item 93;
+    that burns CPU (a join of a table with itself, docs/security.md, item 93;
     a recursive CTE is refused outright, below) makes every PUT run long.
     The statement deadline (common/sqlhard.c) ends it with 504, and the
     worker goes on serving the other keys."""

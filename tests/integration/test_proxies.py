@@ -6,7 +6,7 @@
 # shipped one. Each proxy runs as www-data, started once for this module
 # and stopped at its end; the daemon's [proxy] socket_group lets it connect.
 #
-# What is checked (THREATS.md section I, items 85-87; PEERS.md pain 11):
+# What is checked (docs/security.md, items 85-87; docs/routing.md, section 5):
 # - requests for two tenants interleaved by many keep-alive clients over the
 #   proxy's pooled upstream connections always reach the right tenant, and
 #   the pooled connections really did carry both hosts: hand-overs in the
@@ -17,8 +17,8 @@
 # - what each proxy actually sends upstream (a capturing stand-in for
 #   tenantd on the socket): Host, X-Forwarded-For/Proto set once, untrusted
 #   forwarding headers gone, keep-alive on;
-# - the lines each file gives for hostile tenants (THREATS.md item 86) give
-#   one request per upstream connection;
+# - the lines each file gives for hostile tenants (docs/security.md,
+#   item 86) give one request per upstream connection;
 # - Caddy's on-demand TLS asks tenantd, which allows certificates only for
 #   served names; and tenantd's answer to the very request Caddy makes.
 import http.client
@@ -723,7 +723,8 @@ def proxy_fixture(cls, one_request=False):
 nginx = proxy_fixture(Nginx)
 haproxy = proxy_fixture(HAProxy)
 caddy = proxy_fixture(Caddy)
-# The same with the alternative lines for hostile tenants (THREATS.md 86).
+# The same with the alternative lines for hostile tenants (docs/security.md,
+# item 86).
 nginx_one = proxy_fixture(Nginx, one_request=True)
 haproxy_one = proxy_fixture(HAProxy, one_request=True)
 caddy_one = proxy_fixture(Caddy, one_request=True)
@@ -919,7 +920,7 @@ def test_interleaved_tenants_over_pooled_upstream_connections(td, proxy):
     """With the shipped configuration (upstream keep-alive on), the proxy
     carries requests for both tenants over a few pooled upstream
     connections, so workers hand connections back all the time, and every
-    request still reaches its own tenant (THREATS.md item 85)."""
+    request still reaches its own tenant (docs/security.md, item 85)."""
     total, accepted, _, least, _ = interleave(td, proxy)
     assert 0 < accepted <= total // 4, \
         "the proxy did not reuse its upstream connections"
@@ -933,10 +934,11 @@ def test_interleaved_tenants_over_pooled_upstream_connections(td, proxy):
 @pytest.mark.parametrize("proxy", [p + "_one" for p in ALL], indirect=True)
 def test_alternative_lines_give_one_request_per_upstream_connection(
         td, proxy):
-    """With the lines each shipped file gives for hostile tenants (THREATS.md
-    item 86), every request has an upstream connection of its own: as many
-    connections as requests, no hand-back, even though every client keeps
-    its own connection to the proxy open and switches hosts on it."""
+    """With the lines each shipped file gives for hostile tenants
+    (docs/security.md, item 86), every request has an upstream connection of
+    its own: as many connections as requests, no hand-back, even though every
+    client keeps its own connection to the proxy open and switches hosts on
+    it."""
     total, accepted, handovers, _, handbacks = interleave(td, proxy, 4, 50)
     assert accepted == handovers == total
     assert handbacks == 0

@@ -1,6 +1,6 @@
-# Slow and idle clients (THREATS 50, 69): the header timeout, the cap on
-# connections being read, keep-alive idling in a worker, slow bodies and
-# slow readers, and the supervisor's memory after many refused heads.
+# Slow and idle clients (docs/security.md, items 50, 69): the header timeout,
+# the cap on connections being read, keep-alive idling in a worker, slow bodies
+# and slow readers, and the supervisor's memory after many refused heads.
 import os
 import select
 import socket
@@ -255,10 +255,11 @@ def test_max_reading_does_not_count_connections_handed_to_workers():
 # --- Silent connections: their own budget and timeout ---------------------
 
 def test_silent_flood_does_not_delay_real_requests():
-    """THREATS 50: 64 connections that send nothing fill max_reading = 64.
-    With header_timeout and first_byte_timeout far away, a real request is
-    still answered at once: each new connection closes the oldest silent
-    one. Without that it waits in the backlog for header_timeout."""
+    """docs/security.md, item 50: 64 connections that send nothing fill
+    max_reading = 64. With header_timeout and first_byte_timeout far away, a
+    real request is still answered at once: each new connection closes the
+    oldest silent one. Without that it waits in the backlog for
+    header_timeout."""
     d = make_daemon(proxy__max_reading=64, proxy__header_timeout="10s",
                     proxy__first_byte_timeout="10s")
     flood = []
@@ -443,8 +444,8 @@ def trickle_after_first(sd, data, prefix=b"", interval=0.3):
 
 
 def test_trickled_second_head_is_cut_off_by_the_worker(sd):
-    """THREATS 50 inside the worker: a later request's head must be
-    complete within header_timeout too, however steadily it trickles."""
+    """docs/security.md, item 50 inside the worker: a later request's head must
+    be complete within header_timeout too, however steadily it trickles."""
     took, sent, got = trickle_after_first(
         sd, request_bytes(ACME, headers={"X-Slow": "a" * 200}))
     assert took is not None, \
@@ -495,7 +496,7 @@ def test_slow_reader_is_cut_off_and_others_still_served(sd):
     served_quickly(sd, 1.0)
 
 
-# --- Memory stays bounded (THREATS 69) -------------------------------------
+# --- Memory stays bounded (docs/security.md, item 69) ------------------------
 
 def oversized(sd, n, batch=30):
     big = request_bytes(ACME, headers={"X-Big": "a" * 17000})

@@ -1,7 +1,8 @@
-# The proxy socket (THREATS 57): who may connect, and what tenantd does with
-# whatever it finds at the socket's path when it starts. A random-subdomain
-# flood (THREATS 47): 10,000 made-up tenants cost a 404 each and nothing
-# else: no worker, no file, no registry row, bounded memory.
+# The proxy socket (docs/security.md, item 57): who may connect, and what
+# tenantd does with whatever it finds at the socket's path when it starts. A
+# random-subdomain flood (docs/security.md, item 47): 10,000 made-up tenants
+# cost a 404 each and nothing else: no worker, no file, no registry row,
+# bounded memory.
 import grp
 import hashlib
 import os
@@ -75,7 +76,7 @@ def rss_kb(pid):
     return int(proc_status(pid)["VmRSS"].split()[0])
 
 
-# --- THREATS 57: the proxy socket -------------------------------------------
+# --- docs/security.md, item 57: the proxy socket -----------------------------
 
 @pytest.fixture(scope="module")
 def grouped():
@@ -346,7 +347,7 @@ def test_own_sockets_are_removed_at_stop(daemon):
         assert not os.path.lexists(path), path
 
 
-# --- THREATS 47: random-subdomain flood --------------------------------------
+# --- docs/security.md, item 47: random-subdomain flood -----------------------
 
 def tree(top):
     """Every path under top with its type, owner and mode (not times:

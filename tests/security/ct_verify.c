@@ -5,7 +5,7 @@
  * presented key whose verifier differs from the expected one in its first
  * or in its last byte. test_constant_time.py runs it under callgrind: a
  * constant-time check executes the same number of instructions either way
- * (THREATS.md item 100); the memcmp control shows the test can tell.
+ * (docs/security.md, item 100); the memcmp control shows the test can tell.
  *
  *   ct-verify first|last [memcmp]
  */

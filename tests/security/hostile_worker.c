@@ -2,9 +2,10 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * tenantd-hostile-worker: a test double for a worker taken over by an
- * attacker (THREATS.md F and I). It speaks the real protocol on fd 3, then
- * misbehaves as its tenant's slug says, so one binary set as [paths] worker
- * serves every case of tests/security/test_hostile_worker.py.
+ * attacker (docs/security.md, section 2, F and I). It speaks the real
+ * protocol on fd 3, then misbehaves as its tenant's slug says, so one
+ * binary set as [paths] worker serves every case of
+ * tests/security/test_hostile_worker.py.
  *
  * It enters no sandbox: it stands for code that already runs inside one,
  * and some attacks (a socketpair of its own, fork) model a hole in it. It
@@ -14,19 +15,20 @@
  *   good-         honest: serves "good page of <slug>" for its own Host and
  *                 hands any other Host back, like the real worker
  *   answer-all    serves every request on a connection it holds, whatever
- *                 its Host (THREATS 86)
+ *                 its Host (docs/security.md, item 86)
  *   forge-back    hands back a socketpair end of its own under the real
- *                 conn_id (THREATS 55); a child records what reaches it
+ *                 conn_id (docs/security.md, item 55); a child records
+ *                 what reaches it
  *   swap-back     holds two connections, hands the first back under the
  *                 second's conn_id (what a sandboxed worker could try)
  *   wrong-id      hands back the real socket under an id it never got
  *   debit-other   hands back its socket under the id issued just before its
- *                 own, i.e. another worker's (THREATS 56)
+ *                 own, i.e. another worker's (docs/security.md, item 56)
  *   debit-closed  sends CONN_CLOSED for that other worker's id
  *   fd-stuff-one  one descriptor on a MSG_LOG
  *   fd-stuff-pair a hand-back carrying two descriptors
  *   fd-stuff      MSG_LOG with 253 descriptors (SCM_MAX_FD), many times
- *                 (THREATS 54)
+ *                 (docs/security.md, item 54)
  *   garbage-<k>   one malformed message of kind k on its first connection:
  *                 short, len, hugelen, type, none, flags, trunc, nul,
  *                 trailing, prio, longlog, oversize, empty
@@ -44,7 +46,8 @@
  *                 reports one more than it was granted)
  *   log-flood     thousands of log lines a second with control bytes and
  *                 forged "tenant globex" prefixes, then answers
- *   deaf          READY, then never reads its channel again (THREATS 58)
+ *   deaf          READY, then never reads its channel again
+ *                 (docs/security.md, item 58)
  *   die-back      holds its first connection; when the next message comes,
  *                 leaves it unread and, once logs/die-back.go exists (the
  *                 test stops the supervisor first), hands the first back
@@ -549,7 +552,10 @@ conn_process(struct hconn *c)
 			report("stop-back: served conn %u, now idle", c->c_id);
 			break;
 		default:
-			/* THREATS 86: Host is not even looked at. */
+			/*
+			 * Host is not even looked at (docs/security.md,
+			 * item 86).
+			 */
 			snprintf(body, sizeof(body), "%s answered Host %s\n",
 			    slug, host);
 			break;
@@ -584,9 +590,9 @@ conn_read(struct hconn *c)
 }
 
 /*
- * THREATS 55: give the supervisor a socket it never issued. A child keeps
- * the other end and writes down everything that arrives on it until EOF or
- * FORGE_WATCH_MS, to logs/forged.report.
+ * docs/security.md, item 55: give the supervisor a socket it never issued.
+ * A child keeps the other end and writes down everything that arrives on it
+ * until EOF or FORGE_WATCH_MS, to logs/forged.report.
  */
 static void
 forge_back(uint32_t id, const char *req)

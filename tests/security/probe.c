@@ -4,8 +4,8 @@
  * tenantd-probe: enter the worker's sandbox through the worker's own code
  * (sandbox_prepare, sandbox_enter) and policy files, then make one attempt
  * that the sandbox must stop. test_sandbox.py runs one probe per attempt
- * (the THREATS.md section 2 practice: one process per probe, the parent
- * judges the exit status).
+ * (as Chromium's and systemd's seccomp tests do: one process per probe,
+ * the parent judges the exit status).
  *
  * Exit status: 0 the attempt failed as required, 1 it succeeded (a hole),
  * 2 setup or usage error. A seccomp kill (SIGSYS) is judged by the caller.
@@ -163,7 +163,10 @@ probe_openat2(int dirfd, const char *path, int flags, mode_t mode)
 	return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
-/* THREATS 1, 6: a file outside the jail, by its host path, is not there. */
+/*
+ * docs/security.md, items 1, 6: a file outside the jail, by its host path, is
+ * not there.
+ */
 static int
 check_readfile(struct probe *p)
 {
@@ -180,9 +183,9 @@ check_readfile(struct probe *p)
 }
 
 /*
- * THREATS 3-4: ".." from the jail root is the jail root. ARG is the
- * jail's "dev:ino" as the host sees it; getdents is not on the allowlist,
- * so the directory is compared by identity instead of by listing.
+ * docs/security.md, items 3-4: ".." from the jail root is the jail root. ARG
+ * is the jail's "dev:ino" as the host sees it; getdents is not on the
+ * allowlist, so the directory is compared by identity instead of by listing.
  */
 static int
 check_dotdot(struct probe *p)
@@ -217,7 +220,10 @@ check_dotdot(struct probe *p)
 	    "root %llu:%llu", dev, ino);
 }
 
-/* THREATS 5: the jail root is root's; the tenant cannot plant files in it. */
+/*
+ * docs/security.md, item 5: the jail root is root's; the tenant cannot plant
+ * files in it.
+ */
 static int
 check_ocreat(struct probe *p)
 {
@@ -241,9 +247,9 @@ prep_fsize(struct probe *p)
 }
 
 /*
- * THREATS 43: RLIMIT_FSIZE from the limits file holds, to the byte. ARG is
- * a file the test made one byte short of the limit (lseek is not on the
- * allowlist): one more byte is allowed, the next is not.
+ * docs/security.md, item 43: RLIMIT_FSIZE from the limits file holds, to the
+ * byte. ARG is a file the test made one byte short of the limit (lseek is not
+ * on the allowlist): one more byte is allowed, the next is not.
  */
 static int
 check_fsize(struct probe *p)
@@ -275,7 +281,7 @@ check_fsize(struct probe *p)
 	return outcome(p, n, errno, "write past fsize", PROBE_ERROR, EFBIG, 0);
 }
 
-/* THREATS 4 */
+/* docs/security.md, item 4 */
 static int
 check_chroot(struct probe *p)
 {
@@ -284,7 +290,10 @@ check_chroot(struct probe *p)
 	return outcome(p, r, errno, "chroot(\".\")", PROBE_ERROR, EPERM, 0);
 }
 
-/* THREATS 14: raw syscalls, so libc's setxid broadcast plays no part. */
+/*
+ * docs/security.md, item 14: raw syscalls, so libc's setxid broadcast plays no
+ * part.
+ */
 static int
 check_setuid(struct probe *p)
 {
@@ -319,7 +328,7 @@ check_setgroups(struct probe *p)
 	return outcome(p, r, errno, "setgroups({0})", PROBE_ERROR, EPERM, 0);
 }
 
-/* THREATS 15: ask for every capability back. */
+/* docs/security.md, item 15: ask for every capability back. */
 static int
 check_capset(struct probe *p)
 {
@@ -334,7 +343,7 @@ check_capset(struct probe *p)
 	return outcome(p, r, errno, "capset(all)", PROBE_ERROR, EPERM, 0);
 }
 
-/* THREATS 16: KEEP_CAPS is locked off. */
+/* docs/security.md, item 16: KEEP_CAPS is locked off. */
 static int
 check_keepcaps(struct probe *p)
 {
@@ -366,7 +375,10 @@ family_lookup(const char *name)
 	return -1;
 }
 
-/* THREATS 10, 30: a worker receives its sockets; it makes none. */
+/*
+ * docs/security.md, items 10, 30: a worker receives its sockets; it makes
+ * none.
+ */
 static int
 check_socket(struct probe *p)
 {
@@ -401,9 +413,10 @@ check_socketpair(struct probe *p)
 }
 
 /*
- * THREATS 10: abstract names ignore chroot. A worker cannot make a socket,
- * so the probe makes one before the sandbox (standing in for one that
- * leaked) and tries connect(2) itself on the listener the test set up.
+ * docs/security.md, item 10: abstract names ignore chroot. A worker cannot
+ * make a socket, so the probe makes one before the sandbox (standing in for
+ * one that leaked) and tries connect(2) itself on the listener the test set
+ * up.
  */
 static int
 prep_connect(struct probe *p)
@@ -435,7 +448,7 @@ check_connect(struct probe *p)
 	    PROBE_ANY, 0);
 }
 
-/* THREATS 34-35: other processes are out of reach. */
+/* docs/security.md, items 34-35: other processes are out of reach. */
 static int
 check_ptrace(struct probe *p)
 {
@@ -481,8 +494,9 @@ check_kill(struct probe *p)
 }
 
 /*
- * THREATS 29. "." in the jail is no mount point: a privileged caller
- * would get EINVAL, so anything but EPERM shows the privilege check passed.
+ * docs/security.md, item 29. "." in the jail is no mount point: a privileged
+ * caller would get EINVAL, so anything but EPERM shows the privilege check
+ * passed.
  */
 static int
 check_mount(struct probe *p)
@@ -511,7 +525,10 @@ static const struct {
 	{ "cgroup", CLONE_NEWCGROUP }, { NULL, 0 }
 };
 
-/* THREATS 27. A chrooted caller may not even make a user namespace. */
+/*
+ * docs/security.md, item 27. A chrooted caller may not even make a user
+ * namespace.
+ */
 static int
 check_unshare(struct probe *p)
 {
@@ -547,7 +564,7 @@ check_setns(struct probe *p)
 	return outcome(p, r, errno, "setns(net)", PROBE_ERROR, EPERM, 0);
 }
 
-/* THREATS 26: ring operations would never meet the filter. */
+/* docs/security.md, item 26: ring operations would never meet the filter. */
 static int
 check_io_uring(struct probe *p)
 {
@@ -572,7 +589,10 @@ struct probe_clone_args {
 	uint64_t	 ca_tls;
 };
 
-/* THREATS 27, 40: no new process, by seccomp or by RLIMIT_NPROC. */
+/*
+ * docs/security.md, items 27, 40: no new process, by seccomp or by
+ * RLIMIT_NPROC.
+ */
 static int
 check_clone3(struct probe *p)
 {
@@ -597,7 +617,7 @@ check_fork(struct probe *p)
 	return outcome(p, r, errno, "fork", PROBE_ERROR, PROBE_ANY, 0);
 }
 
-/* THREATS 29 */
+/* docs/security.md, item 29 */
 static int
 check_bpf(struct probe *p)
 {
@@ -653,8 +673,9 @@ check_personality(struct probe *p)
 }
 
 /*
- * THREATS 21: the i386 entry point. getpid is 20 there (39 natively); an
- * answer of any kind means the filter let a foreign architecture through.
+ * docs/security.md, item 21: the i386 entry point. getpid is 20 there (39
+ * natively); an answer of any kind means the filter let a foreign architecture
+ * through.
  */
 static int
 check_int80(struct probe *p)
@@ -670,7 +691,10 @@ check_int80(struct probe *p)
 #endif
 }
 
-/* THREATS 22: x32 getpid. ENOSYS is a hole too: the filter must kill. */
+/*
+ * docs/security.md, item 22: x32 getpid. ENOSYS is a hole too: the filter must
+ * kill.
+ */
 static int
 check_x32(struct probe *p)
 {
@@ -684,7 +708,10 @@ check_x32(struct probe *p)
 #endif
 }
 
-/* THREATS 24-25: fd 0 is a pty the test holds the other end of. */
+/*
+ * docs/security.md, items 24-25: fd 0 is a pty the test holds the other end
+ * of.
+ */
 static int
 check_tiocsti(struct probe *p)
 {
@@ -707,8 +734,9 @@ check_tiocsti_high(struct probe *p)
 }
 
 /*
- * THREATS 11: a real fault, not raise(3), which needs tgkill. The caller
- * checks that no core file appears and that the status has no core flag.
+ * docs/security.md, item 11: a real fault, not raise(3), which needs tgkill.
+ * The caller checks that no core file appears and that the status has no core
+ * flag.
  */
 static int
 check_segv(struct probe *p)
@@ -719,7 +747,10 @@ check_segv(struct probe *p)
 	return probe_msg(p, PROBE_ERROR, "survived a write to NULL");
 }
 
-/* THREATS 28: one syscall number with junk arguments must be killed. */
+/*
+ * docs/security.md, item 28: one syscall number with junk arguments must be
+ * killed.
+ */
 static int
 check_rawsyscall(struct probe *p)
 {
@@ -734,10 +765,10 @@ check_rawsyscall(struct probe *p)
 }
 
 /*
- * THREATS 23: a thread started before the filter (so it has none) sleeps
- * and then reports a hole; the main thread makes a forbidden call. With
- * KILL_PROCESS the whole process dies at once and the report never comes;
- * KILL_THREAD would kill the caller only.
+ * docs/security.md, item 23: a thread started before the filter (so it has
+ * none) sleeps and then reports a hole; the main thread makes a forbidden
+ * call. With KILL_PROCESS the whole process dies at once and the report never
+ * comes; KILL_THREAD would kill the caller only.
  */
 static void *
 probe_survivor(void *arg)

@@ -1,4 +1,4 @@
-# THREATS.md item 100: a token is checked in constant time. Under
+# docs/security.md, item 100: a token is checked in constant time. Under
 # callgrind (instruction counts are deterministic), checking a token whose
 # verifier differs in the first byte costs exactly as many instructions as
 # one that differs in the last. The same harness with memcmp, which stops

@@ -1,6 +1,6 @@
-# THREATS 19, fail-open on a setup error: every sandbox step that succeeds
-# in a normal run is made to fail, one at a time, with strace's fault
-# injection (bubblewrap's test-run.sh does the same with -e fault=prctl).
+# docs/security.md, item 19, fail-open on a setup error: every sandbox step
+# that succeeds in a normal run is made to fail, one at a time, with strace's
+# fault injection (bubblewrap's test-run.sh does the same with -e fault=prctl).
 # The probe must stop with the step named and never reach its check; a
 # real worker must die before READY and never serve.
 import concurrent.futures
@@ -145,7 +145,8 @@ def test_every_setup_step_fails_closed(jail, tmp_path):
     unknown = [line for (_, _, line), (k, _) in zip(calls, kinds) if not k]
     assert unknown == [], ("setup calls this test does not know; add them "
                            "to STEPS or QUERIES:\n" + "\n".join(unknown))
-    # The table is not vacuous: every step of STYLE.md section 3 is seen.
+    # The table is not vacuous: every step of docs/architecture.md,
+    # section 7 (sandbox entry) is seen.
     seen = {msg for k, msg in kinds if k == "step"}
     for msg in ["chroot ", "chdir /", "setgroups", "setresgid ",
                 "setresuid ", "cap_set_proc", "cap_drop_bound ",
@@ -269,7 +270,7 @@ def test_real_worker_fails_closed(syscall):
 
 
 def test_sandbox_failure_reason_is_logged():
-    """THREATS 19 (supervisor reports spawn error), G12: the reason a
+    """docs/security.md, item 19 (a failed start is reported): the reason a
     worker gives for dying (its last MSG_LOG, "sandbox: setresuid ...")
     reaches the supervisor's log, even when the supervisor learns of the
     death and the message at the same time. The injected failure returns

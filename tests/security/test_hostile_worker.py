@@ -1,4 +1,4 @@
-# A compromised worker (THREATS.md F 53-60, I 86): tenantd runs
+# A compromised worker (docs/security.md, items 53-60 and 86): tenantd runs
 # tenantd-hostile-worker as its [paths] worker, and each tenant's slug picks
 # one misbehaviour (hostile_worker.c lists them). The supervisor must kill
 # the offender, and only it; never die or block; never route a socket it did
@@ -179,7 +179,7 @@ def test_honest_double_serves_its_host_and_hands_back_the_others():
         d.close()
 
 
-# --- THREATS 86: a worker that ignores Host ----------------------------------
+# --- docs/security.md, item 86: a worker that ignores Host -------------------
 
 def test_answer_all_serves_any_host_on_a_connection_it_holds():
     """The documented limit (docs/routing.md 5.4): a compromised worker
@@ -190,9 +190,9 @@ def test_answer_all_serves_any_host_on_a_connection_it_holds():
     get a request on any other connection: the supervisor routes each new
     connection by Host.
 
-    The mitigation is at the proxy (THREATS 86, routing.md 5.5): one request
-    per upstream connection (haproxy "option http-server-close", nginx
-    without upstream keepalive). Then no connection a worker holds ever
+    The mitigation is at the proxy (docs/security.md, item 86, routing.md 5.5):
+    one request per upstream connection (haproxy "option http-server-close",
+    nginx without upstream keepalive). Then no connection a worker holds ever
     carries another tenant's request, as the last part shows."""
     d = make("answer-all", "good-b")
     try:
@@ -223,14 +223,14 @@ def test_answer_all_serves_any_host_on_a_connection_it_holds():
         d.close()
 
 
-# --- THREATS 55, 56: sockets and ids that were never issued ------------------
+# --- docs/security.md, items 55, 56: sockets and ids never issued ------------
 
 def test_forged_socket_handed_back_is_never_routed():
-    """THREATS 55: a socketpair end of the worker's own, handed back under
-    the real conn_id, with a request for good-victim. Accepted, it would be
-    routed and good-victim's page written into it. The supervisor compares
-    the socket's inode with the one it issued, refuses it and kills the
-    worker; the child holding the other end sees EOF and no byte."""
+    """docs/security.md, item 55: a socketpair end of the worker's own, handed
+    back under the real conn_id, with a request for good-victim. Accepted, it
+    would be routed and good-victim's page written into it. The supervisor
+    compares the socket's inode with the one it issued, refuses it and kills
+    the worker; the child holding the other end sees EOF and no byte."""
     d = make("forge-back", "good-victim", "good-b")
     try:
         assert d.get(d.host("good-victim")).body == good_page("good-victim")
@@ -298,12 +298,12 @@ def test_handback_under_an_id_never_issued_is_refused():
     ("debit-closed", "CONN_CLOSED"),
 ])
 def test_identity_comes_from_the_channel(slug, msg):
-    """THREATS 56 (no billing messages exist yet, so the claim is about
-    connections): conn_ids come from one counter, so a worker can guess the
-    id issued just before its own, here to good-b's worker. Naming it, in a
-    hand-back or a CONN_CLOSED, gets the claimant killed: ids are looked up
-    among the connections of the worker whose channel the message came on.
-    good-b's worker and its connection are untouched."""
+    """docs/security.md, item 56 (no billing messages exist yet, so the claim
+    is about connections): conn_ids come from one counter, so a worker can
+    guess the id issued just before its own, here to good-b's worker. Naming
+    it, in a hand-back or a CONN_CLOSED, gets the claimant killed: ids are
+    looked up among the connections of the worker whose channel the message
+    came on. good-b's worker and its connection are untouched."""
     d = make(slug, "good-b", "good-c")
     try:
         held = d.connect()
@@ -337,7 +337,7 @@ def test_identity_comes_from_the_channel(slug, msg):
         d.close()
 
 
-# --- THREATS 60: malformed and unpermitted messages --------------------------
+# --- docs/security.md, item 60: malformed and unpermitted messages -----------
 
 # slug -> the reason tenantd logs (None: the channel read as EOF). Each is
 # one message on the worker's first connection (early-ready: its second
@@ -441,12 +441,12 @@ def test_usage_beyond_the_grant_kills_and_charges_the_grant():
         d.close()
 
 
-# --- THREATS 53, 54: descriptors ---------------------------------------------
+# --- docs/security.md, items 53, 54: descriptors -----------------------------
 
 def test_stuffed_descriptors_do_not_leak():
-    """THREATS 54: 253 descriptors on each of many MSG_LOGs, one on a LOG,
-    two on a hand-back. Whatever the kernel delivers, the supervisor closes:
-    its descriptor table is back to what it was, and holds none of the
+    """docs/security.md, item 54: 253 descriptors on each of many MSG_LOGs, one
+    on a LOG, two on a hand-back. Whatever the kernel delivers, the supervisor
+    closes: its descriptor table is back to what it was, and holds none of the
     marker file the worker stuffed."""
     slugs = ["fd-stuff", "fd-stuff-one", "fd-stuff-pair"]
     d = make(*slugs, "good-b")
@@ -567,7 +567,7 @@ def test_log_flood_is_rate_limited_escaped_and_tagged():
         d.close()
 
 
-# --- THREATS 58: a worker that stops reading ---------------------------------
+# --- docs/security.md, item 58: a worker that stops reading ------------------
 
 def deaf_flood(d, n, headers=None):
     """One request for deaf, wait until its worker is READY and deaf, then
@@ -606,9 +606,9 @@ def answered_within(socks, limit, expect=None):
 
 
 def test_deaf_worker_gets_503_and_blocks_nobody():
-    """THREATS 58: after READY the worker never reads its channel again.
-    Heads of 7 kB fill the channel's socket buffer after a few dozen
-    connections; the supervisor then queues at most WORKER_OUTQ_MAX (32)
+    """docs/security.md, item 58: after READY the worker never reads its
+    channel again. Heads of 7 kB fill the channel's socket buffer after a few
+    dozen connections; the supervisor then queues at most WORKER_OUTQ_MAX (32)
     more on the worker, answers every later one 503 at once, never blocks
     in sendmsg, and keeps serving everyone else without delay."""
     d = make("deaf", "good-b", workers__per_tenant=1)
@@ -678,11 +678,12 @@ def test_deaf_worker_small_heads_wait_at_most_start_timeout():
 
 
 def test_watchdog_kills_a_deaf_worker_holding_connections():
-    """THREATS 58, the other half: a worker that holds connections and has
-    stopped reading its channel is pinged after 5 s of silence and killed
-    when no answer comes within start_timeout; the connections it held get
-    EOF instead of waiting forever, and its tenant is served again by a new
-    worker afterwards is not required (it is deaf every time)."""
+    """docs/security.md, item 58, the other half: a worker that holds
+    connections and has stopped reading its channel is pinged after 5 s of
+    silence and killed when no answer comes within start_timeout; the
+    connections it held get EOF instead of waiting forever, and its tenant is
+    served again by a new worker afterwards is not required (it is deaf every
+    time)."""
     d = make("deaf", "good-b", workers__per_tenant=1,
              workers__start_timeout="1s")
     socks = []

@@ -1,6 +1,7 @@
 # Live workers of a running daemon, seen from the host through /proc: the
 # state the sandbox left them in, the descriptors they hold while the
-# supervisor holds many others, and how they die (THREATS.md A, B, E).
+# supervisor holds many others, and how they die (docs/security.md,
+# section 2, A, B and E).
 import os
 import signal
 import time
@@ -36,13 +37,14 @@ def worker_state_ok(d, slug, pid):
     got = proc_limits(pid)
     for name, value in want.items():
         assert got[name] == (value, value), name
-    # THREATS 12: no environment, nothing in argv but the supervisor pid.
+    # docs/security.md, item 12: no environment, nothing in argv but the
+    # supervisor pid.
     with open(f"/proc/{pid}/environ", "rb") as f:
         assert f.read() == b""
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         assert f.read().split(b"\0") == [
             b"tenantd-worker", str(d.proc.pid).encode(), b""]
-    # THREATS 25: its own session, no controlling terminal.
+    # docs/security.md, item 25: its own session, no controlling terminal.
     s = proc_stat(pid)
     assert s[4] == str(d.proc.pid)
     assert s[6] == str(pid) and s[5] == str(pid), "not a session leader"
@@ -50,9 +52,9 @@ def worker_state_ok(d, slug, pid):
 
 
 def worker_fds_ok(d, slug, pid, conns=None):
-    """THREATS 1-2: exactly 0-2 on /dev/null, the channel, public/ and
-    logs/access.log, the event loop's epoll fd if it has one, plus per
-    client connection its socket and at most the one file under public/
+    """docs/security.md, items 1-2: exactly 0-2 on /dev/null, the channel,
+    public/ and logs/access.log, the event loop's epoll fd if it has one, plus
+    per client connection its socket and at most the one file under public/
     being sent on it. Returns the number of connections (checked if
     given)."""
     fds = proc_fds(pid)
@@ -99,10 +101,11 @@ def spares(d):
 
 
 def test_live_worker_state(td):
-    """THREATS 3, 12-18, 25, E: a worker serving acme runs as acme's uid
-    and gid in every slot, with no groups, no capability in any set,
-    no_new_privs, seccomp filter mode, chroot and cwd in its directory,
-    the policy's rlimits, no environment, its own session and no tty."""
+    """docs/security.md, items 3, 12-18, 25 and the rlimits of section 2 E:
+    a worker serving acme runs as acme's uid and gid in every slot, with no
+    groups, no capability in any set, no_new_privs, seccomp filter mode,
+    chroot and cwd in its directory, the policy's rlimits, no environment,
+    its own session and no tty."""
     assert td.get(td.host("acme")).status == 200
     (pid,) = td.wait_workers("acme")
     worker_state_ok(td, "acme", pid)
@@ -116,8 +119,8 @@ def test_live_worker_state(td):
 
 
 def test_worker_fds_while_supervisor_holds_connections():
-    """THREATS 1-2: while the supervisor holds many connections (heads
-    still being read, and idle keep-alive ones another tenant's worker
+    """docs/security.md, items 1-2: while the supervisor holds many connections
+    (heads still being read, and idle keep-alive ones another tenant's worker
     owns), acme's workers, started again and again from spares exec'd in
     the meantime, hold only their own descriptors and one per connection
     they serve; spares hold nothing but their channel."""
@@ -180,8 +183,8 @@ def test_worker_fds_while_supervisor_holds_connections():
 
 
 def test_supervisor_sigkill_takes_every_worker(td):
-    """THREATS 18: SIGKILL the supervisor (no chance to clean up): every
-    worker, bound or spare, is gone within a second. The workers are
+    """docs/security.md, item 18: SIGKILL the supervisor (no chance to clean
+    up): every worker, bound or spare, is gone within a second. The workers are
     stopped first, so none can leave on noticing its channel closed: only
     the parent-death signal, armed again after the uid change (which clears
     it), can take them."""
@@ -219,8 +222,9 @@ def core_files(top):
 
 
 def test_worker_segv_no_core_and_logged(td):
-    """THREATS 11: a worker killed by SIGSEGV leaves no core file in its
-    jail, the supervisor logs the loss, and the tenant is served again."""
+    """docs/security.md, item 11: a worker killed by SIGSEGV leaves no core
+    file in its jail, the supervisor logs the loss, and the tenant is served
+    again."""
     assert td.get(td.host("acme")).status == 200
     (pid,) = td.wait_workers("acme")
     os.kill(pid, signal.SIGSEGV)

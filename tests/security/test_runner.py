@@ -2,7 +2,8 @@
 # into a real tenant's app/ (made by tenantctl), run through the runner
 # exactly as the supervisor spawns it (MSG_RUN_SPEC on fd 3, then
 # MSG_RUN_GO with the handler's stdio, no environment), then asked to do
-# what tenant code must not (THREATS.md A-E). Needs root, like CI.
+# what tenant code must not (docs/security.md, section 2,
+# "Tenant code"). Needs root, like CI.
 import ctypes
 import errno
 import fcntl
@@ -259,8 +260,8 @@ def test_exit_status_is_the_handlers(env):
 
 
 def test_identity_and_no_capabilities(env):
-    """THREATS 13-17: tenant uid/gid everywhere, no groups, no capability
-    in any set, NNP on, nothing regained by asking."""
+    """docs/security.md, items 13-17: tenant uid/gid everywhere, no groups, no
+    capability in any set, NNP on, nothing regained by asking."""
     with open("/proc/sys/kernel/cap_last_cap") as f:
         last = int(f.read())
     r = env.t.py(LIBC + f"""
@@ -300,8 +301,8 @@ print(repr(dict(res=(os.getresuid(), os.getresgid()),
 
 
 def test_setuid_root_binary_gains_nothing(env):
-    """THREATS 17: a setuid-root copy of id(1) in app/ (placed by root)
-    runs with the tenant's euid: app/ is nosuid and NNP is set."""
+    """docs/security.md, item 17: a setuid-root copy of id(1) in app/ (placed
+    by root) runs with the tenant's euid: app/ is nosuid and NNP is set."""
     env.t.write_app("suid-id", "", owner=(0, 0))
     shutil.copy("/usr/bin/id", os.path.join(env.t.dir, "app", "suid-id"))
     os.chmod(os.path.join(env.t.dir, "app", "suid-id"), 0o4755)
@@ -316,7 +317,8 @@ def test_setuid_root_binary_gains_nothing(env):
 
 
 def test_filesystem_view(env):
-    """THREATS 1, 5-7: what exists and what is writable inside."""
+    """docs/security.md, items 1, 5-7: what exists and what is writable
+    inside."""
     globex = os.path.join(env.other.dir, "public", "index.html")
     r = env.t.py(LIBC + f"""
 def attempt(fn):
@@ -386,8 +388,8 @@ print(repr(dict(
 
 
 def test_tmp_is_private_and_capped(env):
-    """THREATS 41, 43: /tmp takes 16M (tenant-code.mounts), then ENOSPC;
-    it is not the host's /tmp and is gone after the run."""
+    """docs/security.md, items 41, 43: /tmp takes 16M (tenant-code.mounts),
+    then ENOSPC; it is not the host's /tmp and is gone after the run."""
     marker = f"/tmp/tenantd-runner-{os.getpid()}"
     open(marker, "w").close()
     try:
@@ -464,8 +466,8 @@ def denied_syscalls():
 
 @pytest.mark.skipif(not X86_64, reason="syscall numbers of x86_64 (CI)")
 def test_every_denied_syscall_fails_with_its_errno(env):
-    """THREATS 26-29: each call the deny list names answers its errno
-    (zero arguments: where the kernel itself would answer, it answers
+    """docs/security.md, items 26-29: each call the deny list names answers its
+    errno (zero arguments: where the kernel itself would answer, it answers
     something else, e.g. 0 for unshare(0) or ptrace(TRACEME))."""
     calls = denied_syscalls()
     assert len(calls) > 40
@@ -477,8 +479,8 @@ print(repr({{name: sysc(nr, 0, 0, 0, 0, 0, 0) for name, nr, _ in {calls!r}}}))
 
 @pytest.mark.skipif(not X86_64, reason="syscall numbers of x86_64 (CI)")
 def test_namespaces_and_mounts_refused(env):
-    """THREATS 27: clone with a CLONE_NEW* flag, unshare, mount fail; a
-    plain fork and a thread still work (interpreters need them)."""
+    """docs/security.md, item 27: clone with a CLONE_NEW* flag, unshare, mount
+    fail; a plain fork and a thread still work (interpreters need them)."""
     r = env.t.py(LIBC + """
 import threading
 SIGCHLD, NEWUSER, NEWNET, NEWNS = 17, 0x10000000, 0x40000000, 0x20000
@@ -541,10 +543,11 @@ def listeners():
 
 @pytest.mark.parametrize("network", [0, 1])
 def test_network(env, listeners, network):
-    """THREATS 10, 30: without the network no socket but AF_UNIX, nothing
-    reachable, not even the host's abstract sockets (own network
-    namespace); with it AF_INET/AF_INET6 reach the host, other families
-    still fail. Socket families are compared as 32-bit ints (THREATS 24)."""
+    """docs/security.md, items 10, 30: without the network no socket but
+    AF_UNIX, nothing reachable, not even the host's abstract sockets (own
+    network namespace); with it AF_INET/AF_INET6 reach the host, other families
+    still fail. Socket families are compared as 32-bit ints (docs/security.md,
+    item 24)."""
     r = env.t.py(LIBC + SOCKETS + f"""
 print(repr(dict(
     inet=sock(socket.AF_INET), inet6=sock(socket.AF_INET6),
@@ -583,8 +586,8 @@ def pair(fam, typ=socket.SOCK_STREAM):
 
 @pytest.mark.parametrize("network", [0, 1])
 def test_socketpair_families(env, network):
-    """THREATS 30: socketpair() answers to the family rule of socket():
-    it runs the family's own create routine (TIPC implements it), so
+    """docs/security.md, item 30: socketpair() answers to the family rule of
+    socket(): it runs the family's own create routine (TIPC implements it), so
     only AF_UNIX passes the filter (and AF_INET, AF_INET6 with the
     network, which the kernel then refuses itself). Compared as 32-bit
     ints, like socket's."""
@@ -607,9 +610,9 @@ print(repr(dict(
 
 
 def test_signals_and_ptrace_stay_inside(env):
-    """THREATS 34-35: the handler's PID namespace holds only its own
-    processes (it is pid 2, the runner's init is 1); kill(-1) reaches none
-    outside; ptrace of
+    """docs/security.md, items 34-35: the handler's PID namespace holds only
+    its own processes (it is pid 2, the runner's init is 1); kill(-1) reaches
+    none outside; ptrace of
     anything is refused by the filter."""
     victim = subprocess.Popen(["sleep", "30"],
                               preexec_fn=lambda: os.setresuid(env.t.uid,
@@ -655,9 +658,9 @@ signal.signal(signal.SIGSYS, on_sigsys)
                     "x86_64 things (CI is x86_64)")
 @pytest.mark.parametrize("how", ["x32", "int80"])
 def test_foreign_architectures_killed(env, how):
-    """THREATS 21-22: the x32 bit and i386 int 0x80 kill the handler
-    (SIGSYS), not an ENOSYS it could shrug off, and not a trap either: the
-    handler installs a SIGSYS handler of its own first, which a filter
+    """docs/security.md, items 21-22: the x32 bit and i386 int 0x80 kill the
+    handler (SIGSYS), not an ENOSYS it could shrug off, and not a trap either:
+    the handler installs a SIGSYS handler of its own first, which a filter
     answering SECCOMP_RET_TRAP would run (it prints "trapped")."""
     code = LIBC + SIGSYS_HANDLER + {
         "x32": "print(sysc(0x40000000 | 39))\n",
@@ -703,8 +706,8 @@ def test_background_process_dies_with_the_handler(env):
 
 
 def test_fork_bomb_stops_at_nproc(env):
-    """THREATS 40: forks stop at RLIMIT_NPROC (64, every process of the
-    uid), the handler still finishes, and every child dies with it."""
+    """docs/security.md, item 40: forks stop at RLIMIT_NPROC (64, every process
+    of the uid), the handler still finishes, and every child dies with it."""
     r = env.t.py("""
 import errno, os, time
 n, e = 0, None
@@ -862,9 +865,9 @@ def planted(env):
     ("app", "symlink-other"), ("uploads", "root-dir"),
     ("public", "file")])
 def test_planted_tenant_dir_refused(env, planted, name, how):
-    """THREATS 8: a tenant directory the tenant swapped for a symlink (to
-    /etc, or to another tenant's), or one not the tenant's: the runner
-    refuses before the handler runs, and mounts nothing through it."""
+    """docs/security.md, item 8: a tenant directory the tenant swapped for a
+    symlink (to /etc, or to another tenant's), or one not the tenant's: the
+    runner refuses before the handler runs, and mounts nothing through it."""
     def symlink_to(target):
         return lambda p: os.symlink(target, p)
 

@@ -1,10 +1,10 @@
 # The worker's sandbox, attacked from inside: tenantd-probe enters it
 # through the worker's own sandbox_prepare/sandbox_enter with the shipped
 # policy files, in a tenant directory made by tenantctl, then makes one
-# forbidden attempt (THREATS.md A-E). Each expectation is also turned
-# around: with the filter weakened on purpose the same probe must see the
-# hole, or show that the kernel's second line (no capabilities, other uid,
-# RLIMIT_NPROC, chroot) still holds.
+# forbidden attempt (docs/security.md, section 2, A to E). Each expectation is
+# also turned around: with the filter weakened on purpose the same probe must
+# see the hole, or show that the kernel's second line (no capabilities, other
+# uid, RLIMIT_NPROC, chroot) still holds.
 import concurrent.futures
 import glob
 import json
@@ -142,8 +142,8 @@ def run_attempt(env, check, arg, **kw):
 @pytest.mark.parametrize("check,arg,syscall,second",
                          ATTEMPTS, ids=[attempt_id(a) for a in ATTEMPTS])
 def test_forbidden_attempt_fails(env, check, arg, syscall, second):
-    """THREATS 4, 10, 14-16, 24-27, 29-30, 34-35, 40. A syscall the
-    allowlist does not name must kill the worker; one it names must still
+    """docs/security.md, items 4, 10, 14-16, 24-27, 29-30, 34-35, 40. A syscall
+    the allowlist does not name must kill the worker; one it names must still
     fail."""
     r = run_attempt(env, check, arg)
     assert r.rc != HOLE, f"sandbox hole: {r}"
@@ -171,9 +171,9 @@ def test_with_the_filter_opened(env, check, arg, syscall, second):
 @pytest.mark.skipif(sysctl("kernel/io_uring_disabled") != 0,
                     reason="io_uring is off on this kernel (CI has it on)")
 def test_io_uring_second_line_is_memlock(env):
-    """THREATS 26: with io_uring_setup let through, the rings still cannot
-    be made while RLIMIT_MEMLOCK is 0 (above); with memlock raised as well
-    the probe gets a ring, which it reports as the hole it is."""
+    """docs/security.md, item 26: with io_uring_setup let through, the rings
+    still cannot be made while RLIMIT_MEMLOCK is 0 (above); with memlock raised
+    as well the probe gets a ring, which it reports as the hole it is."""
     pol = write_policy(env.policies, "open-io_uring_setup.seccomp",
                        add=["io_uring_setup"])
     lim = write_limits(env.policies, "memlock.limits", {"memlock": "1M"})
@@ -182,8 +182,9 @@ def test_io_uring_second_line_is_memlock(env):
 
 
 def test_other_tenant_files_unreachable(env):
-    """THREATS 1, 6: another tenant's file, by its host path or by a path
-    relative to the jail, and the host's /proc and /etc, do not exist."""
+    """docs/security.md, items 1, 6: another tenant's file, by its host path or
+    by a path relative to the jail, and the host's /proc and /etc, do not
+    exist."""
     globex = env.daemon.tenant_dir("globex")
     for path in [os.path.join(globex, "public", "index.html"),
                  "../globex/public/index.html",
@@ -196,7 +197,7 @@ def test_other_tenant_files_unreachable(env):
 def test_chroot_and_mode_bits_are_separate_walls(env):
     """Without the chroot (root "/"), a host file is read (the check sees a
     hole), but another tenant's file still is not: its directory is 0700
-    for its own uid (DESIGN: mode bits keep other uids out)."""
+    for its own uid (mode bits keep other uids out)."""
     r = env.jail.run("readfile", "/etc/passwd", root="/")
     assert r.rc == HOLE, r
     globex = os.path.join(env.daemon.tenant_dir("globex"), "public",
@@ -206,8 +207,8 @@ def test_chroot_and_mode_bits_are_separate_walls(env):
 
 
 def test_dotdot_stays_at_jail_root(env):
-    """THREATS 3-4: '..' from the jail root, however deep, is the jail
-    root; with no chroot the same check sees the way out."""
+    """docs/security.md, items 3-4: '..' from the jail root, however deep, is
+    the jail root; with no chroot the same check sees the way out."""
     r = env.jail.run("dotdot", env.jail.ident)
     assert r.rc == BLOCKED, r
     r = env.jail.run("dotdot", env.jail.ident, root="/")
@@ -215,8 +216,9 @@ def test_dotdot_stays_at_jail_root(env):
 
 
 def test_jail_root_not_writable(env):
-    """THREATS 5: the tenant cannot create files in its (root-owned) jail
-    root; in a directory it owns, the same attempt succeeds."""
+    """docs/security.md, item 5: the tenant cannot create files in its
+    (root-owned) jail root; in a directory it owns, the same attempt
+    succeeds."""
     r = env.jail.run("ocreat")
     assert r.rc == BLOCKED and "Permission denied" in r.err, r
     assert not os.path.exists(os.path.join(env.jail.dir, "probe-planted"))
@@ -239,9 +241,9 @@ def short_file(jail, size):
 
 
 def test_rlimit_fsize(env):
-    """THREATS 43: a file may grow to fsize bytes and not one more; with
-    another fsize in the limits file that one holds; with none the check
-    fails."""
+    """docs/security.md, item 43: a file may grow to fsize bytes and not one
+    more; with another fsize in the limits file that one holds; with none the
+    check fails."""
     for limits, size in [(LIMITS, policy_limits()["fsize"]),
                          (write_limits(env.policies, "small.limits",
                                        {"fsize": "1M"}), 1 << 20)]:
@@ -259,17 +261,17 @@ def test_rlimit_fsize(env):
                     "x86_64 things (CI is x86_64)")
 @pytest.mark.parametrize("check", ["int80", "x32"])
 def test_foreign_abi_is_killed(env, check):
-    """THREATS 21-22: i386 int 0x80 (IA32 emulation is on) and the x32 bit
-    (x32 is off, so the kernel would answer ENOSYS) are both killed by the
-    filter's architecture check."""
+    """docs/security.md, items 21-22: i386 int 0x80 (IA32 emulation is on) and
+    the x32 bit (x32 is off, so the kernel would answer ENOSYS) are both killed
+    by the filter's architecture check."""
     r = env.jail.run(check)
     assert r.killed_by_seccomp, r
 
 
 def test_violation_kills_the_whole_process(env):
-    """THREATS 23: a forbidden call kills every thread, not only the caller
-    (KILL_PROCESS, not KILL_THREAD): a second thread that would report
-    after two seconds never gets to."""
+    """docs/security.md, item 23: a forbidden call kills every thread, not only
+    the caller (KILL_PROCESS, not KILL_THREAD): a second thread that would
+    report after two seconds never gets to."""
     r = env.jail.run("killprocess")
     assert r.killed_by_seccomp, r
 
@@ -288,10 +290,11 @@ if X86_64:
                          ids=[c + (f"-{a}" if a else "")
                               for c, a in KILLED_WITH_A_HANDLER])
 def test_violation_kills_even_with_a_sigsys_handler(env, check, arg):
-    """THREATS 21-23, 28: the filter's answer to a forbidden call, and to a
-    foreign architecture, is a kill the process cannot catch: with its own
-    SIGSYS handler in place it still dies of SIGSYS and the handler never
-    runs. A filter that merely traps would let the handler run."""
+    """docs/security.md, items 21-23, 28: the filter's answer to a forbidden
+    call, and to a foreign architecture, is a kill the process cannot catch:
+    with its own SIGSYS handler in place it still dies of SIGSYS and the
+    handler never runs. A filter that merely traps would let the handler
+    run."""
     rules, native = resolve()
     if arg == "setuid":
         arg = [nr for nr, name in native.items() if name == "setuid"][0]
@@ -332,10 +335,10 @@ def cores(top):
 
 
 def test_crash_leaves_no_core(env):
-    """THREATS 11: a fault in the sandbox dumps no core, not in the jail and
-    not anywhere else (the wait status has no core flag). The control run,
-    an unsandboxed crash with RLIMIT_CORE raised, shows this machine does
-    write cores where a process may."""
+    """docs/security.md, item 11: a fault in the sandbox dumps no core, not in
+    the jail and not anywhere else (the wait status has no core flag). The
+    control run, an unsandboxed crash with RLIMIT_CORE raised, shows this
+    machine does write cores where a process may."""
     status, err = spawn_status(env.jail.argv("segv"))
     assert os.WIFSIGNALED(status) and \
         os.WTERMSIG(status) == signal.SIGSEGV, (status, err)
@@ -355,11 +358,12 @@ def test_crash_leaves_no_core(env):
 
 
 def test_sandbox_state(env):
-    """THREATS 3, 13-18, E: the state sandbox_enter leaves, read back with
-    syscalls (no /proc in the jail): tenant ids everywhere, no groups, no
-    capability in any set, locked securebits, no_new_privs, not dumpable,
-    filter mode, parent-death signal, every rlimit soft = hard = the
-    policy, cwd and '..' at the jail root, and only fds 0-2 open."""
+    """docs/security.md, items 3, 13-18 and the rlimits of section 2 E: the
+    state sandbox_enter leaves, read back with syscalls (no /proc in the
+    jail): tenant ids everywhere, no groups, no capability in any set, locked
+    securebits, no_new_privs, not dumpable, filter mode, parent-death signal,
+    every rlimit soft = hard = the policy, cwd and '..' at the jail root, and
+    only fds 0-2 open."""
     pol = write_policy(env.policies, "dump.seccomp", add=DUMP_EXTRA)
     r = env.jail.run("dump", policy=pol, parent=os.getpid())
     assert r.rc == BLOCKED, r
@@ -401,16 +405,17 @@ def test_dump_sees_a_weaker_limit(env):
 
 
 def test_supervisor_gone_before_pdeathsig(env):
-    """STYLE 3 row 10: a parent that is not the expected supervisor (it
-    died before the signal was armed) stops the sandbox."""
+    """docs/architecture.md, section 7, row 10: a parent that is not the
+    expected supervisor (it died before the signal was armed) stops the
+    sandbox."""
     r = env.jail.run("noop", parent=env.supervisor)
     assert r.rc == ERROR and f"supervisor {env.supervisor} is gone" in r.err, r
 
 
 def test_every_unlisted_syscall_is_killed(env):
-    """THREATS 28: every native syscall number the allowlist does not name,
-    including numbers no syscall has yet, is killed when called with junk
-    arguments: the filter is default-deny, not a deny list."""
+    """docs/security.md, item 28: every native syscall number the allowlist
+    does not name, including numbers no syscall has yet, is killed when called
+    with junk arguments: the filter is default-deny, not a deny list."""
     rules, native = resolve()
     top = max(native) + 64
     # The kernel of the machines this suite runs on handles syscall numbers
@@ -468,9 +473,9 @@ def test_errno_rules_answer_their_errno(env):
     assert r.rc == BLOCKED and "Permission denied" in r.err, r
 
 
-# Syscalls the allowlist must never name (THREATS 26-30, 34-35): those
-# above where the filter is the only defence, and the ways to run other
-# code, reach other processes or make descriptors a worker never needs.
+# Syscalls the allowlist must never name (docs/security.md, items 26-30,
+# 34-35): those above where the filter is the only defence, and the ways to run
+# other code, reach other processes or make descriptors a worker never needs.
 NEVER = sorted({a[2] for a in ATTEMPTS if a[3] != BLOCKED} | {
     "execve", "execveat", "ptrace", "process_vm_writev", "pidfd_open",
     "pidfd_getfd", "pidfd_send_signal", "kill", "tkill", "tgkill",
@@ -513,9 +518,9 @@ def test_sqlite_additions_take_no_path(env):
 
 
 def test_limits_file_is_strict():
-    """THREATS 11, 26, 40-45: the shipped limits leave no core, no new
-    process, no locked memory (the io_uring second line above), and bound
-    file size, descriptors, address space and heap."""
+    """docs/security.md, items 11, 26, 40-45: the shipped limits leave no core,
+    no new process, no locked memory (the io_uring second line above), and
+    bound file size, descriptors, address space and heap."""
     lim = policy_limits()
     assert lim["core"] == 0 and lim["nproc"] == 0 and lim["memlock"] == 0
     for name in ("fsize", "nofile", "as", "data", "cpu"):
@@ -541,8 +546,9 @@ def test_probe_binary_is_built():
 
 
 def test_own_ledger_unreadable_from_the_sandbox(env):
-    """THREATS 95: the tenant's billing.db sits in its jail root, root's
-    and 0600: from inside the sandbox it exists but cannot be opened (that
-    the jail root cannot be written, to replace it, is the ocreat check)."""
+    """docs/security.md, item 95: the tenant's billing.db sits in its jail
+    root, root's and 0600: from inside the sandbox it exists but cannot be
+    opened (that the jail root cannot be written, to replace it, is the ocreat
+    check)."""
     r = env.jail.run("readfile", "/billing.db")
     assert r.rc == BLOCKED and "Permission denied" in r.err, r

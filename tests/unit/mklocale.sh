@@ -1,9 +1,9 @@
 #!/bin/sh
-# Build the Turkish locales test_host runs its table under (THREATS 79) into
-# the build directory, found there through LOCPATH: nothing is installed on
-# the machine. localedef needs the locale sources of Debian's "locales"
-# package; without them the locale check is skipped (with a note), not
-# failed, so this script never fails the build.
+# Build the Turkish locales test_host runs its table under (docs/security.md,
+# item 79) into the build directory, found there through LOCPATH: nothing is
+# installed on the machine. localedef needs the locale sources of Debian's
+# "locales" package; without them the locale check is skipped (with a note),
+# not failed, so this script never fails the build.
 #
 # usage: mklocale.sh <locale-dir> <stamp-file>
 set -eu

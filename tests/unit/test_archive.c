@@ -2,9 +2,9 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * The pure rules of a tenant archive (tenantctl/archive_pure.c), which
- * import applies as root to a tenant's bytes (THREATS 7): the paths an
- * entry may have, where it may sit in the tree, the symlinks that stay
- * inside it and the metadata.
+ * import applies as root to a tenant's bytes (docs/security.md, item 7): the
+ * paths an entry may have, where it may sit in the tree, the symlinks that
+ * stay inside it and the metadata.
  */
 #include <limits.h>
 #include <setjmp.h>

@@ -1,10 +1,10 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Host classifier (THREATS 75-84): one table of hostile and ordinary Host
- * values, checked for class, canonical name, port and slug length, for
- * idempotence on the canonical output, and again under Turkish locales where
- * tolower(3) would fold 'I' to a dotless i.
+ * Host classifier (docs/security.md, items 75-84): one table of hostile and
+ * ordinary Host values, checked for class, canonical name, port and slug
+ * length, for idempotence on the canonical output, and again under Turkish
+ * locales where tolower(3) would fold 'I' to a dotless i.
  */
 #include <errno.h>
 #include <locale.h>
@@ -235,7 +235,7 @@ show(const char *s, size_t len)
 
 /*
  * One case: class, canonical name, port and label, then the invariants
- * every result must keep (THREATS 84) whatever the table says.
+ * every result must keep (docs/security.md, item 84) whatever the table says.
  */
 static void
 check_case(const struct host_conf *hc, const struct hcase *c)
@@ -362,7 +362,10 @@ test_other_confs(void **state)
 	struct host_conf	 hc;
 	struct host_result	 r;
 
-	/* The THREATS.md names. */
+	/*
+	 * The example configuration of docs/routing.md, given in mixed case
+	 * and with a trailing dot.
+	 */
 	assert_int_equal(host_conf_init(&hc, "App.Example.COM.",
 	    "admin.example.com"), 0);
 	assert_string_equal(hc.hc_suffix, "app.example.com");

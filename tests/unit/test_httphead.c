@@ -1,12 +1,12 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Request-head reader (THREATS 61-71, 75-76): a table of requests with the
- * verdict each must get. Every case is fed at once, byte by byte and split
- * at random points, each time into a freshly allocated buffer of exactly the
- * bytes received so far (so a stale pointer or a read past the end shows
- * under ASan/valgrind), and every way must give the same verdict and the
- * same fields (THREATS 71).
+ * Request-head reader (docs/security.md, items 61-71, 75-76): a table of
+ * requests with the verdict each must get. Every case is fed at once, byte by
+ * byte and split at random points, each time into a freshly allocated buffer
+ * of exactly the bytes received so far (so a stale pointer or a read past the
+ * end shows under ASan/valgrind), and every way must give the same verdict and
+ * the same fields (docs/security.md, item 71).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,7 +93,7 @@ static const struct hcase cases[] = {
 	    .minor = 1, .ka = 1) },
 	{ "missing host 1.0", REQ("GET / HTTP/1.0\r\nAccept: */*\r\n\r\n"),
 	    OK(.method = HTTP_GET) },
-	/* Parsed, but the classifier refuses it (THREATS 75). */
+	/* Parsed, but the classifier refuses it (docs/security.md, item 75). */
 	{ "host list", REQ(GET11 "Host: a, b\r\n\r\n"),
 	    OK(.method = HTTP_GET, .minor = 1, .host = "a, b",
 	    .hclass = HOST_INVALID, .ka = 1) },
@@ -119,7 +119,10 @@ static const struct hcase cases[] = {
 	    "Host: user@acme.test.localhost\r\n\r\n"), OK(.method = HTTP_GET,
 	    .minor = 1, .host = "user@acme.test.localhost",
 	    .hclass = HOST_INVALID, .ka = 1) },
-	/* Forwarding headers are not routing input (THREATS 82). */
+	/*
+	 * Forwarding headers are not routing input (docs/security.md,
+	 * item 82).
+	 */
 	{ "forwarded ignored", REQ(GET11 HOST
 	    "X-Forwarded-Host: evil.test.localhost\r\n"
 	    "Forwarded: host=evil.test.localhost\r\n"
@@ -140,7 +143,10 @@ static const struct hcase cases[] = {
 	    "Transfer-Encoding:  CHUNKED \r\n\r\n"), OK(.method = HTTP_POST,
 	    .minor = 1, .host = "acme.test.localhost",
 	    .hclass = HOST_SUBDOMAIN, .ka = 1, .chunked = 1) },
-	/* Not framing at all: just an unknown field (THREATS 63). */
+	/*
+	 * Not framing at all: just an unknown field (docs/security.md,
+	 * item 63).
+	 */
 	{ "transfer_encoding", REQ("POST / HTTP/1.1\r\n" HOST
 	    "Transfer_Encoding: chunked\r\n\r\n"), OK(.method = HTTP_POST,
 	    .minor = 1, .host = "acme.test.localhost",
@@ -159,7 +165,10 @@ static const struct hcase cases[] = {
 	    .host = "acme.test.localhost", .hclass = HOST_SUBDOMAIN,
 	    .ka = 1) },
 
-	/* Framing: CL + TE, TE other than one "chunked" (THREATS 61-63). */
+	/*
+	 * Framing: CL + TE, TE other than one "chunked" (docs/security.md,
+	 * items 61-63).
+	 */
 	{ "cl then te", REQ("POST / HTTP/1.1\r\n" HOST "Content-Length: 5\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n"), BAD(400) },
 	{ "te then cl", REQ("POST / HTTP/1.1\r\n" HOST
@@ -192,7 +201,8 @@ static const struct hcase cases[] = {
 	    "Transfer-Encoding : chunked\r\n\r\n"), BAD(400) },
 	/*
 	 * RFC 9112 5.1: whitespace between name and colon MUST get a 400;
-	 * "Transfer-Encoding :" is a classic smuggling spelling (THREATS 63).
+	 * "Transfer-Encoding :" is a classic smuggling spelling
+	 * (docs/security.md, item 63).
 	 */
 	{ "te identity space before colon", REQ("POST / HTTP/1.1\r\n" HOST
 	    "Transfer-Encoding : identity\r\n\r\n"), BAD(400) },
@@ -223,7 +233,7 @@ static const struct hcase cases[] = {
 	{ "te on http/1.0", REQ("POST / HTTP/1.0\r\n" HOST
 	    "Transfer-Encoding: chunked\r\n\r\n"), BAD(400) },
 
-	/* Content-Length (THREATS 64). */
+	/* Content-Length (docs/security.md, item 64). */
 	{ "cl plus", REQ("POST / HTTP/1.1\r\n" HOST
 	    "Content-Length: +5\r\n\r\n"), BAD(400) },
 	{ "cl minus", REQ("POST / HTTP/1.1\r\n" HOST
@@ -247,13 +257,13 @@ static const struct hcase cases[] = {
 	{ "cl twice different", REQ("POST / HTTP/1.1\r\n" HOST
 	    "Content-Length: 5\r\nContent-Length: 6\r\n\r\n"), BAD(400) },
 
-	/* Host (THREATS 75). */
+	/* Host (docs/security.md, item 75). */
 	{ "host twice", REQ(GET11 HOST HOST "\r\n"), BAD(400) },
 	{ "host twice other", REQ(GET11 HOST
 	    "host: evil.test.localhost\r\n\r\n"), BAD(400) },
 	{ "host twice empty", REQ(GET11 "Host:\r\n" HOST "\r\n"), BAD(400) },
 
-	/* Field syntax (THREATS 65-66). */
+	/* Field syntax (docs/security.md, items 65-66). */
 	{ "obs-fold", REQ(GET11 HOST "X-A: a\r\n b\r\n\r\n"), BAD(400) },
 	{ "obs-fold tab", REQ(GET11 HOST "X-A: a\r\n\tb\r\n\r\n"), BAD(400) },
 	{ "obs-fold host", REQ(GET11
@@ -293,7 +303,7 @@ static const struct hcase cases[] = {
 	{ "empty name", REQ(GET11 HOST ": z\r\n\r\n"), BAD(400) },
 	{ "no colon", REQ(GET11 HOST "Xyz\r\n\r\n"), BAD(400) },
 
-	/* Request line (THREATS 68, 76). */
+	/* Request line (docs/security.md, items 68, 76). */
 	{ "http/2.0", REQ("GET / HTTP/2.0\r\n" HOST "\r\n"), BAD(505) },
 	{ "http/1.2", REQ("GET / HTTP/1.2\r\n" HOST "\r\n"), BAD(505) },
 	{ "http/0.9", REQ("GET / HTTP/0.9\r\n" HOST "\r\n"), BAD(505) },
@@ -325,7 +335,7 @@ static const struct hcase cases[] = {
 	{ "version lowercase", REQ("GET / http/1.1\r\n" HOST "\r\n"),
 	    BAD(400) },
 
-	/* Expect (THREATS 72). */
+	/* Expect (docs/security.md, item 72). */
 	{ "expect other", REQ("PUT /f HTTP/1.1\r\n" HOST
 	    "Expect: 200-ok\r\n\r\n"), BAD(400) },
 	{ "expect list", REQ("PUT /f HTTP/1.1\r\n" HOST
@@ -619,10 +629,11 @@ test_head_max(void **state)
 }
 
 /*
- * The answer must not depend on how the bytes arrive (THREATS 71): a target
- * that is too long and malformed after the limit must get one status, not
- * 414 when it came in small reads and 400 when it came at once. Both
- * callers cap the buffer at head_max, and this request is well inside it.
+ * The answer must not depend on how the bytes arrive (docs/security.md,
+ * item 71): a target that is too long and malformed after the limit must get
+ * one status, not 414 when it came in small reads and 400 when it came at
+ * once. Both callers cap the buffer at head_max, and this request is well
+ * inside it.
  */
 static void
 test_status_independent_of_reads(void **state)
@@ -844,8 +855,8 @@ test_authority_origin(void **state)
 }
 
 /*
- * THREATS 76 as the supervisor and the worker apply it: an absolute-form
- * authority naming another tenant than Host must be told apart.
+ * docs/security.md, item 76 as the supervisor and the worker apply it: an
+ * absolute-form authority naming another tenant than Host must be told apart.
  */
 static void
 test_absolute_vs_host(void **state)

@@ -3,8 +3,8 @@
  *
  * The data plane's pure helpers (worker/kvpath.c): routing under
  * /.tenantd/, percent-decoding exactly once, key validity (UTF-8, no
- * control characters, THREATS 98), the list query, the Bearer credential,
- * JSON string escaping and the token bucket's arithmetic.
+ * control characters, docs/security.md, item 98), the list query, the Bearer
+ * credential, JSON string escaping and the token bucket's arithmetic.
  */
 #include <setjmp.h>
 #include <stdarg.h>

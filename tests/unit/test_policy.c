@@ -1,10 +1,10 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Policy file parsers (STYLE.md G22, minijail's invalid_*.policy): the
- * shipped worker.seccomp and worker.limits must parse, must not allow the
- * calls THREATS 26-30 name, and every negative fixture in fixtures/ must
- * fail with the line it failed on.
+ * Policy file parsers (negative fixtures after minijail's invalid_*.policy):
+ * the shipped worker.seccomp and worker.limits must parse, must not allow
+ * the calls docs/security.md, items 26-30 name, and every negative fixture in
+ * fixtures/ must fail with the line it failed on.
  */
 #include <sys/resource.h>
 
@@ -76,7 +76,10 @@ test_shipped_seccomp(void **state)
 {
 	static struct policy	 pol;
 	static const char *const never[] = {
-		/* THREATS 26-30: none of these may ever be allowed. */
+		/*
+		 * docs/security.md, items 26-30: none of these may ever be
+		 * allowed.
+		 */
 		"execve", "execveat", "fork", "vfork", "clone", "clone3",
 		"ptrace", "process_vm_readv", "process_vm_writev",
 		"pidfd_getfd", "pidfd_open", "kcmp", "bpf", "perf_event_open",
@@ -169,7 +172,10 @@ test_shipped_limits(void **state)
 		fail();
 	}
 	free(text);
-	/* THREATS 11, 40, 45: no cores, no forks, a small fd table. */
+	/*
+	 * docs/security.md, items 11, 40, 45: no cores, no forks, a small fd
+	 * table.
+	 */
 	assert_true(limit_of(&lim, RLIMIT_CORE) == 0);
 	assert_true(limit_of(&lim, RLIMIT_NPROC) == 0);
 	assert_true(limit_of(&lim, RLIMIT_NOFILE) >= 16);

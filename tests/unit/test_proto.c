@@ -1,9 +1,10 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Wire protocol (STYLE.md G4-G5, THREATS 51-54, 60): every message layout as
- * the supervisor and the worker encode and decode it, the header checks of
- * msg_parse(), the bounds of each msg_get_*(), and msgio over a real
+ * Wire protocol (docs/architecture.md, section 4; docs/security.md, items
+ * 51-54, 60): every message layout as the supervisor and the worker encode
+ * and decode it, the header checks of msg_parse(), the bounds of each
+ * msg_get_*(), and msgio over a real
  * SOCK_SEQPACKET socketpair: fd passing, more than one fd, truncation, EOF,
  * with descriptors counted before and after so nothing leaks.
  */
@@ -1130,7 +1131,10 @@ test_msgio_eof_and_errors(void **state)
 	assert_int_equal(errno, EAGAIN);
 	assert_int_equal(fd, -1);
 
-	/* A full channel makes the sender wait, not block (THREATS 58). */
+	/*
+	 * A full channel makes the sender wait, not block (docs/security.md,
+	 * item 58).
+	 */
 	msg_init(&mb, MSG_CONN_NEW, 1);
 	msg_put_rest(&mb, buf, 4096);
 	assert_int_equal(msg_finish(&mb), 0);

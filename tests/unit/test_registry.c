@@ -2,9 +2,10 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * The tenant registry on a scratch file: tenant creation and uid
- * allocation (THREATS 20), reserved names and tombstones (THREATS 80), and
- * the schema's own CHECK constraints and triggers, which must hold against
- * a hand edit with plain SQL as well as through the API.
+ * allocation (docs/security.md, item 20), reserved names and tombstones
+ * (docs/security.md, item 80), and the schema's own CHECK constraints and
+ * triggers, which must hold against a hand edit with plain SQL as well as
+ * through the API.
  */
 #include <sys/stat.h>
 
@@ -524,7 +525,7 @@ test_version_and_open(void **state)
 	assert_null(registry_open(other, 0, err, sizeof(err)));
 	assert_int_equal(access(other, F_OK), -1);
 
-	/* Never through a symlink (THREATS 8). */
+	/* Never through a symlink (docs/security.md, item 8). */
 	snprintf(link, sizeof(link), "%s/link.db", fx->dir);
 	assert_int_equal(symlink(fx->path, link), 0);
 	assert_null(registry_open(link, 0, err, sizeof(err)));

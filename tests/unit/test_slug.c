@@ -1,9 +1,9 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Slug rules (THREATS 79-80): lengths, characters, hyphens, the IDNA "??--"
- * family and the reserved list, plus an exhaustive comparison with a
- * straightforward model of the rules over a small alphabet.
+ * Slug rules (docs/security.md, items 79-80): lengths, characters, hyphens,
+ * the IDNA "??--" family and the reserved list, plus an exhaustive comparison
+ * with a straightforward model of the rules over a small alphabet.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -4,7 +4,7 @@
  * The tenant-code policy files tenantd-run reads: the deny list (the
  * seccomp format with "default allow" first), the mounts file, and the
  * shipped tenant-code.* files, which must parse and say what the runner's
- * sandbox promises (THREATS 26-30).
+ * sandbox promises (docs/security.md, items 26-30).
  */
 #include <sys/resource.h>
 
@@ -220,7 +220,10 @@ test_shipped_mounts(void **state)
 	assert_non_null(find_mount(&m, MOUNT_DEV, "null"));
 	assert_non_null(find_mount(&m, MOUNT_DEV, "zero"));
 	assert_non_null(find_mount(&m, MOUNT_DEV, "urandom"));
-	/* Nothing of the host's state, and no /proc (THREATS 6). */
+	/*
+	 * Nothing of the host's state, and no /proc (docs/security.md,
+	 * item 6).
+	 */
 	assert_null(find_mount(&m, MOUNT_RO, "/var"));
 	assert_null(find_mount(&m, MOUNT_RO, "/etc"));
 	assert_null(find_mount(&m, MOUNT_RO, "/sys"));
