@@ -150,7 +150,7 @@ done
 # files and the worker binary at their configured places.
 mkdir -p "$(dirname "$state")" "$policy_dir" "$(dirname "$worker_dst")"
 cp "$policy_src"/*.seccomp "$policy_src"/*.limits "$policy_src"/tenant-code.* \
-    "$policy_dir/"
+    "$policy_src"/worker.cgroup "$policy_dir/"
 cp "$worker" "$worker_dst"
 set +e
 echo "== init"
