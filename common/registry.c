@@ -590,8 +590,12 @@ registry_hosts_gen(struct registry *r, int64_t id, uint64_t *gen)
 	return rc;
 }
 
-static int
-audit_insert(struct registry *r, const char *actor, const char *action,
+/*
+ * Appends one row to the audit log. Every writer calls this inside its own
+ * transaction, so the change and its record commit or roll back together.
+ */
+int
+registry_audit(struct registry *r, const char *actor, const char *action,
     const char *subject, const char *detail)
 {
 	sqlite3_stmt	*st;
@@ -609,13 +613,6 @@ audit_insert(struct registry *r, const char *actor, const char *action,
 	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
 	sqlite3_finalize(st);
 	return rc;
-}
-
-int
-registry_audit(struct registry *r, const char *actor, const char *action,
-    const char *subject, const char *detail)
-{
-	return audit_insert(r, actor, action, subject, detail);
 }
 
 int
@@ -736,7 +733,7 @@ registry_tenant_create(struct registry *r, const char *slug, uint32_t lo,
 	if (rc != REG_OK)
 		return reg_end(r, rc);
 	snprintf(detail, sizeof(detail), "uid=%u gid=%u", id, id);
-	if ((rc = audit_insert(r, actor, "create", slug, detail)) != REG_OK)
+	if ((rc = registry_audit(r, actor, "create", slug, detail)) != REG_OK)
 		return reg_end(r, rc);
 	if ((rc = registry_tenant_get(r, slug, out)) != REG_OK)
 		return reg_end(r, rc);
@@ -773,7 +770,7 @@ registry_tenant_set_status(struct registry *r, const char *slug,
 		return reg_end(r, rc);
 	action = status == TENANT_ACTIVE ? "resume" :
 	    status == TENANT_SUSPENDED ? "suspend" : "delete";
-	return reg_end(r, audit_insert(r, actor, action, slug, NULL));
+	return reg_end(r, registry_audit(r, actor, action, slug, NULL));
 }
 
 /*
@@ -851,7 +848,7 @@ registry_hosts_add(struct registry *r, const char *slug,
 		} else
 			rc = rc == SQLITE_DONE ? REG_OK : reg_fail(r);
 		if (rc == REG_OK)
-			rc = audit_insert(r, actor, active ?
+			rc = registry_audit(r, actor, active ?
 			    "hostname-add-active" : "hostname-add", slug,
 			    hosts[i]);
 	}
@@ -905,7 +902,7 @@ reg_host_change(struct registry *r, const char *slug, const char *host,
 	sqlite3_finalize(st);
 	if (rc != REG_OK)
 		return reg_end(r, rc);
-	return reg_end(r, audit_insert(r, actor, action, slug, host));
+	return reg_end(r, registry_audit(r, actor, action, slug, host));
 }
 
 int
@@ -1078,8 +1075,8 @@ registry_limit_set(struct registry *r, const char *slug, const char *name,
 		snprintf(detail, sizeof(detail), "%s=%s", name, canon);
 	else
 		snprintf(detail, sizeof(detail), "%s", name);
-	return reg_end(r, audit_insert(r, actor, value != NULL ? "limit-set" :
-	    "limit-unset", slug, detail));
+	return reg_end(r, registry_audit(r, actor, value != NULL ?
+	    "limit-set" : "limit-unset", slug, detail));
 }
 
 /* --- master keys ----------------------------------------------------------- */
@@ -1213,7 +1210,8 @@ registry_master_rotate(struct registry *r, int64_t grace, const char *actor,
 		return reg_end(r, rc);
 	snprintf(detail, sizeof(detail), "master %u current; earlier ones "
 	    "work until %lld", id, (long long)(grace > 0 ? now + grace : now));
-	if ((rc = audit_insert(r, actor, "key-rotate", NULL, detail)) != REG_OK)
+	if ((rc = registry_audit(r, actor, "key-rotate", NULL, detail)) !=
+	    REG_OK)
 		return reg_end(r, rc);
 	if ((rc = reg_end(r, REG_OK)) == REG_OK)
 		*new_id = id;
