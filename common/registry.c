@@ -22,15 +22,9 @@
 
 #include "keys.h"
 #include "registry.h"
+#include "registry_int.h"
 #include "sqlhard.h"
 #include "tlimits.h"
-
-struct registry {
-	sqlite3		*r_db;
-	struct sqlhard	 r_sh;
-	int64_t		 r_data_version;
-	char		 r_err[256];
-};
 
 /* A number macro as an SQL literal. */
 #define REG_STR_(x)	#x
@@ -184,15 +178,17 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'too many hostnames for one tenant'); END;",
 };
 #define NMIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
+_Static_assert(NMIGRATIONS == REGISTRY_VERSION,
+    "REGISTRY_VERSION in registry.h is the number of migrations");
 
-static int
+int
 reg_fail(struct registry *r)
 {
 	snprintf(r->r_err, sizeof(r->r_err), "%s", sqlite3_errmsg(r->r_db));
 	return REG_DB;
 }
 
-static int
+int
 reg_exec(struct registry *r, const char *sql)
 {
 	char	*msg = NULL;
@@ -206,7 +202,7 @@ reg_exec(struct registry *r, const char *sql)
 	return REG_OK;
 }
 
-static int64_t
+int64_t
 reg_int(struct registry *r, const char *sql)
 {
 	sqlite3_stmt	*st;
@@ -266,7 +262,7 @@ reg_apply(struct registry *r, int from, int to)
  * equal to one created at once. Names alone are not enough: SQLite lets
  * a trigger carry a table's name.
  */
-static int
+int
 reg_schema(struct registry *r, int version)
 {
 	struct registry	 ref;
@@ -294,7 +290,7 @@ reg_schema(struct registry *r, int version)
  * writes to it: a migration inserts rows, and a trigger that is not ours
  * must not run on them.
  */
-static int
+int
 reg_migrate(struct registry *r)
 {
 	int64_t		 v;
@@ -361,14 +357,15 @@ registry_open(const char *path, int flags, char *err, size_t errsz)
 			goto dberr;
 	}
 	v = (int)reg_int(r, "PRAGMA user_version");
-	if (v != NMIGRATIONS) {
+	if (v != REGISTRY_VERSION) {
 		snprintf(err, errsz, "%s: registry schema version %d, this "
-		    "tenantd needs %d%s", path, v, NMIGRATIONS, v < NMIGRATIONS ?
+		    "tenantd needs %d%s", path, v, REGISTRY_VERSION,
+		    v < REGISTRY_VERSION ?
 		    " (run tenantctl init to upgrade it)" : "");
 		goto fail;
 	}
 	/* Reader and writer alike, before the first query of ours. */
-	if (reg_schema(r, NMIGRATIONS) != REG_OK)
+	if (reg_schema(r, REGISTRY_VERSION) != REG_OK)
 		goto dberr;
 	r->r_data_version = reg_int(r, "PRAGMA data_version");
 	return r;
@@ -642,7 +639,7 @@ registry_audit_list(struct registry *r, const char *subject,
 }
 
 /* Ends a write transaction: commit on success, roll back otherwise. */
-static int
+int
 reg_end(struct registry *r, int rc)
 {
 	char	 saved[sizeof(r->r_err)];
@@ -703,7 +700,7 @@ registry_tenant_create(struct registry *r, const char *slug, uint32_t lo,
     uint32_t hi, const char *actor, struct tenant *out)
 {
 	sqlite3_stmt	*st;
-	uint32_t	 id;
+	uint32_t	 id = 0;	/* reg_alloc_id() sets it */
 	int64_t		 now = time(NULL);
 	int		 rc;
 	char		 detail[64];
