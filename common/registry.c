@@ -9,8 +9,6 @@
  * compared, SQL text and all, with what the migrations make
  * (registry_schema.c) before it is used.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -21,11 +19,9 @@
 
 #include <sqlite3.h>
 
-#include "keys.h"
 #include "registry.h"
 #include "registry_int.h"
 #include "sqlhard.h"
-#include "tlimits.h"
 
 int
 reg_fail(struct registry *r)
