@@ -58,6 +58,20 @@ reg_int(struct registry *r, const char *sql)
 	return v;
 }
 
+/* Ends a write transaction: commit on success, roll back otherwise. */
+int
+reg_end(struct registry *r, int rc)
+{
+	char	 saved[sizeof(r->r_err)];
+
+	if (rc == REG_OK)
+		return reg_exec(r, "COMMIT") == REG_OK ? REG_OK : REG_DB;
+	memcpy(saved, r->r_err, sizeof(saved));
+	reg_exec(r, "ROLLBACK");
+	memcpy(r->r_err, saved, sizeof(saved));
+	return rc;
+}
+
 /*
  * Open the registry. REG_CREATE creates and migrates it (tenantctl init);
  * REG_RDONLY is how the supervisor reads it. A writer also migrates an older
@@ -249,20 +263,6 @@ registry_tenants(struct registry *r, int (*cb)(const struct tenant *, void *),
 	}
 	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK : reg_fail(r);
 	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Ends a write transaction: commit on success, roll back otherwise. */
-int
-reg_end(struct registry *r, int rc)
-{
-	char	 saved[sizeof(r->r_err)];
-
-	if (rc == REG_OK)
-		return reg_exec(r, "COMMIT") == REG_OK ? REG_OK : REG_DB;
-	memcpy(saved, r->r_err, sizeof(saved));
-	reg_exec(r, "ROLLBACK");
-	memcpy(r->r_err, saved, sizeof(saved));
 	return rc;
 }
 
