@@ -1,15 +1,14 @@
 /*
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
- * Registry on SQLite. Prepared statements only; WAL with synchronous=FULL
- * (identity is not where we trade durability for speed); the file is opened
- * the one hardened way (sqlhard.h) and its schema compared, SQL text and
- * all, with what the migrations make before it is used. Schema changes go
- * through numbered migrations recorded in PRAGMA user_version; a registry
- * newer than this binary is refused rather than guessed at.
+ * Registry on SQLite: open and close, the tenants and their uids, and the
+ * helpers every statement of the registry's files goes through
+ * (registry_int.h lists the files). Prepared statements only; WAL with
+ * synchronous=FULL (identity is not where we trade durability for speed);
+ * the file is opened the one hardened way (sqlhard.h) and its schema
+ * compared, SQL text and all, with what the migrations make
+ * (registry_schema.c) before it is used.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -20,179 +19,18 @@
 
 #include <sqlite3.h>
 
-#include "keys.h"
 #include "registry.h"
+#include "registry_int.h"
 #include "sqlhard.h"
-#include "tlimits.h"
 
-struct registry {
-	sqlite3		*r_db;
-	struct sqlhard	 r_sh;
-	int64_t		 r_data_version;
-	char		 r_err[256];
-};
-
-/* A number macro as an SQL literal. */
-#define REG_STR_(x)	#x
-#define REG_STR(x)	REG_STR_(x)
-
-static const char *const migrations[] = {
-	/* 1: the first schema */
-	"CREATE TABLE tenants ("
-	"  id INTEGER PRIMARY KEY,"
-	"  slug TEXT NOT NULL UNIQUE CHECK ("
-	"    length(slug) BETWEEN 3 AND 63"
-	"    AND slug NOT GLOB '*[^a-z0-9-]*'"
-	"    AND slug NOT GLOB '-*' AND slug NOT GLOB '*-'"
-	"    AND substr(slug, 3, 2) <> '--'),"
-	"  uid INTEGER NOT NULL UNIQUE CHECK (uid > 0 AND uid < 4294967295),"
-	"  gid INTEGER NOT NULL UNIQUE CHECK (gid > 0 AND gid < 4294967295),"
-	"  status TEXT NOT NULL DEFAULT 'active'"
-	"    CHECK (status IN ('active', 'suspended', 'deleted')),"
-	"  created INTEGER NOT NULL,"
-	"  updated INTEGER NOT NULL"
-	") STRICT;"
-	"CREATE TABLE reserved ("
-	"  slug TEXT PRIMARY KEY,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('system', 'tombstone')),"
-	"  created INTEGER NOT NULL"
-	") STRICT;"
-	"CREATE TABLE hostnames ("
-	"  hostname TEXT PRIMARY KEY CHECK ("
-	"    length(hostname) BETWEEN 3 AND 253"
-	"    AND hostname NOT GLOB '*[^a-z0-9.-]*'"
-	"    AND hostname GLOB '*?.?*'"
-	"    AND hostname NOT GLOB '*..*'"
-	"    AND hostname NOT GLOB '[.-]*' AND hostname NOT GLOB '*[.-]'"
-	"    AND hostname NOT GLOB '*.-*' AND hostname NOT GLOB '*-.*'),"
-	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
-	"  status TEXT NOT NULL DEFAULT 'pending'"
-	"    CHECK (status IN ('pending', 'active')),"
-	"  created INTEGER NOT NULL"
-	") STRICT;"
-	"CREATE INDEX hostnames_tenant ON hostnames(tenant_id);"
-	"CREATE TABLE audit ("
-	"  id INTEGER PRIMARY KEY,"
-	"  ts INTEGER NOT NULL,"
-	"  actor TEXT NOT NULL,"
-	"  action TEXT NOT NULL,"
-	"  subject TEXT,"
-	"  detail TEXT"
-	") STRICT;"
-	/* A reserved name or tombstone can never become a tenant. */
-	"CREATE TRIGGER tenants_not_reserved BEFORE INSERT ON tenants"
-	"  WHEN EXISTS (SELECT 1 FROM reserved WHERE slug = NEW.slug)"
-	"  BEGIN SELECT RAISE(ABORT, 'slug is reserved'); END;"
-	"CREATE TRIGGER tenants_identity_fixed"
-	"  BEFORE UPDATE OF id, slug, uid, gid, created ON tenants"
-	"  BEGIN SELECT RAISE(ABORT, 'tenant identity never changes'); END;"
-	"CREATE TRIGGER tenants_stay_deleted BEFORE UPDATE ON tenants"
-	"  WHEN OLD.status = 'deleted'"
-	"  BEGIN SELECT RAISE(ABORT, 'a deleted tenant stays deleted'); END;"
-	"CREATE TRIGGER tenants_never_removed BEFORE DELETE ON tenants"
-	"  BEGIN SELECT RAISE(ABORT, 'tenants are tombstoned, not removed'); END;"
-	"CREATE TRIGGER tenants_tombstone AFTER UPDATE OF status ON tenants"
-	"  WHEN NEW.status = 'deleted'"
-	"  BEGIN INSERT INTO reserved (slug, kind, created)"
-	"    VALUES (NEW.slug, 'tombstone', NEW.updated);"
-	"    DELETE FROM hostnames WHERE tenant_id = NEW.id; END;"
-	"CREATE TRIGGER reserved_forever_u BEFORE UPDATE ON reserved"
-	"  BEGIN SELECT RAISE(ABORT, 'reserved slugs are permanent'); END;"
-	"CREATE TRIGGER reserved_forever_d BEFORE DELETE ON reserved"
-	"  BEGIN SELECT RAISE(ABORT, 'reserved slugs are permanent'); END;"
-	"CREATE TRIGGER hostnames_not_deleted BEFORE INSERT ON hostnames"
-	"  WHEN (SELECT status FROM tenants WHERE id = NEW.tenant_id)"
-	"    IS NOT 'active' AND (SELECT status FROM tenants"
-	"    WHERE id = NEW.tenant_id) IS NOT 'suspended'"
-	"  BEGIN SELECT RAISE(ABORT, 'no such tenant'); END;"
-	"CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit"
-	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
-	"CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
-	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
-
-	/* 2: the data plane: limits, profiles, master keys */
-	"CREATE TABLE tenant_limits ("
-	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
-	"  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 47"
-	"    AND name NOT GLOB '*[^a-z_]*'),"
-	"  value TEXT NOT NULL CHECK (length(value) BETWEEN 1 AND 47),"
-	"  PRIMARY KEY (tenant_id, name)"
-	") STRICT;"
-	"ALTER TABLE tenants ADD COLUMN profile TEXT CHECK (profile IS NULL OR ("
-	"  length(profile) BETWEEN 1 AND 63"
-	"  AND profile NOT GLOB '*[^a-z0-9-]*'"
-	"  AND profile NOT GLOB '-*' AND profile NOT GLOB '*-'));"
-	"CREATE TABLE masters ("
-	"  id INTEGER PRIMARY KEY CHECK (id > 0 AND id < 4294967296),"
-	"  created INTEGER NOT NULL,"
-	"  not_after INTEGER"
-	") STRICT;"
-	/* At most one current master (NULL not_after); triggers keep one. */
-	"CREATE UNIQUE INDEX masters_one_current ON masters ((not_after IS NULL))"
-	"  WHERE not_after IS NULL;"
-	"CREATE TRIGGER masters_kept BEFORE DELETE ON masters"
-	"  BEGIN SELECT RAISE(ABORT, 'master keys are retired, not removed'); END;"
-	"CREATE TRIGGER masters_identity BEFORE UPDATE OF id, created ON masters"
-	"  BEGIN SELECT RAISE(ABORT, 'a master''s identity never changes'); END;"
-	"CREATE TRIGGER masters_stay_retired BEFORE UPDATE OF not_after ON masters"
-	"  WHEN OLD.not_after IS NOT NULL AND NEW.not_after IS NULL"
-	"  BEGIN SELECT RAISE(ABORT, 'a retired master stays retired'); END;"
-	"CREATE TRIGGER limits_live_tenant BEFORE INSERT ON tenant_limits"
-	"  WHEN (SELECT status FROM tenants WHERE id = NEW.tenant_id)"
-	"    IS NOT 'active' AND (SELECT status FROM tenants"
-	"    WHERE id = NEW.tenant_id) IS NOT 'suspended'"
-	"  BEGIN SELECT RAISE(ABORT, 'no such tenant'); END;"
-	/* tenantctl init wrote keys/master-1.key before any migration ran. */
-	"INSERT INTO masters (id, created, not_after)"
-	"  VALUES (1, CAST(strftime('%s', 'now') AS INTEGER), NULL);",
-
-	/*
-	 * 3: a generation per tenant's hostnames, bumped by every change to
-	 * them, so the supervisor sends a new host list to the workers of
-	 * the tenants whose names changed and to no others (docs/routing.md);
-	 * and the cap on names per tenant, for a hand edit too. The cap is
-	 * HOST_TENANT_MAX as this migration spells it: changing that needs
-	 * a migration that creates this trigger again.
-	 */
-	"CREATE TABLE hostname_gen ("
-	"  tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id),"
-	"  gen INTEGER NOT NULL DEFAULT 0"
-	") STRICT;"
-	"CREATE TRIGGER hostnames_gen_i AFTER INSERT ON hostnames BEGIN"
-	"  INSERT OR IGNORE INTO hostname_gen (tenant_id) VALUES (NEW.tenant_id);"
-	"  UPDATE hostname_gen SET gen = gen + 1 WHERE tenant_id = NEW.tenant_id;"
-	"  END;"
-	"CREATE TRIGGER hostnames_gen_d AFTER DELETE ON hostnames BEGIN"
-	"  INSERT OR IGNORE INTO hostname_gen (tenant_id) VALUES (OLD.tenant_id);"
-	"  UPDATE hostname_gen SET gen = gen + 1 WHERE tenant_id = OLD.tenant_id;"
-	"  END;"
-	/* A hand edit may move a name: both tenants' lists changed. */
-	"CREATE TRIGGER hostnames_gen_u AFTER UPDATE ON hostnames BEGIN"
-	"  INSERT OR IGNORE INTO hostname_gen (tenant_id) VALUES (OLD.tenant_id);"
-	"  INSERT OR IGNORE INTO hostname_gen (tenant_id) VALUES (NEW.tenant_id);"
-	"  UPDATE hostname_gen SET gen = gen + 1"
-	"    WHERE tenant_id IN (OLD.tenant_id, NEW.tenant_id);"
-	"  END;"
-	"CREATE TRIGGER hostnames_cap_i BEFORE INSERT ON hostnames"
-	"  WHEN (SELECT count(*) FROM hostnames WHERE tenant_id = NEW.tenant_id)"
-	"    >= " REG_STR(HOST_TENANT_MAX)
-	"  BEGIN SELECT RAISE(ABORT, 'too many hostnames for one tenant'); END;"
-	"CREATE TRIGGER hostnames_cap_u BEFORE UPDATE OF tenant_id ON hostnames"
-	"  WHEN NEW.tenant_id IS NOT OLD.tenant_id AND (SELECT count(*)"
-	"    FROM hostnames WHERE tenant_id = NEW.tenant_id)"
-	"    >= " REG_STR(HOST_TENANT_MAX)
-	"  BEGIN SELECT RAISE(ABORT, 'too many hostnames for one tenant'); END;",
-};
-#define NMIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
-
-static int
+int
 reg_fail(struct registry *r)
 {
 	snprintf(r->r_err, sizeof(r->r_err), "%s", sqlite3_errmsg(r->r_db));
 	return REG_DB;
 }
 
-static int
+int
 reg_exec(struct registry *r, const char *sql)
 {
 	char	*msg = NULL;
@@ -206,7 +44,7 @@ reg_exec(struct registry *r, const char *sql)
 	return REG_OK;
 }
 
-static int64_t
+int64_t
 reg_int(struct registry *r, const char *sql)
 {
 	sqlite3_stmt	*st;
@@ -220,111 +58,18 @@ reg_int(struct registry *r, const char *sql)
 	return v;
 }
 
-/* Migrations from..to-1, in the caller's transaction. */
-static int
-reg_apply(struct registry *r, int from, int to)
+/* Ends a write transaction: commit on success, roll back otherwise. */
+int
+reg_end(struct registry *r, int rc)
 {
-	sqlite3_stmt	*st;
-	int64_t		 now = time(NULL);
-	char		 sql[64];
-	int		 i;
+	char	 saved[sizeof(r->r_err)];
 
-	for (i = from; i < to; i++) {
-		if (reg_exec(r, migrations[i]) != REG_OK)
-			return REG_DB;
-		if (i == 0) {
-			/* Seed the system names the slug rules reserve. */
-			if (sqlite3_prepare_v2(r->r_db, "INSERT INTO reserved "
-			    "(slug, kind, created) VALUES (?, 'system', ?)",
-			    -1, &st, NULL) != SQLITE_OK)
-				return reg_fail(r);
-			for (int j = 0; slug_reserved[j] != NULL; j++) {
-				sqlite3_bind_text(st, 1, slug_reserved[j], -1,
-				    SQLITE_STATIC);
-				sqlite3_bind_int64(st, 2, now);
-				if (sqlite3_step(st) != SQLITE_DONE) {
-					reg_fail(r);
-					sqlite3_finalize(st);
-					return REG_DB;
-				}
-				sqlite3_reset(st);
-			}
-			sqlite3_finalize(st);
-		}
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", i + 1);
-		if (reg_exec(r, sql) != REG_OK)
-			return REG_DB;
-	}
-	return REG_OK;
-}
-
-/*
- * Is the schema exactly what the migrations make at `version`, object by
- * object and SQL text by SQL text (docs/security.md)? The reference is
- * made in memory by the same migrations, so there is no second copy of
- * the schema to drift, and a registry migrated step by step compares
- * equal to one created at once. Names alone are not enough: SQLite lets
- * a trigger carry a table's name.
- */
-static int
-reg_schema(struct registry *r, int version)
-{
-	struct registry	 ref;
-	int		 rc;
-
-	memset(&ref, 0, sizeof(ref));
-	if ((ref.r_db = sqlhard_open(":memory:", SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL, &ref.r_sh, SQLHARD_BUDGET_MS, r->r_err,
-	    sizeof(r->r_err))) == NULL)
-		return REG_DB;
-	if (reg_apply(&ref, 0, version) != REG_OK) {
-		snprintf(r->r_err, sizeof(r->r_err), "the reference schema: "
-		    "%.200s", ref.r_err);
-		sqlite3_close(ref.r_db);
-		return REG_DB;
-	}
-	rc = sqlhard_schema_same(r->r_db, ref.r_db, r->r_err,
-	    sizeof(r->r_err)) == 0 ? REG_OK : REG_DB;
-	sqlite3_close(ref.r_db);
+	if (rc == REG_OK)
+		return reg_exec(r, "COMMIT") == REG_OK ? REG_OK : REG_DB;
+	memcpy(saved, r->r_err, sizeof(saved));
+	reg_exec(r, "ROLLBACK");
+	memcpy(r->r_err, saved, sizeof(saved));
 	return rc;
-}
-
-/*
- * An older registry is checked at its own version before any migration
- * writes to it: a migration inserts rows, and a trigger that is not ours
- * must not run on them.
- */
-static int
-reg_migrate(struct registry *r)
-{
-	int64_t		 v;
-
-	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
-		return REG_DB;
-	v = reg_int(r, "PRAGMA user_version");
-	if (v < 0 || v > NMIGRATIONS) {
-		snprintf(r->r_err, sizeof(r->r_err), "registry schema version "
-		    "%lld is newer than this tenantd knows (%d); refusing to "
-		    "use it", (long long)v, NMIGRATIONS);
-		reg_exec(r, "ROLLBACK");
-		return REG_DB;
-	}
-	if (reg_schema(r, (int)v) != REG_OK ||
-	    reg_apply(r, (int)v, NMIGRATIONS) != REG_OK)
-		goto fail;
-	return reg_exec(r, "COMMIT");
- fail:
-	{
-		char	 saved[sizeof(r->r_err)];
-
-		memcpy(saved, r->r_err, sizeof(saved));
-		if (saved[0] == '\0')
-			snprintf(saved, sizeof(saved), "%s",
-			    sqlite3_errmsg(r->r_db));
-		reg_exec(r, "ROLLBACK");
-		memcpy(r->r_err, saved, sizeof(saved));
-	}
-	return REG_DB;
 }
 
 /*
@@ -361,14 +106,15 @@ registry_open(const char *path, int flags, char *err, size_t errsz)
 			goto dberr;
 	}
 	v = (int)reg_int(r, "PRAGMA user_version");
-	if (v != NMIGRATIONS) {
+	if (v != REGISTRY_VERSION) {
 		snprintf(err, errsz, "%s: registry schema version %d, this "
-		    "tenantd needs %d%s", path, v, NMIGRATIONS, v < NMIGRATIONS ?
+		    "tenantd needs %d%s", path, v, REGISTRY_VERSION,
+		    v < REGISTRY_VERSION ?
 		    " (run tenantctl init to upgrade it)" : "");
 		goto fail;
 	}
 	/* Reader and writer alike, before the first query of ours. */
-	if (reg_schema(r, NMIGRATIONS) != REG_OK)
+	if (reg_schema(r, REGISTRY_VERSION) != REG_OK)
 		goto dberr;
 	r->r_data_version = reg_int(r, "PRAGMA data_version");
 	return r;
@@ -520,144 +266,6 @@ registry_tenants(struct registry *r, int (*cb)(const struct tenant *, void *),
 	return rc;
 }
 
-/*
- * Hostnames of one tenant (id > 0) or of all; only active ones if asked.
- * The callback returns 0 to go on, 1 to stop (a search that found what it
- * wanted) or -1 when it failed: then so does the walk, with REG_DB, so a
- * caller never takes part of a list for the whole of it.
- */
-int
-registry_hosts(struct registry *r, int64_t id, int active_only,
-    int (*cb)(const struct hostname *, void *), void *arg)
-{
-	sqlite3_stmt	*st;
-	struct hostname	 h;
-	int		 rc, cr = 0;
-
-	r->r_err[0] = '\0';
-	if (sqlite3_prepare_v2(r->r_db, "SELECT h.hostname, t.slug, "
-	    "h.status = 'active', h.created FROM hostnames h "
-	    "JOIN tenants t ON t.id = h.tenant_id "
-	    "WHERE (?1 = 0 OR h.tenant_id = ?1) "
-	    "AND (?2 = 0 OR h.status = 'active') ORDER BY h.hostname",
-	    -1, &st, NULL) != SQLITE_OK)
-		return reg_fail(r);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, active_only);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&h, 0, sizeof(h));
-		snprintf(h.h_name, sizeof(h.h_name), "%s",
-		    (const char *)sqlite3_column_text(st, 0));
-		snprintf(h.h_slug, sizeof(h.h_slug), "%s",
-		    (const char *)sqlite3_column_text(st, 1));
-		h.h_active = sqlite3_column_int(st, 2);
-		h.h_created = sqlite3_column_int64(st, 3);
-		if ((cr = cb(&h, arg)) != 0)
-			break;
-	}
-	if (cr == -1) {
-		snprintf(r->r_err, sizeof(r->r_err), "%.200s: not handled, "
-		    "the list is incomplete", h.h_name);
-		rc = REG_DB;
-	} else
-		rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK :
-		    reg_fail(r);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/*
- * The generation of a tenant's hostnames (0 if they never changed): the
- * schema's triggers bump it with every change to them.
- */
-int
-registry_hosts_gen(struct registry *r, int64_t id, uint64_t *gen)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(r->r_db, "SELECT coalesce((SELECT gen FROM "
-	    "hostname_gen WHERE tenant_id = ?), 0)", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return reg_fail(r);
-	sqlite3_bind_int64(st, 1, id);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*gen = (uint64_t)sqlite3_column_int64(st, 0);
-		rc = REG_OK;
-	} else
-		rc = reg_fail(r);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int
-audit_insert(struct registry *r, const char *actor, const char *action,
-    const char *subject, const char *detail)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(r->r_db, "INSERT INTO audit (ts, actor, action, "
-	    "subject, detail) VALUES (?, ?, ?, ?, ?)", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return reg_fail(r);
-	sqlite3_bind_int64(st, 1, time(NULL));
-	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-int
-registry_audit(struct registry *r, const char *actor, const char *action,
-    const char *subject, const char *detail)
-{
-	return audit_insert(r, actor, action, subject, detail);
-}
-
-int
-registry_audit_list(struct registry *r, const char *subject,
-    int (*cb)(int64_t, const char *, const char *, const char *,
-    const char *, void *), void *arg)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(r->r_db, "SELECT ts, actor, action, "
-	    "coalesce(subject, ''), coalesce(detail, '') FROM audit "
-	    "WHERE ?1 IS NULL OR subject = ?1 ORDER BY id", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return reg_fail(r);
-	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (cb(sqlite3_column_int64(st, 0),
-		    (const char *)sqlite3_column_text(st, 1),
-		    (const char *)sqlite3_column_text(st, 2),
-		    (const char *)sqlite3_column_text(st, 3),
-		    (const char *)sqlite3_column_text(st, 4), arg) == -1)
-			break;
-	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK : reg_fail(r);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Ends a write transaction: commit on success, roll back otherwise. */
-static int
-reg_end(struct registry *r, int rc)
-{
-	char	 saved[sizeof(r->r_err)];
-
-	if (rc == REG_OK)
-		return reg_exec(r, "COMMIT") == REG_OK ? REG_OK : REG_DB;
-	memcpy(saved, r->r_err, sizeof(saved));
-	reg_exec(r, "ROLLBACK");
-	memcpy(r->r_err, saved, sizeof(saved));
-	return rc;
-}
-
 static int
 reg_reserved_kind(struct registry *r, const char *slug)
 {
@@ -706,7 +314,7 @@ registry_tenant_create(struct registry *r, const char *slug, uint32_t lo,
     uint32_t hi, const char *actor, struct tenant *out)
 {
 	sqlite3_stmt	*st;
-	uint32_t	 id;
+	uint32_t	 id = 0;	/* reg_alloc_id() sets it */
 	int64_t		 now = time(NULL);
 	int		 rc;
 	char		 detail[64];
@@ -736,7 +344,7 @@ registry_tenant_create(struct registry *r, const char *slug, uint32_t lo,
 	if (rc != REG_OK)
 		return reg_end(r, rc);
 	snprintf(detail, sizeof(detail), "uid=%u gid=%u", id, id);
-	if ((rc = audit_insert(r, actor, "create", slug, detail)) != REG_OK)
+	if ((rc = registry_audit(r, actor, "create", slug, detail)) != REG_OK)
 		return reg_end(r, rc);
 	if ((rc = registry_tenant_get(r, slug, out)) != REG_OK)
 		return reg_end(r, rc);
@@ -773,449 +381,5 @@ registry_tenant_set_status(struct registry *r, const char *slug,
 		return reg_end(r, rc);
 	action = status == TENANT_ACTIVE ? "resume" :
 	    status == TENANT_SUSPENDED ? "suspend" : "delete";
-	return reg_end(r, audit_insert(r, actor, action, slug, NULL));
-}
-
-/*
- * Add n custom hostnames to a tenant in one transaction: all of them or,
- * with the first that cannot be added named in the error, none. A tenant
- * has at most HOST_TENANT_MAX (REG_FULL), which is checked here for a
- * clear answer and by the schema for a hand edit.
- */
-int
-registry_hosts_add(struct registry *r, const char *slug,
-    const char *const *hosts, size_t n, int active, const char *actor)
-{
-	sqlite3_stmt	*st;
-	struct tenant	 t;
-	char		 canon[HOST_NAME_MAX_LEN + 1];
-	int64_t		 have;
-	size_t		 clen, i;
-	unsigned int	 port;
-	int		 rc;
-
-	r->r_err[0] = '\0';
-	/*
-	 * The schema checks the characters; the label and length rules and
-	 * "no IP literal" are the classifier's, so only a name it would
-	 * route gets in (the suffix rule needs the config: tenantctl's).
-	 */
-	for (i = 0; i < n; i++)
-		if (host_canonical(hosts[i], strlen(hosts[i]), canon, &clen,
-		    &port) == -1 || port != 0 || strcmp(canon, hosts[i]) != 0) {
-			snprintf(r->r_err, sizeof(r->r_err), "%s: not a "
-			    "canonical hostname", hosts[i]);
-			return REG_INVALID;
-		}
-	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
-		return REG_DB;
-	if ((rc = registry_tenant_get(r, slug, &t)) != REG_OK)
-		return reg_end(r, rc);
-	if (t.t_status == TENANT_DELETED)
-		return reg_end(r, REG_NOTFOUND);
-	if (sqlite3_prepare_v2(r->r_db, "SELECT count(*) FROM hostnames "
-	    "WHERE tenant_id = ?", -1, &st, NULL) != SQLITE_OK)
-		return reg_end(r, reg_fail(r));
-	sqlite3_bind_int64(st, 1, t.t_id);
-	rc = sqlite3_step(st) == SQLITE_ROW ? REG_OK : reg_fail(r);
-	have = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (rc != REG_OK)
-		return reg_end(r, rc);
-	if (have + (int64_t)n > HOST_TENANT_MAX) {
-		snprintf(r->r_err, sizeof(r->r_err), "tenant \"%s\" has %lld "
-		    "custom hostnames; %zu more would pass the cap of %d per "
-		    "tenant", slug, (long long)have, n, HOST_TENANT_MAX);
-		return reg_end(r, REG_FULL);
-	}
-	if (sqlite3_prepare_v2(r->r_db, "INSERT INTO hostnames (hostname, "
-	    "tenant_id, status, created) VALUES (?, ?, ?, ?)", -1, &st,
-	    NULL) != SQLITE_OK)
-		return reg_end(r, reg_fail(r));
-	for (i = 0, rc = REG_OK; i < n && rc == REG_OK; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, hosts[i], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, t.t_id);
-		sqlite3_bind_text(st, 3, active ? "active" : "pending", -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, time(NULL));
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-			snprintf(r->r_err, sizeof(r->r_err), "%s is already "
-			    "registered", hosts[i]);
-			rc = REG_EXISTS;
-		} else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-			snprintf(r->r_err, sizeof(r->r_err), "%s: %s",
-			    hosts[i], sqlite3_errmsg(r->r_db));
-			rc = REG_INVALID;
-		} else
-			rc = rc == SQLITE_DONE ? REG_OK : reg_fail(r);
-		if (rc == REG_OK)
-			rc = audit_insert(r, actor, active ?
-			    "hostname-add-active" : "hostname-add", slug,
-			    hosts[i]);
-	}
-	sqlite3_finalize(st);
-	return reg_end(r, rc);
-}
-
-int
-registry_host_add(struct registry *r, const char *slug, const char *host,
-    int active, const char *actor)
-{
-	return registry_hosts_add(r, slug, &host, 1, active, actor);
-}
-
-static int
-reg_host_owned(struct registry *r, const char *slug, const char *host,
-    struct tenant *t)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if ((rc = registry_tenant_get(r, slug, t)) != REG_OK)
-		return rc;
-	if (sqlite3_prepare_v2(r->r_db, "SELECT 1 FROM hostnames "
-	    "WHERE hostname = ? AND tenant_id = ?", -1, &st, NULL) != SQLITE_OK)
-		return reg_fail(r);
-	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, t->t_id);
-	rc = sqlite3_step(st) == SQLITE_ROW ? REG_OK : REG_NOTFOUND;
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int
-reg_host_change(struct registry *r, const char *slug, const char *host,
-    const char *sql, const char *actor, const char *action)
-{
-	sqlite3_stmt	*st;
-	struct tenant	 t;
-	int		 rc;
-
-	r->r_err[0] = '\0';
-	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
-		return REG_DB;
-	if ((rc = reg_host_owned(r, slug, host, &t)) != REG_OK)
-		return reg_end(r, rc);
-	if (sqlite3_prepare_v2(r->r_db, sql, -1, &st, NULL) != SQLITE_OK)
-		return reg_end(r, reg_fail(r));
-	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
-	sqlite3_finalize(st);
-	if (rc != REG_OK)
-		return reg_end(r, rc);
-	return reg_end(r, audit_insert(r, actor, action, slug, host));
-}
-
-int
-registry_host_remove(struct registry *r, const char *slug, const char *host,
-    const char *actor)
-{
-	return reg_host_change(r, slug, host,
-	    "DELETE FROM hostnames WHERE hostname = ?", actor,
-	    "hostname-remove");
-}
-
-int
-registry_host_activate(struct registry *r, const char *slug, const char *host,
-    const char *actor)
-{
-	return reg_host_change(r, slug, host,
-	    "UPDATE hostnames SET status = 'active' WHERE hostname = ?", actor,
-	    "hostname-activate");
-}
-
-/* --- limits and profiles ------------------------------------------------ */
-
-/*
- * The tenant's profile name and per-tenant overrides, applied onto *tl:
- * what the caller loaded before stays unless the registry overrides it.
- */
-int
-registry_limits(struct registry *r, int64_t tid, struct tlimits *tl)
-{
-	sqlite3_stmt	*st;
-	const char	*name, *value;
-	uint64_t	 v;
-	char		 why[160];
-	int		 rc, l;
-
-	r->r_err[0] = '\0';
-	if (sqlite3_prepare_v2(r->r_db, "SELECT coalesce(profile, '') "
-	    "FROM tenants WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
-		return reg_fail(r);
-	sqlite3_bind_int64(st, 1, tid);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		snprintf(tl->tl_profile, sizeof(tl->tl_profile), "%s",
-		    (const char *)sqlite3_column_text(st, 0));
-	rc = rc == SQLITE_ROW ? REG_OK : rc == SQLITE_DONE ? REG_NOTFOUND :
-	    reg_fail(r);
-	sqlite3_finalize(st);
-	if (rc != REG_OK)
-		return rc;
-	if (sqlite3_prepare_v2(r->r_db, "SELECT name, value FROM tenant_limits "
-	    "WHERE tenant_id = ? ORDER BY name", -1, &st, NULL) != SQLITE_OK)
-		return reg_fail(r);
-	sqlite3_bind_int64(st, 1, tid);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		name = (const char *)sqlite3_column_text(st, 0);
-		value = (const char *)sqlite3_column_text(st, 1);
-		/* A hand edit the schema let through: refuse, not guess. */
-		if ((l = tlimit_by_name(name)) == -1 ||
-		    tlimit_parse(l, value, &v, why, sizeof(why)) == -1) {
-			snprintf(r->r_err, sizeof(r->r_err), "tenant_limits: "
-			    "%s: %s", name, l == -1 ? "unknown limit" : why);
-			sqlite3_finalize(st);
-			return REG_INVALID;
-		}
-		tl->tl_val[l] = v;
-		tl->tl_src[l] = "tenant";
-	}
-	rc = rc == SQLITE_DONE ? REG_OK : reg_fail(r);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Built-in defaults, tenant.limits, the tenant's profile, its overrides. */
-int
-tlimits_for_tenant(struct registry *r, const char *policy_dir, int64_t tid,
-    struct tlimits *tl, char *err, size_t errsz)
-{
-	struct tlimits	 over;
-	int		 l, rc;
-
-	tlimits_defaults(tl);
-	tlimits_defaults(&over);
-	if ((rc = registry_limits(r, tid, &over)) != REG_OK) {
-		snprintf(err, errsz, "%s", rc == REG_NOTFOUND ?
-		    "no such tenant" : r->r_err);
-		return -1;
-	}
-	memcpy(tl->tl_profile, over.tl_profile, sizeof(tl->tl_profile));
-	if (tlimits_load(policy_dir, tl, err, errsz) == -1)
-		return -1;
-	for (l = 1; l < TL_MAX; l++)
-		if (strcmp(over.tl_src[l], "tenant") == 0) {
-			tl->tl_val[l] = over.tl_val[l];
-			tl->tl_src[l] = "tenant";
-		}
-	return 0;
-}
-
-/*
- * Set (value != NULL) or unset one override, or the profile (name
- * "profile"). Values are stored the way tlimit_format() prints them, so
- * "65536" and "64K" are one value. Unsetting what is not set is a no-op.
- */
-int
-registry_limit_set(struct registry *r, const char *slug, const char *name,
-    const char *value, const char *actor)
-{
-	sqlite3_stmt	*st;
-	struct tenant	 t;
-	uint64_t	 v;
-	char		 canon[48], detail[128];
-	int		 rc, l = -1, profile;
-
-	r->r_err[0] = '\0';
-	profile = strcmp(name, "profile") == 0;
-	if (!profile && (l = tlimit_by_name(name)) == -1) {
-		snprintf(r->r_err, sizeof(r->r_err), "unknown limit \"%s\"",
-		    name);
-		return REG_INVALID;
-	}
-	if (value != NULL && profile) {
-		if (tlimit_profile_check(value) == -1) {
-			snprintf(r->r_err, sizeof(r->r_err), "bad profile name "
-			    "\"%s\": lower-case letters, digits and inner "
-			    "hyphens, at most %d", value, TL_PROFILE_MAX);
-			return REG_INVALID;
-		}
-		snprintf(canon, sizeof(canon), "%s", value);
-	} else if (value != NULL) {
-		if (tlimit_parse(l, value, &v, r->r_err, sizeof(r->r_err)) ==
-		    -1)
-			return REG_INVALID;
-		tlimit_format(l, v, canon, sizeof(canon));
-	}
-	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
-		return REG_DB;
-	if ((rc = registry_tenant_get(r, slug, &t)) != REG_OK)
-		return reg_end(r, rc);
-	if (t.t_status == TENANT_DELETED)
-		return reg_end(r, REG_STATE);
-	if (profile)
-		rc = sqlite3_prepare_v2(r->r_db, "UPDATE tenants SET "
-		    "profile = ?2, updated = ?3 WHERE id = ?1 AND "
-		    "profile IS NOT ?2", -1, &st, NULL);
-	else if (value != NULL)
-		rc = sqlite3_prepare_v2(r->r_db, "INSERT INTO tenant_limits "
-		    "(tenant_id, name, value) VALUES (?1, ?4, ?2) "
-		    "ON CONFLICT (tenant_id, name) DO UPDATE SET value = ?2 "
-		    "WHERE value IS NOT ?2", -1, &st, NULL);
-	else
-		rc = sqlite3_prepare_v2(r->r_db, "DELETE FROM tenant_limits "
-		    "WHERE tenant_id = ?1 AND name = ?4", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return reg_end(r, reg_fail(r));
-	sqlite3_bind_int64(st, 1, t.t_id);
-	if (value != NULL)
-		sqlite3_bind_text(st, 2, canon, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 2);
-	if (profile)
-		sqlite3_bind_int64(st, 3, time(NULL));
-	else
-		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
-	sqlite3_finalize(st);
-	if (rc != REG_OK)
-		return reg_end(r, rc);
-	if (sqlite3_changes(r->r_db) == 0)
-		return reg_end(r, REG_OK);	/* no change, not audited */
-	if (value != NULL)
-		snprintf(detail, sizeof(detail), "%s=%s", name, canon);
-	else
-		snprintf(detail, sizeof(detail), "%s", name);
-	return reg_end(r, audit_insert(r, actor, value != NULL ? "limit-set" :
-	    "limit-unset", slug, detail));
-}
-
-/* --- master keys ----------------------------------------------------------- */
-
-/*
- * The masters that work at `now`: the current one first (not_after 0),
- * then those in their grace period, newest first. Returns how many, or
- * REG_DB.
- */
-int
-registry_masters(struct registry *r, int64_t now, uint32_t *ids,
-    int64_t *not_after, size_t max)
-{
-	sqlite3_stmt	*st;
-	size_t		 n = 0;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(r->r_db, "SELECT id, coalesce(not_after, 0) "
-	    "FROM masters WHERE not_after IS NULL OR not_after > ? "
-	    "ORDER BY not_after IS NOT NULL, id DESC", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return reg_fail(r);
-	sqlite3_bind_int64(st, 1, now);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ids[n] = (uint32_t)sqlite3_column_int64(st, 0);
-		not_after[n] = sqlite3_column_int64(st, 1);
-		n++;
-	}
-	if (n < max && rc != SQLITE_DONE) {
-		sqlite3_finalize(st);
-		return reg_fail(r);
-	}
-	sqlite3_finalize(st);
-	return (int)n;
-}
-
-/* Every master ever, oldest first, for tenantctl key list. */
-int
-registry_masters_all(struct registry *r,
-    int (*cb)(uint32_t, int64_t, int64_t, void *), void *arg)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(r->r_db, "SELECT id, created, "
-	    "coalesce(not_after, 0) FROM masters ORDER BY id", -1, &st,
-	    NULL) != SQLITE_OK)
-		return reg_fail(r);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (cb((uint32_t)sqlite3_column_int64(st, 0),
-		    sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-		    arg) == -1)
-			break;
-	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? REG_OK : reg_fail(r);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* The id the next rotation will create: its key file is written first. */
-int
-registry_master_next(struct registry *r, uint32_t *id)
-{
-	int64_t	 max = reg_int(r, "SELECT coalesce(max(id), 0) FROM masters");
-
-	if (max < 0)
-		return reg_fail(r);
-	if (max >= UINT32_MAX) {
-		snprintf(r->r_err, sizeof(r->r_err), "master ids exhausted");
-		return REG_FULL;
-	}
-	*id = (uint32_t)(max + 1);
-	return REG_OK;
-}
-
-/*
- * Retire the current master at now + grace and make a new one current, in
- * one transaction. *new_id, if not 0, is the id the caller wrote the key
- * file for (registry_master_next); REG_STATE if another rotation took it
- * meanwhile. REG_FULL if more masters than a worker can be given would
- * then work at once.
- */
-int
-registry_master_rotate(struct registry *r, int64_t grace, const char *actor,
-    uint32_t *new_id)
-{
-	sqlite3_stmt	*st;
-	uint32_t	 id, ids[KEY_MAX_MASTERS + 1];
-	int64_t		 na[KEY_MAX_MASTERS + 1], now = time(NULL);
-	int		 rc, n;
-	char		 detail[128];
-
-	r->r_err[0] = '\0';
-	if (grace < 0 || grace > (int64_t)100 * 365 * 86400) {
-		snprintf(r->r_err, sizeof(r->r_err), "grace out of range");
-		return REG_INVALID;
-	}
-	if (reg_exec(r, "BEGIN IMMEDIATE") != REG_OK)
-		return REG_DB;
-	if ((rc = registry_master_next(r, &id)) != REG_OK)
-		return reg_end(r, rc);
-	if (*new_id != 0 && *new_id != id) {
-		snprintf(r->r_err, sizeof(r->r_err), "master %u was created "
-		    "meanwhile", *new_id);
-		return reg_end(r, REG_STATE);
-	}
-	if ((n = registry_masters(r, now, ids, na, KEY_MAX_MASTERS + 1)) < 0)
-		return reg_end(r, REG_DB);
-	if (n + (grace > 0) > KEY_MAX_MASTERS) {
-		snprintf(r->r_err, sizeof(r->r_err), "%d masters would work at "
-		    "once, at most %d: wait for a grace period to end", n + 1,
-		    KEY_MAX_MASTERS);
-		return reg_end(r, REG_FULL);
-	}
-	if (sqlite3_prepare_v2(r->r_db, "UPDATE masters SET not_after = ? "
-	    "WHERE not_after IS NULL", -1, &st, NULL) != SQLITE_OK)
-		return reg_end(r, reg_fail(r));
-	/* No grace: retired a second ago, so it stops working at once. */
-	sqlite3_bind_int64(st, 1, grace > 0 ? now + grace : now - 1);
-	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
-	sqlite3_finalize(st);
-	if (rc != REG_OK)
-		return reg_end(r, rc);
-	if (sqlite3_prepare_v2(r->r_db, "INSERT INTO masters (id, created, "
-	    "not_after) VALUES (?, ?, NULL)", -1, &st, NULL) != SQLITE_OK)
-		return reg_end(r, reg_fail(r));
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now);
-	rc = sqlite3_step(st) == SQLITE_DONE ? REG_OK : reg_fail(r);
-	sqlite3_finalize(st);
-	if (rc != REG_OK)
-		return reg_end(r, rc);
-	snprintf(detail, sizeof(detail), "master %u current; earlier ones "
-	    "work until %lld", id, (long long)(grace > 0 ? now + grace : now));
-	if ((rc = audit_insert(r, actor, "key-rotate", NULL, detail)) != REG_OK)
-		return reg_end(r, rc);
-	if ((rc = reg_end(r, REG_OK)) == REG_OK)
-		*new_id = id;
-	return rc;
+	return reg_end(r, registry_audit(r, actor, action, slug, NULL));
 }
