@@ -4,7 +4,7 @@
  * The one hardened SQLite open (see sqlhard.h, docs/security.md). What is
  * allowed here is the union of what the registry, the ledgers and the
  * worker's key-value store run, found by reading every statement of
- * registry.c, ledger.c and kv.c; a statement that needs more is refused,
+ * registry*.c, ledger.c and kv.c; a statement that needs more is refused,
  * and that is the point: a crafted schema cannot widen it either.
  */
 #include <errno.h>
