@@ -208,6 +208,30 @@ conn_log(struct wconn *c, uint64_t bytes)
 	c->c_req[0] = '\0';
 }
 
+/* The request line and host, escaped, for the access log. */
+static void
+conn_log_request(struct wconn *c, const struct host_result *hr)
+{
+	struct http_head	*h = &c->c_hp.hp_head;
+	size_t			 o;
+
+	o = (size_t)snprintf(c->c_req, sizeof(c->c_req), "\"%s ",
+	    http_method_str(h->hh_method));
+	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
+	    c->c_buf + h->hh_target.off, h->hh_target.len);
+	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o,
+	    " HTTP/1.%u\" host=", h->hh_minor);
+	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
+	    (const uint8_t *)hr->hr_name, hr->hr_name_len);
+	/* The client as the proxy reported it (docs/operations.md). */
+	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o, " client=");
+	if (h->hh_xff.len > 0)
+		log_escape(c->c_req, o, sizeof(c->c_req), c->c_buf +
+		    h->hh_xff.off, h->hh_xff.len > 64 ? 64 : h->hh_xff.len);
+	else
+		snprintf(c->c_req + o, sizeof(c->c_req) - o, "-");
+}
+
 /* What one API request holds: freed when its response is done. */
 static void
 conn_api_free(struct wconn *c)
@@ -309,6 +333,39 @@ conn_respond(struct wconn *c, int status, int body, const char *extra)
 	    c->c_close ? "Connection: close\r\n" : "", body ? text : "");
 	c->c_hdr_len = n > 0 && (size_t)n < sizeof(c->c_hdr) ? (size_t)n : 0;
 	c->c_hdr_off = 0;
+}
+
+/* A file under public/, status 200 or 304: the head, and the file to send. */
+static void
+conn_respond_file(struct wconn *c, struct static_file *sf, int status)
+{
+	char	 date[40], now[40];
+	int	 n;
+
+	http_date(sf->sf_st.st_mtim.tv_sec, date, sizeof(date));
+	c->c_status = status;
+	http_date((time_t)ev_now(env->we_loop), now, sizeof(now));
+	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
+	    "Date: %s", status, status_text(status), now);
+	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "\r\n"
+	    "Last-Modified: %s\r\n"
+	    "ETag: %s\r\n"
+	    "X-Content-Type-Options: nosniff\r\n",
+	    date, sf->sf_etag);
+	if (status == 200)
+		n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n,
+		    "Content-Type: %s\r\nContent-Length: %lld\r\n",
+		    sf->sf_type, (long long)sf->sf_st.st_size);
+	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "%s\r\n",
+	    c->c_close ? "Connection: close\r\n" : "");
+	c->c_hdr_len = (size_t)n;
+	c->c_hdr_off = 0;
+	if (status == 200 && !c->c_head_only) {
+		c->c_file = sf->sf_fd;
+		c->c_foff = 0;
+		c->c_fend = sf->sf_st.st_size;
+	} else
+		close(sf->sf_fd);
 }
 
 /*
@@ -576,19 +633,19 @@ conn_cgi_start(struct wconn *c)
 }
 
 /*
- * The run is over (cgi.c): status 0 and the handler's output (or the
- * app's response), which we now own, or the status to answer. The body is
- * buffered, so the client gets our Content-Length and keep-alive goes on.
+ * The response to a run that is over: status 0 and the handler's output
+ * (or the app's response), which we now own, or the status to answer. The
+ * body is buffered, so the client gets our Content-Length and keep-alive
+ * goes on.
  */
-void
-http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
+static void
+conn_respond_cgi(struct wconn *c, int status, uint8_t *out, size_t len)
 {
 	static struct cgi_resp	 cs;
 	char			 date[40], clen[48];
 	size_t			 blen, sz;
 	int			 n, nobody;
 
-	c->c_run = NULL;
 	if (status == 0 && c->c_app && cgi_app_resp_parse(out, len,
 	    c->c_head_only, &cs) == -1) {
 		log_warnx("conn %u: app %s: its response is not a valid "
@@ -604,7 +661,7 @@ http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
 		free(out);
 		conn_respond(c, status, !c->c_head_only,
 		    status == 503 ? "Retry-After: 1\r\n" : NULL);
-		goto done;
+		return;
 	}
 	blen = cs.cs_body_len;
 	/* These have no body (RFC 9110 6.4.1); what came is dropped. */
@@ -629,7 +686,7 @@ http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
 		free(out);
 		c->c_close = 1;
 		conn_respond(c, 503, !c->c_head_only, NULL);
-		goto done;
+		return;
 	}
 	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
 	n = snprintf(c->c_head, sz, "HTTP/1.1 %d %s\r\nDate: %s\r\n%.*s%s%s"
@@ -648,7 +705,17 @@ http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
 		c->c_out_len = blen;
 		c->c_out_off = 0;
 	}
- done:
+}
+
+/*
+ * The run is over (cgi.c): status 0 and the handler's output (or the
+ * app's response), which we now own, or the status to answer.
+ */
+void
+http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
+{
+	c->c_run = NULL;
+	conn_respond_cgi(c, status, out, len);
 	c->c_state = C_WRITE;
 	conn_process(c);
 }
@@ -668,7 +735,7 @@ conn_request(struct wconn *c)
 	struct kv_target	 kt;
 	const struct cgi_route	*rt;
 	uint64_t		 retry;
-	char			 rel[1024], extra[1200], date[40], now[40];
+	char			 rel[1024], extra[1200];
 	const char		*t;
 	time_t			 ims;
 	size_t			 o;
@@ -722,22 +789,7 @@ conn_request(struct wconn *c)
 	    ++env->we_served >= env->we_max_requests)
 		http_retire();
 
-	/* The request line and host, escaped, for the access log. */
-	o = (size_t)snprintf(c->c_req, sizeof(c->c_req), "\"%s ",
-	    http_method_str(h->hh_method));
-	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
-	    c->c_buf + h->hh_target.off, h->hh_target.len);
-	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o,
-	    " HTTP/1.%u\" host=", h->hh_minor);
-	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
-	    (const uint8_t *)hr->hr_name, hr->hr_name_len);
-	/* The client as the proxy reported it (docs/operations.md). */
-	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o, " client=");
-	if (h->hh_xff.len > 0)
-		log_escape(c->c_req, o, sizeof(c->c_req), c->c_buf +
-		    h->hh_xff.off, h->hh_xff.len > 64 ? 64 : h->hh_xff.len);
-	else
-		snprintf(c->c_req + o, sizeof(c->c_req) - o, "-");
+	conn_log_request(c, hr);
 
 	/*
 	 * Every request we serve, static or API, takes a token from the
@@ -821,7 +873,6 @@ conn_request(struct wconn *c)
 		return 0;
 	}
 
-	http_date(sf.sf_st.st_mtim.tv_sec, date, sizeof(date));
 	if (h->hh_inm.len > 0)
 		status = etag_match((const char *)c->c_buf + h->hh_inm.off,
 		    h->hh_inm.len, sf.sf_etag) ? 304 : 200;
@@ -829,29 +880,7 @@ conn_request(struct wconn *c)
 	    h->hh_ims.off, h->hh_ims.len, &ims) == 0 &&
 	    sf.sf_st.st_mtim.tv_sec <= ims)
 		status = 304;
-	c->c_status = status;
-	http_date((time_t)ev_now(env->we_loop), now, sizeof(now));
-	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
-	    "Date: %s", status, status_text(status), now);
-	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "\r\n"
-	    "Last-Modified: %s\r\n"
-	    "ETag: %s\r\n"
-	    "X-Content-Type-Options: nosniff\r\n",
-	    date, sf.sf_etag);
-	if (status == 200)
-		n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n,
-		    "Content-Type: %s\r\nContent-Length: %lld\r\n",
-		    sf.sf_type, (long long)sf.sf_st.st_size);
-	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "%s\r\n",
-	    c->c_close ? "Connection: close\r\n" : "");
-	c->c_hdr_len = (size_t)n;
-	c->c_hdr_off = 0;
-	if (status == 200 && !head_only) {
-		c->c_file = sf.sf_fd;
-		c->c_foff = 0;
-		c->c_fend = sf.sf_st.st_size;
-	} else
-		close(sf.sf_fd);
+	conn_respond_file(c, &sf, status);
 	return 0;
 }
 
