@@ -8,7 +8,6 @@
  * the connection goes back to the supervisor with the unread bytes,
  * starting at that request (docs/routing.md).
  */
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -33,61 +32,6 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static const char *
-status_text(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 402: return "Payment Required";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	case 507: return "Insufficient Storage";
-	}
-	return "Error";
-}
-
-/* IMF-fixdate by hand: strftime's %a and %b follow the locale. */
-static void
-http_date(time_t t, char *buf, size_t sz)
-{
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-	    "Fri", "Sat" };
-	static const char *const mons[] = { "Jan", "Feb", "Mar", "Apr", "May",
-	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm	 tm;
-
-	gmtime_r(&t, &tm);
-	snprintf(buf, sz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* Parse an IMF-fixdate; anything else is "no date" (RFC 9110 13.1.3). */
@@ -153,83 +97,6 @@ etag_match(const char *list, size_t len, const char *etag)
 			return 1;
 	}
 	return 0;
-}
-
-/* Append s to dst as a log-safe token: no space, quote or control byte. */
-static size_t
-log_escape(char *dst, size_t o, size_t sz, const uint8_t *s, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len && o + 5 < sz; i++) {
-		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '"' ||
-		    s[i] == '\\')
-			o += (size_t)snprintf(dst + o, sz - o, "\\x%02x", s[i]);
-		else
-			dst[o++] = (char)s[i];
-	}
-	dst[o] = '\0';
-	return o;
-}
-
-static void
-conn_log(struct wconn *c, uint64_t bytes)
-{
-	char		 line[REQLOG_MAX + 128], ts[32];
-	struct tm	 tm;
-	time_t		 now = (time_t)ev_now(env->we_loop);
-	int		 n;
-	static int	 warned;
-
-	if (env->we_log_fd == -1 || c->c_req[0] == '\0')
-		goto done;
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	n = snprintf(line, sizeof(line), "%s conn=%u %s status=%d bytes=%llu\n",
-	    ts, c->c_id, c->c_req, c->c_status, (unsigned long long)bytes);
-	/* One write on an O_APPEND file: lines never interleave. */
-	if (n <= 0 || (size_t)n >= sizeof(line) ||
-	    write(env->we_log_fd, line, (size_t)n) == n)
-		goto done;
-	if (errno == EFBIG) {
-		/*
-		 * At the worker's fsize limit: stop logging rather than fail
-		 * every request; a restart tries again. The cure is rotation.
-		 */
-		log_warnx("logs/access.log reached the file size limit "
-		    "(fsize in worker.limits); access logging stops until "
-		    "it is rotated");
-		close(env->we_log_fd);
-		env->we_log_fd = -1;
-	} else if (!warned++)
-		log_warn("access log");
- done:
-	/* Each request's line is its own: never carried to the next. */
-	c->c_req[0] = '\0';
-}
-
-/* The request line and host, escaped, for the access log. */
-static void
-conn_log_request(struct wconn *c, const struct host_result *hr)
-{
-	struct http_head	*h = &c->c_hp.hp_head;
-	size_t			 o;
-
-	o = (size_t)snprintf(c->c_req, sizeof(c->c_req), "\"%s ",
-	    http_method_str(h->hh_method));
-	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
-	    c->c_buf + h->hh_target.off, h->hh_target.len);
-	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o,
-	    " HTTP/1.%u\" host=", h->hh_minor);
-	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
-	    (const uint8_t *)hr->hr_name, hr->hr_name_len);
-	/* The client as the proxy reported it (docs/operations.md). */
-	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o, " client=");
-	if (h->hh_xff.len > 0)
-		log_escape(c->c_req, o, sizeof(c->c_req), c->c_buf +
-		    h->hh_xff.off, h->hh_xff.len > 64 ? 64 : h->hh_xff.len);
-	else
-		snprintf(c->c_req + o, sizeof(c->c_req) - o, "-");
 }
 
 /* What one API request holds: freed when its response is done. */
@@ -310,107 +177,6 @@ conn_timer_set(struct wconn *c, unsigned int ms)
 	ev_timer_start(env->we_loop, &c->c_tmo);
 }
 
-/* Prepare a response head (and a short text body unless omitted). */
-static void
-conn_respond(struct wconn *c, int status, int body, const char *extra)
-{
-	char		 date[40];
-	char		 text[64];
-	int		 n, tl;
-
-	c->c_status = status;
-	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
-	/* HEAD gets the Content-Length a GET would, without the body. */
-	tl = snprintf(text, sizeof(text), "%d %s\n", status,
-	    status_text(status));
-	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
-	    "Date: %s\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %d\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s%s\r\n%s",
-	    status, status_text(status), date, tl, extra ? extra : "",
-	    c->c_close ? "Connection: close\r\n" : "", body ? text : "");
-	c->c_hdr_len = n > 0 && (size_t)n < sizeof(c->c_hdr) ? (size_t)n : 0;
-	c->c_hdr_off = 0;
-}
-
-/* A file under public/, status 200 or 304: the head, and the file to send. */
-static void
-conn_respond_file(struct wconn *c, struct static_file *sf, int status)
-{
-	char	 date[40], now[40];
-	int	 n;
-
-	http_date(sf->sf_st.st_mtim.tv_sec, date, sizeof(date));
-	c->c_status = status;
-	http_date((time_t)ev_now(env->we_loop), now, sizeof(now));
-	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
-	    "Date: %s", status, status_text(status), now);
-	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "\r\n"
-	    "Last-Modified: %s\r\n"
-	    "ETag: %s\r\n"
-	    "X-Content-Type-Options: nosniff\r\n",
-	    date, sf->sf_etag);
-	if (status == 200)
-		n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n,
-		    "Content-Type: %s\r\nContent-Length: %lld\r\n",
-		    sf->sf_type, (long long)sf->sf_st.st_size);
-	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "%s\r\n",
-	    c->c_close ? "Connection: close\r\n" : "");
-	c->c_hdr_len = (size_t)n;
-	c->c_hdr_off = 0;
-	if (status == 200 && !c->c_head_only) {
-		c->c_file = sf->sf_fd;
-		c->c_foff = 0;
-		c->c_fend = sf->sf_st.st_size;
-	} else
-		close(sf->sf_fd);
-}
-
-/*
- * The response c_ar describes, as JSON: the API's answers and every 429.
- * Nothing here may be cached or sniffed into something else.
- */
-static void
-conn_respond_json(struct wconn *c)
-{
-	struct api_resp	*ar = &c->c_ar;
-	char		 date[40], clen[48];
-	int		 n;
-
-	c->c_status = ar->ar_status;
-	if (ar->ar_close)
-		c->c_close = 1;
-	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
-	/* A 204 has no body and so no Content-Length (RFC 9110 8.6). */
-	if (ar->ar_status == 204)
-		clen[0] = '\0';
-	else
-		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n",
-		    ar->ar_body_len);
-	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
-	    "Date: %s\r\n"
-	    "Content-Type: application/json\r\n"
-	    "%s"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s%s\r\n",
-	    ar->ar_status, status_text(ar->ar_status), date, clen,
-	    ar->ar_extra, c->c_close ? "Connection: close\r\n" : "");
-	c->c_hdr_len = n > 0 && (size_t)n < sizeof(c->c_hdr) ? (size_t)n : 0;
-	c->c_hdr_off = 0;
-	free(c->c_out);
-	c->c_out = NULL;
-	c->c_out_len = c->c_out_off = 0;
-	if (!c->c_head_only && ar->ar_status != 204) {
-		c->c_out = ar->ar_body;
-		c->c_out_len = ar->ar_body_len;
-	} else
-		free(ar->ar_body);
-	ar->ar_body = NULL;
-}
-
 /*
  * A request under /.tenantd/. Returns 0 with a response ready, or 1 to
  * read its body (if any) and then run it (C_RUN).
@@ -452,7 +218,7 @@ conn_api(struct wconn *c, const struct hh_span *path,
 	/* An error before a body we cannot skip ends the connection. */
 	if (h->hh_chunked || h->hh_clen > BODY_DISCARD_MAX)
 		c->c_ar.ar_close = 1;
-	conn_respond_json(c);
+	respond_json(c);
 	return 0;
 }
 
@@ -488,12 +254,12 @@ conn_cgi(struct wconn *c, const struct hh_span *path,
 	if (h->hh_chunked) {
 		/* A handler is told CONTENT_LENGTH; we decode no chunks. */
 		c->c_close = 1;
-		conn_respond(c, 411, !c->c_head_only, NULL);
+		respond_status(c, 411, !c->c_head_only, NULL);
 		return 0;
 	}
 	if (h->hh_clen > CGI_BODY_MAX) {
 		c->c_close = 1;
-		conn_respond(c, 413, !c->c_head_only, NULL);
+		respond_status(c, 413, !c->c_head_only, NULL);
 		return 0;
 	}
 	status = 503;
@@ -558,7 +324,7 @@ conn_cgi(struct wconn *c, const struct hh_span *path,
 	/* A body we will not read either is skipped, if small. */
 	if (h->hh_clen > BODY_DISCARD_MAX)
 		c->c_close = 1;
-	conn_respond(c, status, !c->c_head_only, extra);
+	respond_status(c, status, !c->c_head_only, extra);
 	return 0;
 }
 
@@ -606,7 +372,7 @@ conn_cgi_pay(struct wconn *c)
 		break;
 	}
 	conn_cgi_forget(c);
-	conn_respond(c, 402, !c->c_head_only, NULL);
+	respond_status(c, 402, !c->c_head_only, NULL);
 	return -1;
 }
 
@@ -627,84 +393,9 @@ conn_cgi_start(struct wconn *c)
 		data_credit_spend(env->we_tl[TL_COST_RUN]);
 		return 0;
 	}
-	conn_respond(c, status, !c->c_head_only,
+	respond_status(c, status, !c->c_head_only,
 	    status == 503 ? "Retry-After: 1\r\n" : NULL);
 	return -1;
-}
-
-/*
- * The response to a run that is over: status 0 and the handler's output
- * (or the app's response), which we now own, or the status to answer. The
- * body is buffered, so the client gets our Content-Length and keep-alive
- * goes on.
- */
-static void
-conn_respond_cgi(struct wconn *c, int status, uint8_t *out, size_t len)
-{
-	static struct cgi_resp	 cs;
-	char			 date[40], clen[48];
-	size_t			 blen, sz;
-	int			 n, nobody;
-
-	if (status == 0 && c->c_app && cgi_app_resp_parse(out, len,
-	    c->c_head_only, &cs) == -1) {
-		log_warnx("conn %u: app %s: its response is not a valid "
-		    "HTTP/1.x response", c->c_id, c->c_handler);
-		status = 502;
-	} else if (status == 0 && !c->c_app && cgi_resp_parse(out, len,
-	    &cs) == -1) {
-		log_warnx("conn %u: handler %s: its output is not a CGI "
-		    "response", c->c_id, c->c_handler);
-		status = 502;
-	}
-	if (status != 0) {
-		free(out);
-		conn_respond(c, status, !c->c_head_only,
-		    status == 503 ? "Retry-After: 1\r\n" : NULL);
-		return;
-	}
-	blen = cs.cs_body_len;
-	/* These have no body (RFC 9110 6.4.1); what came is dropped. */
-	nobody = cs.cs_status == 204 || cs.cs_status == 304;
-	if (nobody)
-		clen[0] = '\0';
-	else if (c->c_app && c->c_head_only) {
-		/*
-		 * An app answers HEAD without the body: its Content-Length,
-		 * if any, is the one a GET would get (RFC 9110 9.3.2).
-		 */
-		if (cs.cs_has_clen)
-			snprintf(clen, sizeof(clen), "Content-Length: %llu\r\n",
-			    (unsigned long long)cs.cs_clen);
-		else
-			clen[0] = '\0';
-	} else
-		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", blen);
-	sz = cs.cs_head_len + CGI_REASON_MAX + 192;
-	if ((c->c_head = malloc(sz)) == NULL) {
-		log_warn("%s: conn %u", __func__, c->c_id);
-		free(out);
-		c->c_close = 1;
-		conn_respond(c, 503, !c->c_head_only, NULL);
-		return;
-	}
-	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
-	n = snprintf(c->c_head, sz, "HTTP/1.1 %d %s\r\nDate: %s\r\n%.*s%s%s"
-	    "\r\n", cs.cs_status, cs.cs_reason[0] != '\0' ? cs.cs_reason :
-	    status_text(cs.cs_status), date, (int)cs.cs_head_len, cs.cs_head,
-	    clen, c->c_close ? "Connection: close\r\n" : "");
-	c->c_head_len = n > 0 && (size_t)n < sz ? (size_t)n : 0;
-	c->c_head_off = 0;
-	c->c_hdr_len = c->c_hdr_off = 0;
-	c->c_status = cs.cs_status;
-	if (nobody || c->c_head_only || blen == 0)
-		free(out);
-	else {
-		memmove(out, out + cs.cs_body_off, blen);
-		c->c_out = (char *)out;
-		c->c_out_len = blen;
-		c->c_out_off = 0;
-	}
 }
 
 /*
@@ -715,7 +406,7 @@ void
 http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
 {
 	c->c_run = NULL;
-	conn_respond_cgi(c, status, out, len);
+	respond_cgi(c, status, out, len);
 	c->c_state = C_WRITE;
 	conn_process(c);
 }
@@ -770,7 +461,7 @@ conn_request(struct wconn *c)
 		log_debug("conn %u: %d: %s", c->c_id, ad.ad_status,
 		    ad.ad_reason);
 		c->c_close = 1;
-		conn_respond(c, ad.ad_status, !head_only, NULL);
+		respond_status(c, ad.ad_status, !head_only, NULL);
 		return 0;
 	case ADMIT_SUBDOMAIN:
 	case ADMIT_CUSTOM:
@@ -789,7 +480,7 @@ conn_request(struct wconn *c)
 	    ++env->we_served >= env->we_max_requests)
 		http_retire();
 
-	conn_log_request(c, hr);
+	respond_log_request(c, hr);
 
 	/*
 	 * Every request we serve, static or API, takes a token from the
@@ -803,7 +494,7 @@ conn_request(struct wconn *c)
 		    "too many requests; retry after the given seconds");
 		if (h->hh_chunked || h->hh_clen > BODY_DISCARD_MAX)
 			c->c_ar.ar_close = 1;
-		conn_respond_json(c);
+		respond_json(c);
 		return 0;
 	}
 	/* /.tenantd/ is never a static file, whatever public/ holds. */
@@ -821,22 +512,22 @@ conn_request(struct wconn *c)
 	if (h->hh_chunked) {
 		/* No handler here takes a body; we do not decode one. */
 		c->c_close = 1;
-		conn_respond(c, 400, !head_only, NULL);
+		respond_status(c, 400, !head_only, NULL);
 		return 0;
 	}
 	if (h->hh_clen > BODY_DISCARD_MAX) {
 		c->c_close = 1;
-		conn_respond(c, 413, !head_only, NULL);
+		respond_status(c, 413, !head_only, NULL);
 		return 0;
 	}
 	if (h->hh_method != HTTP_GET && !head_only) {
 		c->c_close = 1;
-		conn_respond(c, 405, 1, "Allow: GET, HEAD\r\n");
+		respond_status(c, 405, 1, "Allow: GET, HEAD\r\n");
 		return 0;
 	}
 	if (hh_origin(h, c->c_buf, &path) == -1) {
 		c->c_close = 1;
-		conn_respond(c, 400, !head_only, NULL);
+		respond_status(c, 400, !head_only, NULL);
 		return 0;
 	}
 	t = path.len ? (const char *)c->c_buf + path.off : "/";
@@ -862,14 +553,14 @@ conn_request(struct wconn *c)
 		    (int)o, t, (int)(path.len - o), t + o);
 		if (n < 0 || (size_t)n >= sizeof(extra))
 			status = 404;
-		conn_respond(c, status, !head_only,
+		respond_status(c, status, !head_only,
 		    status == 301 ? extra : NULL);
 		return 0;
 	case 400:
 		c->c_close = 1;
 		/* FALLTHROUGH */
 	default:
-		conn_respond(c, status, !head_only, NULL);
+		respond_status(c, status, !head_only, NULL);
 		return 0;
 	}
 
@@ -880,54 +571,8 @@ conn_request(struct wconn *c)
 	    h->hh_ims.off, h->hh_ims.len, &ims) == 0 &&
 	    sf.sf_st.st_mtim.tv_sec <= ims)
 		status = 304;
-	conn_respond_file(c, &sf, status);
+	respond_file(c, &sf, status);
 	return 0;
-}
-
-/* Send buf from *off on: 1 when all is sent, 0 for POLLOUT, -1 on error. */
-static int
-conn_send(struct wconn *c, const char *buf, size_t len, size_t *off)
-{
-	ssize_t	 n;
-
-	while (*off < len) {
-		n = send(c->c_fd, buf + *off, len - *off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return 0;
-		if (n <= 0)
-			return -1;
-		*off += (size_t)n;
-	}
-	return 1;
-}
-
-/* Returns 1 when everything is sent, 0 to wait for POLLOUT, -1 on error. */
-static int
-conn_write(struct wconn *c)
-{
-	ssize_t	 n;
-	off_t	 left;
-	int	 r;
-
-	if ((r = conn_send(c, c->c_hdr, c->c_hdr_len, &c->c_hdr_off)) != 1 ||
-	    (r = conn_send(c, c->c_head, c->c_head_len, &c->c_head_off)) != 1 ||
-	    (r = conn_send(c, c->c_out, c->c_out_len, &c->c_out_off)) != 1)
-		return r;
-	while (c->c_file != -1 && c->c_foff < c->c_fend) {
-		left = c->c_fend - c->c_foff;
-		n = sendfile(c->c_fd, c->c_file, &c->c_foff,
-		    left > (1 << 20) ? (1 << 20) : (size_t)left);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return 0;
-		if (n <= 0)
-			return -1;	/* error, or the file shrank */
-	}
-	return 1;
 }
 
 /*
@@ -1002,7 +647,7 @@ conn_process(struct wconn *c)
 			c->c_t0 = now_us();
 			if (r == HH_ERROR) {
 				c->c_close = 1;
-				conn_respond(c, h->hh_error_status,
+				respond_status(c, h->hh_error_status,
 				    h->hh_method != HTTP_HEAD, NULL);
 				log_debug("conn %u: %d: %s", c->c_id,
 				    h->hh_error_status, h->hh_error);
@@ -1049,7 +694,7 @@ conn_process(struct wconn *c)
 				return;
 			}
 			c->c_parked = 0;
-			conn_respond_json(c);
+			respond_json(c);
 			c->c_state = C_WRITE;
 			break;
 		case C_CGI:
@@ -1077,14 +722,14 @@ conn_process(struct wconn *c)
 			break;
 		case C_WRITE:
 			ev_io_stop(env->we_loop, &c->c_rev);
-			if ((r = conn_write(c)) == 0) {
+			if ((r = respond_write(c)) == 0) {
 				conn_timer_set(c, env->we_header_timeout_ms);
 				ev_io_start(env->we_loop, &c->c_wev);
 				return;
 			}
 			sent = (c->c_file != -1 ? (uint64_t)c->c_foff : 0) +
 			    c->c_out_off;
-			conn_log(c, sent);
+			respond_log(c, sent);
 			worker_stats_add(c->c_status, sent, now_us() - c->c_t0);
 			if (r == -1) {
 				conn_close(c);
@@ -1151,7 +796,7 @@ conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		c->c_ar.ar_close = 1;
 		api_error(&c->c_ar, 503, "unavailable",
 		    "no credits could be reserved in time");
-		conn_respond_json(c);
+		respond_json(c);
 		c->c_state = C_WRITE;
 		conn_process(c);
 		return;
@@ -1160,7 +805,7 @@ conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		c->c_parked = 0;
 		conn_cgi_forget(c);
 		c->c_close = 1;
-		conn_respond(c, 503, !c->c_head_only, "Retry-After: 1\r\n");
+		respond_status(c, 503, !c->c_head_only, "Retry-After: 1\r\n");
 		c->c_state = C_WRITE;
 		conn_process(c);
 		return;

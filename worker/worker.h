@@ -228,4 +228,13 @@ struct wconn {
 	size_t		 c_head_off;
 };
 
+/* respond.c: response heads, sending them, the access log line */
+void	 respond_status(struct wconn *, int, int, const char *);
+void	 respond_json(struct wconn *);
+void	 respond_file(struct wconn *, struct static_file *, int);
+void	 respond_cgi(struct wconn *, int, uint8_t *, size_t);
+int	 respond_write(struct wconn *);
+void	 respond_log_request(struct wconn *, const struct host_result *);
+void	 respond_log(struct wconn *, uint64_t);
+
 #endif
