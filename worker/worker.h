@@ -69,12 +69,13 @@ int	 worker_send_msg(struct msgbuf *);
 void	 worker_conn_gone(uint32_t, uint64_t);
 void	 worker_maybe_exit(void);
 
-/* http.c */
+/* http.c: the connection's states, keep-alive, hand-back, drain */
 void	 http_conn_new(uint32_t, int, const uint8_t *, size_t);
 void	 http_drain(void);
 void	 http_retire(void);
 void	 http_credit_resume(void);
 void	 http_cgi_done(struct wconn *, int, uint8_t *, size_t);
+void	 http_handback(struct wconn *, uint32_t);
 
 /* cgi.c: per-request handlers and persistent apps, via the supervisor */
 struct cgi_run;
@@ -227,6 +228,12 @@ struct wconn {
 	size_t		 c_head_len;
 	size_t		 c_head_off;
 };
+
+/* request.c: admission and dispatch of one request */
+int	 request_dispatch(struct wconn *);
+int	 request_cgi_pay(struct wconn *);
+int	 request_cgi_start(struct wconn *);
+void	 request_cgi_forget(struct wconn *);
 
 /* respond.c: response heads, sending them, the access log line */
 void	 respond_status(struct wconn *, int, int, const char *);
