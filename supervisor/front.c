@@ -360,8 +360,8 @@ front_route(struct fconn *f)
 
 	/*
 	 * The worker admits each later request of the connection with the
-	 * same function (worker/http.c, conn_request()), so neither end can
-	 * route what the other refuses.
+	 * same function (worker/request.c, request_dispatch()), so neither
+	 * end can route what the other refuses.
 	 */
 	switch (admit_request(&conf->c_hosts, h, f->f_buf, &ad)) {
 	case ADMIT_REJECT:

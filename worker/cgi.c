@@ -8,7 +8,7 @@
  * the output, all from the event loop: a slow handler holds its own
  * connection and nothing else.
  *
- *   http.c                    cgi.c                       supervisor
+ *   request.c                 cgi.c                       supervisor
  *   conn_cgi, body read  ->   cgi_start  -- RUN_REQUEST -->
  *                             cgi_started <-- RUN_STARTED + fd (or FAILED)
  *                             body -> fd, SHUT_WR, fd -> output until EOF
@@ -16,7 +16,7 @@
  *
  * A persistent app (a route marked "persistent") goes the same way with
  * MSG_APP_CONNECT instead of MSG_RUN_REQUEST: the fd is a connection to
- * the app, which gets an HTTP/1.0 request (built by http.c) and answers
+ * the app, which gets an HTTP/1.0 request (built by request.c) and answers
  * until it closes. The app outlives the request, so giving up on it only
  * closes our connection: it is never killed from here.
  */

@@ -2,91 +2,24 @@
  * Copyright (c) 2026 The tenantd authors. ISC license, see LICENSE.
  *
  * HTTP/1.1 connections inside the worker: keep-alive and pipelining, one
- * request at a time per connection. Every request is admitted by the same
- * function the supervisor's front used (common/admit.c): a head it refuses
- * is answered here, and a request for any other host is never served here:
- * the connection goes back to the supervisor with the unread bytes,
- * starting at that request (docs/routing.md).
+ * request at a time per connection. This file owns the connection and
+ * runs its states: reading, the request head (common/httphead.c), the
+ * body, the wait for credits or a handler's run, writing, then keep-alive,
+ * hand-back or close, and draining. What a request gets is decided in
+ * request.c; the response is built and sent by respond.c.
  */
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "admit.h"
 #include "log.h"
 #include "proto.h"
 #include "sys.h"
 #include "worker.h"
-
-#define BODY_DISCARD_MAX	(64 * 1024)
-/*
- * A handler's request body is buffered before the run starts (the
- * supervisor starts nothing for a request still arriving). The cap is
- * ours, not handler_output's: what a handler may answer says nothing
- * about what a client may send it.
- */
-#define CGI_BODY_MAX		(1024 * 1024)
-#define REQLOG_MAX		768
-
-enum conn_state {
-	C_HEAD,		/* reading a request head */
-	C_BODY,		/* reading a request body: kept or discarded */
-	C_RUN,		/* an API request to run, or parked for credits */
-	C_CGI,		/* a handler's run: requested, then running */
-	C_WRITE,	/* sending the response */
-};
-
-struct wconn {
-	TAILQ_ENTRY(wconn) c_entry;
-	uint32_t	 c_id;
-	int		 c_fd;
-	ev_io		 c_rev;
-	ev_io		 c_wev;
-	ev_timer	 c_tmo;
-	enum conn_state	 c_state;
-	uint8_t		*c_buf;
-	size_t		 c_len;
-	struct hh_parser c_hp;
-	uint64_t	 c_body_left;
-	int		 c_close;
-	int		 c_timed;	/* 1: head timer armed, 2: body timer */
-	char		 c_hdr[1536];
-	size_t		 c_hdr_len;
-	size_t		 c_hdr_off;
-	int		 c_file;
-	off_t		 c_foff;
-	off_t		 c_fend;
-	uint64_t	 c_served;
-	int		 c_status;
-	uint64_t	 c_t0;		/* head complete, us (monotonic) */
-	char		 c_req[REQLOG_MAX];
-	/* the data plane (api.c) */
-	enum conn_state	 c_after;	/* after the body: C_RUN or C_WRITE */
-	int		 c_head_only;
-	int		 c_parked;	/* C_RUN, C_CGI waiting for CTL_CREDIT */
-	unsigned int	 c_round;	/* http_credit_resume() */
-	struct api_req	*c_api;
-	struct api_resp	 c_ar;
-	uint8_t		*c_in;		/* a PUT body, Content-Length bytes */
-	size_t		 c_in_len;
-	char		*c_out;		/* a JSON response body */
-	size_t		 c_out_len;
-	size_t		 c_out_off;
-	/* per-request handlers (cgi.c) */
-	struct cgi_env	*c_env;		/* until the run is asked for */
-	char		 c_handler[RUN_NAME_MAX + 1];
-	int		 c_app;		/* 1: the handler is a persistent app */
-	struct cgi_run	*c_run;
-	char		*c_head;	/* a handler response's head */
-	size_t		 c_head_len;
-	size_t		 c_head_off;
-};
 
 static void	conn_process(struct wconn *);
 
@@ -97,179 +30,6 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static const char *
-status_text(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 402: return "Payment Required";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	case 507: return "Insufficient Storage";
-	}
-	return "Error";
-}
-
-/* IMF-fixdate by hand: strftime's %a and %b follow the locale. */
-static void
-http_date(time_t t, char *buf, size_t sz)
-{
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-	    "Fri", "Sat" };
-	static const char *const mons[] = { "Jan", "Feb", "Mar", "Apr", "May",
-	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm	 tm;
-
-	gmtime_r(&t, &tm);
-	snprintf(buf, sz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-/* Parse an IMF-fixdate; anything else is "no date" (RFC 9110 13.1.3). */
-static int
-http_date_parse(const char *s, size_t len, time_t *out)
-{
-	static const char mons[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	struct tm	 tm;
-	const char	*m;
-	char		 buf[32];
-	int		 i;
-
-	if (len != 29)
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (buf[3] != ',' || buf[4] != ' ' || buf[7] != ' ' ||
-	    buf[11] != ' ' || buf[16] != ' ' || buf[19] != ':' ||
-	    buf[22] != ':' || strcmp(buf + 25, " GMT") != 0)
-		return -1;
-	for (i = 0; i < 29; i++)
-		if ((i == 5 || i == 6 || (i >= 12 && i <= 15) || i == 17 ||
-		    i == 18 || i == 20 || i == 21 || i == 23 || i == 24) &&
-		    (buf[i] < '0' || buf[i] > '9'))
-			return -1;
-	buf[11] = '\0';
-	if ((m = strstr(mons, buf + 8)) == NULL || (m - mons) % 3 != 0)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_mday = atoi(buf + 5);
-	tm.tm_mon = (int)((m - mons) / 3);
-	tm.tm_year = atoi(buf + 12) - 1900;
-	tm.tm_hour = atoi(buf + 17);
-	tm.tm_min = atoi(buf + 20);
-	tm.tm_sec = atoi(buf + 23);
-	*out = timegm(&tm);
-	return 0;
-}
-
-/* Weak comparison against an If-None-Match list (RFC 9110 13.1.2). */
-static int
-etag_match(const char *list, size_t len, const char *etag)
-{
-	size_t	 i = 0, start, end, el = strlen(etag);
-
-	while (i < len) {
-		while (i < len && (list[i] == ' ' || list[i] == '\t' ||
-		    list[i] == ','))
-			i++;
-		start = i;
-		while (i < len && list[i] != ',')
-			i++;
-		end = i;
-		while (end > start && (list[end - 1] == ' ' ||
-		    list[end - 1] == '\t'))
-			end--;
-		if (end - start == 1 && list[start] == '*')
-			return 1;
-		if (end - start > 2 && list[start] == 'W' &&
-		    list[start + 1] == '/')
-			start += 2;
-		if (end - start == el && memcmp(list + start, etag, el) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Append s to dst as a log-safe token: no space, quote or control byte. */
-static size_t
-log_escape(char *dst, size_t o, size_t sz, const uint8_t *s, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len && o + 5 < sz; i++) {
-		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '"' ||
-		    s[i] == '\\')
-			o += (size_t)snprintf(dst + o, sz - o, "\\x%02x", s[i]);
-		else
-			dst[o++] = (char)s[i];
-	}
-	dst[o] = '\0';
-	return o;
-}
-
-static void
-conn_log(struct wconn *c, uint64_t bytes)
-{
-	char		 line[REQLOG_MAX + 128], ts[32];
-	struct tm	 tm;
-	time_t		 now = (time_t)ev_now(env->we_loop);
-	int		 n;
-	static int	 warned;
-
-	if (env->we_log_fd == -1 || c->c_req[0] == '\0')
-		goto done;
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	n = snprintf(line, sizeof(line), "%s conn=%u %s status=%d bytes=%llu\n",
-	    ts, c->c_id, c->c_req, c->c_status, (unsigned long long)bytes);
-	/* One write on an O_APPEND file: lines never interleave. */
-	if (n <= 0 || (size_t)n >= sizeof(line) ||
-	    write(env->we_log_fd, line, (size_t)n) == n)
-		goto done;
-	if (errno == EFBIG) {
-		/*
-		 * At the worker's fsize limit: stop logging rather than fail
-		 * every request; a restart tries again. The cure is rotation.
-		 */
-		log_warnx("logs/access.log reached the file size limit "
-		    "(fsize in worker.limits); access logging stops until "
-		    "it is rotated");
-		close(env->we_log_fd);
-		env->we_log_fd = -1;
-	} else if (!warned++)
-		log_warn("access log");
- done:
-	/* Each request's line is its own: never carried to the next. */
-	c->c_req[0] = '\0';
 }
 
 /* What one API request holds: freed when its response is done. */
@@ -328,8 +88,8 @@ conn_close(struct wconn *c)
  * the request whose head is at the start of our buffer. We keep no copy of
  * those bytes.
  */
-static void
-conn_handback(struct wconn *c, uint32_t reason)
+void
+http_handback(struct wconn *c, uint32_t reason)
 {
 	if (worker_send(MSG_CONN_HANDBACK, c->c_id, c->c_buf, c->c_len,
 	    c->c_fd, reason, (uint32_t)c->c_served) == -1) {
@@ -350,225 +110,6 @@ conn_timer_set(struct wconn *c, unsigned int ms)
 	ev_timer_start(env->we_loop, &c->c_tmo);
 }
 
-/* Prepare a response head (and a short text body unless omitted). */
-static void
-conn_respond(struct wconn *c, int status, int body, const char *extra)
-{
-	char		 date[40];
-	char		 text[64];
-	int		 n, tl;
-
-	c->c_status = status;
-	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
-	/* HEAD gets the Content-Length a GET would, without the body. */
-	tl = snprintf(text, sizeof(text), "%d %s\n", status,
-	    status_text(status));
-	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
-	    "Date: %s\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %d\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s%s\r\n%s",
-	    status, status_text(status), date, tl, extra ? extra : "",
-	    c->c_close ? "Connection: close\r\n" : "", body ? text : "");
-	c->c_hdr_len = n > 0 && (size_t)n < sizeof(c->c_hdr) ? (size_t)n : 0;
-	c->c_hdr_off = 0;
-}
-
-/*
- * The response c_ar describes, as JSON: the API's answers and every 429.
- * Nothing here may be cached or sniffed into something else.
- */
-static void
-conn_respond_json(struct wconn *c)
-{
-	struct api_resp	*ar = &c->c_ar;
-	char		 date[40], clen[48];
-	int		 n;
-
-	c->c_status = ar->ar_status;
-	if (ar->ar_close)
-		c->c_close = 1;
-	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
-	/* A 204 has no body and so no Content-Length (RFC 9110 8.6). */
-	if (ar->ar_status == 204)
-		clen[0] = '\0';
-	else
-		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n",
-		    ar->ar_body_len);
-	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
-	    "Date: %s\r\n"
-	    "Content-Type: application/json\r\n"
-	    "%s"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s%s\r\n",
-	    ar->ar_status, status_text(ar->ar_status), date, clen,
-	    ar->ar_extra, c->c_close ? "Connection: close\r\n" : "");
-	c->c_hdr_len = n > 0 && (size_t)n < sizeof(c->c_hdr) ? (size_t)n : 0;
-	c->c_hdr_off = 0;
-	free(c->c_out);
-	c->c_out = NULL;
-	c->c_out_len = c->c_out_off = 0;
-	if (!c->c_head_only && ar->ar_status != 204) {
-		c->c_out = ar->ar_body;
-		c->c_out_len = ar->ar_body_len;
-	} else
-		free(ar->ar_body);
-	ar->ar_body = NULL;
-}
-
-/*
- * A request under /.tenantd/. Returns 0 with a response ready, or 1 to
- * read its body (if any) and then run it (C_RUN).
- */
-static int
-conn_api(struct wconn *c, const struct hh_span *path,
-    const struct kv_target *kt)
-{
-	struct http_head	*h = &c->c_hp.hp_head;
-	enum api_step		 step;
-
-	step = api_begin(&c->c_api, h, c->c_buf,
-	    (const char *)c->c_buf + path->off, kt, &c->c_ar);
-	if (step == API_RUN && h->hh_clen > BODY_DISCARD_MAX) {
-		api_free(c->c_api);
-		c->c_api = NULL;
-		c->c_ar.ar_close = 1;
-		api_error(&c->c_ar, 413, "too_large",
-		    "this request takes no body");
-		step = API_RESPOND;
-	}
-	switch (step) {
-	case API_BODY:
-		if (h->hh_clen > 0 && (c->c_in = malloc(h->hh_clen)) == NULL) {
-			log_warn("%s: conn %u", __func__, c->c_id);
-			api_free(c->c_api);
-			c->c_api = NULL;
-			c->c_ar.ar_close = 1;
-			api_error(&c->c_ar, 503, "unavailable",
-			    "out of memory");
-			break;
-		}
-		return 1;
-	case API_RUN:
-		return 1;
-	default:
-		break;
-	}
-	/* An error before a body we cannot skip ends the connection. */
-	if (h->hh_chunked || h->hh_clen > BODY_DISCARD_MAX)
-		c->c_ar.ar_close = 1;
-	conn_respond_json(c);
-	return 0;
-}
-
-static int
-host_is_mine(const struct host_result *hr)
-{
-	if (hr->hr_class == HOST_SUBDOMAIN)
-		return hr->hr_label_len == strlen(env->we_slug) &&
-		    memcmp(hr->hr_name, env->we_slug, hr->hr_label_len) == 0;
-	if (hr->hr_class == HOST_CUSTOM)
-		return hostlist_has(&env->we_names, hr->hr_name);
-	return 0;
-}
-
-/*
- * A request app/routes gives to a handler. Returns 0 with a response
- * ready, or 2 to read its body and then ask for the run (C_CGI). The
- * environment is built now, while the head is still in c_buf; for a
- * persistent app, the request head it is sent, at the start of c_in, where
- * the body follows it.
- */
-static int
-conn_cgi(struct wconn *c, const struct hh_span *path,
-    const struct cgi_route *rt, const struct host_result *hr)
-{
-	struct http_head	*h = &c->c_hp.hp_head;
-	struct cgi_req		 cq;
-	const char		*extra = NULL;
-	size_t			 hsz;
-	int			 status;
-
-	c->c_app = rt->cr_persistent;
-	if (h->hh_chunked) {
-		/* A handler is told CONTENT_LENGTH; we decode no chunks. */
-		c->c_close = 1;
-		conn_respond(c, 411, !c->c_head_only, NULL);
-		return 0;
-	}
-	if (h->hh_clen > CGI_BODY_MAX) {
-		c->c_close = 1;
-		conn_respond(c, 413, !c->c_head_only, NULL);
-		return 0;
-	}
-	status = 503;
-	if (!cgi_slot_free()) {
-		extra = "Retry-After: 1\r\n";
-		goto refuse;
-	}
-	memset(&cq, 0, sizeof(cq));
-	cq.cq_head = c->c_buf;
-	cq.cq_head_len = h->hh_len;
-	cq.cq_method = http_method_str(h->hh_method);
-	cq.cq_minor = h->hh_minor;
-	cq.cq_server_name = hr->hr_name;
-	cq.cq_port = hr->hr_port;
-	cq.cq_target = (const char *)c->c_buf + h->hh_target.off;
-	cq.cq_target_len = h->hh_target.len;
-	cq.cq_path = (const char *)c->c_buf + path->off;
-	cq.cq_path_len = path->len;
-	cq.cq_remote = (const char *)c->c_buf + h->hh_xff.off;
-	cq.cq_remote_len = h->hh_xff.len;
-	cq.cq_slug = env->we_slug;
-	cq.cq_has_body = h->hh_has_clen;
-	cq.cq_clen = h->hh_clen;
-	snprintf(c->c_handler, sizeof(c->c_handler), "%s", rt->cr_handler);
-	if (c->c_app) {
-		/* hh_clen <= CGI_BODY_MAX: the sum cannot wrap. */
-		hsz = CGI_APP_HEAD_SIZE(h->hh_len);
-		if ((c->c_in = malloc(hsz + h->hh_clen)) == NULL) {
-			log_warn("%s: conn %u", __func__, c->c_id);
-			goto refuse;
-		}
-		if ((status = cgi_app_request(&cq, c->c_in, hsz,
-		    &c->c_in_len)) != 0) {
-			if (status == 500)
-				log_warnx("%s: conn %u: app request head does "
-				    "not fit", __func__, c->c_id);
-			goto refuse;
-		}
-		return 2;
-	}
-	if ((c->c_env = malloc(sizeof(*c->c_env))) == NULL) {
-		log_warn("%s: conn %u", __func__, c->c_id);
-		goto refuse;
-	}
-	if ((status = cgi_env_build(&cq, rt, c->c_env)) != 0)
-		goto refuse;
-	if (h->hh_clen > 0 && (c->c_in = malloc(h->hh_clen)) == NULL) {
-		log_warn("%s: conn %u", __func__, c->c_id);
-		status = 503;
-		goto refuse;
-	}
-	return 2;
- refuse:
-	free(c->c_env);
-	c->c_env = NULL;
-	/* Nothing of a refused request is kept, not even its body. */
-	if (c->c_in != NULL)
-		explicit_bzero(c->c_in, c->c_in_len);
-	free(c->c_in);
-	c->c_in = NULL;
-	c->c_in_len = 0;
-	/* A body we will not read either is skipped, if small. */
-	if (h->hh_clen > BODY_DISCARD_MAX)
-		c->c_close = 1;
-	conn_respond(c, status, !c->c_head_only, extra);
-	return 0;
-}
-
 /*
  * Out of credits until the supervisor answers (CTL_CREDIT, then
  * http_credit_resume()): read nothing more, so pipelined requests wait
@@ -584,385 +125,17 @@ conn_park(struct wconn *c)
 	conn_timer_set(c, env->we_header_timeout_ms);
 }
 
-/* A request to tenant code that will not run: its body and environment. */
-static void
-conn_cgi_forget(struct wconn *c)
-{
-	free(c->c_in);
-	c->c_in = NULL;
-	c->c_in_len = 0;
-	free(c->c_env);
-	c->c_env = NULL;
-}
-
-/*
- * A request to tenant code costs cost_run credits, taken from the hold
- * when its run is asked for: the tenant pays for the process it gets,
- * whatever it answers. 1: paid (or free); 0: park until the supervisor
- * answers for credits; -1: the balance is used up, 402 is set.
- */
-static int
-conn_cgi_pay(struct wconn *c)
-{
-	switch (data_credit_check(env->we_tl[TL_COST_RUN])) {
-	case CREDIT_OK:
-		return 1;
-	case CREDIT_PARK:
-		return 0;
-	case CREDIT_DRY:
-		break;
-	}
-	conn_cgi_forget(c);
-	conn_respond(c, 402, !c->c_head_only, NULL);
-	return -1;
-}
-
-/* The body is in: ask for the run. 0: parked until http_cgi_done(). */
-static int
-conn_cgi_start(struct wconn *c)
-{
-	int	 status;
-
-	c->c_run = cgi_start(c, c->c_handler, c->c_env, c->c_app, c->c_in,
-	    c->c_in_len, &status);
-	c->c_in = NULL;		/* the run's now, or freed */
-	c->c_in_len = 0;
-	free(c->c_env);
-	c->c_env = NULL;
-	if (c->c_run != NULL) {
-		/* Checked just before, in this same turn of the loop. */
-		data_credit_spend(env->we_tl[TL_COST_RUN]);
-		return 0;
-	}
-	conn_respond(c, status, !c->c_head_only,
-	    status == 503 ? "Retry-After: 1\r\n" : NULL);
-	return -1;
-}
-
 /*
  * The run is over (cgi.c): status 0 and the handler's output (or the
- * app's response), which we now own, or the status to answer. The body is
- * buffered, so the client gets our Content-Length and keep-alive goes on.
+ * app's response), which we now own, or the status to answer.
  */
 void
 http_cgi_done(struct wconn *c, int status, uint8_t *out, size_t len)
 {
-	static struct cgi_resp	 cs;
-	char			 date[40], clen[48];
-	size_t			 blen, sz;
-	int			 n, nobody;
-
 	c->c_run = NULL;
-	if (status == 0 && c->c_app && cgi_app_resp_parse(out, len,
-	    c->c_head_only, &cs) == -1) {
-		log_warnx("conn %u: app %s: its response is not a valid "
-		    "HTTP/1.x response", c->c_id, c->c_handler);
-		status = 502;
-	} else if (status == 0 && !c->c_app && cgi_resp_parse(out, len,
-	    &cs) == -1) {
-		log_warnx("conn %u: handler %s: its output is not a CGI "
-		    "response", c->c_id, c->c_handler);
-		status = 502;
-	}
-	if (status != 0) {
-		free(out);
-		conn_respond(c, status, !c->c_head_only,
-		    status == 503 ? "Retry-After: 1\r\n" : NULL);
-		goto done;
-	}
-	blen = cs.cs_body_len;
-	/* These have no body (RFC 9110 6.4.1); what came is dropped. */
-	nobody = cs.cs_status == 204 || cs.cs_status == 304;
-	if (nobody)
-		clen[0] = '\0';
-	else if (c->c_app && c->c_head_only) {
-		/*
-		 * An app answers HEAD without the body: its Content-Length,
-		 * if any, is the one a GET would get (RFC 9110 9.3.2).
-		 */
-		if (cs.cs_has_clen)
-			snprintf(clen, sizeof(clen), "Content-Length: %llu\r\n",
-			    (unsigned long long)cs.cs_clen);
-		else
-			clen[0] = '\0';
-	} else
-		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", blen);
-	sz = cs.cs_head_len + CGI_REASON_MAX + 192;
-	if ((c->c_head = malloc(sz)) == NULL) {
-		log_warn("%s: conn %u", __func__, c->c_id);
-		free(out);
-		c->c_close = 1;
-		conn_respond(c, 503, !c->c_head_only, NULL);
-		goto done;
-	}
-	http_date((time_t)ev_now(env->we_loop), date, sizeof(date));
-	n = snprintf(c->c_head, sz, "HTTP/1.1 %d %s\r\nDate: %s\r\n%.*s%s%s"
-	    "\r\n", cs.cs_status, cs.cs_reason[0] != '\0' ? cs.cs_reason :
-	    status_text(cs.cs_status), date, (int)cs.cs_head_len, cs.cs_head,
-	    clen, c->c_close ? "Connection: close\r\n" : "");
-	c->c_head_len = n > 0 && (size_t)n < sz ? (size_t)n : 0;
-	c->c_head_off = 0;
-	c->c_hdr_len = c->c_hdr_off = 0;
-	c->c_status = cs.cs_status;
-	if (nobody || c->c_head_only || blen == 0)
-		free(out);
-	else {
-		memmove(out, out + cs.cs_body_off, blen);
-		c->c_out = (char *)out;
-		c->c_out_len = blen;
-		c->c_out_off = 0;
-	}
- done:
+	respond_cgi(c, status, out, len);
 	c->c_state = C_WRITE;
 	conn_process(c);
-}
-
-/*
- * A complete head is in c_buf. Decide whether it is ours before anything
- * else; then build the response. Returns -1 when the connection is gone.
- */
-static int
-conn_request(struct wconn *c)
-{
-	struct http_head	*h = &c->c_hp.hp_head;
-	struct admit		 ad;
-	const struct host_result *hr;
-	struct hh_span		 path;
-	struct static_file	 sf;
-	struct kv_target	 kt;
-	const struct cgi_route	*rt;
-	uint64_t		 retry;
-	char			 rel[1024], extra[1200], date[40], now[40];
-	const char		*t;
-	time_t			 ims;
-	size_t			 o;
-	int			 n, status, head_only;
-
-	/*
-	 * A change to our tenant since our host list was sent (its slot in
-	 * the generation file moved: docs/routing.md): we may no longer be
-	 * this host's worker, so the supervisor decides afresh.
-	 */
-	if (gen_read(&env->we_genmap) != env->we_gen) {
-		conn_handback(c, HANDBACK_STALE);
-		return -1;
-	}
-	/* Retiring: the next worker serves it, nothing is dropped. */
-	if (env->we_draining == DRAIN_HANDBACK) {
-		conn_handback(c, HANDBACK_DRAINING);
-		return -1;
-	}
-	/* Stopping: this request is served, and it is the last one. */
-	c->c_close = !h->hh_keepalive || h->hh_minor == 0 ||
-	    env->we_draining == DRAIN_CLOSE;
-	head_only = c->c_head_only = h->hh_method == HTTP_HEAD;
-	/*
-	 * The front admitted the first request with the same function
-	 * (supervisor/front.c, front_route()). A head it would refuse is
-	 * answered here with its status, not handed back: those bytes go
-	 * no further than the process that read them.
-	 */
-	switch (admit_request(&env->we_hosts, h, c->c_buf, &ad)) {
-	case ADMIT_REJECT:
-		log_debug("conn %u: %d: %s", c->c_id, ad.ad_status,
-		    ad.ad_reason);
-		c->c_close = 1;
-		conn_respond(c, ad.ad_status, !head_only, NULL);
-		return 0;
-	case ADMIT_SUBDOMAIN:
-	case ADMIT_CUSTOM:
-		if (host_is_mine(&ad.ad_host))
-			break;
-		/* FALLTHROUGH */
-	case ADMIT_APEX:
-	case ADMIT_ADMIN:
-		/* Another tenant's, or a name only the front answers. */
-		conn_handback(c, HANDBACK_FOREIGN_HOST);
-		return -1;
-	}
-	hr = &ad.ad_host;
-	/* The max_requests-th request is served; then we retire. */
-	if (env->we_max_requests != 0 && !env->we_draining &&
-	    ++env->we_served >= env->we_max_requests)
-		http_retire();
-
-	/* The request line and host, escaped, for the access log. */
-	o = (size_t)snprintf(c->c_req, sizeof(c->c_req), "\"%s ",
-	    http_method_str(h->hh_method));
-	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
-	    c->c_buf + h->hh_target.off, h->hh_target.len);
-	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o,
-	    " HTTP/1.%u\" host=", h->hh_minor);
-	o = log_escape(c->c_req, o, sizeof(c->c_req) - 80,
-	    (const uint8_t *)hr->hr_name, hr->hr_name_len);
-	/* The client as the proxy reported it (docs/operations.md). */
-	o += (size_t)snprintf(c->c_req + o, sizeof(c->c_req) - o, " client=");
-	if (h->hh_xff.len > 0)
-		log_escape(c->c_req, o, sizeof(c->c_req), c->c_buf +
-		    h->hh_xff.off, h->hh_xff.len > 64 ? 64 : h->hh_xff.len);
-	else
-		snprintf(c->c_req + o, sizeof(c->c_req) - o, "-");
-
-	/*
-	 * Every request we serve, static or API, takes a token from the
-	 * tenant's bucket (this worker's share). A refused one leaves the
-	 * connection usable if its body can be skipped.
-	 */
-	if (data_rate_take(&retry) == -1) {
-		snprintf(c->c_ar.ar_extra, sizeof(c->c_ar.ar_extra),
-		    "Retry-After: %llu\r\n", (unsigned long long)retry);
-		api_error(&c->c_ar, 429, "rate_limited",
-		    "too many requests; retry after the given seconds");
-		if (h->hh_chunked || h->hh_clen > BODY_DISCARD_MAX)
-			c->c_ar.ar_close = 1;
-		conn_respond_json(c);
-		return 0;
-	}
-	/* /.tenantd/ is never a static file, whatever public/ holds. */
-	if (hh_origin(h, c->c_buf, &path) == 0) {
-		kv_target_parse((const char *)c->c_buf + path.off, path.len,
-		    &kt);
-		if (kt.kt_route != KV_ROUTE_NONE)
-			return conn_api(c, &path, &kt);
-		/* Nor is a path app/routes gives to a handler. */
-		if (path.len > 0 && (rt = cgi_lookup((const char *)c->c_buf +
-		    path.off, path.len)) != NULL)
-			return conn_cgi(c, &path, rt, hr);
-	}
-
-	if (h->hh_chunked) {
-		/* No handler here takes a body; we do not decode one. */
-		c->c_close = 1;
-		conn_respond(c, 400, !head_only, NULL);
-		return 0;
-	}
-	if (h->hh_clen > BODY_DISCARD_MAX) {
-		c->c_close = 1;
-		conn_respond(c, 413, !head_only, NULL);
-		return 0;
-	}
-	if (h->hh_method != HTTP_GET && !head_only) {
-		c->c_close = 1;
-		conn_respond(c, 405, 1, "Allow: GET, HEAD\r\n");
-		return 0;
-	}
-	if (hh_origin(h, c->c_buf, &path) == -1) {
-		c->c_close = 1;
-		conn_respond(c, 400, !head_only, NULL);
-		return 0;
-	}
-	t = path.len ? (const char *)c->c_buf + path.off : "/";
-	status = static_resolve(env->we_public_fd, t, path.len ? path.len : 1,
-	    &sf, rel, sizeof(rel));
-	switch (status) {
-	case 200:
-		break;
-	case 301:
-		/*
-		 * The target passed static_resolve(), so it is printable
-		 * ASCII without spaces. Leading slashes collapse to one:
-		 * "//host/" in a Location is another site.
-		 */
-		while (path.len > 1 && t[1] == '/') {
-			t++;
-			path.len--;
-		}
-		o = 0;
-		while (o < path.len && t[o] != '?')
-			o++;
-		n = snprintf(extra, sizeof(extra), "Location: %.*s/%.*s\r\n",
-		    (int)o, t, (int)(path.len - o), t + o);
-		if (n < 0 || (size_t)n >= sizeof(extra))
-			status = 404;
-		conn_respond(c, status, !head_only,
-		    status == 301 ? extra : NULL);
-		return 0;
-	case 400:
-		c->c_close = 1;
-		/* FALLTHROUGH */
-	default:
-		conn_respond(c, status, !head_only, NULL);
-		return 0;
-	}
-
-	http_date(sf.sf_st.st_mtim.tv_sec, date, sizeof(date));
-	if (h->hh_inm.len > 0)
-		status = etag_match((const char *)c->c_buf + h->hh_inm.off,
-		    h->hh_inm.len, sf.sf_etag) ? 304 : 200;
-	else if (h->hh_ims.len > 0 && http_date_parse((const char *)c->c_buf +
-	    h->hh_ims.off, h->hh_ims.len, &ims) == 0 &&
-	    sf.sf_st.st_mtim.tv_sec <= ims)
-		status = 304;
-	c->c_status = status;
-	http_date((time_t)ev_now(env->we_loop), now, sizeof(now));
-	n = snprintf(c->c_hdr, sizeof(c->c_hdr), "HTTP/1.1 %d %s\r\n"
-	    "Date: %s", status, status_text(status), now);
-	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "\r\n"
-	    "Last-Modified: %s\r\n"
-	    "ETag: %s\r\n"
-	    "X-Content-Type-Options: nosniff\r\n",
-	    date, sf.sf_etag);
-	if (status == 200)
-		n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n,
-		    "Content-Type: %s\r\nContent-Length: %lld\r\n",
-		    sf.sf_type, (long long)sf.sf_st.st_size);
-	n += snprintf(c->c_hdr + n, sizeof(c->c_hdr) - (size_t)n, "%s\r\n",
-	    c->c_close ? "Connection: close\r\n" : "");
-	c->c_hdr_len = (size_t)n;
-	c->c_hdr_off = 0;
-	if (status == 200 && !head_only) {
-		c->c_file = sf.sf_fd;
-		c->c_foff = 0;
-		c->c_fend = sf.sf_st.st_size;
-	} else
-		close(sf.sf_fd);
-	return 0;
-}
-
-/* Send buf from *off on: 1 when all is sent, 0 for POLLOUT, -1 on error. */
-static int
-conn_send(struct wconn *c, const char *buf, size_t len, size_t *off)
-{
-	ssize_t	 n;
-
-	while (*off < len) {
-		n = send(c->c_fd, buf + *off, len - *off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return 0;
-		if (n <= 0)
-			return -1;
-		*off += (size_t)n;
-	}
-	return 1;
-}
-
-/* Returns 1 when everything is sent, 0 to wait for POLLOUT, -1 on error. */
-static int
-conn_write(struct wconn *c)
-{
-	ssize_t	 n;
-	off_t	 left;
-	int	 r;
-
-	if ((r = conn_send(c, c->c_hdr, c->c_hdr_len, &c->c_hdr_off)) != 1 ||
-	    (r = conn_send(c, c->c_head, c->c_head_len, &c->c_head_off)) != 1 ||
-	    (r = conn_send(c, c->c_out, c->c_out_len, &c->c_out_off)) != 1)
-		return r;
-	while (c->c_file != -1 && c->c_foff < c->c_fend) {
-		left = c->c_fend - c->c_foff;
-		n = sendfile(c->c_fd, c->c_file, &c->c_foff,
-		    left > (1 << 20) ? (1 << 20) : (size_t)left);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return 0;
-		if (n <= 0)
-			return -1;	/* error, or the file shrank */
-	}
-	return 1;
 }
 
 /*
@@ -1011,7 +184,7 @@ conn_process(struct wconn *c)
 			if (r == HH_MORE) {
 				if (c->c_len == 0 && env->we_draining) {
 					if (env->we_draining == DRAIN_HANDBACK)
-						conn_handback(c,
+						http_handback(c,
 						    HANDBACK_DRAINING);
 					else
 						conn_close(c);
@@ -1037,14 +210,14 @@ conn_process(struct wconn *c)
 			c->c_t0 = now_us();
 			if (r == HH_ERROR) {
 				c->c_close = 1;
-				conn_respond(c, h->hh_error_status,
+				respond_status(c, h->hh_error_status,
 				    h->hh_method != HTTP_HEAD, NULL);
 				log_debug("conn %u: %d: %s", c->c_id,
 				    h->hh_error_status, h->hh_error);
 				c->c_state = C_WRITE;
 				break;
 			}
-			if ((r = conn_request(c)) == -1)
+			if ((r = request_dispatch(c)) == -1)
 				return;
 			c->c_after = r == 1 ? C_RUN : r == 2 ? C_CGI : C_WRITE;
 			c->c_body_left = c->c_close && c->c_status >= 400 ?
@@ -1084,13 +257,13 @@ conn_process(struct wconn *c)
 				return;
 			}
 			c->c_parked = 0;
-			conn_respond_json(c);
+			respond_json(c);
 			c->c_state = C_WRITE;
 			break;
 		case C_CGI:
 			if (c->c_run != NULL)
 				return;		/* http_cgi_done() resumes */
-			if ((r = conn_cgi_pay(c)) == 0) {
+			if ((r = request_cgi_pay(c)) == 0) {
 				conn_park(c);
 				return;
 			}
@@ -1099,7 +272,7 @@ conn_process(struct wconn *c)
 				c->c_state = C_WRITE;
 				break;
 			}
-			if (conn_cgi_start(c) == 0) {
+			if (request_cgi_start(c) == 0) {
 				/*
 				 * Nothing more is read (pipelined requests
 				 * wait); the run's own timer bounds the wait.
@@ -1112,14 +285,14 @@ conn_process(struct wconn *c)
 			break;
 		case C_WRITE:
 			ev_io_stop(env->we_loop, &c->c_rev);
-			if ((r = conn_write(c)) == 0) {
+			if ((r = respond_write(c)) == 0) {
 				conn_timer_set(c, env->we_header_timeout_ms);
 				ev_io_start(env->we_loop, &c->c_wev);
 				return;
 			}
 			sent = (c->c_file != -1 ? (uint64_t)c->c_foff : 0) +
 			    c->c_out_off;
-			conn_log(c, sent);
+			respond_log(c, sent);
 			worker_stats_add(c->c_status, sent, now_us() - c->c_t0);
 			if (r == -1) {
 				conn_close(c);
@@ -1132,7 +305,7 @@ conn_process(struct wconn *c)
 			}
 			if (env->we_draining == DRAIN_HANDBACK) {
 				/* With any pipelined bytes, to the next. */
-				conn_handback(c, HANDBACK_DRAINING);
+				http_handback(c, HANDBACK_DRAINING);
 				return;
 			}
 			conn_reset(c);
@@ -1186,16 +359,16 @@ conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		c->c_ar.ar_close = 1;
 		api_error(&c->c_ar, 503, "unavailable",
 		    "no credits could be reserved in time");
-		conn_respond_json(c);
+		respond_json(c);
 		c->c_state = C_WRITE;
 		conn_process(c);
 		return;
 	}
 	if (c->c_state == C_CGI && c->c_parked) {
 		c->c_parked = 0;
-		conn_cgi_forget(c);
+		request_cgi_forget(c);
 		c->c_close = 1;
-		conn_respond(c, 503, !c->c_head_only, "Retry-After: 1\r\n");
+		respond_status(c, 503, !c->c_head_only, "Retry-After: 1\r\n");
 		c->c_state = C_WRITE;
 		conn_process(c);
 		return;
@@ -1255,7 +428,7 @@ http_drain(void)
 		if (c->c_state != C_HEAD || c->c_len != 0)
 			continue;	/* handled when its request ends */
 		if (env->we_draining == DRAIN_HANDBACK) {
-			conn_handback(c, HANDBACK_DRAINING);
+			http_handback(c, HANDBACK_DRAINING);
 			continue;
 		}
 		c->c_close = 1;

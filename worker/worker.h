@@ -69,12 +69,13 @@ int	 worker_send_msg(struct msgbuf *);
 void	 worker_conn_gone(uint32_t, uint64_t);
 void	 worker_maybe_exit(void);
 
-/* http.c */
+/* http.c: the connection's states, keep-alive, hand-back, drain */
 void	 http_conn_new(uint32_t, int, const uint8_t *, size_t);
 void	 http_drain(void);
 void	 http_retire(void);
 void	 http_credit_resume(void);
 void	 http_cgi_done(struct wconn *, int, uint8_t *, size_t);
+void	 http_handback(struct wconn *, uint32_t);
 
 /* cgi.c: per-request handlers and persistent apps, via the supervisor */
 struct cgi_run;
@@ -159,5 +160,88 @@ struct static_file {
 int	 static_resolve(int, const char *, size_t, struct static_file *,
 	    char *, size_t);
 const char *static_type(const char *);
+
+/*
+ * One client connection: http.c owns it and runs its states; request.c
+ * decides what each request gets; respond.c builds and sends the answer.
+ */
+#define BODY_DISCARD_MAX	(64 * 1024)
+/*
+ * A handler's request body is buffered before the run starts (the
+ * supervisor starts nothing for a request still arriving). The cap is
+ * ours, not handler_output's: what a handler may answer says nothing
+ * about what a client may send it.
+ */
+#define CGI_BODY_MAX		(1024 * 1024)
+#define REQLOG_MAX		768
+
+enum conn_state {
+	C_HEAD,		/* reading a request head */
+	C_BODY,		/* reading a request body: kept or discarded */
+	C_RUN,		/* an API request to run, or parked for credits */
+	C_CGI,		/* a handler's run: requested, then running */
+	C_WRITE,	/* sending the response */
+};
+
+struct wconn {
+	TAILQ_ENTRY(wconn) c_entry;
+	uint32_t	 c_id;
+	int		 c_fd;
+	ev_io		 c_rev;
+	ev_io		 c_wev;
+	ev_timer	 c_tmo;
+	enum conn_state	 c_state;
+	uint8_t		*c_buf;
+	size_t		 c_len;
+	struct hh_parser c_hp;
+	uint64_t	 c_body_left;
+	int		 c_close;
+	int		 c_timed;	/* 1: head timer armed, 2: body timer */
+	char		 c_hdr[1536];
+	size_t		 c_hdr_len;
+	size_t		 c_hdr_off;
+	int		 c_file;
+	off_t		 c_foff;
+	off_t		 c_fend;
+	uint64_t	 c_served;
+	int		 c_status;
+	uint64_t	 c_t0;		/* head complete, us (monotonic) */
+	char		 c_req[REQLOG_MAX];
+	/* the data plane (api.c) */
+	enum conn_state	 c_after;	/* after the body: C_RUN or C_WRITE */
+	int		 c_head_only;
+	int		 c_parked;	/* C_RUN, C_CGI waiting for CTL_CREDIT */
+	unsigned int	 c_round;	/* http_credit_resume() */
+	struct api_req	*c_api;
+	struct api_resp	 c_ar;
+	uint8_t		*c_in;		/* a PUT body, Content-Length bytes */
+	size_t		 c_in_len;
+	char		*c_out;		/* a JSON response body */
+	size_t		 c_out_len;
+	size_t		 c_out_off;
+	/* per-request handlers (cgi.c) */
+	struct cgi_env	*c_env;		/* until the run is asked for */
+	char		 c_handler[RUN_NAME_MAX + 1];
+	int		 c_app;		/* 1: the handler is a persistent app */
+	struct cgi_run	*c_run;
+	char		*c_head;	/* a handler response's head */
+	size_t		 c_head_len;
+	size_t		 c_head_off;
+};
+
+/* request.c: admission and dispatch of one request */
+int	 request_dispatch(struct wconn *);
+int	 request_cgi_pay(struct wconn *);
+int	 request_cgi_start(struct wconn *);
+void	 request_cgi_forget(struct wconn *);
+
+/* respond.c: response heads, sending them, the access log line */
+void	 respond_status(struct wconn *, int, int, const char *);
+void	 respond_json(struct wconn *);
+void	 respond_file(struct wconn *, struct static_file *, int);
+void	 respond_cgi(struct wconn *, int, uint8_t *, size_t);
+int	 respond_write(struct wconn *);
+void	 respond_log_request(struct wconn *, const struct host_result *);
+void	 respond_log(struct wconn *, uint64_t);
 
 #endif

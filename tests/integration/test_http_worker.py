@@ -737,6 +737,25 @@ def test_canary_cookie_never_reaches_the_first_tenant(wd):
     assert "host=globex" not in acme
 
 
+@pytest.mark.parametrize("refused", [
+    b"GET / HTTP/1.1\r\nHost: %s\r\nHost: %s\r\n\r\n",   # admission
+    b"GET / HTTP/1.1\r\nHost: %s\r\nBad Field: %s\r\n\r\n",  # the reader
+])
+def test_a_refusal_is_not_logged_with_the_line_before(wd, refused):
+    """A head refused before the Host check, after a served request on the
+    same connection: the served request has its one line, and the refusal
+    none (docs/operations.md, section 8), not a copy of the line before."""
+    mark = uuid.uuid4().hex[:12]
+    raw = (request_bytes(ACME, "/notes.txt?" + mark) +
+           refused % (ACME.encode(), ACME.encode()))
+    rs, rest, eof = wd.exchange(raw)
+    assert [r.status for r in rs] == [200, 400] and eof, rs
+    # The worker writes a request's line before it closes the connection.
+    lines = [ln for ln in wd.access_log("acme").split("\n") if mark in ln]
+    assert len(lines) == 1 and lines[0].endswith(" status=200 bytes=11"), \
+        lines
+
+
 def test_access_log_escapes_the_target(wd):
     mark = uuid.uuid4().hex[:12]
     targets = [

@@ -86,7 +86,7 @@ HOSTILE = {
 STRIPPED = ["x-forwarded-host", "x-forwarded-port", "x-forwarded-server",
             "x-original-host", "x-real-ip", "forwarded"]
 
-# The worker's access log line (worker/http.c, conn_log()).
+# The worker's access log line (worker/respond.c, respond_log()).
 LOG_RE = re.compile(r'conn=(\d+) "GET (\S+) HTTP/1\.[01]" host=(\S+) '
                     r'client=(\S+) status=(\d+)')
 
