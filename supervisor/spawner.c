@@ -42,21 +42,38 @@ spawn_attr(posix_spawnattr_t *attr)
 	return rc;
 }
 
+/* Is fd one of the caller's sources (stdio's included)? */
+static int
+spawn_is_source(const struct spawn *sp, int fd)
+{
+	size_t	 i;
+
+	for (i = 0; i < 3; i++)
+		if (sp->sp_stdio[i] == fd)
+			return 1;
+	for (i = 0; i < sp->sp_nfds; i++)
+		if (sp->sp_fds[i].sf_src == fd)
+			return 1;
+	return 0;
+}
+
 /*
  * The file actions, in the child in this order. A source may sit on a
  * number the child needs (a target, even its own: dup2 of an fd onto
  * itself leaves FD_CLOEXEC set, and the exec would close it) or on 0-2
- * that /dev/null takes. Then every source is first copied above all
- * sources and targets, so no dup2 onto a target clobbers a source still
- * to be copied and every target is a fresh dup2 without FD_CLOEXEC. The
- * copies are above the highest target, where closefrom ends them.
+ * that /dev/null takes. Then every source is first copied to a free
+ * number above the highest target that is no source's, so no dup2
+ * clobbers a source still to be copied and every target is a fresh dup2
+ * without FD_CLOEXEC. The copies are the lowest such numbers, not above
+ * the highest source, which may sit near RLIMIT_NOFILE; closefrom ends
+ * them.
  */
 static int
 spawn_actions(posix_spawn_file_actions_t *fa, const struct spawn *sp)
 {
 	struct spawn_fd	 map[SPAWN_FDS_MAX + 3];
 	size_t		 n = 0, i;
-	int		 hi = STDERR_FILENO, top, stage = 0, null = -1, rc;
+	int		 hi = STDERR_FILENO, tmp, stage = 0, null = -1, rc;
 
 	if (sp->sp_nfds > SPAWN_FDS_MAX)
 		return EINVAL;
@@ -76,20 +93,18 @@ spawn_actions(posix_spawn_file_actions_t *fa, const struct spawn *sp)
 		if (sp->sp_fds[i].sf_dst > hi)
 			hi = sp->sp_fds[i].sf_dst;
 	}
-	top = hi;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (map[i].sf_src <= hi)
 			stage = 1;
-		if (map[i].sf_src > top)
-			top = map[i].sf_src;
-	}
 	if ((rc = posix_spawn_file_actions_init(fa)) != 0)
 		return rc;
-	for (i = 0; stage && i < n; i++) {
+	for (i = 0, tmp = hi + 1; stage && i < n; i++, tmp++) {
+		while (spawn_is_source(sp, tmp))
+			tmp++;
 		if ((rc = posix_spawn_file_actions_adddup2(fa, map[i].sf_src,
-		    top + 1 + (int)i)) != 0)
+		    tmp)) != 0)
 			goto fail;
-		map[i].sf_src = top + 1 + (int)i;
+		map[i].sf_src = tmp;
 	}
 	for (i = 0; i < 3; i++) {
 		if (sp->sp_stdio[i] != SPAWN_DEVNULL)

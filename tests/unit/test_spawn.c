@@ -9,6 +9,7 @@
  * property that does not hold on its report descriptor.
  */
 #include <sys/poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -230,6 +231,45 @@ test_sources_on_targets(void **state)
 	close(q[0]);
 }
 
+/*
+ * Sources just above the highest target, where the copies go, and one at
+ * the top of RLIMIT_NOFILE: the copies skip the sources' numbers and stay
+ * low, or one would clobber a source or fail with EBADF.
+ */
+static void
+test_sources_around_the_copies(void **state)
+{
+	struct rlimit	 rl, low;
+	int		 p[2], a[2], b[2];
+	int		 stdio[3] = { SPAWN_DEVNULL, SPAWN_DEVNULL, -1 };
+	struct spawn_fd	 fds[2];
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+	p[0] = fd_at(p[0], 40);
+	a[0] = fd_at(a[0], 41);
+	b[0] = fd_at(b[0], 42);
+	p[1] = fd_at(fd_at(p[1], 43), 5);
+	a[1] = fd_at(fd_at(a[1], 44), 3);
+	b[1] = fd_at(b[1], 63);
+	low = rl;
+	low.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	stdio[2] = a[1];	/* 3 -> 2 */
+	fds[0].sf_src = p[1];	/* 5 -> 3 */
+	fds[0].sf_dst = 3;
+	fds[1].sf_src = b[1];	/* 63 -> 4 */
+	fds[1].sf_dst = 4;
+	assert_string_equal(run(stdio, fds, 2, p[1], p[0], 3), "ok");
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	close(a[1]);
+	close(b[1]);
+	close(a[0]);
+	close(b[0]);
+}
+
 /* A debug build's stderr: ours, as it is; nothing above the targets. */
 static void
 test_keep_stderr(void **state)
@@ -281,6 +321,7 @@ main(int argc, char *argv[])
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_sources_on_targets),
+		cmocka_unit_test(test_sources_around_the_copies),
 		cmocka_unit_test(test_keep_stderr),
 		cmocka_unit_test(test_refused),
 	};
