@@ -35,6 +35,7 @@
 #include "host.h"
 #include "httphead.h"
 #include "log.h"
+#include "oneshot.h"
 #include "proto.h"
 #include "sandbox.h"
 #include "sys.h"
@@ -49,21 +50,14 @@
 #define FRONT_CONNS_MAX	FRONT_INFLIGHT_MAX
 
 struct hconn {
-	TAILQ_ENTRY(hconn) h_entry;
-	int		 h_fd;
+	struct oneshot	 h_c;		/* first: oneshot.c frees the hconn */
 	uint32_t	 h_id;		/* the question to the parent, or 0 */
-	ev_io		 h_io;
-	ev_timer	 h_tmo;
 	char		 h_in[FRONT_HEAD_MAX];
 	size_t		 h_len;
 	struct hh_parser h_hp;
-	char		*h_out;
-	size_t		 h_outlen;
-	size_t		 h_outoff;
 };
 
-static TAILQ_HEAD(, hconn) hconns = TAILQ_HEAD_INITIALIZER(hconns);
-static unsigned int	 nhconns;
+static struct oneshot_set hconns;
 static uint32_t		 next_id;
 static struct ev_loop	*floop;
 static ev_io		 chan_ev, listen_ev;
@@ -112,38 +106,6 @@ front_log_sink(int prio, const char *line)
 	chan_send(&mb);
 }
 
-static void
-hconn_free(struct hconn *h)
-{
-	ev_io_stop(floop, &h->h_io);
-	ev_timer_stop(floop, &h->h_tmo);
-	close(h->h_fd);
-	free(h->h_out);
-	TAILQ_REMOVE(&hconns, h, h_entry);
-	nhconns--;
-	free(h);
-}
-
-static void
-hconn_write_cb(struct ev_loop *l, ev_io *io, int revents)
-{
-	struct hconn	*h = io->data;
-	ssize_t		 n;
-
-	while (h->h_outoff < h->h_outlen) {
-		n = send(h->h_fd, h->h_out + h->h_outoff,
-		    h->h_outlen - h->h_outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n <= 0)
-			break;
-		h->h_outoff += (size_t)n;
-	}
-	hconn_free(h);
-}
-
 /* The answer, body included (blen bytes of body, which may be NULL). */
 static void
 http_reply(struct hconn *h, int status, const char *type, const char *body,
@@ -160,7 +122,7 @@ http_reply(struct hconn *h, int status, const char *type, const char *body,
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, text,
 	    type, blen);
 	if (n == -1) {
-		hconn_free(h);
+		oneshot_free(&h->h_c);
 		return;
 	}
 	if (blen > 0) {
@@ -168,19 +130,13 @@ http_reply(struct hconn *h, int status, const char *type, const char *body,
 
 		if ((p = realloc(buf, (size_t)n + blen)) == NULL) {
 			free(buf);
-			hconn_free(h);
+			oneshot_free(&h->h_c);
 			return;
 		}
 		buf = p;
 		memcpy(buf + n, body, blen);
 	}
-	ev_io_stop(floop, &h->h_io);
-	h->h_out = buf;
-	h->h_outlen = (size_t)n + blen;
-	ev_io_init(&h->h_io, hconn_write_cb, h->h_fd, EV_WRITE);
-	h->h_io.data = h;
-	ev_io_start(floop, &h->h_io);
-	hconn_write_cb(floop, &h->h_io, 0);
+	oneshot_answer(&h->h_c, buf, (size_t)n + blen);
 }
 
 /* The value of "domain=" in a query string, percent-decoded. */
@@ -233,7 +189,7 @@ hconn_ask(struct hconn *h, uint32_t type, const char *domain, size_t dlen)
 	if (chan_send(&mb) == -1)
 		http_reply(h, 503, "text/plain", NULL, 0);
 	else
-		ev_io_stop(floop, &h->h_io);	/* nothing more to read */
+		ev_io_stop(floop, &h->h_c.o_io);	/* nothing more to read */
 }
 
 static void
@@ -281,11 +237,11 @@ hconn_read_cb(struct ev_loop *l, ev_io *io, int revents)
 	ssize_t		 n;
 	int		 r;
 
-	n = read(h->h_fd, h->h_in + h->h_len, sizeof(h->h_in) - h->h_len - 1);
+	n = read(h->h_c.o_fd, h->h_in + h->h_len, sizeof(h->h_in) - h->h_len - 1);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		hconn_free(h);
+		oneshot_free(&h->h_c);
 		return;
 	}
 	h->h_len += (size_t)n;
@@ -300,13 +256,6 @@ hconn_read_cb(struct ev_loop *l, ev_io *io, int revents)
 	http_request(h);
 }
 
-/* The deadline for the whole request, answer included. */
-static void
-hconn_timeout_cb(struct ev_loop *l, ev_timer *t, int revents)
-{
-	hconn_free(t->data);
-}
-
 static void
 listen_cb(struct ev_loop *l, ev_io *io, int revents)
 {
@@ -315,31 +264,22 @@ listen_cb(struct ev_loop *l, ev_io *io, int revents)
 
 	while ((fd = accept4(PROTO_FRONT_LISTEN_FD, NULL, NULL,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
-		if (nhconns >= FRONT_CONNS_MAX ||
-		    (h = calloc(1, sizeof(*h))) == NULL) {
-			close(fd);
+		if ((h = oneshot_accept(&hconns, fd, sizeof(*h),
+		    hconn_read_cb)) == NULL)
 			continue;
-		}
-		h->h_fd = fd;
 		hh_init(&h->h_hp, FRONT_HEAD_MAX - 1, 1024);
-		ev_io_init(&h->h_io, hconn_read_cb, fd, EV_READ);
-		ev_timer_init(&h->h_tmo, hconn_timeout_cb, FRONT_TIMEOUT, 0.);
-		h->h_io.data = h->h_tmo.data = h;
-		TAILQ_INSERT_TAIL(&hconns, h, h_entry);
-		nhconns++;
-		ev_timer_start(floop, &h->h_tmo);
-		ev_io_start(floop, &h->h_io);
+		ev_io_start(floop, &h->h_c.o_io);
 	}
 }
 
 static struct hconn *
 hconn_by_id(uint32_t id)
 {
-	struct hconn	*h;
+	struct oneshot	*o;
 
-	TAILQ_FOREACH(h, &hconns, h_entry)
-		if (h->h_id == id)
-			return h;
+	TAILQ_FOREACH(o, &hconns.os_list, o_entry)
+		if (((struct hconn *)o)->h_id == id)
+			return (struct hconn *)o;
 	return NULL;
 }
 
@@ -515,6 +455,7 @@ main(int argc, char *argv[])
 	/* poll: no kernel state for the filter to allow (worker/worker.c). */
 	if ((floop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV)) == NULL)
 		fatalx("ev_loop_new failed");
+	oneshot_init(&hconns, floop, FRONT_CONNS_MAX, FRONT_TIMEOUT);
 	/*
 	 * The whole sandbox before the first accept: no byte of a client is
 	 * read by a process that could still open a file of the host.

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "oneshot.h"
 #include "status.h"
 #include "supervisor.h"
 #include "sys.h"
@@ -30,19 +31,12 @@
 #define ADMIN_CONNS_MAX	64
 
 struct aconn {
-	TAILQ_ENTRY(aconn) a_entry;
-	int		 a_fd;
-	ev_io		 a_io;
-	ev_timer	 a_tmo;
+	struct oneshot	 a_c;		/* first: oneshot.c frees the aconn */
 	char		 a_in[ADMIN_LINE_MAX + 1];
 	size_t		 a_len;
-	char		*a_out;
-	size_t		 a_outlen;
-	size_t		 a_outoff;
 };
 
-static TAILQ_HEAD(, aconn) aconns = TAILQ_HEAD_INITIALIZER(aconns);
-static unsigned int	 naconns;
+static struct oneshot_set aconns;
 static int		 admin_fd = -1;
 static ev_io		 admin_ev;
 static gid_t		 admin_gid;
@@ -50,51 +44,6 @@ static int		 admin_has_group;
 static struct isock	 admin_sock;
 
 static void	aconn_read_cb(struct ev_loop *, ev_io *, int);
-
-static void
-aconn_free(struct aconn *a)
-{
-	ev_io_stop(loop, &a->a_io);
-	ev_timer_stop(loop, &a->a_tmo);
-	close(a->a_fd);
-	free(a->a_out);
-	TAILQ_REMOVE(&aconns, a, a_entry);
-	naconns--;
-	free(a);
-}
-
-static void
-aconn_write_cb(struct ev_loop *l, ev_io *io, int revents)
-{
-	struct aconn	*a = io->data;
-	ssize_t		 n;
-
-	while (a->a_outoff < a->a_outlen) {
-		n = send(a->a_fd, a->a_out + a->a_outoff,
-		    a->a_outlen - a->a_outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n <= 0)
-			break;
-		a->a_outoff += (size_t)n;
-	}
-	aconn_free(a);
-}
-
-/* Take ownership of buf (malloc'd) as the answer, and send it. */
-static void
-aconn_answer(struct aconn *a, char *buf, size_t len)
-{
-	ev_io_stop(loop, &a->a_io);
-	a->a_out = buf;
-	a->a_outlen = len;
-	ev_io_init(&a->a_io, aconn_write_cb, a->a_fd, EV_WRITE);
-	a->a_io.data = a;
-	ev_io_start(loop, &a->a_io);
-	aconn_write_cb(loop, &a->a_io, 0);
-}
 
 static void
 aconn_json(struct aconn *a, json_t *j)
@@ -106,11 +55,11 @@ aconn_json(struct aconn *a, json_t *j)
 	json_decref(j);
 	if (s == NULL || (n = asprintf(&buf, "%s\n", s)) == -1) {
 		free(s);
-		aconn_free(a);
+		oneshot_free(&a->a_c);
 		return;
 	}
 	free(s);
-	aconn_answer(a, buf, (size_t)n);
+	oneshot_answer(&a->a_c, buf, (size_t)n);
 }
 
 static void
@@ -146,10 +95,10 @@ admin_command(struct aconn *a, char *line)
 		aconn_json(a, j);
 	} else if (strcmp(cmd, "metrics") == 0 && arg == NULL) {
 		if (status_metrics_text(&buf, &len) == -1) {
-			aconn_free(a);
+			oneshot_free(&a->a_c);
 			return;
 		}
-		aconn_answer(a, buf, len);
+		oneshot_answer(&a->a_c, buf, len);
 	} else if ((strcmp(cmd, "restart") == 0 || strcmp(cmd, "drain") == 0)
 	    && arg != NULL) {
 		n = pool_restart(arg, cmd[0] == 'r');
@@ -175,11 +124,11 @@ aconn_read_cb(struct ev_loop *l, ev_io *io, int revents)
 	ssize_t		 n;
 	char		*nl;
 
-	n = read(a->a_fd, a->a_in + a->a_len, sizeof(a->a_in) - a->a_len - 1);
+	n = read(a->a_c.o_fd, a->a_in + a->a_len, sizeof(a->a_in) - a->a_len - 1);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		aconn_free(a);
+		oneshot_free(&a->a_c);
 		return;
 	}
 	a->a_len += (size_t)n;
@@ -191,12 +140,6 @@ aconn_read_cb(struct ev_loop *l, ev_io *io, int revents)
 	}
 	*nl = '\0';
 	admin_command(a, a->a_in);
-}
-
-static void
-aconn_timeout_cb(struct ev_loop *l, ev_timer *t, int revents)
-{
-	aconn_free(t->data);
 }
 
 /*
@@ -237,23 +180,14 @@ admin_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 
 	while ((fd = accept4(admin_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
 	    != -1) {
-		if (naconns >= ADMIN_CONNS_MAX ||
-		    (a = calloc(1, sizeof(*a))) == NULL) {
-			close(fd);
+		if ((a = oneshot_accept(&aconns, fd, sizeof(*a),
+		    aconn_read_cb)) == NULL)
 			continue;
-		}
-		a->a_fd = fd;
-		ev_io_init(&a->a_io, aconn_read_cb, fd, EV_READ);
-		ev_timer_init(&a->a_tmo, aconn_timeout_cb, ADMIN_TIMEOUT, 0.);
-		a->a_io.data = a->a_tmo.data = a;
-		TAILQ_INSERT_TAIL(&aconns, a, a_entry);
-		naconns++;
-		ev_timer_start(loop, &a->a_tmo);
 		if (!admin_peer_ok(fd)) {
 			aconn_error(a, "permission denied");
 			continue;
 		}
-		ev_io_start(loop, &a->a_io);
+		ev_io_start(loop, &a->a_c.o_io);
 	}
 }
 
@@ -262,6 +196,7 @@ admin_init(void)
 {
 	struct group		*gr;
 
+	oneshot_init(&aconns, loop, ADMIN_CONNS_MAX, ADMIN_TIMEOUT);
 	if (conf->c_admin_group[0] != '\0') {
 		if ((gr = getgrnam(conf->c_admin_group)) == NULL)
 			fatalx("[admin] group: no group \"%s\"",
@@ -278,7 +213,7 @@ admin_init(void)
 void
 admin_stop(void)
 {
-	struct aconn	*a;
+	struct oneshot	*o;
 
 	if (admin_fd != -1) {
 		ev_io_stop(loop, &admin_ev);
@@ -286,6 +221,6 @@ admin_stop(void)
 		instance_unlink(&admin_sock);
 		admin_fd = -1;
 	}
-	while ((a = TAILQ_FIRST(&aconns)) != NULL)
-		aconn_free(a);
+	while ((o = TAILQ_FIRST(&aconns.os_list)) != NULL)
+		oneshot_free(o);
 }

@@ -30,7 +30,6 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include "log.h"
 #include "policy.h"
 #include "proto.h"
+#include "spawner.h"
 #include "status.h"
 #include "supervisor.h"
 #include "sys.h"
@@ -200,7 +200,7 @@ frontctl_listen_open(void)
 	char			 addr[64];
 	unsigned int		 port;
 	socklen_t		 sl;
-	int			 fd, hi, one = 1;
+	int			 fd, one = 1;
 
 	if (config_hostport(conf->c_http_listen, addr, &port) == -1)
 		fatalx("[admin] http_listen: %s", conf->c_http_listen);
@@ -221,14 +221,6 @@ frontctl_listen_open(void)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 64) == -1)
 		fatal("[admin] http_listen %s", conf->c_http_listen);
-	/* Above the front's fixed descriptors, so the spawn's dup2 is safe. */
-	if (fd <= PROTO_FRONT_LISTEN_FD) {
-		if ((hi = fcntl(fd, F_DUPFD_CLOEXEC, PROTO_FRONT_LISTEN_FD + 1)) ==
-		    -1)
-			fatal("http_listen fcntl");
-		close(fd);
-		fd = hi;
-	}
 	return fd;
 }
 
@@ -599,65 +591,45 @@ frontctl_child_cb(struct ev_loop *l, ev_child *c, int revents)
 }
 
 /*
- * fork -> fixed fds -> exec, as for a worker (priv.c): its own session,
- * an empty signal mask, /dev/null on 0-2, the channel on fd 3, the
- * listening socket on fd 4, nothing else, no environment, nothing secret
- * in argv. Then FRONT_CFG, which it reads as root before it drops.
+ * As for a worker (priv.c, spawner.c): /dev/null on 0-2, the channel on
+ * fd 3, the listening socket on fd 4, nothing else, no environment,
+ * nothing secret in argv. Then FRONT_CFG, which it reads as root before
+ * it drops.
  */
 static void
 frontctl_spawn(void)
 {
-	posix_spawn_file_actions_t	 fa;
-	posix_spawnattr_t		 attr;
-	char				 ppid[16];
-	char				*argv[] = { "tenantd-front", ppid, NULL };
-	char				*envp[] = { NULL };
-	struct msgbuf			 mb;
-	int				 sv[2], fd, rc;
-	pid_t				 pid;
+	char			 ppid[16];
+	char			*argv[] = { "tenantd-front", ppid, NULL };
+	struct msgbuf		 mb;
+	int			 sv[2], rc;
+	struct spawn_fd		 fds[] = { { -1, PROTO_CHAN_FD },
+				    { listen_fd, PROTO_FRONT_LISTEN_FD } };
+	struct spawn		 sp = {
+		.sp_path = conf->c_front,
+		.sp_argv = argv,
+		.sp_stdio = { SPAWN_DEVNULL, SPAWN_DEVNULL, SPAWN_DEVNULL },
+		.sp_fds = fds,
+		.sp_nfds = 2,
+	};
+	pid_t			 pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0, sv) == -1) {
 		log_warn("%s: socketpair", __func__);
 		goto later;
 	}
-	/* dup2 onto 3 or 4 must not clobber the other source. */
-	if (sv[1] <= PROTO_FRONT_LISTEN_FD) {
-		if ((fd = fcntl(sv[1], F_DUPFD_CLOEXEC,
-		    PROTO_FRONT_LISTEN_FD + 1)) == -1) {
-			log_warn("%s: fcntl", __func__);
-			close(sv[0]);
-			close(sv[1]);
-			goto later;
-		}
-		close(sv[1]);
-		sv[1] = fd;
-	}
 	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-	posix_spawn_file_actions_adddup2(&fa, 0, 1);
-	posix_spawn_file_actions_adddup2(&fa, 0, 2);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], PROTO_CHAN_FD);
-	posix_spawn_file_actions_adddup2(&fa, listen_fd, PROTO_FRONT_LISTEN_FD);
-	posix_spawn_file_actions_addclosefrom_np(&fa,
-	    PROTO_FRONT_LISTEN_FD + 1);
-	posix_spawn_file_actions_addchdir_np(&fa, "/");
-	priv_spawnattr(&attr);
-	rc = posix_spawn(&pid, conf->c_front, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(sv[1]);
-	if (rc != 0) {
-		errno = rc;
+	fds[0].sf_src = sv[1];
+	rc = spawn_child(&sp, &pid, &fr.fr_pidfd);
+	if (rc == -1)
 		log_warn("%s: %s", __func__, conf->c_front);
+	else if (fr.fr_pidfd == -1)
+		log_warn("%s: pidfd_open", __func__);
+	close(sv[1]);
+	if (rc == -1) {
 		close(sv[0]);
 		goto later;
-	}
-	/* The pid is ours until reaped: every signal goes through this. */
-	if ((fr.fr_pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1) {
-		log_warn("%s: pidfd_open", __func__);
-		kill(pid, SIGKILL);
 	}
 	fr.fr_pid = pid;
 	fr.fr_chan = sv[0];

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "policy.h"
 #include "proto.h"
 #include "registry.h"
+#include "spawner.h"
 #include "supervisor.h"
 #include "sys.h"
 
@@ -329,93 +329,47 @@ priv_registry_changed(void)
 }
 
 /*
- * What every child we exec starts with: a session of its own (no
- * controlling tty, and we can kill its group), an empty signal mask and
- * default dispositions (libev blocks signals, and a blocked mask survives
- * exec).
- */
-void
-priv_spawnattr(posix_spawnattr_t *attr)
-{
-	sigset_t	 none, all;
-
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_init(attr);
-	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setsigmask(attr, &none);
-	posix_spawnattr_setsigdefault(attr, &all);
-}
-
-/*
- * fork -> fixed fds -> exec, done by posix_spawn (a CLONE_VFORK child that
- * runs only the file actions and execve, and reports an exec failure back
- * synchronously, which is what the status pipe of STYLE.md G12 is for).
- * The child gets its own session (so it has no controlling tty and we can
- * kill its group), an empty signal mask and default dispositions (libev
- * blocks signals and a blocked mask survives exec), /dev/null on 0-2, the
- * channel on fd 3, nothing else, no environment and no secret in argv.
+ * A worker gets /dev/null on 0-2, the channel on fd 3, nothing else, no
+ * environment and no secret in argv (spawner.c does the rest).
  */
 int
 priv_spawn(struct worker *w)
 {
-	posix_spawn_file_actions_t	 fa;
-	posix_spawnattr_t		 attr;
-	char				 ppid[16];
-	char				*argv[] = { "tenantd-worker", ppid, NULL };
-	char				*envp[] = { NULL };
-	int				 sv[2], fd, rc;
-	pid_t				 pid;
+	char			 ppid[16];
+	char			*argv[] = { "tenantd-worker", ppid, NULL };
+	int			 sv[2];
+	struct spawn_fd		 fds[] = { { -1, PROTO_CHAN_FD } };
+	struct spawn		 sp = {
+		.sp_path = conf->c_worker,
+		.sp_argv = argv,
+#ifndef SANDBOX_DEBUG
+		.sp_stdio = { SPAWN_DEVNULL, SPAWN_DEVNULL, SPAWN_DEVNULL },
+#else
+		/* Debug builds keep our stderr, for the SIGSYS handler. */
+		.sp_stdio = { SPAWN_DEVNULL, SPAWN_DEVNULL, SPAWN_KEEP },
+#endif
+		.sp_fds = fds,
+		.sp_nfds = 1,
+	};
+	pid_t			 pid;
+	int			 rc;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0, sv) == -1) {
 		log_warn("%s: socketpair", __func__);
 		return -1;
 	}
-	/* dup2(3, 3) would keep FD_CLOEXEC: make sure the source is not 3. */
-	if (sv[1] <= PROTO_CHAN_FD) {
-		if ((fd = fcntl(sv[1], F_DUPFD_CLOEXEC, PROTO_MIN_FREE_FD)) ==
-		    -1) {
-			log_warn("%s: fcntl", __func__);
-			close(sv[0]);
-			close(sv[1]);
-			return -1;
-		}
-		close(sv[1]);
-		sv[1] = fd;
-	}
 	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-	posix_spawn_file_actions_adddup2(&fa, 0, 1);
-#ifndef SANDBOX_DEBUG
-	posix_spawn_file_actions_adddup2(&fa, 0, 2);
-#else
-	/* Debug builds keep our stderr, for the SIGSYS handler's report. */
-#endif
-	posix_spawn_file_actions_adddup2(&fa, sv[1], PROTO_CHAN_FD);
-	posix_spawn_file_actions_addclosefrom_np(&fa, PROTO_MIN_FREE_FD);
-	/* A spare waits as root: not in our working directory. */
-	posix_spawn_file_actions_addchdir_np(&fa, "/");
-	priv_spawnattr(&attr);
-	rc = posix_spawn(&pid, conf->c_worker, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(sv[1]);
-	if (rc != 0) {
-		errno = rc;
+	fds[0].sf_src = sv[1];
+	rc = spawn_child(&sp, &pid, &w->w_pidfd);
+	if (rc == -1)
 		log_warn("%s: %s", __func__, conf->c_worker);
+	else if (w->w_pidfd == -1)
+		log_warn("%s: pidfd_open", __func__);
+	close(sv[1]);
+	if (rc == -1) {
 		close(sv[0]);
 		return -1;
-	}
-	/*
-	 * The pid cannot be reused before we reap it, so the pidfd opened
-	 * now names our child; every later signal goes through it.
-	 */
-	if ((w->w_pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1) {
-		log_warn("%s: pidfd_open", __func__);
-		kill(pid, SIGKILL);
 	}
 	w->w_pid = pid;
 	w->w_chan = sv[0];

@@ -30,7 +30,6 @@
 #include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +41,7 @@
 #include "proto.h"
 #include "registry.h"
 #include "runlog.h"
+#include "spawner.h"
 #include "supervisor.h"
 #include "sys.h"
 
@@ -213,19 +213,6 @@ priv_runs_kill_all(void)
 		run_kill(r, "tenantd is stopping");
 }
 
-/* A descriptor moved to at least `min`, so dup2 onto a low slot is safe. */
-static int
-fd_above(int fd, int min)
-{
-	int	 nfd;
-
-	if (fd >= min)
-		return fd;
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, min);
-	close(fd);
-	return nfd;
-}
-
 /*
  * Tenants' sandboxes, kept between runs (runner/jail.c, jail_sandbox):
  * the mount namespace, and the network namespace unless the tenant has
@@ -360,8 +347,7 @@ sweep_arm(void)
 /*
  * What a tenantd-run of `tenant` reported on its spec socket: a mount
  * namespace starts a new sandbox (replacing the one it was built instead
- * of), a network namespace under the same stamp completes it. Kept above
- * fd 6, so the dup2s of the next spawn cannot clobber one with another.
+ * of), a network namespace under the same stamp completes it.
  * 0: nothing more for now; -1: nothing more ever (EOF, an error, a bad
  * report, or both reports in), stop watching.
  */
@@ -385,8 +371,7 @@ sandbox_collect(struct spec_watch *sw, int sock)
 		if (msg_parse(&m, buf, (size_t)n) == -1 ||
 		    msg_check(&m, fd != -1, CHAN_RUNNER, DIR_UP) == -1 ||
 		    msg_get_sandbox(&m, &ms) == -1 ||
-		    ioctl(fd, NS_GET_NSTYPE) != (int)ms.ms_nstype ||
-		    (fd = fd_above(fd, PROTO_RUN_NETNS_FD + 1)) == -1) {
+		    ioctl(fd, NS_GET_NSTYPE) != (int)ms.ms_nstype) {
 			log_warnx("tenantd-run: bad sandbox report");
 			if (fd != -1)
 				close(fd);
@@ -466,16 +451,20 @@ runner_spawn(const struct tenant *t, int network, uint32_t flags,
     int *pidfd, int *specfd, struct runlog *rl)
 {
 	struct sandbox			*s;
-	posix_spawn_file_actions_t	 fa;
-	posix_spawnattr_t		 attr;
 	struct msgbuf			 mb;
 	struct msg_hdr			 h;
 	char				*argv[] = { "tenantd-run", NULL };
-	char				*envp[] = { NULL };
 	char				 dir[PATH_MAX];
-	int				 spec[2] = { -1, -1 }, rc;
+	int				 spec[2] = { -1, -1 };
 	int				 err[2] = { -1, -1 };
-	size_t				 i;
+	struct spawn_fd			 fds[3];
+	struct spawn			 sp = {
+		.sp_path = conf->c_runner,
+		.sp_argv = argv,
+		.sp_stdio = { SPAWN_DEVNULL, SPAWN_DEVNULL, SPAWN_DEVNULL },
+		.sp_fds = fds,
+	};
+	size_t				 i, nfds = 0;
 	pid_t				 pid = -1;
 
 	*pidfd = *specfd = rl->rl_io.fd = -1;
@@ -486,14 +475,12 @@ runner_spawn(const struct tenant *t, int network, uint32_t flags,
 	}
 	snprintf(dir, sizeof(dir), "%s/tenants/%s", conf->c_state_dir,
 	    t->t_slug);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, spec) == -1 ||
-	    (spec[1] = fd_above(spec[1], PROTO_RUN_NETNS_FD + 1)) == -1) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, spec) == -1) {
 		log_warn("%s: socketpair", __func__);
 		goto out;
 	}
 	/* Ours non-blocking: the loop reads it (runlog_cb). */
 	if (pipe2(err, O_CLOEXEC) == -1 ||
-	    (err[1] = fd_above(err[1], PROTO_RUN_NETNS_FD + 1)) == -1 ||
 	    fcntl(err[0], F_SETFL, O_NONBLOCK) == -1) {
 		log_warn("%s: pipe", __func__);
 		goto out;
@@ -519,42 +506,30 @@ runner_spawn(const struct tenant *t, int network, uint32_t flags,
 		goto out;
 	}
 
-	/* As for a worker: a fresh session, default signals, no env. */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-	posix_spawn_file_actions_adddup2(&fa, 0, 1);
 	/*
-	 * Never our stderr: tenantd-run's failures reach our log through
-	 * runlog_line() only, escaped and tagged.
+	 * As for a worker (spawner.c). Never our stderr: tenantd-run's
+	 * failures reach our log through runlog_line() only, escaped and
+	 * tagged. Nothing of ours above what the spec announces (fd 4 is
+	 * unused).
 	 */
-	posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, spec[1], PROTO_CHAN_FD);
+	sp.sp_stdio[2] = err[1];
+	fds[nfds].sf_src = spec[1];
+	fds[nfds++].sf_dst = PROTO_CHAN_FD;
 	if (s != NULL) {
-		posix_spawn_file_actions_adddup2(&fa, s->s_mntfd,
-		    PROTO_RUN_MNTNS_FD);
-		if (!network)
-			posix_spawn_file_actions_adddup2(&fa, s->s_netfd,
-			    PROTO_RUN_NETNS_FD);
+		fds[nfds].sf_src = s->s_mntfd;
+		fds[nfds++].sf_dst = PROTO_RUN_MNTNS_FD;
+		if (!network) {
+			fds[nfds].sf_src = s->s_netfd;
+			fds[nfds++].sf_dst = PROTO_RUN_NETNS_FD;
+		}
 	}
-	/* Nothing of ours above what the spec announces (fd 4 is unused). */
-	posix_spawn_file_actions_addclosefrom_np(&fa, s == NULL ?
-	    PROTO_CHAN_FD + 1 : network ? PROTO_RUN_MNTNS_FD + 1 :
-	    PROTO_RUN_NETNS_FD + 1);
-	posix_spawn_file_actions_addchdir_np(&fa, "/");
-	priv_spawnattr(&attr);
-	rc = posix_spawn(&pid, conf->c_runner, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (rc != 0) {
-		errno = rc;
+	sp.sp_nfds = nfds;
+	if (spawn_child(&sp, &pid, pidfd) == -1) {
 		log_warn("%s: %s", __func__, conf->c_runner);
-		pid = -1;
 		goto out;
 	}
-	if ((*pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1) {
+	if (*pidfd == -1)
 		log_warn("%s: pidfd_open", __func__);
-		kill(pid, SIGKILL);
-	}
 	/* Kept: run_go() goes there, and a sandbox built is reported. */
 	*specfd = spec[0];
 	spec[0] = -1;

@@ -25,7 +25,6 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-#include <spawn.h>
 #include <stdint.h>
 
 #include <ev.h>
@@ -240,7 +239,6 @@ int	 priv_hosts(struct worker *, int64_t, uint64_t);
 int	 priv_registry_changed(void);
 void	 priv_kill(struct worker *);
 int	 priv_send(struct worker *, struct msgbuf *);
-void	 priv_spawnattr(posix_spawnattr_t *);
 struct registry *priv_registry(void);
 
 /* privdata.c: the root half's data plane (limits, keys, storage, ledger) */

@@ -349,6 +349,35 @@ def test_admin_socket_refuses_nonsense(ad):
     assert ad.proc.poll() is None
 
 
+def test_admin_socket_caps_and_times_out_idle_connections(ad):
+    """At most 64 admin connections (common/oneshot.c, shared with the
+    front's listener): the 65th is closed unanswered, and each one gets 5
+    seconds for its request and answer, then is closed, so an idle client
+    cannot hold the socket."""
+    path = os.path.join(ad.run, "admin.sock")
+    idle = []
+    try:
+        for _ in range(64):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            idle.append(s)
+        over = socket.socket(socket.AF_UNIX)
+        over.connect(path)
+        over.settimeout(3)
+        assert over.recv(100) == b""            # closed, no answer
+        over.close()
+        t0 = time.monotonic()
+        for s in idle:
+            s.settimeout(10)
+            assert s.recv(100) == b""
+        waited = time.monotonic() - t0
+        assert 3 < waited < 8, waited
+    finally:
+        for s in idle:
+            s.close()
+    assert "tenantd pid" in ad.ctl("status").stdout
+
+
 def test_top_draws_rates(ad):
     r = ad.ctl("top", "-n", "2", "-d", "0.2")
     assert r.returncode == 0

@@ -4,12 +4,15 @@
 # retire when idle, the sandbox does not), and a run that was still
 # building when that happened does not bring them back. What tenantd
 # holds is read from its /proc fd table.
+import ast
 import os
 import shutil
 import signal
 import tempfile
 import threading
 import time
+
+import pytest
 
 from conftest import RUNNER, Daemon, proc_status, spare_runs, wait_for
 from test_admin import parse_metrics
@@ -178,6 +181,69 @@ def test_tenant_with_network_keeps_its_mount_namespace_only():
         assert tmp(d, "acme", "n2") == ["n1"]
     finally:
         d.close()
+
+
+# A runner that writes down the descriptors it was exec'd with, then is
+# tenantd-run: Python opens nothing of its own before this runs.
+FD_RUNNER = """#!/usr/bin/python3 -I
+import os
+fds = {}
+for n in os.listdir("/proc/self/fd"):
+    try:
+        fds[int(n)] = os.readlink(f"/proc/self/fd/{n}")
+    except OSError:
+        pass                        # listdir's own, closed by now
+out = os.open(%r, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC)
+os.write(out, (repr(fds) + "\\n").encode())
+os.close(out)
+os.execv(%r, ["tenantd-run"])
+"""
+
+
+@pytest.mark.parametrize("network", ["off", "on"])
+def test_run_starts_with_exactly_its_fds(network):
+    """Each tenantd-run starts with /dev/null on 0 and 1, the pipe tenantd
+    reads on 2, the spec socket on 3 and, once a sandbox is kept, its
+    mount namespace on 5 and (network off) its network namespace on 6:
+    nothing else (supervisor/spawner.c, docs/architecture.md)."""
+    d = daemon()
+    log = os.path.join(d.dir, "runner-fds")
+    wrapper = os.path.join(d.dir, "fd-runner")
+    with open(wrapper, "w") as f:
+        f.write(FD_RUNNER % (log, RUNNER))
+    os.chmod(wrapper, 0o755)
+    with open(d.conf) as f:
+        conf = f.read()
+    assert f"runner = {RUNNER}" in conf
+    with open(d.conf, "w") as f:
+        f.write(conf.replace(f"runner = {RUNNER}", f"runner = {wrapper}"))
+
+    def records():
+        try:
+            with open(log) as f:
+                return [ast.literal_eval(ln) for ln in f]
+        except FileNotFoundError:
+            return []
+    try:
+        if network == "on":
+            d.ctl("limits", "set", "acme", "network", "on")
+        d.start()
+        assert tmp(d, "acme", "f1") == []
+        assert tmp(d, "acme", "f2") == ["f1"]
+        # The spare made after the sandbox was kept gets it.
+        wait_for(lambda: any(5 in r for r in records()),
+                 what="a run spawned with the kept sandbox")
+        recs = records()
+    finally:
+        d.close()
+    held = [0, 1, 2, 3, 5, 6] if network == "off" else [0, 1, 2, 3, 5]
+    assert any(sorted(r) == [0, 1, 2, 3] for r in recs), recs
+    for r in recs:
+        assert sorted(r) in ([0, 1, 2, 3], held), recs
+        assert r[0] == r[1] == "/dev/null", recs
+        assert r[2].startswith("pipe:") and r[3].startswith("socket:"), recs
+        assert r.get(5, "mnt:").startswith("mnt:"), recs
+        assert r.get(6, "net:").startswith("net:"), recs
 
 
 CAT_SH = ("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"

@@ -100,8 +100,16 @@ def test_front_runs_sandboxed(fd):
     assert os.listdir(f"/proc/{pid}/root/") == []
     rst = os.stat(root)
     assert (rst.st_uid, rst.st_mode & 0o777) == (0, 0o755)
-    assert sorted(int(x) for x in os.listdir(f"/proc/{pid}/fd")) == \
-        [0, 1, 2, 3, 4]
+    fds = {int(x): os.readlink(f"/proc/{pid}/fd/{x}")
+           for x in os.listdir(f"/proc/{pid}/fd")}
+    assert sorted(fds) == [0, 1, 2, 3, 4], fds
+    assert {fds[0], fds[1], fds[2]} == {"/dev/null"}, fds
+    # fd 4 is the listening socket tenantd keeps (supervisor/spawner.c
+    # maps it), fd 3 its end of a channel whose other end tenantd holds.
+    ours = {os.readlink(f"/proc/{fd.proc.pid}/fd/{x}")
+            for x in os.listdir(f"/proc/{fd.proc.pid}/fd")}
+    assert fds[3].startswith("socket:") and fds[3] not in ours, fds
+    assert fds[4].startswith("socket:") and fds[4] in ours, fds
     # /metrics and /ask are answered by it, through the parent.
     assert get(fd, "/metrics")[0] == 200
     assert get(fd, "/ask?domain=acme.test.localhost")[0] == 200
