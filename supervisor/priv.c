@@ -569,9 +569,10 @@ priv_hosts(struct worker *w, int64_t id, uint64_t gen)
 }
 
 /*
- * Bind a spare to a tenant (STYLE.md section 3, row 0): the ids come from
- * the registry as numbers, never from a name lookup; uid/gid 0 are refused;
- * the jail path must be root-owned all the way down. Returns 0 when bound;
+ * Bind a spare to a tenant (docs/architecture.md, section 7, row 0): the
+ * ids come from the registry as numbers, never from a name lookup; uid/gid
+ * 0 are refused; the jail path must be root-owned all the way down.
+ * Returns 0 when bound;
  * 1 when the tenant is not active (any more) and -1 when it cannot be
  * started safely, in both cases before anything was sent, so the worker is
  * still an unbound spare; -2 when sending failed half-way.
