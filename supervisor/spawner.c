@@ -3,8 +3,8 @@
  *
  * fork -> fixed fds -> exec for every child tenantd starts, done by
  * posix_spawn (a CLONE_VFORK child that runs only the file actions and
- * execve, and reports an exec failure back synchronously, which is what
- * the status pipe of STYLE.md G12 is for). The caller decides which of
+ * execve, and reports an exec failure back synchronously, so no status
+ * pipe is needed). The caller decides which of
  * its descriptors the child gets and where; this creates nothing in the
  * parent and logs nothing: a failure is -1 with errno, logged by the
  * caller (docs/architecture.md, "Spawning a child").
