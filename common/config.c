@@ -497,15 +497,48 @@ config_path(const struct config *c, const char *name, char *buf, size_t sz)
 	return 0;
 }
 
+/* A key's value as the file would spell it. */
+static void
+conf_key_format(const struct conf_key *k, const char *p, char *buf, size_t sz)
+{
+	unsigned int	 v;
+
+	v = k->k_type == CT_STR ? 0 : *(const unsigned int *)(const void *)p;
+	switch (k->k_type) {
+	case CT_STR:
+		snprintf(buf, sz, "%s", p);
+		break;
+	case CT_UINT:
+		snprintf(buf, sz, "%u", v);
+		break;
+	case CT_MODE:
+		snprintf(buf, sz, "%04o", v);
+		break;
+	case CT_MS:
+		if (v % 1000 == 0)
+			snprintf(buf, sz, "%us", v / 1000);
+		else
+			snprintf(buf, sz, "%ums", v);
+		break;
+	case CT_BOOL:
+		snprintf(buf, sz, "%s", v ? "true" : "false");
+		break;
+	}
+}
+
 /*
  * Apply a freshly loaded config to the running one: keys marked live are
- * copied; every other key that differs is reported through warn(), since
- * it takes a restart (sockets, paths, limits sized at start).
+ * copied; every key that differs is reported through seen(), with its
+ * old and new values and whether it applied: the others take a restart
+ * (sockets, paths, limits sized at start), and an operator who reloads
+ * must be told (docs/operations.md).
  */
 void
 config_reload(struct config *cur, const struct config *nc,
-    void (*warn)(const char *, const char *))
+    void (*seen)(const char *, const char *, int, const char *,
+    const char *, void *), void *arg)
 {
+	char	 was[PATH_MAX], now[PATH_MAX];
 	size_t	 i, sz;
 
 	for (i = 0; i < NKEYS; i++) {
@@ -516,10 +549,12 @@ config_reload(struct config *cur, const struct config *nc,
 		sz = k->k_type == CT_STR ? k->k_size : sizeof(unsigned int);
 		if (memcmp(dst, src, sz) == 0)
 			continue;
+		/* Formatted before the copy: the old value is still there. */
+		conf_key_format(k, dst, was, sizeof(was));
+		conf_key_format(k, src, now, sizeof(now));
 		if (k->k_live)
 			memcpy(dst, src, sz);
-		else
-			warn(k->k_section, k->k_name);
+		seen(k->k_section, k->k_name, k->k_live, was, now, arg);
 	}
 }
 
@@ -528,8 +563,8 @@ void
 config_dump(FILE *f, const struct config *c)
 {
 	const char	*sec = "";
+	char		 val[PATH_MAX];
 	size_t		 i;
-	unsigned int	 v;
 
 	fprintf(f, "# tenantd.conf: every key, its value and what it does.\n"
 	    "# Durations take ms, s or min; a bare number is seconds.\n");
@@ -544,29 +579,37 @@ config_dump(FILE *f, const struct config *c)
 		fprintf(f, "# %s (default: %s%s)\n", k->k_doc,
 		    k->k_default[0] ? k->k_default : "empty",
 		    k->k_live ? "; applied on reload" : "");
-		v = k->k_type == CT_STR ? 0 : *(const unsigned int *)(const void *)p;
-		switch (k->k_type) {
-		case CT_STR:
-			/* A derived socket path stays derived in the file. */
-			fprintf(f, "%s = %s\n", k->k_name, ((p == c->c_socket &&
-			    c->c_socket_derived) || (p == c->c_admin_socket &&
-			    c->c_admin_socket_derived)) ? "" : p);
-			break;
-		case CT_UINT:
-			fprintf(f, "%s = %u\n", k->k_name, v);
-			break;
-		case CT_MODE:
-			fprintf(f, "%s = %04o\n", k->k_name, v);
-			break;
-		case CT_MS:
-			if (v % 1000 == 0)
-				fprintf(f, "%s = %us\n", k->k_name, v / 1000);
-			else
-				fprintf(f, "%s = %ums\n", k->k_name, v);
-			break;
-		case CT_BOOL:
-			fprintf(f, "%s = %s\n", k->k_name, v ? "true" : "false");
-			break;
-		}
+		/* A derived socket path stays derived in the file. */
+		if ((p == c->c_socket && c->c_socket_derived) ||
+		    (p == c->c_admin_socket && c->c_admin_socket_derived))
+			val[0] = '\0';
+		else
+			conf_key_format(k, p, val, sizeof(val));
+		fprintf(f, "%s = %s\n", k->k_name, val);
 	}
+}
+
+/*
+ * The config file names the policy, the state and the binaries tenantd
+ * runs as root: whoever may write it is root. It must be root's and
+ * writable by no one else (tenantd -n says so; docs/operations.md).
+ */
+int
+config_file_check(const struct config *c, char *err, size_t errsz)
+{
+	struct stat	 st;
+
+	if (c->c_file[0] == '\0')
+		return 0;
+	if (stat(c->c_file, &st) == -1) {
+		snprintf(err, errsz, "%s: %s", c->c_file, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
+		snprintf(err, errsz, "%s: owner uid %u, mode %04o: it must be "
+		    "root's and writable by no one else", c->c_file,
+		    (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
 }

@@ -88,6 +88,8 @@ int	 config_path(const struct config *, const char *, char *, size_t);
 int	 config_hostport(const char *, char *, unsigned int *);
 void	 config_dump(FILE *, const struct config *);
 void	 config_reload(struct config *, const struct config *,
-	    void (*)(const char *, const char *));
+	    void (*)(const char *, const char *, int, const char *,
+	    const char *, void *), void *);
+int	 config_file_check(const struct config *, char *, size_t);
 
 #endif

@@ -8,6 +8,7 @@
  *
  *	requests_per_minute 1000   # what one tenant may ask of the box
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -294,4 +295,51 @@ tlimits_load(const char *policy_dir, struct tlimits *tl, char *err,
 		return -1;
 	}
 	return tlimits_file(path, tl, "profile", 0, err, errsz);
+}
+
+/*
+ * Every file a tenant's limits may be read from: tenant.limits and each
+ * profile in profiles/. The supervisor reads them per tenant, when a
+ * worker starts; one broken file costs every tenant that uses it its
+ * limits, so a start, a reload and tenantd -n read them all first.
+ */
+int
+tlimits_check(const char *policy_dir, char *err, size_t errsz)
+{
+	struct tlimits	 tl;
+	struct dirent	*de;
+	DIR		*d;
+	char		 path[PATH_MAX];
+	size_t		 n;
+	int		 r = 0;
+
+	tlimits_defaults(&tl);
+	if (tlimits_load(policy_dir, &tl, err, errsz) == -1)
+		return -1;
+	if (snprintf(path, sizeof(path), "%s/" TL_PROFILE_DIR, policy_dir) >=
+	    (int)sizeof(path)) {
+		snprintf(err, errsz, "%s: path too long", policy_dir);
+		return -1;
+	}
+	if ((d = opendir(path)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n <= 7 || strcmp(de->d_name + n - 7, ".limits") != 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/" TL_PROFILE_DIR "/%s",
+		    policy_dir, de->d_name) >= (int)sizeof(path)) {
+			snprintf(err, errsz, "%s: path too long", policy_dir);
+			r = -1;
+			break;
+		}
+		tlimits_defaults(&tl);
+		r = tlimits_file(path, &tl, "profile", 0, err, errsz);
+	}
+	closedir(d);
+	return r;
 }

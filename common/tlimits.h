@@ -72,5 +72,7 @@ int		 tlimits_parse(const char *, size_t, struct tlimits *,
  */
 int		 tlimits_load(const char *policy_dir, struct tlimits *,
 		    char *err, size_t errsz);
+/* tenant.limits and every profiles/NAME.limits, parsed; nothing kept. */
+int		 tlimits_check(const char *policy_dir, char *, size_t);
 
 #endif

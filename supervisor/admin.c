@@ -108,11 +108,8 @@ admin_command(struct aconn *a, char *line)
 		    n < 0 ? 0 : n));
 	} else if (strcmp(cmd, "reload") == 0 && arg == NULL) {
 		log_info("admin: reload");
-		if (tenantd_reload() == -1)
-			aconn_error(a, "reload refused in part: the running "
-			    "configuration or policy was kept (see the log)");
-		else
-			aconn_json(a, json_pack("{s:b}", "ok", 1));
+		/* What applied, what waits for a restart, what was refused. */
+		aconn_json(a, tenantd_reload());
 	} else
 		aconn_error(a, "unknown command");
 }

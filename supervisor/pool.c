@@ -121,7 +121,7 @@ tenant_limits_load(struct tenant_rt *t)
 {
 	struct tlimits	 tl;
 
-	if (priv_limits(t->t_id, t->t_lim) == -1) {
+	if (priv_limits(t->t_id, t->t_slug, t->t_lim) == -1) {
 		tlimits_defaults(&tl);
 		memcpy(t->t_lim, tl.tl_val, sizeof(t->t_lim));
 	}

@@ -40,6 +40,7 @@ static char		 policy_path[PATH_MAX];
 static char		 gen_path[PATH_MAX];
 static char		 slots_path[PATH_MAX];
 static struct gen_slots	 slots = { -1, NULL, 0 };
+static int		 checking;	/* tenantd -n */
 
 static void	priv_child_cb(struct ev_loop *, ev_child *, int);
 
@@ -55,8 +56,9 @@ priv_policy_path(const char *name, char path[PATH_MAX])
  * The tenant-code.* files, parsed as tenantd-run parses them on every run:
  * a broken one would otherwise fail every handler and app (503) after a
  * start or reload that said nothing (tests/system found one). A policy
- * directory without them (one made for workers only) is not refused: no
- * tenant code can run then, which is said once here and by every run.
+ * directory without them (one made for workers only) is not refused by a
+ * start: no tenant code can run then, which is said once here and by every
+ * run. tenantd -n refuses it: the operator who checks must hear it.
  */
 static int
 priv_check_code_policy(char *err, size_t errsz)
@@ -76,6 +78,11 @@ priv_check_code_policy(char *err, size_t errsz)
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (access(priv_policy_path(files[i], path), F_OK) == -1 &&
 		    errno == ENOENT) {
+			if (checking) {
+				snprintf(err, errsz, "%s: missing: tenant code "
+				    "cannot run", path);
+				return -1;
+			}
 			log_warnx("policy: no %s: tenant code cannot run", path);
 			return 0;
 		}
@@ -146,7 +153,8 @@ priv_load_policy(char *err, size_t errsz)
 			    conf->c_conns_per_worker + 16);
 			return -1;
 		}
-	if (priv_check_code_policy(err, errsz) == -1)
+	if (priv_check_code_policy(err, errsz) == -1 ||
+	    tlimits_check(conf->c_policy_dir, err, errsz) == -1)
 		return -1;
 	/*
 	 * worker.cgroup: an older policy directory has none, and its workers
@@ -222,6 +230,7 @@ priv_init(int check)
 	struct gen	 g;
 	char		 path[PATH_MAX], err[512];
 
+	checking = check;
 	if (config_path(conf, "registry.db", path, sizeof(path)) == -1 ||
 	    config_path(conf, GEN_FILE, gen_path, sizeof(gen_path)) == -1)
 		fatal("state_dir");
@@ -251,12 +260,11 @@ priv_init(int check)
 	 */
 }
 
+/* -1 with the reason in err: the previous policy is kept. */
 int
-priv_reload(void)
+priv_reload(char *err, size_t errsz)
 {
-	char	 err[512];
-
-	if (priv_load_policy(err, sizeof(err)) == -1) {
+	if (priv_load_policy(err, errsz) == -1) {
 		log_warnx("reload: policy: %s; keeping the previous one", err);
 		return -1;
 	}

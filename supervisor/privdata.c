@@ -25,14 +25,14 @@
 
 /* Defaults, policy/tenant.limits, the tenant's profile, its overrides. */
 int
-priv_limits(int64_t id, uint64_t lim[TL_MAX])
+priv_limits(int64_t id, const char *slug, uint64_t lim[TL_MAX])
 {
 	struct tlimits	 tl;
 	char		 err[512];
 
 	if (tlimits_for_tenant(priv_registry(), conf->c_policy_dir, id, &tl,
 	    err, sizeof(err)) == -1) {
-		log_warnx("tenant %lld: limits: %s", (long long)id, err);
+		log_warnx("tenant %s: limits: %s", slug, err);
 		return -1;
 	}
 	memcpy(lim, tl.tl_val, sizeof(tl.tl_val));
@@ -44,26 +44,43 @@ priv_limits(int64_t id, uint64_t lim[TL_MAX])
  * their files. The caller wipes them.
  */
 static int
-masters_load(struct master_key *mk, size_t *n)
+masters_load(struct master_key *mk, size_t *n, char *err, size_t errsz)
 {
 	uint32_t	 ids[KEY_MAX_MASTERS];
 	int64_t		 na[KEY_MAX_MASTERS];
-	char		 dir[PATH_MAX], err[512];
+	char		 dir[PATH_MAX], e[384];
 	int		 r;
 
 	if ((r = registry_masters(priv_registry(), (int64_t)time(NULL), ids,
 	    na, KEY_MAX_MASTERS)) <= 0) {
-		log_warnx("master keys: none in the registry (%s)",
+		snprintf(err, errsz, "master keys: none in the registry (%s)",
 		    r == 0 ? "run tenantctl init" :
 		    registry_errmsg(priv_registry()));
 		return -1;
 	}
 	if (config_path(conf, "keys", dir, sizeof(dir)) == -1 ||
-	    keys_load(dir, ids, na, (size_t)r, mk, err, sizeof(err)) == -1) {
-		log_warnx("master keys: %s", err);
+	    keys_load(dir, ids, na, (size_t)r, mk, e, sizeof(e)) == -1) {
+		snprintf(err, errsz, "master keys: %s", e);
 		return -1;
 	}
 	*n = (size_t)r;
+	return 0;
+}
+
+/*
+ * Every live master read as a worker's start reads it, then wiped: a key
+ * file a start would refuse (mode 0644) fails tenantd -n and a reload,
+ * not every tenant's next worker.
+ */
+int
+priv_masters_check(char *err, size_t errsz)
+{
+	struct master_key	 mk[KEY_MAX_MASTERS];
+	size_t			 n = 0;
+
+	if (masters_load(mk, &n, err, errsz) == -1)
+		return -1;
+	keys_wipe(mk, n);
 	return 0;
 }
 
@@ -100,11 +117,14 @@ priv_bind_data(struct worker *w, const char *slug,
 	struct master_key	 mk[KEY_MAX_MASTERS];
 	struct msgbuf		 mb;
 	uint8_t			 k[KEY_LEN], v[KEY_LEN];
+	char			 err[512];
 	size_t			 i, n = 0;
 	int			 p, rc = 0;
 
-	if (masters_load(mk, &n) == -1)
+	if (masters_load(mk, &n, err, sizeof(err)) == -1) {
+		log_warnx("tenant %s: %s", slug, err);
 		return -1;
+	}
 	for (i = 0; i < n && rc == 0; i++)
 		for (p = KEY_SESSION; p < KEY_PURPOSE_MAX && rc == 0; p++) {
 			key_derive(mk[i].mk_key, mk[i].mk_id, slug, p, k);

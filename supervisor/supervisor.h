@@ -167,7 +167,8 @@ struct pool_counts {
 /* tenantd.c */
 extern struct config	*conf;
 extern struct ev_loop	*loop;
-int	 tenantd_reload(void);
+struct json_t;
+struct json_t	*tenantd_reload(void);
 
 /* instance.c: one tenantd per run directory, and the sockets it bound */
 struct isock {
@@ -228,7 +229,7 @@ pid_t	 frontctl_pid(void);
 
 /* priv.c: the root half */
 void	 priv_init(int);
-int	 priv_reload(void);
+int	 priv_reload(char *, size_t);
 int	 priv_resolve(const struct host_result *, struct route *);
 int	 priv_tenant(int64_t, struct route *);
 int	 priv_spawn(struct worker *);
@@ -242,7 +243,8 @@ int	 priv_send(struct worker *, struct msgbuf *);
 struct registry *priv_registry(void);
 
 /* privdata.c: the root half's data plane (limits, keys, storage, ledger) */
-int	 priv_limits(int64_t, uint64_t [TL_MAX]);
+int	 priv_limits(int64_t, const char *, uint64_t [TL_MAX]);
+int	 priv_masters_check(char *, size_t);
 int	 priv_bind_data(struct worker *, const char *,
 	    const uint64_t [TL_MAX], unsigned int, uint64_t);
 int	 priv_masters_stamp(uint64_t *);

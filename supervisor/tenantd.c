@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 #include <systemd/sd-daemon.h>
 
@@ -138,50 +139,87 @@ watchdog_timer_cb(struct ev_loop *l, ev_timer *t, int revents)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/*
+ * One key a reload found changed: applied, or waiting for a restart with
+ * the value that runs and the one in the file. Said in the log and in the
+ * answer to tenantctl reload.
+ */
 static void
-reload_warn(const char *section, const char *key)
+reload_key(const char *section, const char *key, int live, const char *was,
+    const char *now, void *arg)
 {
-	log_warnx("reload: [%s] %s changed; it takes effect after a restart",
-	    section, key);
+	json_t	*res = arg;
+	char	 name[128];
+
+	snprintf(name, sizeof(name), "[%s] %s", section, key);
+	if (live)
+		log_info("reload: %s applied: %s -> %s", name, was, now);
+	else
+		log_warnx("reload: %s changed; it takes effect after a "
+		    "restart (running %s, file %s)", name, was, now);
+	json_array_append_new(json_object_get(res, live ? "applied" :
+	    "restart"), json_pack("{s:s, s:s, s:s}", "key", name, "old", was,
+	    "new", now));
+}
+
+static void
+reload_reject(json_t *res, const char *what, const char *why)
+{
+	json_array_append_new(json_object_get(res, "rejected"),
+	    json_pack("{s:s, s:s}", "what", what, "reason", why));
 }
 
 /*
  * Reload (SIGHUP, systemctl reload, tenantctl reload): the config file
  * and the policy files are read again. Keys that are safe to change live
  * apply at once (new workers get new timeouts and the new policy); the
- * others are reported. Nothing in flight is touched.
+ * others wait for a restart. Nothing in flight is touched. The answer
+ * lists what applied, what waits for a restart and what was rejected (the
+ * running one kept), for tenantctl reload to print (docs/operations.md).
  */
-int
+json_t *
 tenantd_reload(void)
 {
 	struct config	 nc;
-	char		 err[512], worker[sizeof(conf->c_worker)];
-	int		 rc = 0;
+	char		 err[1024];
+	json_t		*res;
 
 	sd_notify(0, "RELOADING=1");
-	memcpy(worker, conf->c_worker, sizeof(worker));
+	if ((res = json_pack("{s:[], s:[], s:[]}", "applied", "restart",
+	    "rejected")) == NULL)
+		fatalx("%s: out of memory", __func__);
 	if (config_load(&nc, config_file, !config_explicit, err,
 	    sizeof(err)) == -1) {
 		log_warnx("reload: config: %s; keeping the running one", err);
-		rc = -1;
+		reload_reject(res, "config", err);
 	} else {
-		config_reload(conf, &nc, reload_warn);
-		log_setverbose(conf->c_verbose || cmdline_verbose);
-		/* A new worker binary must exist, or every start would fail. */
-		if (access(conf->c_worker, X_OK) == -1) {
-			log_warn("reload: [paths] worker %s; keeping %s",
-			    conf->c_worker, worker);
-			memcpy(conf->c_worker, worker, sizeof(worker));
-			rc = -1;
+		/*
+		 * A new worker binary must exist, or every start would fail:
+		 * checked before the keys are applied, so that it is reported
+		 * rejected, not applied.
+		 */
+		if (access(nc.c_worker, X_OK) == -1) {
+			snprintf(err, sizeof(err), "%s: %s; keeping %s",
+			    nc.c_worker, strerror(errno), conf->c_worker);
+			log_warnx("reload: [paths] worker %s", err);
+			reload_reject(res, "[paths] worker", err);
+			memcpy(nc.c_worker, conf->c_worker, sizeof(nc.c_worker));
 		}
+		config_reload(conf, &nc, reload_key, res);
+		log_setverbose(conf->c_verbose || cmdline_verbose);
 		log_info("reload: %s read", nc.c_file[0] ? nc.c_file :
 		    "built-in defaults");
 	}
-	if (priv_reload() == -1)
-		rc = -1;
+	if (priv_reload(err, sizeof(err)) == -1)
+		reload_reject(res, "policy", err);
+	/* Read at every worker start: a bad one is news now, not then. */
+	if (priv_masters_check(err, sizeof(err)) == -1) {
+		log_warnx("reload: %s", err);
+		reload_reject(res, "master keys", err);
+	}
 	pool_reconfigure();
 	notify_status("READY=1\n");
-	return rc;
+	return res;
 }
 
 static void
@@ -249,7 +287,7 @@ sig_stop_cb(struct ev_loop *l, ev_signal *s, int revents)
 static void
 sig_hup_cb(struct ev_loop *l, ev_signal *s, int revents)
 {
-	tenantd_reload();
+	json_decref(tenantd_reload());
 }
 
 /* Room for one socket and one pidfd per worker, plus the connections. */
@@ -365,6 +403,9 @@ main(int argc, char *argv[])
 			    conf->c_admin_group);
 		if (conf->c_http_listen[0] != '\0' &&
 		    frontctl_check(err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		if (config_file_check(conf, err, sizeof(err)) == -1 ||
+		    priv_masters_check(err, sizeof(err)) == -1)
 			fatalx("%s", err);
 		printf("configuration OK (%s)\n", conf->c_file[0] ?
 		    conf->c_file : "built-in defaults");

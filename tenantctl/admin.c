@@ -118,6 +118,14 @@ jint(json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
+static const char *
+jstr(json_t *o, const char *k)
+{
+	const char	*s = json_string_value(json_object_get(o, k));
+
+	return s != NULL ? s : "?";
+}
+
 static void
 human_age(double s, char *buf, size_t sz)
 {
@@ -412,18 +420,61 @@ cmd_drain(int argc, char **argv)
 	return restart_or_drain(argc, argv, "drain");
 }
 
+static void
+reload_print(json_t *j, const char *list, const char *head)
+{
+	json_t	*e;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(j, list), i, e) {
+		if (i == 0)
+			printf("%s:\n", head);
+		if (json_object_get(e, "reason") != NULL)
+			printf("  %s: %s\n", jstr(e, "what"), jstr(e, "reason"));
+		else
+			printf("  %s: %s -> %s\n", jstr(e, "key"),
+			    jstr(e, "old"), jstr(e, "new"));
+	}
+}
+
+/*
+ * What the reload did, and an exit status a script (and systemctl reload,
+ * through ExecReload=) can act on: EX_REJECTED when anything was refused,
+ * EX_RESTART when a changed key waits for a restart. A key that waits
+ * fails too: the operator asked for a change that is not running
+ * (docs/operations.md).
+ */
 int
 cmd_reload(int argc, char **argv)
 {
 	json_t	*j;
+	size_t	 nrej, nrst;
+	char	*s;
 
 	if (argc != 0)
 		usage();
 	j = admin_json("reload\n");
+	nrej = json_array_size(json_object_get(j, "rejected"));
+	nrst = json_array_size(json_object_get(j, "restart"));
+	if (json_out) {
+		if ((s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) ==
+		    NULL)
+			die(EX_FAIL, "out of memory");
+		printf("%s\n", s);
+		free(s);
+	} else {
+		reload_print(j, "applied", "applied");
+		reload_print(j, "restart", "changed, but take effect only "
+		    "after systemctl restart tenantd");
+		reload_print(j, "rejected", "rejected (the running one kept)");
+		if (nrej == 0 && nrst == 0)
+			printf("tenantd reloaded its configuration and "
+			    "policy\n");
+	}
 	json_decref(j);
-	printf("tenantd reloaded its configuration and policy (its log "
-	    "names keys that need a restart)\n");
-	return EX_OK_;
+	if (nrej > 0)
+		return EX_REJECTED;
+	return nrst > 0 ? EX_RESTART : EX_OK_;
 }
 
 int

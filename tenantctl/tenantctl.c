@@ -83,7 +83,8 @@ usage(void)
 	    "  top [-n COUNT] [-d SECONDS]   live view by requests per second\n"
 	    "  restart SLUG                  fresh workers; clears crash backoff\n"
 	    "  drain SLUG                    retire the tenant's workers\n"
-	    "  reload                        re-read config and policy\n"
+	    "  reload [--json]               re-read config and policy; exit 10\n"
+	    "                                if refused, 11 if a restart is needed\n"
 	    "  metrics                       Prometheus text\n");
 	exit(EX_USAGE_);
 }

@@ -24,6 +24,8 @@
 #define EX_FULL		7	/* uid range exhausted, or a cap reached */
 #define EX_NOINIT	8	/* state directory not initialised */
 #define EX_NODAEMON	9	/* tenantd is not running (admin commands) */
+#define EX_REJECTED	10	/* reload: a file was refused, the old one kept */
+#define EX_RESTART	11	/* reload: a changed key needs a restart */
 
 /* tenantctl.c, shared with the other files */
 struct config;

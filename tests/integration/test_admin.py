@@ -428,7 +428,8 @@ def test_reload_refuses_a_missing_worker_binary():
         bad = conf.replace("worker = ", "worker = /nonexistent/")
         open(d.conf, "w").write(bad)
         r = d.ctl("reload", check=False)
-        assert r.returncode == 1 and "reload refused in part" in r.stderr
+        assert r.returncode == 10 and re.search(
+            r"rejected.*:\n  \[paths\] worker: /nonexistent/", r.stdout), r
         d.wait_log(r"reload: \[paths\] worker /nonexistent/.*keeping")
         # Workers still start from the binary that exists.
         assert d.get(d.host("acme")).status == 200

@@ -621,7 +621,7 @@ SH
 	    grep -Eq 'without (its|their) cgroup'"
 
 	# On v2, once the unit's cgroup hands controllers down, it may hold
-	# no process of its own: systemd's reload (tenantd -n, kill -HUP) and
+	# no process of its own: systemd's reload (tenantd -n, tenantctl reload) and
 	# a restart must still find their place.
 	check reload_after_runs systemctl reload tenantd
 	check restart_after_runs systemctl restart tenantd.service
