@@ -30,7 +30,7 @@ def free_port():
 def ad():
     port = free_port()
     d = Daemon(admin__http_listen=f"127.0.0.1:{port}",
-               workers__backoff_min="200ms")
+               admin__ask_rate="1000", workers__backoff_min="200ms")
     d.port = port
     try:
         d.create("acme", "acme's own page\n")
@@ -254,18 +254,18 @@ def ask(d, query, method="GET"):
     ("test.localhost", 404),                # apex
     ("admin.test.localhost", 404),          # admin host
     ("www.test.localhost", 404),            # reserved
-    ("acme.test.localhost:443", 404),       # no port in a TLS name
-    ("127.0.0.1", 404),
-    ("%00acme.test.localhost", 404),
-    ("", 404),
+    ("acme.test.localhost:443", 400),       # no port in a TLS name
+    ("127.0.0.1", 400),                     # not a host name
+    ("%00acme.test.localhost", 400),        # not a host name
+    ("", 400),
 ])
 def test_ask_answers_only_for_active_tenants(ad, domain, code):
     assert ask(ad, f"?domain={domain}") == code
 
 
 def test_ask_refuses_other_shapes(ad):
-    assert ask(ad, "") == 404
-    assert ask(ad, "?name=acme.test.localhost") == 404
+    assert ask(ad, "") == 400
+    assert ask(ad, "?name=acme.test.localhost") == 400
     assert ask(ad, "?domain=acme.test.localhost", "POST") == 405
 
 
