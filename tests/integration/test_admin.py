@@ -462,3 +462,40 @@ def test_admin_group_member_uses_tenantctl_without_root():
         assert r.returncode == 1 and "Permission denied" in r.stderr, r
     finally:
         d.close()
+
+
+@pytest.mark.parametrize("mode", ["group", "root"])
+def test_tenant_commands_root_or_group(mode):
+    """[admin] tenant_commands = root: a member of the [admin] group may
+    still read status but not restart or drain a tenant; root may. The
+    default, group, lets the member do both."""
+    gid = grp.getgrnam("www-data").gr_gid
+    d = Daemon(admin__group="www-data", admin__tenant_commands=mode)
+    try:
+        d.create("acme", "acme's own page\n")
+        d.start()
+        path = os.path.join(d.run, "admin.sock")
+        wait_for(lambda: os.path.exists(path), 5, "the admin socket")
+        member = (65534, gid)
+        assert '"pid"' in raw_admin(path, "status", member).stdout
+        for cmd in ("restart acme", "drain acme"):
+            out = raw_admin(path, cmd, member).stdout
+            if mode == "root":
+                assert "permission denied" in out, out
+                assert '"ok"' not in out, out
+            else:
+                assert '"ok":true' in out.replace(" ", ""), out
+            out = raw_admin(path, cmd).stdout
+            assert '"ok":true' in out.replace(" ", ""), out
+        if mode == "root":
+            d.wait_log(r"restart acme refused to uid 65534")
+    finally:
+        d.close()
+
+
+def test_tenant_commands_rejects_other_values():
+    """A typo is refused, not read as "group" (tenantctl reads the same
+    configuration and refuses it first)."""
+    for bad in ("nobody", "Root", ""):
+        with pytest.raises(AssertionError, match="tenant_commands"):
+            Daemon(admin__tenant_commands=bad)
