@@ -126,6 +126,14 @@ static const struct conf_key conf_keys[] = {
 	S("admin", "http_listen", c_http_listen, "",
 	    "host:port on loopback serving /metrics (Prometheus) and /ask "
 	    "(Caddy on-demand TLS). Empty: off."),
+	S("admin", "metrics_token_file", c_metrics_token_file, "",
+	    "File (root's, mode 0400 or 0600) holding a bearer token that "
+	    "/metrics then requires. Empty: no token."),
+	U("admin", "ask_rate", CT_UINT, c_ask_rate, 1, 100000, "20",
+	    "/ask requests answered per second (burst: as many); past it, 429."),
+	S("admin", "tenant_commands", c_tenant_commands, "group",
+	    "Who may restart or drain a tenant: \"group\" (root and the "
+	    "[admin] group) or \"root\" (root only)."),
 	S("front", "user", c_front_user, "tenantd-front",
 	    "System user the front runs as; never root, never a tenant's."),
 	LU("tenants", "uid_min", CT_UINT, c_uid_min, 1000, 4000000000U, "200000",
@@ -402,6 +410,18 @@ config_finish(struct config *c, char *err, size_t errsz)
 	    NULL, NULL) == -1) {
 		snprintf(err, errsz, "[admin] http_listen: expected a loopback "
 		    "address and port such as 127.0.0.1:9465 or [::1]:9465");
+		return -1;
+	}
+	if (strcmp(c->c_tenant_commands, "group") != 0 &&
+	    strcmp(c->c_tenant_commands, "root") != 0) {
+		snprintf(err, errsz, "[admin] tenant_commands: expected "
+		    "\"group\" or \"root\"");
+		return -1;
+	}
+	if (c->c_metrics_token_file[0] != '\0' &&
+	    c->c_metrics_token_file[0] != '/') {
+		snprintf(err, errsz, "[admin] metrics_token_file: must be an "
+		    "absolute path");
 		return -1;
 	}
 	if (host_conf_init(&c->c_hosts, c->c_suffix, c->c_admin_host) == -1) {

@@ -65,6 +65,9 @@ struct config {
 	char		 c_admin_socket[CONF_PATH_MAX];
 	char		 c_admin_group[64];
 	char		 c_http_listen[64];
+	char		 c_metrics_token_file[CONF_PATH_MAX];
+	unsigned int	 c_ask_rate;
+	char		 c_tenant_commands[8];
 
 	/* [front] */
 	char		 c_front_user[64];

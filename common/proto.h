@@ -259,7 +259,9 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
  *
  * MSG_FRONT_CFG: u32 uid, u32 gid, u32 verbose, str root (an empty
  *     directory to chroot into), str seccomp policy path, str limits
- *     policy path. The front reads both files as root, then drops.
+ *     policy path, u32 /ask rate a second ([admin] ask_rate), str
+ *     /metrics bearer token (empty: none). The front reads both files
+ *     as root, then drops.
  * MSG_FRONT_READY: sandboxed; only now does it accept a connection.
  * MSG_FRONT_LOG: u32 syslog priority, str line (as MSG_LOG).
  * MSG_FRONT_METRICS_WANT: m_conn_id = request id (the front's, nonzero).
@@ -275,6 +277,7 @@ extern const uint32_t stats_bounds_us[STATS_BUCKETS - 1];
 #define PROTO_FRONT_LISTEN_FD	4
 #define FRONT_INFLIGHT_MAX	64
 #define FRONT_METRICS_MAX	(64U << 20)
+#define FRONT_TOKEN_MAX		256	/* [admin] metrics_token_file */
 
 /* Why a worker gives a connection back. */
 enum handback_reason {

@@ -28,9 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <ev.h>
+#include <sodium.h>
 
 #include "host.h"
 #include "httphead.h"
@@ -62,6 +64,19 @@ static uint32_t		 next_id;
 static struct ev_loop	*floop;
 static ev_io		 chan_ev, listen_ev;
 static int		 chan_broken;
+
+/*
+ * [admin] metrics_token_file, read by the parent: with one, /metrics
+ * wants "Authorization: Bearer TOKEN" (docs/security.md, "The admin
+ * listener"). Kept zero-padded to its full size so that the comparison
+ * takes the same time whatever was sent.
+ */
+static char		 metrics_token[FRONT_TOKEN_MAX];
+static size_t		 metrics_token_len;
+
+/* [admin] ask_rate: a token bucket of that many a second, as deep. */
+static double		 ask_rate, ask_tokens;
+static ev_tstamp	 ask_last;
 
 static void	hconn_read_cb(struct ev_loop *, ev_io *, int);
 
@@ -111,16 +126,19 @@ static void
 http_reply(struct hconn *h, int status, const char *type, const char *body,
     size_t blen)
 {
-	const char	*text = status == 200 ? "OK" : status == 404 ?
-	    "Not Found" : status == 405 ? "Method Not Allowed" :
+	const char	*text = status == 200 ? "OK" : status == 401 ?
+	    "Unauthorized" : status == 404 ? "Not Found" : status == 405 ?
+	    "Method Not Allowed" : status == 429 ? "Too Many Requests" :
 	    status == 503 ? "Service Unavailable" : "Bad Request";
+	const char	*extra = status == 401 ? "WWW-Authenticate: Bearer\r\n" :
+	    status == 429 ? "Retry-After: 1\r\n" : "";
 	char		*buf;
 	int		 n;
 
 	h->h_id = 0;
-	n = asprintf(&buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	n = asprintf(&buf, "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, text,
-	    type, blen);
+	    extra, type, blen);
 	if (n == -1) {
 		oneshot_free(&h->h_c);
 		return;
@@ -174,6 +192,57 @@ query_domain(const char *q, size_t qlen, char *out, size_t outsz)
 	return -1;
 }
 
+/*
+ * With a token configured: exactly one Authorization field, "Bearer "
+ * and the token. The value is copied into a buffer as large as the
+ * stored token and both are compared whole, so the time taken says
+ * nothing of how much of a guess was right, nor of the token's length.
+ */
+static int
+metrics_authorized(const struct hconn *h)
+{
+	const struct http_head	*hd = &h->h_hp.hp_head;
+	const char		*v = h->h_in + hd->hh_auth.off;
+	size_t			 vl = hd->hh_auth.len;
+	char			 got[FRONT_TOKEN_MAX];
+	int			 ok;
+
+	if (metrics_token_len == 0)
+		return 1;
+	if (hd->hh_nauth != 1 || vl < 7 || strncasecmp(v, "Bearer ", 7) != 0)
+		return 0;
+	v += 7;
+	vl -= 7;
+	if (vl > sizeof(got))
+		return 0;
+	memset(got, 0, sizeof(got));
+	memcpy(got, v, vl);
+	ok = sodium_memcmp(got, metrics_token, sizeof(got)) == 0;
+	sodium_memzero(got, sizeof(got));
+	return ok && vl == metrics_token_len;
+}
+
+/*
+ * One /ask costs one token; the bucket fills at [admin] ask_rate a second
+ * up to as many. Past it the answer is 429, which Caddy takes as "no"
+ * and asks again later: the parent is asked at most ask_rate times a
+ * second whatever a local user sends.
+ */
+static int
+ask_allowed(void)
+{
+	ev_tstamp	 now = ev_now(floop);
+
+	ask_tokens += (now - ask_last) * ask_rate;
+	ask_last = now;
+	if (ask_tokens > ask_rate)
+		ask_tokens = ask_rate;
+	if (ask_tokens < 1.0)
+		return 0;
+	ask_tokens -= 1.0;
+	return 1;
+}
+
 /* A question to the parent for h; its answer finishes the request. */
 static void
 hconn_ask(struct hconn *h, uint32_t type, const char *domain, size_t dlen)
@@ -209,7 +278,10 @@ http_request(struct hconn *h)
 	for (pl = 0; pl < tl && t[pl] != '?'; pl++)
 		;
 	if (pl == 8 && memcmp(t, "/metrics", 8) == 0) {
-		hconn_ask(h, MSG_FRONT_METRICS_WANT, NULL, 0);
+		if (!metrics_authorized(h))
+			http_reply(h, 401, "text/plain", NULL, 0);
+		else
+			hconn_ask(h, MSG_FRONT_METRICS_WANT, NULL, 0);
 		return;
 	}
 	if (pl != 4 || memcmp(t, "/ask", 4) != 0) {
@@ -218,13 +290,19 @@ http_request(struct hconn *h)
 	}
 	/*
 	 * Only a name in its canonical form, without a port (a TLS name has
-	 * none), goes to the parent; anything else cannot be a tenant's.
-	 * The parent checks the form again (frontctl.c).
+	 * none), goes to the parent; anything else cannot be a tenant's and
+	 * is a malformed question: 400 (Caddy takes any answer but 2xx as
+	 * "no"). The parent checks the form again (frontctl.c). The rate
+	 * limit comes first: a malformed question is no cheaper to send.
 	 */
+	if (!ask_allowed()) {
+		http_reply(h, 429, "text/plain", NULL, 0);
+		return;
+	}
 	if (pl == tl || query_domain(t + pl + 1, tl - pl - 1, domain,
 	    sizeof(domain)) == -1 || host_canonical(domain, strlen(domain),
 	    canon, &clen, &port) == -1 || port != 0) {
-		http_reply(h, 404, "text/plain", NULL, 0);
+		http_reply(h, 400, "text/plain", NULL, 0);
 		return;
 	}
 	hconn_ask(h, MSG_FRONT_ASK, canon, clen);
@@ -369,8 +447,9 @@ front_configure(struct sandbox_params *sp)
 {
 	static uint8_t	 buf[PROTO_MSG_MAX];
 	char		 lpath[PATH_MAX], err[512];
+	char		 token[FRONT_TOKEN_MAX + 1];
 	struct msg	 m;
-	uint32_t	 uid, gid, verbose;
+	uint32_t	 uid, gid, verbose, rate;
 	ssize_t		 n;
 	int		 fd;
 
@@ -382,8 +461,15 @@ front_configure(struct sandbox_params *sp)
 	    msg_get_u32(&m, &gid) == -1 || msg_get_u32(&m, &verbose) == -1 ||
 	    msg_get_str(&m, sp->sp_root, sizeof(sp->sp_root)) == -1 ||
 	    msg_get_str(&m, sp->sp_policy, sizeof(sp->sp_policy)) == -1 ||
-	    msg_get_str(&m, lpath, sizeof(lpath)) == -1 || msg_end(&m) == -1)
+	    msg_get_str(&m, lpath, sizeof(lpath)) == -1 ||
+	    msg_get_u32(&m, &rate) == -1 || rate == 0 ||
+	    msg_get_str(&m, token, sizeof(token)) == -1 || msg_end(&m) == -1)
 		fatalx("%s: expected FRONT_CFG", __func__);
+	metrics_token_len = strlen(token);
+	memcpy(metrics_token, token, metrics_token_len);
+	sodium_memzero(token, sizeof(token));
+	sodium_memzero(buf, sizeof(buf));
+	ask_rate = ask_tokens = rate;
 	sp->sp_uid = (uid_t)uid;
 	sp->sp_gid = (gid_t)gid;
 	log_setverbose(verbose != 0);
@@ -455,6 +541,7 @@ main(int argc, char *argv[])
 	/* poll: no kernel state for the filter to allow (worker/worker.c). */
 	if ((floop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV)) == NULL)
 		fatalx("ev_loop_new failed");
+	ask_last = ev_now(floop);
 	oneshot_init(&hconns, floop, FRONT_CONNS_MAX, FRONT_TIMEOUT);
 	/*
 	 * The whole sandbox before the first accept: no byte of a client is

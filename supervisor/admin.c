@@ -34,6 +34,7 @@ struct aconn {
 	struct oneshot	 a_c;		/* first: oneshot.c frees the aconn */
 	char		 a_in[ADMIN_LINE_MAX + 1];
 	size_t		 a_len;
+	uid_t		 a_uid;		/* the peer's, from SO_PEERCRED */
 };
 
 static struct oneshot_set aconns;
@@ -101,6 +102,20 @@ admin_command(struct aconn *a, char *line)
 		oneshot_answer(&a->a_c, buf, len);
 	} else if ((strcmp(cmd, "restart") == 0 || strcmp(cmd, "drain") == 0)
 	    && arg != NULL) {
+		/*
+		 * [admin] tenant_commands = root: reading status stays open
+		 * to the group, acting on a tenant's workers does not
+		 * (docs/security.md, "The admin listener").
+		 */
+		if (strcmp(conf->c_tenant_commands, "root") == 0 &&
+		    a->a_uid != 0) {
+			log_warnx("admin: %s %s refused to uid %u "
+			    "([admin] tenant_commands = root)", cmd, arg,
+			    (unsigned int)a->a_uid);
+			aconn_error(a, "permission denied: [admin] "
+			    "tenant_commands = root");
+			return;
+		}
 		n = pool_restart(arg, cmd[0] == 'r');
 		log_info("admin: %s %s (%d workers retiring)", cmd, arg,
 		    n < 0 ? 0 : n);
@@ -145,7 +160,7 @@ aconn_read_cb(struct ev_loop *l, ev_io *io, int revents)
  * loosened by hand).
  */
 static int
-admin_peer_ok(int fd)
+admin_peer_ok(int fd, uid_t *uid)
 {
 	struct ucred	 uc;
 	socklen_t	 sl = sizeof(uc);
@@ -155,6 +170,7 @@ admin_peer_ok(int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) == -1)
 		return 0;
+	*uid = uc.uid;
 	if (uc.uid == 0)
 		return 1;
 	if (!admin_has_group)
@@ -180,7 +196,7 @@ admin_accept_cb(struct ev_loop *l, ev_io *io, int revents)
 		if ((a = oneshot_accept(&aconns, fd, sizeof(*a),
 		    aconn_read_cb)) == NULL)
 			continue;
-		if (!admin_peer_ok(fd)) {
+		if (!admin_peer_ok(fd, &a->a_uid)) {
 			aconn_error(a, "permission denied");
 			continue;
 		}

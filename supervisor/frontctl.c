@@ -95,6 +95,7 @@ static gid_t		 front_gid;
 static char		 front_root[PATH_MAX];
 static char		 front_seccomp[PATH_MAX];
 static char		 front_limits[PATH_MAX];
+static char		 metrics_token[FRONT_TOKEN_MAX + 1];
 
 static void	frontctl_spawn(void);
 static void	frontctl_read_cb(struct ev_loop *, ev_io *, int);
@@ -189,6 +190,52 @@ frontctl_policy(void)
 	    limits_load(front_limits, &lim, err, sizeof(err)) == -1)
 		fatalx("policy: %s", err);
 	free(pol);
+}
+
+/*
+ * [admin] metrics_token_file: read once, at the start, by root. It is a
+ * secret, so the key files' rule (common/keys_file.c): a regular file of
+ * root's that no one else may read or write, else the start fails. The
+ * token is visible ASCII, 16 to FRONT_TOKEN_MAX bytes, one final newline
+ * allowed. It goes to the front in FRONT_CFG and into no log.
+ */
+static void
+frontctl_token(void)
+{
+	const char	*path = conf->c_metrics_token_file;
+	struct stat	 st;
+	size_t		 off = 0, i;
+	ssize_t		 n;
+	int		 fd;
+
+	if (path[0] == '\0')
+		return;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		fatal("[admin] metrics_token_file %s", path);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 077) != 0)
+		fatalx("[admin] metrics_token_file %s: must be a regular file "
+		    "owned by root that only root can read (mode 0400)", path);
+	/* One byte more than the longest token: a longer file is refused. */
+	while (off < sizeof(metrics_token) - 1 && (n = read(fd,
+	    metrics_token + off, sizeof(metrics_token) - 1 - off)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			fatal("[admin] metrics_token_file %s", path);
+		off += (size_t)n;
+	}
+	close(fd);
+	if (off > 0 && metrics_token[off - 1] == '\n')
+		off--;
+	metrics_token[off] = '\0';
+	for (i = 0; i < off; i++)
+		if (metrics_token[i] < 0x21 || metrics_token[i] > 0x7e)
+			break;
+	if (off < 16 || off >= FRONT_TOKEN_MAX || i != off)
+		fatalx("[admin] metrics_token_file %s: expected one token of "
+		    "16 to %d visible ASCII characters", path,
+		    FRONT_TOKEN_MAX - 1);
 }
 
 static int
@@ -411,7 +458,9 @@ on_metrics_want(struct msg *m, int fd)
 /*
  * Caddy's on-demand TLS asks before it gets a certificate: yes only for
  * an active tenant's subdomain or an active custom hostname of an active
- * tenant, asked of the registry directly. The front sends names in
+ * tenant. The answer comes from the route cache (route.c), which the
+ * registry generation keeps fresh, so a name asked again costs no
+ * registry query; the front also limits how often it asks. The front sends names in
  * canonical form without a port; anything else did not come from an
  * honest front.
  */
@@ -446,7 +495,7 @@ on_ask(struct msg *m, int fd)
 	}
 	hc = host_classify(&conf->c_hosts, domain, len, &hr);
 	if ((hc == HOST_SUBDOMAIN || hc == HOST_CUSTOM) && hr.hr_port == 0 &&
-	    priv_resolve(&hr, &r) == 0 && r.r_status == TENANT_ACTIVE)
+	    route_resolve(&hr, &r) == 0 && r.r_status == TENANT_ACTIVE)
 		allowed = 1;
 	if (allowed)
 		log_debug("ask: %s allowed", domain);
@@ -651,8 +700,11 @@ frontctl_spawn(void)
 	msg_put_str(&mb, front_root);
 	msg_put_str(&mb, front_seccomp);
 	msg_put_str(&mb, front_limits);
+	msg_put_u32(&mb, conf->c_ask_rate);
+	msg_put_str(&mb, metrics_token);
 	if (msg_finish(&mb) == -1 || msg_send(fr.fr_chan, &mb, -1) == -1)
 		frontctl_fault("cannot send its configuration");
+	explicit_bzero(&mb, sizeof(mb));	/* it held the token */
 	log_debug("front %d spawned", (int)pid);
 	return;
  later:
@@ -672,6 +724,7 @@ frontctl_init(void)
 	if (access(conf->c_front, X_OK) == -1)
 		fatal("[paths] front %s", conf->c_front);
 	frontctl_policy();
+	frontctl_token();
 	frontctl_root();
 	TAILQ_INIT(&fr.fr_outq);
 	ev_timer_init(&fr.fr_timer, frontctl_timer_cb, 0., 0.);
