@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,4 +193,25 @@ msg_sealed_read(int fd, size_t len)
 		}
 	buf[len] = '\0';
 	return buf;
+}
+
+/*
+ * msg_recv() on a non-blocking channel, waiting in poll() for a message:
+ * for a child's configuration phase, before its event loop runs.
+ */
+ssize_t
+msg_recv_wait(int chan, uint8_t *buf, size_t sz, int *fd)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	for (;;) {
+		n = msg_recv(chan, buf, sz, fd);
+		if (n >= 0 || errno != EAGAIN)
+			return n;
+		pfd.fd = chan;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			return -1;
+	}
 }

@@ -420,6 +420,7 @@ const char	*msg_type_str(uint32_t);
 /* msgio.c: effects */
 int		 msg_send(int, const struct msgbuf *, int);
 ssize_t		 msg_recv(int, uint8_t *, size_t, int *);
+ssize_t		 msg_recv_wait(int, uint8_t *, size_t, int *);
 int		 msg_sealed_create(const char *, const void *, size_t);
 char		*msg_sealed_read(int, size_t);
 

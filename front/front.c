@@ -423,24 +423,6 @@ chan_cb(struct ev_loop *l, ev_io *io, int revents)
 	}
 }
 
-/* Receive one message, blocking: only before the event loop runs. */
-static ssize_t
-chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
-{
-	struct pollfd	 pfd;
-	ssize_t		 n;
-
-	for (;;) {
-		n = msg_recv(PROTO_CHAN_FD, buf, sz, fd);
-		if (n >= 0 || errno != EAGAIN)
-			return n;
-		pfd.fd = PROTO_CHAN_FD;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
-			return -1;
-	}
-}
-
 /* MSG_FRONT_CFG: who to become, where, and under which policy. */
 static void
 front_configure(struct sandbox_params *sp)
@@ -453,7 +435,7 @@ front_configure(struct sandbox_params *sp)
 	ssize_t		 n;
 	int		 fd;
 
-	if ((n = chan_recv_wait(buf, sizeof(buf), &fd)) <= 0)
+	if ((n = msg_recv_wait(PROTO_CHAN_FD, buf, sizeof(buf), &fd)) <= 0)
 		exit(0);
 	if (msg_parse(&m, buf, (size_t)n) == -1 ||
 	    msg_check(&m, fd != -1, CHAN_FRONT, DIR_DOWN) == -1 ||

@@ -190,24 +190,6 @@ worker_conn_gone(uint32_t conn_id, uint64_t served)
 	worker_maybe_exit();
 }
 
-/* Receive one message, blocking: only used before the event loop runs. */
-static ssize_t
-chan_recv_wait(uint8_t *buf, size_t sz, int *fd)
-{
-	struct pollfd	 pfd;
-	ssize_t		 n;
-
-	for (;;) {
-		n = msg_recv(PROTO_CHAN_FD, buf, sz, fd);
-		if (n >= 0 || errno != EAGAIN)
-			return n;
-		pfd.fd = PROTO_CHAN_FD;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
-			return -1;
-	}
-}
-
 /*
  * MSG_CFG_HOSTS: the tenant's custom hostnames, one sealed memfd (proto.h).
  * It is read with pread() rather than mapped, so nothing the supervisor
@@ -295,7 +277,7 @@ worker_configure(struct sandbox_params *sp, char *genpath, size_t genpathsz)
 	uint64_t			 val;
 
 	for (;;) {
-		n = chan_recv_wait(buf, sizeof(buf), &fd);
+		n = msg_recv_wait(PROTO_CHAN_FD, buf, sizeof(buf), &fd);
 		if (n == 0)
 			exit(0);	/* supervisor gone before binding */
 		if (n == -1)
